@@ -1,0 +1,128 @@
+//! Every setting, from an environment variable or the matching flag, each
+//! with a default that runs.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Folder for the SQLite database, the secret key and the email outbox.
+    #[arg(
+        long,
+        env = "CHORUS_DATA_DIR",
+        default_value = "./chorus-data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+
+    /// postgres://… for PostgreSQL; a file path or sqlite://path for SQLite.
+    /// Default: chorus.db in the data dir.
+    #[arg(long, env = "CHORUS_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+
+    /// Address and port to listen on.
+    #[arg(
+        long,
+        env = "CHORUS_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub bind: String,
+
+    /// The address people use to reach Chorus, for links and cookie
+    /// security (https turns on Secure cookies and HSTS). Default: http://{bind}.
+    #[arg(long, env = "CHORUS_BASE_URL", global = true)]
+    pub base_url: Option<String>,
+
+    /// SMTP server for outgoing email (smtp:// or smtps://). Unset: emails are
+    /// written as .eml files to the data dir's outbox/ folder.
+    #[arg(long, env = "CHORUS_SMTP_URL", global = true)]
+    pub smtp_url: Option<String>,
+
+    /// Sender of outgoing email.
+    #[arg(
+        long,
+        env = "CHORUS_MAIL_FROM",
+        default_value = "Chorus <chorus@localhost>",
+        global = true
+    )]
+    pub mail_from: String,
+
+    /// Key for CSRF tokens (at least 32 characters). Unset: generated once and
+    /// kept in the data dir as secret.key. Several processes must share it.
+    #[arg(long, env = "CHORUS_SECRET_KEY", global = true, hide_env_values = true)]
+    pub secret_key: Option<String>,
+
+    /// Minutes without activity after which a session ends.
+    #[arg(
+        long,
+        env = "CHORUS_SESSION_IDLE_MINUTES",
+        default_value_t = 120,
+        global = true
+    )]
+    pub session_idle_minutes: i64,
+
+    /// Hours after login after which a session ends, active or not.
+    #[arg(
+        long,
+        env = "CHORUS_SESSION_MAX_HOURS",
+        default_value_t = 12,
+        global = true
+    )]
+    pub session_max_hours: i64,
+
+    /// Database connections per process.
+    #[arg(long, env = "CHORUS_DB_POOL_SIZE", default_value_t = 10, global = true)]
+    pub db_pool_size: u32,
+
+    /// HTTP worker threads (default: one per CPU core).
+    #[arg(long, env = "CHORUS_WORKERS", global = true)]
+    pub workers: Option<usize>,
+
+    /// Take the client address from X-Forwarded-For (only behind a trusted
+    /// load balancer), for per-address login throttling.
+    #[arg(
+        long,
+        env = "CHORUS_TRUST_FORWARDED_FOR",
+        default_value_t = false,
+        global = true
+    )]
+    pub trust_forwarded_for: bool,
+}
+
+impl Config {
+    /// Defaults only, as if no variable and no flag were given; for tests.
+    pub fn defaults() -> Config {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            config: Config,
+        }
+        Wrapper::parse_from(["chorus"]).config
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) if !url.trim().is_empty() => url.trim().to_string(),
+            _ => self
+                .data_dir
+                .join("chorus.db")
+                .to_string_lossy()
+                .into_owned(),
+        }
+    }
+
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.data_dir.join("outbox")
+    }
+
+    pub fn session_idle(&self) -> chrono::Duration {
+        chrono::Duration::minutes(self.session_idle_minutes.max(1))
+    }
+
+    pub fn session_max(&self) -> chrono::Duration {
+        chrono::Duration::hours(self.session_max_hours.max(1))
+    }
+}

@@ -1,0 +1,239 @@
+//! The database: a connection type over SQLite or PostgreSQL, the r2d2 pool,
+//! migrations, and the one helper that runs blocking diesel work off the
+//! async executor.
+
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+/// One connection to whichever backend the URL names.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgresql(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend is chosen from the URL scheme, never by trial and error,
+    /// so that a wrong PostgreSQL URL reports PostgreSQL's own error.
+    pub fn from_url(url: &str) -> Result<Backend, DbError> {
+        let lower = url.to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else if lower.starts_with("sqlite://")
+            || lower.starts_with("file:")
+            || !lower.contains("://")
+        {
+            Ok(Backend::Sqlite)
+        } else {
+            Err(DbError::UnsupportedUrl(redact_url(url)))
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error(
+        "unsupported database URL {0:?}: use postgres://… for PostgreSQL, or a file path or sqlite://path for SQLite"
+    )]
+    UnsupportedUrl(String),
+    #[error("cannot connect to {backend} at {url}: {message}")]
+    Connect {
+        backend: &'static str,
+        url: String,
+        message: String,
+    },
+    #[error("cannot apply migrations: {0}")]
+    Migrations(String),
+    #[error("database pool: {0}")]
+    Pool(String),
+}
+
+/// Hides the password of a URL before it is printed or logged.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://").unwrap_or(url)
+}
+
+/// Opens one connection, with the real error of the chosen backend.
+pub fn establish(url: &str) -> Result<DbConnection, DbError> {
+    let backend = Backend::from_url(url)?;
+    let connect_error = |message: String| DbError::Connect {
+        backend: backend.name(),
+        url: redact_url(url),
+        message: message.trim().to_string(),
+    };
+    match backend {
+        Backend::Postgres => diesel::PgConnection::establish(url)
+            .map(DbConnection::Postgresql)
+            .map_err(|e| connect_error(e.to_string())),
+        Backend::Sqlite => {
+            let mut conn = diesel::SqliteConnection::establish(sqlite_path(url))
+                .map_err(|e| connect_error(e.to_string()))?;
+            // busy_timeout first: switching to WAL may itself wait for a lock.
+            conn.batch_execute(
+                "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            )
+            .map_err(|e| connect_error(e.to_string()))?;
+            Ok(DbConnection::Sqlite(conn))
+        }
+    }
+}
+
+pub fn run_migrations(conn: &mut DbConnection) -> Result<(), DbError> {
+    let migrations = match conn {
+        DbConnection::Postgresql(_) => POSTGRES_MIGRATIONS,
+        DbConnection::Sqlite(_) => SQLITE_MIGRATIONS,
+    };
+    conn.run_pending_migrations(migrations)
+        .map(|_| ())
+        .map_err(|e| DbError::Migrations(e.to_string()))
+}
+
+/// The r2d2 manager: connects by URL scheme (see [`establish`]).
+#[derive(Debug, Clone)]
+pub struct ConnectionManager {
+    url: String,
+}
+
+#[derive(Debug)]
+pub struct ManagerError(String);
+
+impl std::fmt::Display for ManagerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ManagerError {}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = ManagerError;
+
+    fn connect(&self) -> Result<DbConnection, ManagerError> {
+        establish(&self.url).map_err(|e| ManagerError(e.to_string()))
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ManagerError> {
+        conn.batch_execute("SELECT 1")
+            .map_err(|e| ManagerError(e.to_string()))
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+pub type Pool = r2d2::Pool<ConnectionManager>;
+pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
+
+/// The pool and the backend it talks to. Cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+    backend: Backend,
+}
+
+/// What went wrong while running work on a pooled connection.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError<E> {
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Work(E),
+}
+
+impl Db {
+    /// Connects once (to report the real error), migrates, then builds the pool.
+    pub fn connect_and_migrate(url: &str, pool_size: u32) -> Result<Db, DbError> {
+        let backend = Backend::from_url(url)?;
+        let mut first = establish(url)?;
+        run_migrations(&mut first)?;
+        drop(first);
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(5))
+            .test_on_check_out(backend == Backend::Postgres)
+            .build(ConnectionManager {
+                url: url.to_string(),
+            })
+            .map_err(|e| DbError::Pool(e.to_string()))?;
+        Ok(Db { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs blocking diesel work on the blocking thread pool, never on the
+    /// async executor.
+    pub async fn run<T, E, F>(&self, work: F) -> Result<T, RunError<E>>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::rt::task::spawn_blocking(move || {
+            let mut conn = pool
+                .get()
+                .map_err(|e| RunError::Unavailable(e.to_string()))?;
+            work(&mut conn).map_err(RunError::Work)
+        })
+        .await
+        .map_err(|e| RunError::Unavailable(format!("blocking task failed: {e}")))?
+    }
+
+    /// Runs blocking work synchronously (command-line tools, tests).
+    pub fn run_sync<T, E>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<T, RunError<E>> {
+        let mut conn = self
+            .pool
+            .get()
+            .map_err(|e| RunError::Unavailable(e.to_string()))?;
+        work(&mut conn).map_err(RunError::Work)
+    }
+
+    /// True when a connection answers a trivial query.
+    pub fn ping(&self) -> bool {
+        match self.pool.get_timeout(Duration::from_secs(2)) {
+            Ok(mut conn) => conn.batch_execute("SELECT 1").is_ok(),
+            Err(_) => false,
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! Pure rules of the product: no I/O, unit-tested.
+
+pub mod email;
+pub mod login_throttle;
+pub mod names;
+pub mod password_policy;
+pub mod roles;
+
+/// A value refused by a validator, with the message shown next to the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+impl Invalid {
+    pub fn new(message: impl Into<String>) -> Invalid {
+        Invalid(message.into())
+    }
+}

@@ -1,0 +1,14 @@
+//! Chorus: a consent-first employee-advocacy sharing queue.
+//!
+//! `main.rs` is a thin command line over this library; `chorus serve` and
+//! every integration test start the very same [`startup::Application`].
+
+pub mod clock;
+pub mod config;
+pub mod credentials;
+pub mod db;
+pub mod domain;
+pub mod secret_key;
+pub mod startup;
+pub mod store;
+pub mod web;

@@ -1,0 +1,150 @@
+//! The `chorus` command line: a thin shell over the library.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use chorus::config::Config;
+use chorus::domain::email::EmailAddress;
+use chorus::domain::names::{DepartmentName, PersonName};
+use chorus::domain::roles::{Role, Roles};
+use chorus::startup::{self, Application};
+use chorus::store::{self, accounts, users};
+
+#[derive(Parser)]
+#[command(
+    name = "chorus",
+    version,
+    about = "A consent-first employee-advocacy sharing queue"
+)]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply migrations, then serve the web application.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage people.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a person and print a one-time link to set their password.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// employee, comms or admin; repeat the flag or separate with commas for several.
+        #[arg(long, required = true)]
+        role: Vec<String>,
+        #[arg(long)]
+        department: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CHORUS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Serve => serve(cli.config),
+        Command::Migrate => {
+            let db = startup::open_database(&cli.config).map_err(|e| e.to_string())?;
+            println!("Migrations applied ({}).", db.backend().name());
+            Ok(())
+        }
+        Command::User(UserCommand::Add {
+            email,
+            name,
+            role,
+            department,
+        }) => add_user(&cli.config, &email, &name, &role, department.as_deref()),
+    }
+}
+
+fn serve(config: Config) -> Result<(), String> {
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(config)
+            .await
+            .map_err(|e| e.to_string())?;
+        println!("Chorus is listening on {}", app.base_url());
+        if let Some(url) = app.setup_url() {
+            println!();
+            println!("No admin account exists yet. Open this one-time setup link to create one");
+            println!("(it works once, for 24 hours; restart Chorus for a fresh one):");
+            println!();
+            println!("    {url}");
+            println!();
+        }
+        app.run_until_stopped().await.map_err(|e| e.to_string())
+    })
+}
+
+fn add_user(
+    config: &Config,
+    email: &str,
+    name: &str,
+    roles: &[String],
+    department: Option<&str>,
+) -> Result<(), String> {
+    let email = EmailAddress::parse(email).map_err(|e| format!("--email: {e}"))?;
+    let name = PersonName::parse(name).map_err(|e| format!("--name: {e}"))?;
+    let roles = Roles::parse_list(&roles.join(",")).map_err(|e| format!("--role: {e}"))?;
+    let department = DepartmentName::parse_optional(department.unwrap_or(""))
+        .map_err(|e| format!("--department: {e}"))?;
+    let db = startup::open_database(config).map_err(|e| e.to_string())?;
+    let now = chorus::clock::Clock::system().now_naive();
+    let new_user = users::NewUser {
+        email: email.clone(),
+        name,
+        roles,
+        department,
+    };
+    let outcome = db
+        .run_sync(|conn| accounts::invite(conn, &new_user, now))
+        .map_err(|e| e.to_string())?;
+    let accounts::InviteOutcome::Invited(_, token) = outcome else {
+        return Err(format!(
+            "someone with the email address {email} already has an account"
+        ));
+    };
+    let base = config
+        .base_url
+        .clone()
+        .map(|u| u.trim_end_matches('/').to_string())
+        .unwrap_or_else(|| format!("http://{}", config.bind));
+    println!("Created {} ({}).", email, new_user.roles.describe());
+    println!(
+        "One-time link to set the password (valid {} days):",
+        store::tokens::PASSWORD_LINK_DAYS
+    );
+    println!("{base}/invite/{token}");
+    if new_user.roles.has(Role::Admin) {
+        println!("(This person is an admin.)");
+    }
+    Ok(())
+}

@@ -1,0 +1,245 @@
+//! Builds the application: data dir, database, key, listener, routes. Used by
+//! `chorus serve` and by the tests, which bind port 0.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::{Db, DbError};
+use crate::secret_key::{self, SecretKeyError};
+use crate::store;
+use crate::web::{AppState, configure, error::AppError, headers, not_found, session};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Database(#[from] DbError),
+    #[error(transparent)]
+    SecretKey(#[from] SecretKeyError),
+    #[error("cannot listen on {bind}: {source}")]
+    Bind {
+        bind: String,
+        source: std::io::Error,
+    },
+    #[error("invalid CHORUS_BASE_URL {0:?}: give a full http:// or https:// address")]
+    BaseUrl(String),
+    #[error("database error during start-up: {0}")]
+    Store(String),
+}
+
+/// Creates the data dir and its outbox folder.
+pub fn prepare_data_dir(config: &Config) -> Result<(), StartupError> {
+    for dir in [config.data_dir.clone(), config.outbox_dir()] {
+        std::fs::create_dir_all(&dir).map_err(|source| StartupError::DataDir {
+            path: dir.display().to_string(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// Connects to the configured database and applies pending migrations.
+pub fn open_database(config: &Config) -> Result<Db, StartupError> {
+    prepare_data_dir(config)?;
+    Ok(Db::connect_and_migrate(
+        &config.database_url(),
+        config.db_pool_size,
+    )?)
+}
+
+fn resolve_base_url(config: &Config, port: u16) -> Result<String, StartupError> {
+    match config
+        .base_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+    {
+        Some(url) => {
+            let parsed = url::Url::parse(url).map_err(|_| StartupError::BaseUrl(url.into()))?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+                return Err(StartupError::BaseUrl(url.into()));
+            }
+            Ok(url.trim_end_matches('/').to_string())
+        }
+        None => {
+            let host = config
+                .bind
+                .rsplit_once(':')
+                .map(|(h, _)| h)
+                .unwrap_or("127.0.0.1");
+            let host = if host == "0.0.0.0" || host == "[::]" {
+                "127.0.0.1"
+            } else {
+                host
+            };
+            Ok(format!("http://{host}:{port}"))
+        }
+    }
+}
+
+pub struct Application {
+    port: u16,
+    base_url: String,
+    setup_url: Option<String>,
+    state: web::Data<AppState>,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Application, StartupError> {
+        Application::build_with_clock(config, Clock::system()).await
+    }
+
+    pub async fn build_with_clock(
+        config: Config,
+        clock: Clock,
+    ) -> Result<Application, StartupError> {
+        let blocking_config = config.clone();
+        let (db, key) = web::block(move || {
+            let db = open_database(&blocking_config)?;
+            let key = secret_key::load_or_create(
+                blocking_config.secret_key.as_deref(),
+                &blocking_config.data_dir,
+            )?;
+            Ok::<_, StartupError>((db, key))
+        })
+        .await
+        .map_err(|e| StartupError::Store(e.to_string()))??;
+
+        let listener = TcpListener::bind(&config.bind).map_err(|source| StartupError::Bind {
+            bind: config.bind.clone(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind {
+                bind: config.bind.clone(),
+                source,
+            })?
+            .port();
+        let base_url = resolve_base_url(&config, port)?;
+        let base_origin = url::Url::parse(&base_url)
+            .map(|u| u.origin().ascii_serialization())
+            .map_err(|_| StartupError::BaseUrl(base_url.clone()))?;
+
+        let now = clock.now_naive();
+        let setup_token = db
+            .run(move |conn| {
+                if store::users::any_active_admin(conn)? {
+                    return Ok(None);
+                }
+                store::tokens::issue_setup_link(conn, now).map(Some)
+            })
+            .await
+            .map_err(|e| StartupError::Store(e.to_string()))?;
+        let setup_url = setup_token.map(|token| format!("{base_url}/setup/{token}"));
+
+        let workers = config.workers;
+        let state = web::Data::new(AppState {
+            db,
+            clock,
+            secure_cookies: base_url.starts_with("https://"),
+            base_origin,
+            base_url: base_url.clone(),
+            config: Arc::new(config),
+            secret_key: key,
+            ip_throttle: Default::default(),
+        });
+        let app_state = state.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .app_data(
+                    web::FormConfig::default()
+                        .limit(session::FORM_LIMIT)
+                        .error_handler(|error, _req| match error {
+                            actix_web::error::UrlencodedError::Overflow { .. } => {
+                                AppError::new(crate::web::error::ErrorKind::PayloadTooLarge).into()
+                            }
+                            _ => AppError::bad_request(
+                                "The form could not be read. Reload the page and try again.",
+                            )
+                            .into(),
+                        }),
+                )
+                .app_data(
+                    web::PathConfig::default().error_handler(|_, _| AppError::not_found().into()),
+                )
+                .app_data(web::QueryConfig::default().error_handler(|_, _| {
+                    AppError::bad_request("The address has parameters Chorus does not understand.")
+                        .into()
+                }))
+                .app_data(web::PayloadConfig::default().limit(session::MULTIPART_LIMIT))
+                .configure(configure)
+                .default_service(web::to(not_found))
+                .wrap(from_fn(session::session_layer))
+                .wrap(from_fn(headers::security_headers))
+                .wrap(actix_web::middleware::Compress::default())
+                .wrap(tracing_actix_logger())
+        })
+        .listen(listener)
+        .map_err(|source| StartupError::Bind {
+            bind: base_url.clone(),
+            source,
+        })?;
+        if let Some(workers) = workers {
+            server = server.workers(workers.max(1));
+        }
+        let server = server.run();
+        Ok(Application {
+            port,
+            base_url,
+            setup_url,
+            state,
+            server,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The one-time setup link, when the organisation has no admin yet.
+    pub fn setup_url(&self) -> Option<&str> {
+        self.setup_url.as_deref()
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn tracing_actix_logger() -> actix_web::middleware::Logger {
+    actix_web::middleware::Logger::new("%s %{method}xi %{path}xi %Dms")
+        .custom_request_replace("method", |req| req.method().to_string())
+        .custom_request_replace("path", |req| redact_path(req.path()))
+        .exclude("/healthz")
+}
+
+/// One-time links carry their token in the path: keep tokens out of logs.
+pub fn redact_path(path: &str) -> String {
+    for prefix in ["/setup/", "/invite/", "/password/reset/", "/unsubscribe/"] {
+        if path.starts_with(prefix) {
+            return format!("{prefix}…");
+        }
+    }
+    path.to_string()
+}

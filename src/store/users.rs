@@ -1,0 +1,273 @@
+//! People: accounts, roles, departments and whether they are active.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::{DbConnection, StoreResult, departments, is_unique_violation, sessions};
+use crate::db::schema::{departments as dept, users};
+use crate::domain::email::EmailAddress;
+use crate::domain::names::{DepartmentName, PersonName};
+use crate::domain::roles::{Role, Roles};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub department: Option<String>,
+    pub roles: Roles,
+    pub active: bool,
+    pub password_hash: Option<String>,
+}
+
+type UserRow = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    bool,
+    bool,
+    bool,
+    bool,
+    Option<String>,
+);
+
+fn from_row(row: UserRow) -> User {
+    let (id, email, name, department, employee, comms, admin, active, password_hash) = row;
+    User {
+        id,
+        email,
+        name,
+        department,
+        roles: Roles {
+            employee,
+            comms,
+            admin,
+        },
+        active,
+        password_hash,
+    }
+}
+
+diesel::define_sql_function! {
+    /// SQL `lower()`, the same on SQLite and PostgreSQL for ASCII.
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+macro_rules! user_query {
+    () => {
+        users::table.left_join(dept::table).select((
+            users::id,
+            users::email,
+            users::name,
+            dept::name.nullable(),
+            users::is_employee,
+            users::is_comms,
+            users::is_admin,
+            users::active,
+            users::password_hash,
+        ))
+    };
+}
+
+pub fn find(conn: &mut DbConnection, id: i64) -> StoreResult<Option<User>> {
+    Ok(user_query!()
+        .filter(users::id.eq(id))
+        .first::<UserRow>(conn)
+        .optional()?
+        .map(from_row))
+}
+
+pub fn find_by_email(conn: &mut DbConnection, email: &EmailAddress) -> StoreResult<Option<User>> {
+    Ok(user_query!()
+        .filter(users::email.eq(email.as_str()))
+        .first::<UserRow>(conn)
+        .optional()?
+        .map(from_row))
+}
+
+/// One page of people, ordered by name, optionally filtered by a search
+/// over name and email; with the total count of matches.
+pub fn list(
+    conn: &mut DbConnection,
+    search: &str,
+    offset: i64,
+    limit: i64,
+) -> StoreResult<(Vec<User>, i64)> {
+    let pattern = format!("%{}%", search.trim().to_lowercase().replace(['%', '_'], ""));
+    let total: i64 = users::table
+        .filter(
+            users::email
+                .like(&pattern)
+                .or(lower(users::name).like(&pattern)),
+        )
+        .count()
+        .get_result(conn)?;
+    let rows = user_query!()
+        .filter(
+            users::email
+                .like(&pattern)
+                .or(lower(users::name).like(&pattern)),
+        )
+        .order((users::name.asc(), users::id.asc()))
+        .offset(offset)
+        .limit(limit)
+        .load::<UserRow>(conn)?;
+    Ok((rows.into_iter().map(from_row).collect(), total))
+}
+
+pub fn any_active_admin(conn: &mut DbConnection) -> StoreResult<bool> {
+    let count: i64 = users::table
+        .filter(users::is_admin.eq(true).and(users::active.eq(true)))
+        .count()
+        .get_result(conn)?;
+    Ok(count > 0)
+}
+
+fn other_active_admins(conn: &mut DbConnection, user_id: i64) -> StoreResult<i64> {
+    Ok(users::table
+        .filter(users::is_admin.eq(true).and(users::active.eq(true)))
+        .filter(users::id.ne(user_id))
+        .count()
+        .get_result(conn)?)
+}
+
+pub struct NewUser {
+    pub email: EmailAddress,
+    pub name: PersonName,
+    pub roles: Roles,
+    pub department: Option<DepartmentName>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum CreateOutcome {
+    Created(i64),
+    EmailTaken,
+}
+
+/// Creates an active user without a password (they set it by a one-time link).
+pub fn create(
+    conn: &mut DbConnection,
+    user: &NewUser,
+    now: NaiveDateTime,
+) -> StoreResult<CreateOutcome> {
+    conn.transaction(|conn| {
+        if find_by_email(conn, &user.email)?.is_some() {
+            return Ok(CreateOutcome::EmailTaken);
+        }
+        let department_id = match &user.department {
+            Some(name) => Some(departments::find_or_create(conn, name, now)?),
+            None => None,
+        };
+        let values = (
+            users::email.eq(user.email.as_str()),
+            users::name.eq(user.name.as_str()),
+            users::department_id.eq(department_id),
+            users::is_employee.eq(user.roles.employee),
+            users::is_comms.eq(user.roles.comms),
+            users::is_admin.eq(user.roles.admin),
+            users::active.eq(true),
+            users::created_at.eq(now),
+            users::updated_at.eq(now),
+        );
+        let query = diesel::insert_into(users::table).values(values);
+        // RETURNING does not pass through the multi-backend connection.
+        let inserted = conn.transaction(|conn| match conn {
+            DbConnection::Postgresql(c) => query.returning(users::id).get_result::<i64>(c),
+            DbConnection::Sqlite(c) => query.returning(users::id).get_result::<i64>(c),
+        });
+        match inserted {
+            Ok(id) => Ok(CreateOutcome::Created(id)),
+            Err(e) if is_unique_violation(&e) => Ok(CreateOutcome::EmailTaken),
+            Err(e) => Err(e.into()),
+        }
+    })
+}
+
+pub struct ProfileChange {
+    pub name: PersonName,
+    pub roles: Roles,
+    pub department: Option<DepartmentName>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ChangeOutcome {
+    Done,
+    NotFound,
+    /// The change would leave the organisation without an active admin.
+    LastAdmin,
+}
+
+pub fn update_profile(
+    conn: &mut DbConnection,
+    user_id: i64,
+    change: &ProfileChange,
+    now: NaiveDateTime,
+) -> StoreResult<ChangeOutcome> {
+    conn.transaction(|conn| {
+        let Some(current) = find(conn, user_id)? else {
+            return Ok(ChangeOutcome::NotFound);
+        };
+        if current.active
+            && current.roles.has(Role::Admin)
+            && !change.roles.has(Role::Admin)
+            && other_active_admins(conn, user_id)? == 0
+        {
+            return Ok(ChangeOutcome::LastAdmin);
+        }
+        let department_id = match &change.department {
+            Some(name) => Some(departments::find_or_create(conn, name, now)?),
+            None => None,
+        };
+        diesel::update(users::table.find(user_id))
+            .set((
+                users::name.eq(change.name.as_str()),
+                users::department_id.eq(department_id),
+                users::is_employee.eq(change.roles.employee),
+                users::is_comms.eq(change.roles.comms),
+                users::is_admin.eq(change.roles.admin),
+                users::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        Ok(ChangeOutcome::Done)
+    })
+}
+
+/// Deactivating ends every session of the person at once.
+pub fn set_active(
+    conn: &mut DbConnection,
+    user_id: i64,
+    active: bool,
+    now: NaiveDateTime,
+) -> StoreResult<ChangeOutcome> {
+    conn.transaction(|conn| {
+        let Some(current) = find(conn, user_id)? else {
+            return Ok(ChangeOutcome::NotFound);
+        };
+        if !active && current.roles.has(Role::Admin) && other_active_admins(conn, user_id)? == 0 {
+            return Ok(ChangeOutcome::LastAdmin);
+        }
+        diesel::update(users::table.find(user_id))
+            .set((users::active.eq(active), users::updated_at.eq(now)))
+            .execute(conn)?;
+        if !active {
+            sessions::delete_all_for_user(conn, user_id)?;
+        }
+        Ok(ChangeOutcome::Done)
+    })
+}
+
+pub fn set_password_hash(
+    conn: &mut DbConnection,
+    user_id: i64,
+    hash: &str,
+    now: NaiveDateTime,
+) -> StoreResult<()> {
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::password_hash.eq(Some(hash)),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,590 @@
+//! Accounts: log in and out, first-run setup, setting a password from a
+//! one-time link, and changing one's password.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::NaiveDateTime;
+use serde::Deserialize;
+
+use super::AppState;
+use super::error::{AppError, ErrorKind, WebResult};
+use super::page::{PageContext, ok, refused, render, see_other};
+use super::session::{SignedIn, Visitor, removal_cookie, session_cookie};
+use crate::credentials::{self, Verified};
+use crate::domain::email::EmailAddress;
+use crate::domain::login_throttle::wait_after;
+use crate::domain::names::PersonName;
+use crate::domain::password_policy::{self, PasswordContext};
+use crate::store::tokens::Purpose;
+use crate::store::{self, StoreError, accounts, users};
+
+/// Same words for an unknown account, a wrong password and a deactivated
+/// account, so the login form reveals nothing about who has an account.
+const LOGIN_REFUSED: &str = "That email and password do not match an active account.";
+
+/// Only paths on this site, so a crafted link cannot send people elsewhere.
+fn safe_next(next: &str) -> String {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.chars().any(|c| c.is_control());
+    if ok {
+        next.to_string()
+    } else {
+        "/".to_string()
+    }
+}
+
+fn client_ip(req: &HttpRequest, state: &AppState) -> std::net::IpAddr {
+    let fallback = std::net::IpAddr::from([127, 0, 0, 1]);
+    let peer = req.peer_addr().map(|a| a.ip()).unwrap_or(fallback);
+    if !state.config.trust_forwarded_for {
+        return peer;
+    }
+    req.connection_info()
+        .realip_remote_addr()
+        .and_then(|s| {
+            s.parse::<std::net::IpAddr>()
+                .ok()
+                .or_else(|| s.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+        })
+        .unwrap_or(peer)
+}
+
+/// Starts a new session (a fresh id, never one the browser offered) and
+/// answers with a redirect that sets its cookie.
+async fn start_session(state: &AppState, user_id: i64, location: &str) -> WebResult<HttpResponse> {
+    let session_id = credentials::random_token();
+    let id_hash = credentials::token_hash(&session_id);
+    let now = state.clock.now_naive();
+    let expires_at = now + state.config.session_max();
+    state
+        .db
+        .run(move |conn| {
+            store::sessions::create(
+                conn,
+                &store::sessions::NewSession {
+                    id_hash: &id_hash,
+                    user_id,
+                    now,
+                    expires_at,
+                },
+            )
+        })
+        .await?;
+    let mut response = see_other(location);
+    response
+        .add_cookie(&session_cookie(state, session_id))
+        .map_err(AppError::internal)?;
+    Ok(response)
+}
+
+async fn hash_password(password: String) -> WebResult<String> {
+    web::block(move || credentials::hash_password(&password))
+        .await
+        .map_err(AppError::internal)?
+        .map_err(AppError::internal)
+}
+
+// ---- login and logout ----------------------------------------------------
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct NextQuery {
+    next: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+    next: String,
+}
+
+#[derive(Template)]
+#[template(path = "auth/login.html")]
+struct LoginPage {
+    page: PageContext,
+    email: String,
+    next: String,
+    error: Option<String>,
+}
+
+pub async fn login_form(visitor: Visitor, query: web::Query<NextQuery>) -> WebResult<HttpResponse> {
+    let next = safe_next(&query.next);
+    if visitor.user.is_some() {
+        return Ok(see_other(&next));
+    }
+    ok(&LoginPage {
+        page: PageContext::from(&visitor),
+        email: String::new(),
+        next,
+        error: None,
+    })
+}
+
+enum LoginCheck {
+    Locked(NaiveDateTime),
+    Candidate(Option<users::User>),
+}
+
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    form: web::Form<LoginForm>,
+) -> WebResult<HttpResponse> {
+    let form = form.into_inner();
+    let next = safe_next(&form.next);
+    let refuse =
+        |status: StatusCode, error: String, retry_after: Option<i64>| -> WebResult<HttpResponse> {
+            let mut response = render(
+                status,
+                &LoginPage {
+                    page: PageContext::from(&visitor),
+                    email: form.email.trim().to_string(),
+                    next: next.clone(),
+                    error: Some(error),
+                },
+            )?;
+            if let Some(seconds) = retry_after {
+                if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+            }
+            Ok(response)
+        };
+
+    let ip = client_ip(&req, &state);
+    if let Some(seconds) = state.ip_throttle.retry_after(ip, state.clock.now()) {
+        return refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many failed logins from your network. Try again in {} minutes.",
+                (seconds + 59) / 60
+            ),
+            Some(seconds),
+        );
+    }
+
+    // The throttle key is what was typed (normalised), existing account or not.
+    let key = EmailAddress::parse(&form.email)
+        .map(|e| e.to_string())
+        .unwrap_or_else(|_| form.email.trim().to_lowercase());
+    let now = state.clock.now_naive();
+    let lookup_key = key.clone();
+    let check = state
+        .db
+        .run(move |conn| {
+            if let Some(until) = store::login_throttle::locked_until(conn, &lookup_key, now)? {
+                return Ok::<_, StoreError>(LoginCheck::Locked(until));
+            }
+            let user = match EmailAddress::parse(&lookup_key) {
+                Ok(email) => users::find_by_email(conn, &email)?,
+                Err(_) => None,
+            };
+            Ok(LoginCheck::Candidate(user))
+        })
+        .await?;
+    let user = match check {
+        LoginCheck::Locked(until) => {
+            let seconds = (until - now).num_seconds().max(1);
+            return refuse(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "Too many failed attempts for this account. Try again in {} minutes, or ask an \
+                     administrator for a new password link.",
+                    (seconds + 59) / 60
+                ),
+                Some(seconds),
+            );
+        }
+        LoginCheck::Candidate(user) => user,
+    };
+
+    let password = form.password.clone();
+    let stored = user
+        .as_ref()
+        .filter(|u| u.active)
+        .and_then(|u| u.password_hash.clone());
+    let verified = web::block(move || match stored {
+        Some(hash) => credentials::verify_password(&password, &hash),
+        None => {
+            credentials::verify_against_dummy(&password);
+            Verified::No
+        }
+    })
+    .await
+    .map_err(AppError::internal)?;
+
+    let user = match (verified, user) {
+        (Verified::No, _) | (_, None) => {
+            state.ip_throttle.record_failure(ip, state.clock.now());
+            let failures_key = key.clone();
+            state
+                .db
+                .run(move |conn| {
+                    let failures = store::login_throttle::record_failure(conn, &failures_key, now)?;
+                    if let Some(wait) = wait_after(failures) {
+                        store::login_throttle::lock(conn, &failures_key, now + wait)?;
+                    }
+                    Ok::<_, StoreError>(())
+                })
+                .await?;
+            return refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                LOGIN_REFUSED.to_string(),
+                None,
+            );
+        }
+        (verified, Some(user)) => {
+            if verified == Verified::YesButRehash {
+                let fresh = hash_password(form.password.clone()).await?;
+                let user_id = user.id;
+                state
+                    .db
+                    .run(move |conn| users::set_password_hash(conn, user_id, &fresh, now))
+                    .await?;
+            }
+            user
+        }
+    };
+    state
+        .db
+        .run(move |conn| store::login_throttle::clear(conn, &key))
+        .await?;
+    if let Some(old) = visitor.session_hash.clone() {
+        state
+            .db
+            .run(move |conn| store::sessions::delete(conn, &old))
+            .await?;
+    }
+    start_session(&state, user.id, &next).await
+}
+
+pub async fn logout(state: web::Data<AppState>, visitor: Visitor) -> WebResult<HttpResponse> {
+    if let Some(hash) = visitor.session_hash {
+        state
+            .db
+            .run(move |conn| store::sessions::delete(conn, &hash))
+            .await?;
+    }
+    let mut response = see_other("/login");
+    response
+        .add_cookie(&removal_cookie(&state))
+        .map_err(AppError::internal)?;
+    Ok(response)
+}
+
+// ---- first-run setup -----------------------------------------------------
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SetupForm {
+    org_name: String,
+    name: String,
+    email: String,
+    password: String,
+}
+
+#[derive(Default)]
+struct SetupErrors {
+    org_name: Option<String>,
+    name: Option<String>,
+    email: Option<String>,
+    password: Option<String>,
+}
+
+impl SetupErrors {
+    fn any(&self) -> bool {
+        self.org_name.is_some()
+            || self.name.is_some()
+            || self.email.is_some()
+            || self.password.is_some()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "auth/setup.html")]
+struct SetupPage {
+    page: PageContext,
+    org_name: String,
+    name: String,
+    email: String,
+    errors: SetupErrors,
+}
+
+async fn setup_link_is_valid(state: &AppState, token: &str) -> WebResult<bool> {
+    let hash = credentials::token_hash(token);
+    let now = state.clock.now_naive();
+    Ok(state
+        .db
+        .run(move |conn| {
+            let valid = store::tokens::find_valid(conn, Purpose::Setup, &hash, now)?.is_some();
+            Ok::<_, StoreError>(valid && !users::any_active_admin(conn)?)
+        })
+        .await?)
+}
+
+pub async fn setup_form(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    token: web::Path<String>,
+) -> WebResult<HttpResponse> {
+    if !setup_link_is_valid(&state, &token).await? {
+        return Err(AppError::new(ErrorKind::LinkExpired));
+    }
+    ok(&SetupPage {
+        page: PageContext::from(&visitor),
+        org_name: String::new(),
+        name: String::new(),
+        email: String::new(),
+        errors: SetupErrors::default(),
+    })
+}
+
+pub async fn setup(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    token: web::Path<String>,
+    form: web::Form<SetupForm>,
+) -> WebResult<HttpResponse> {
+    let form = form.into_inner();
+    if !setup_link_is_valid(&state, &token).await? {
+        return Err(AppError::new(ErrorKind::LinkExpired));
+    }
+    let mut errors = SetupErrors::default();
+    let org_name = PersonName::parse(&form.org_name)
+        .map_err(|_| "Enter your organisation's name (at most 100 characters).".to_string());
+    let name = PersonName::parse(&form.name).map_err(|e| e.0);
+    let email = EmailAddress::parse(&form.email).map_err(|e| e.0);
+    errors.org_name = org_name.as_ref().err().cloned();
+    errors.name = name.as_ref().err().cloned();
+    errors.email = email.as_ref().err().cloned();
+    let context = PasswordContext {
+        email: form.email.trim(),
+        name: form.name.trim(),
+        org_name: form.org_name.trim(),
+    };
+    errors.password = password_policy::check(&form.password, &context)
+        .err()
+        .map(|e| e.0);
+    let (Ok(org_name), Ok(name), Ok(email), false) = (org_name, name, email, errors.any()) else {
+        return refused(&SetupPage {
+            page: PageContext::from(&visitor),
+            org_name: form.org_name,
+            name: form.name,
+            email: form.email,
+            errors,
+        });
+    };
+    let hash = hash_password(form.password).await?;
+    let token_hash = credentials::token_hash(&token);
+    let now = state.clock.now_naive();
+    let first = accounts::FirstAdmin {
+        org_name,
+        admin: users::NewUser {
+            email,
+            name,
+            roles: accounts::first_admin_roles(),
+            department: None,
+        },
+        password_hash: hash,
+    };
+    let created = state
+        .db
+        .run(move |conn| accounts::complete_setup(conn, &token_hash, first, now))
+        .await?;
+    match created {
+        Some(user_id) => {
+            tracing::info!("first admin account created; setup links retired");
+            start_session(&state, user_id, "/admin/people").await
+        }
+        None => Err(AppError::new(ErrorKind::LinkExpired)),
+    }
+}
+
+// ---- setting a password from a one-time link -----------------------------
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct PasswordForm {
+    password: String,
+}
+
+#[derive(Template)]
+#[template(path = "auth/set_password.html")]
+struct SetPasswordPage {
+    page: PageContext,
+    name: String,
+    email: String,
+    error: Option<String>,
+}
+
+async fn link_holder(state: &AppState, token: &str) -> WebResult<(users::User, String)> {
+    let hash = credentials::token_hash(token);
+    let now = state.clock.now_naive();
+    let lookup = hash.clone();
+    let (user, org_name) = state
+        .db
+        .run(move |conn| {
+            let user = match store::tokens::find_valid(conn, Purpose::SetPassword, &lookup, now)? {
+                Some(Some(user_id)) => users::find(conn, user_id)?,
+                _ => None,
+            };
+            Ok::<_, StoreError>((user, store::org::settings(conn)?.org_name))
+        })
+        .await?;
+    match user {
+        Some(user) if user.active => Ok((user, org_name)),
+        _ => Err(AppError::new(ErrorKind::LinkExpired)),
+    }
+}
+
+pub async fn set_password_form(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    token: web::Path<String>,
+) -> WebResult<HttpResponse> {
+    let (user, _) = link_holder(&state, &token).await?;
+    ok(&SetPasswordPage {
+        page: PageContext::from(&visitor),
+        name: user.name,
+        email: user.email,
+        error: None,
+    })
+}
+
+pub async fn set_password(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    token: web::Path<String>,
+    form: web::Form<PasswordForm>,
+) -> WebResult<HttpResponse> {
+    let (user, org_name) = link_holder(&state, &token).await?;
+    let context = PasswordContext {
+        email: &user.email,
+        name: &user.name,
+        org_name: &org_name,
+    };
+    if let Err(problem) = password_policy::check(&form.password, &context) {
+        return refused(&SetPasswordPage {
+            page: PageContext::from(&visitor),
+            name: user.name,
+            email: user.email,
+            error: Some(problem.0),
+        });
+    }
+    let hash = hash_password(form.into_inner().password).await?;
+    let token_hash = credentials::token_hash(&token);
+    let now = state.clock.now_naive();
+    let user_id = user.id;
+    let done = state
+        .db
+        .run(move |conn| accounts::set_password_with_link(conn, &token_hash, &user, &hash, now))
+        .await?;
+    if !done {
+        return Err(AppError::new(ErrorKind::LinkExpired));
+    }
+    start_session(&state, user_id, "/").await
+}
+
+// ---- changing one's password ---------------------------------------------
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ChangePasswordForm {
+    current_password: String,
+    new_password: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ChangedQuery {
+    changed: Option<String>,
+}
+
+#[derive(Default)]
+struct ChangePasswordErrors {
+    current_password: Option<String>,
+    new_password: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "me/password.html")]
+struct ChangePasswordPage {
+    page: PageContext,
+    email: String,
+    changed: bool,
+    errors: ChangePasswordErrors,
+}
+
+pub async fn change_password_form(
+    signed_in: SignedIn,
+    query: web::Query<ChangedQuery>,
+) -> WebResult<HttpResponse> {
+    ok(&ChangePasswordPage {
+        page: PageContext::from(&signed_in),
+        email: signed_in.user.email.clone(),
+        changed: query.changed.is_some(),
+        errors: ChangePasswordErrors::default(),
+    })
+}
+
+pub async fn change_password(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    form: web::Form<ChangePasswordForm>,
+) -> WebResult<HttpResponse> {
+    let form = form.into_inner();
+    let user = signed_in.user.clone();
+    let now = state.clock.now_naive();
+    let org_name = state
+        .db
+        .run(|conn| store::org::settings(conn).map(|s| s.org_name))
+        .await?;
+    let mut errors = ChangePasswordErrors::default();
+    let current = form.current_password.clone();
+    let stored = user.password_hash.clone();
+    let verified = web::block(move || match stored {
+        Some(hash) => credentials::verify_password(&current, &hash),
+        None => Verified::No,
+    })
+    .await
+    .map_err(AppError::internal)?;
+    if verified == Verified::No {
+        errors.current_password = Some("That is not your current password.".into());
+        let email = user.email.clone();
+        state
+            .db
+            .run(move |conn| store::login_throttle::record_failure(conn, &email, now))
+            .await?;
+    }
+    let context = PasswordContext {
+        email: &user.email,
+        name: &user.name,
+        org_name: &org_name,
+    };
+    errors.new_password = password_policy::check(&form.new_password, &context)
+        .err()
+        .map(|e| e.0);
+    if errors.current_password.is_some() || errors.new_password.is_some() {
+        return refused(&ChangePasswordPage {
+            page: PageContext::from(&signed_in),
+            email: user.email,
+            changed: false,
+            errors,
+        });
+    }
+    let hash = hash_password(form.new_password).await?;
+    let user_id = user.id;
+    state
+        .db
+        .run(move |conn| accounts::replace_password(conn, &user, &hash, now))
+        .await?;
+    // Every session, this one included, ends; a fresh one continues here.
+    start_session(&state, user_id, "/me/password?changed=1").await
+}

@@ -1,0 +1,209 @@
+//! The web layer: actix-web routes, the session and security layers, and one
+//! module per area. Handlers parse, authorise, call store/domain, render.
+
+pub mod admin_people;
+pub mod assets;
+pub mod auth;
+pub mod error;
+pub mod headers;
+pub mod health;
+pub mod home;
+pub mod ip_throttle;
+pub mod page;
+pub mod session;
+
+use std::sync::Arc;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, header};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{HttpMessage, HttpResponse, Route, web};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::Db;
+use crate::domain::roles::Role;
+use error::{AppError, ErrorKind};
+use session::Visitor;
+
+/// Everything a handler may need, shared by all workers.
+pub struct AppState {
+    pub db: Db,
+    pub clock: Clock,
+    pub config: Arc<Config>,
+    pub secret_key: Vec<u8>,
+    /// e.g. `https://chorus.example.com`, no trailing slash.
+    pub base_url: String,
+    /// The origin of `base_url`, for the CSRF Origin check.
+    pub base_origin: String,
+    /// True when `base_url` is https: Secure cookies, `__Host-` names, HSTS.
+    pub secure_cookies: bool,
+    pub ip_throttle: ip_throttle::IpThrottle,
+}
+
+/// Who may use a route. Checked centrally for every route in [`route_table`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, logged in or not.
+    Public,
+    /// Any logged-in person.
+    SignedIn,
+    /// A logged-in person holding the role.
+    Role(Role),
+}
+
+pub struct RouteSpec {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+    route: fn() -> Route,
+}
+
+fn spec(method: Method, path: &'static str, access: Access, route: fn() -> Route) -> RouteSpec {
+    RouteSpec {
+        method,
+        path,
+        access,
+        route,
+    }
+}
+
+/// Every route of the application: the router is built from this table, and
+/// the route-enumeration tests walk it, so no route escapes the checks.
+pub fn route_table() -> Vec<RouteSpec> {
+    use Access::*;
+    use Method as M;
+    let admin = Role(crate::domain::roles::Role::Admin);
+    vec![
+        spec(M::GET, "/", SignedIn, || web::get().to(home::start)),
+        spec(M::GET, "/healthz", Public, || {
+            web::get().to(health::healthz)
+        }),
+        spec(M::GET, "/static/{file}", Public, || {
+            web::get().to(assets::serve)
+        }),
+        spec(M::GET, "/login", Public, || web::get().to(auth::login_form)),
+        spec(M::POST, "/login", Public, || web::post().to(auth::login)),
+        spec(M::POST, "/logout", Public, || web::post().to(auth::logout)),
+        spec(M::GET, "/setup/{token}", Public, || {
+            web::get().to(auth::setup_form)
+        }),
+        spec(M::POST, "/setup/{token}", Public, || {
+            web::post().to(auth::setup)
+        }),
+        spec(M::GET, "/invite/{token}", Public, || {
+            web::get().to(auth::set_password_form)
+        }),
+        spec(M::POST, "/invite/{token}", Public, || {
+            web::post().to(auth::set_password)
+        }),
+        spec(M::GET, "/me/password", SignedIn, || {
+            web::get().to(auth::change_password_form)
+        }),
+        spec(M::POST, "/me/password", SignedIn, || {
+            web::post().to(auth::change_password)
+        }),
+        spec(M::GET, "/admin/people", admin, || {
+            web::get().to(admin_people::index)
+        }),
+        spec(M::GET, "/admin/people/new", admin, || {
+            web::get().to(admin_people::new_form)
+        }),
+        spec(M::POST, "/admin/people/new", admin, || {
+            web::post().to(admin_people::create)
+        }),
+        spec(M::GET, "/admin/people/import", admin, || {
+            web::get().to(admin_people::import_form)
+        }),
+        spec(M::POST, "/admin/people/import", admin, || {
+            web::post().to(admin_people::import)
+        }),
+        spec(M::GET, "/admin/people/{id:\\d+}", admin, || {
+            web::get().to(admin_people::edit_form)
+        }),
+        spec(M::POST, "/admin/people/{id:\\d+}", admin, || {
+            web::post().to(admin_people::update)
+        }),
+        spec(M::POST, "/admin/people/{id:\\d+}/deactivate", admin, || {
+            web::post().to(admin_people::deactivate)
+        }),
+        spec(M::POST, "/admin/people/{id:\\d+}/reactivate", admin, || {
+            web::post().to(admin_people::reactivate)
+        }),
+        spec(
+            M::POST,
+            "/admin/people/{id:\\d+}/password-link",
+            admin,
+            || web::post().to(admin_people::password_link),
+        ),
+    ]
+}
+
+/// Registers every route, each behind the check of its [`Access`].
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let table = route_table();
+    let mut paths: Vec<&'static str> = Vec::new();
+    for spec in &table {
+        if !paths.contains(&spec.path) {
+            paths.push(spec.path);
+        }
+    }
+    for path in paths {
+        let specs: Vec<&RouteSpec> = table.iter().filter(|s| s.path == path).collect();
+        let access = specs[0].access;
+        assert!(
+            specs.iter().all(|s| s.access == access),
+            "all methods of {path} must share one access rule"
+        );
+        let mut resource = web::resource(path);
+        for spec in specs {
+            resource = resource.route((spec.route)());
+        }
+        cfg.service(resource.wrap(from_fn(move |req, next| authorize(access, req, next))));
+    }
+}
+
+async fn authorize(
+    access: Access,
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let visitor = req.extensions().get::<Visitor>().cloned();
+    let user = visitor.as_ref().and_then(|v| v.user.clone());
+    let refusal = match (access, &user) {
+        (Access::Public, _) => None,
+        (_, None) => {
+            // Not logged in: to the login page, then back here.
+            let next_path = if req.method() == Method::GET {
+                req.uri()
+                    .path_and_query()
+                    .map(|pq| pq.as_str().to_string())
+                    .unwrap_or_else(|| "/".into())
+            } else {
+                "/".into()
+            };
+            let location = format!(
+                "/login?next={}",
+                url::form_urlencoded::byte_serialize(next_path.as_bytes()).collect::<String>()
+            );
+            let response = HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, location))
+                .finish();
+            return Ok(req.into_response(response));
+        }
+        (Access::SignedIn, Some(_)) => None,
+        (Access::Role(role), Some(user)) => {
+            (!user.roles.has(role)).then(|| AppError::new(ErrorKind::Forbidden))
+        }
+    };
+    match refusal {
+        Some(error) => Ok(req.error_response(error)),
+        None => next.call(req).await.map(|res| res.map_into_boxed_body()),
+    }
+}
+
+/// Unknown routes.
+pub async fn not_found() -> Result<HttpResponse, AppError> {
+    Err(AppError::not_found())
+}

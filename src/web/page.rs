@@ -1,0 +1,72 @@
+//! What every page needs from the layout: the person (for the navigation)
+//! and the CSRF token (for the logout form and any other form).
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use askama::Template;
+
+use super::error::AppError;
+use super::session::{SignedIn, Visitor};
+use crate::store::users::User;
+
+pub struct NavUser {
+    pub name: String,
+    pub is_employee: bool,
+    pub is_comms: bool,
+    pub is_admin: bool,
+}
+
+pub struct PageContext {
+    pub user: Option<NavUser>,
+    pub csrf_token: String,
+}
+
+fn nav_user(user: &User) -> NavUser {
+    NavUser {
+        name: user.name.clone(),
+        is_employee: user.roles.employee,
+        is_comms: user.roles.comms,
+        is_admin: user.roles.admin,
+    }
+}
+
+impl From<&Visitor> for PageContext {
+    fn from(visitor: &Visitor) -> PageContext {
+        PageContext {
+            user: visitor.user().map(nav_user),
+            csrf_token: visitor.csrf_token.clone(),
+        }
+    }
+}
+
+impl From<&SignedIn> for PageContext {
+    fn from(signed_in: &SignedIn) -> PageContext {
+        PageContext {
+            user: Some(nav_user(&signed_in.user)),
+            csrf_token: signed_in.csrf_token.clone(),
+        }
+    }
+}
+
+/// Renders a page with a status (200 for a page, 422 for a refused form).
+pub fn render(status: StatusCode, template: &impl Template) -> Result<HttpResponse, AppError> {
+    let body = template.render()?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
+
+pub fn ok(template: &impl Template) -> Result<HttpResponse, AppError> {
+    render(StatusCode::OK, template)
+}
+
+/// A refused form, shown again with its messages and the input kept.
+pub fn refused(template: &impl Template) -> Result<HttpResponse, AppError> {
+    render(StatusCode::UNPROCESSABLE_ENTITY, template)
+}
+
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, location))
+        .finish()
+}
