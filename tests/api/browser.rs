@@ -1,0 +1,1 @@
+//! A real browser (Debian's chromium + chromium-driver over WebDriver).

@@ -1,0 +1,7 @@
+//! One integration test binary: every module starts real Chorus servers.
+//! Most tests run twice, on SQLite and on PostgreSQL (see `backend_test!`).
+
+mod helpers;
+
+mod browser;
+mod health;
