@@ -1,0 +1,387 @@
+//! Accounts: first-run setup, login, sessions, logout, passwords, throttling.
+
+use chorus::store::{self, users};
+
+use crate::backend_test;
+use crate::helpers::*;
+
+const ADMIN_PASSWORD: &str = "violet canyon whispers at dawn";
+
+backend_test!(
+    async fn the_setup_link_creates_the_first_admin_once(app) {
+        let setup_url = app.setup_url.clone().expect("a fresh Chorus offers a setup link");
+        let path = setup_url.strip_prefix(&app.address).unwrap().to_string();
+        assert_eq!(app.get(&path).await.status(), 200);
+
+        // A refused form keeps what was typed (never the password) and explains.
+        let response = app
+            .post_form(&path, &[("org_name", "Acme Widgets"), ("name", "Ada Admin"),
+                ("email", "not-an-email"), ("password", "short")])
+            .await;
+        assert_eq!(response.status(), 422);
+        let body = response.text().await.unwrap();
+        assert!(body.contains("value=\"Acme Widgets\""), "org name kept");
+        assert!(body.contains("value=\"Ada Admin\""), "name kept");
+        assert!(body.contains("value=\"not-an-email\""), "email kept");
+        assert!(body.contains("name@example.com"), "email explained");
+        assert!(body.contains("at least 15"), "password rule explained");
+        assert!(!body.contains("short\""), "the password is never echoed");
+
+        // The organisation's name may not be the password.
+        let response = app
+            .post_form(&path, &[("org_name", "Acme Widgets"), ("name", "Ada Admin"),
+                ("email", "ada@example.com"), ("password", "acme widgets rule the world")])
+            .await;
+        assert_eq!(response.status(), 422);
+        assert!(response.text().await.unwrap().contains("organisation"));
+
+        let response = app
+            .post_form(&path, &[("org_name", "Acme Widgets"), ("name", "Ada Admin"),
+                ("email", "Ada@Example.com"), ("password", ADMIN_PASSWORD)])
+            .await;
+        assert_eq!(response.status(), 303);
+        assert_eq!(location(&response), "/admin/people");
+        let people = app.get_html("/admin/people").await;
+        assert!(people.contains("ada@example.com"));
+
+        // The link is spent: it cannot make a second admin.
+        assert_eq!(app.get(&path).await.status(), 404);
+        let other = new_client();
+        let response = app
+            .post_form_with(&other, &path, &[("org_name", "Evil"), ("name", "Mallory"),
+                ("email", "mallory@example.com"), ("password", ADMIN_PASSWORD)])
+            .await;
+        assert_eq!(response.status(), 404);
+        let org = app.db(|conn| store::org::settings(conn)).await;
+        assert_eq!(org.org_name, "Acme Widgets");
+    }
+);
+
+backend_test!(
+    async fn no_setup_link_is_offered_once_an_admin_exists(app) {
+        app.create_user("boss@example.com", "Boss", "admin").await;
+        let config = app.config.clone();
+        let again = chorus::startup::Application::build(config).await.unwrap();
+        assert!(again.setup_url().is_none());
+    }
+);
+
+backend_test!(
+    async fn unknown_user_and_wrong_password_get_the_same_answer(app) {
+        app.create_user("emp@example.com", "Emp", "employee").await;
+        let unknown = app
+            .post_form("/login", &[("email", "nobody@example.com"), ("password", PASSWORD)])
+            .await;
+        let wrong = app
+            .post_form("/login", &[("email", "emp@example.com"), ("password", "not the right password at all")])
+            .await;
+        assert_eq!(unknown.status(), 422);
+        assert_eq!(wrong.status(), 422);
+        let unknown = unknown.text().await.unwrap();
+        let wrong = wrong.text().await.unwrap();
+        let message = "That email and password do not match an active account.";
+        assert!(unknown.contains(message) && wrong.contains(message));
+        assert!(wrong.contains("value=\"emp@example.com\""), "the email is kept");
+    }
+);
+
+backend_test!(
+    async fn login_issues_a_fresh_session_and_logout_ends_it(app) {
+        app.create_user("emp@example.com", "Emp", "employee").await;
+        // A session id planted before login (fixation) is never adopted:
+        // login always issues a fresh one.
+        let planted = "planted-session-id-planted-session-id-1234";
+        let page = new_client().get(app.url("/login")).send().await.unwrap();
+        let pre = set_cookie_named(page.headers(), "chorus_pre").unwrap();
+        let pre = pre.split(';').next().unwrap().to_string();
+        let token = extract_csrf_token(&page.text().await.unwrap()).unwrap();
+        let response = new_client()
+            .post(app.url("/login"))
+            .header("cookie", format!("{pre}; chorus_session={planted}"))
+            .form(&[("csrf_token", token.as_str()), ("email", "emp@example.com"), ("password", PASSWORD),
+                ("next", "/me/password")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303);
+        assert_eq!(location(&response), "/me/password");
+        let cookie = set_cookie_named(response.headers(), "chorus_session").expect("session cookie");
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"));
+        let session_id = cookie.split(';').next().unwrap().trim_start_matches("chorus_session=").to_string();
+        assert_eq!(session_id.len(), 43, "256 random bits, base64url");
+        assert_ne!(session_id, planted);
+        let planted_only = new_client()
+            .get(app.url("/"))
+            .header("cookie", format!("chorus_session={planted}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(planted_only.status(), 303, "the planted id opens nothing");
+
+        // Only a hash of the id is stored.
+        let user_id = app
+            .db(|conn| users::find_by_email(conn, &chorus::domain::email::EmailAddress::parse("emp@example.com").unwrap()))
+            .await
+            .unwrap()
+            .id;
+        assert_eq!(app.db(move |conn| store::sessions::count_for_user(conn, user_id)).await, 1);
+        let stolen_db_value = chorus::credentials::token_hash(&session_id);
+        let thief = new_client();
+        let response = thief
+            .get(app.url("/"))
+            .header("cookie", format!("chorus_session={stolen_db_value}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303, "the stored hash is not a session id");
+
+        let session_cookie = format!("chorus_session={session_id}");
+        let start = new_client().get(app.url("/")).header("cookie", &session_cookie).send().await.unwrap();
+        assert_eq!(start.status(), 200);
+        let token = extract_csrf_token(&start.text().await.unwrap()).unwrap();
+        let response = new_client()
+            .post(app.url("/logout"))
+            .header("cookie", &session_cookie)
+            .form(&[("csrf_token", token)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303);
+        assert_eq!(location(&response), "/login");
+        assert_eq!(app.db(move |conn| store::sessions::count_for_user(conn, user_id)).await, 0);
+
+        // Replaying the old cookie after logout does not work.
+        let replay = new_client()
+            .get(app.url("/"))
+            .header("cookie", format!("chorus_session={session_id}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(replay.status(), 303);
+        assert!(location(&replay).starts_with("/login"));
+    }
+);
+
+backend_test!(
+    async fn sessions_end_after_the_idle_timeout_and_the_absolute_limit(app) {
+        app.login_as("emp@example.com", "employee").await;
+        assert_eq!(app.get("/").await.status(), 200);
+        // Active use keeps the session alive within the idle timeout ...
+        app.clock.advance(chrono::Duration::minutes(100));
+        assert_eq!(app.get("/").await.status(), 200);
+        app.clock.advance(chrono::Duration::minutes(100));
+        assert_eq!(app.get("/").await.status(), 200);
+        // ... but idleness past it ends the session.
+        app.clock.advance(chrono::Duration::minutes(121));
+        let response = app.get("/me/password").await;
+        assert_eq!(response.status(), 303);
+        assert_eq!(location(&response), "/login?next=%2Fme%2Fpassword");
+
+        // The absolute limit holds even for a busy session.
+        app.client = app.login_client("emp@example.com").await;
+        for _ in 0..12 {
+            app.clock.advance(chrono::Duration::minutes(59));
+            assert_eq!(app.get("/").await.status(), 200);
+        }
+        app.clock.advance(chrono::Duration::minutes(20));
+        assert_eq!(app.get("/").await.status(), 303, "12 hours after login the session ends");
+    }
+);
+
+backend_test!(
+    async fn repeated_failures_make_the_account_wait_even_with_the_right_password(app) {
+        app.create_user("emp@example.com", "Emp", "employee").await;
+        for attempt in 1..=5 {
+            let response = app
+                .post_form("/login", &[("email", "emp@example.com"), ("password", "wrong wrong wrong wrong")])
+                .await;
+            assert_eq!(response.status(), 422, "attempt {attempt}");
+        }
+        let response = app
+            .post_form("/login", &[("email", "emp@example.com"), ("password", PASSWORD)])
+            .await;
+        assert_eq!(response.status(), 429);
+        let retry_after: i64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry_after), "{retry_after}");
+        assert!(response.text().await.unwrap().contains("Too many failed attempts"));
+
+        // An unknown account name is throttled just the same: no enumeration.
+        for _ in 1..=5 {
+            app.post_form("/login", &[("email", "ghost@example.com"), ("password", "wrong wrong wrong wrong")])
+                .await;
+        }
+        let ghost = app
+            .post_form("/login", &[("email", "ghost@example.com"), ("password", "wrong wrong wrong wrong")])
+            .await;
+        assert_eq!(ghost.status(), 429);
+
+        app.clock.advance(chrono::Duration::seconds(61));
+        let response = app
+            .post_form("/login", &[("email", "emp@example.com"), ("password", PASSWORD)])
+            .await;
+        assert_eq!(response.status(), 303, "after the wait the right password works");
+    }
+);
+
+backend_test!(
+    async fn twenty_failures_lock_the_account_for_a_day(app) {
+        app.create_user("emp@example.com", "Emp", "employee").await;
+        for _ in 0..20 {
+            app.post_form("/login", &[("email", "emp@example.com"), ("password", "wrong wrong wrong wrong")])
+                .await;
+            app.clock.advance(chrono::Duration::hours(2));
+        }
+        app.clock.advance(chrono::Duration::hours(2));
+        let response = app
+            .post_form("/login", &[("email", "emp@example.com"), ("password", PASSWORD)])
+            .await;
+        assert_eq!(response.status(), 429, "still locked hours later");
+        app.clock.advance(chrono::Duration::hours(23));
+        let response = app
+            .post_form("/login", &[("email", "emp@example.com"), ("password", PASSWORD)])
+            .await;
+        assert_eq!(response.status(), 303);
+    }
+);
+
+backend_test!(
+    async fn one_address_guessing_many_accounts_is_slowed_down(app) {
+        for n in 0..chorus::web::ip_throttle::MAX_FAILURES_PER_WINDOW {
+            let email = format!("guess{n}@example.com");
+            let response = app
+                .post_form("/login", &[("email", email.as_str()), ("password", "wrong wrong wrong wrong")])
+                .await;
+            assert_eq!(response.status(), 422);
+        }
+        let response = app
+            .post_form("/login", &[("email", "another@example.com"), ("password", "wrong wrong wrong wrong")])
+            .await;
+        assert_eq!(response.status(), 429);
+        assert!(response.headers().contains_key("retry-after"));
+        assert!(response.text().await.unwrap().contains("from your network"));
+    }
+);
+
+backend_test!(
+    async fn a_weaker_stored_hash_is_replaced_at_the_next_login(app) {
+        let id = app.create_user("emp@example.com", "Emp", "employee").await;
+        use argon2::password_hash::PasswordHasher;
+        let weak = argon2::Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            argon2::Params::new(8192, 1, 1, None).unwrap(),
+        )
+        .hash_password(PASSWORD.as_bytes())
+        .unwrap()
+        .to_string();
+        let now = app.clock.now_naive();
+        app.db(move |conn| users::set_password_hash(conn, id, &weak, now)).await;
+        app.login_client("emp@example.com").await;
+        let stored = app.db(move |conn| users::find(conn, id)).await.unwrap().password_hash.unwrap();
+        assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
+    }
+);
+
+backend_test!(
+    async fn changing_the_password_needs_the_current_one_and_ends_other_sessions(app) {
+        app.login_as("emp@example.com", "employee").await;
+        let other_device = app.login_client("emp@example.com").await;
+        assert_eq!(app.get_with(&other_device, "/").await.status(), 200);
+
+        let token = app.csrf_token_with(&app.client, "/me/password").await;
+        let response = app
+            .client
+            .post(app.url("/me/password"))
+            .form(&[("csrf_token", token.as_str()), ("current_password", "not my password at all"),
+                ("new_password", "tiny")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 422);
+        let body = response.text().await.unwrap();
+        assert!(body.contains("not your current password"));
+        assert!(body.contains("at least 15"));
+
+        let new_password = "marble otter juggles seven lanterns";
+        let response = app
+            .client
+            .post(app.url("/me/password"))
+            .form(&[("csrf_token", token.as_str()), ("current_password", PASSWORD),
+                ("new_password", new_password)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303);
+        assert_eq!(location(&response), "/me/password?changed=1");
+        assert!(app.get_html("/me/password?changed=1").await.contains("Your password was changed"));
+        assert_eq!(app.get_with(&other_device, "/").await.status(), 303, "the other device is logged out");
+
+        let fresh = new_client();
+        let old = app
+            .post_form_with(&fresh, "/login", &[("email", "emp@example.com"), ("password", PASSWORD)])
+            .await;
+        assert_eq!(old.status(), 422);
+        let new = app
+            .post_form_with(&fresh, "/login", &[("email", "emp@example.com"), ("password", new_password)])
+            .await;
+        assert_eq!(new.status(), 303);
+    }
+);
+
+backend_test!(
+    async fn login_redirects_only_to_paths_on_this_site(app) {
+        app.create_user("emp@example.com", "Emp", "employee").await;
+        let response = app
+            .post_form("/login", &[("email", "emp@example.com"), ("password", PASSWORD),
+                ("next", "//evil.example/phish")])
+            .await;
+        assert_eq!(response.status(), 303);
+        assert_eq!(location(&response), "/");
+    }
+);
+
+/// With an https base URL, cookies are Secure with the __Host- prefix and HSTS is sent.
+#[actix_web::test]
+async fn https_deployments_get_host_prefixed_secure_cookies_and_hsts() {
+    let app = spawn_app_with(Backend::Sqlite, |config| {
+        config.base_url = Some("https://chorus.example.com".into());
+    })
+    .await;
+    app.create_user("emp@example.com", "Emp", "employee").await;
+    let page = new_client().get(app.url("/login")).send().await.unwrap();
+    assert!(
+        page.headers()["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .contains("max-age=31536000")
+    );
+    let pre = set_cookie_named(page.headers(), "__Host-chorus_pre").expect("pre-session cookie");
+    assert!(
+        pre.contains("Secure")
+            && pre.contains("HttpOnly")
+            && pre.contains("Path=/")
+            && !pre.contains("Domain")
+    );
+    let pre_value = pre.split(';').next().unwrap().to_string();
+    let token = extract_csrf_token(&page.text().await.unwrap()).unwrap();
+    let response = new_client()
+        .post(app.url("/login"))
+        .header("cookie", pre_value)
+        .header("origin", "https://chorus.example.com")
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", "emp@example.com"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let session =
+        set_cookie_named(response.headers(), "__Host-chorus_session").expect("session cookie");
+    assert!(
+        session.contains("Secure")
+            && session.contains("HttpOnly")
+            && session.contains("SameSite=Lax")
+    );
+}
