@@ -132,6 +132,7 @@ fn other_active_admins(conn: &mut DbConnection, user_id: i64) -> StoreResult<i64
         .get_result(conn)?)
 }
 
+#[derive(Debug)]
 pub struct NewUser {
     pub email: EmailAddress,
     pub name: PersonName,

@@ -452,6 +452,7 @@ pub async fn import_form(signed_in: SignedIn) -> WebResult<HttpResponse> {
 }
 
 /// A row of the file after validation, before it meets the database.
+#[derive(Debug)]
 struct CandidateRow {
     line: u64,
     email: String,

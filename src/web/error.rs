@@ -203,3 +203,57 @@ impl ResponseError for AppError {
 }
 
 pub type WebResult<T> = Result<T, AppError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::MessageBody;
+
+    fn body_of(error: &AppError) -> String {
+        let bytes = error.error_response().into_body().try_into_bytes().unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn a_500_page_hides_the_cause_that_goes_to_the_log() {
+        let cause = std::io::Error::other(
+            "SELECT * FROM users WHERE password_hash = 'x' at src/store/users.rs:42",
+        );
+        let error = AppError::internal(cause);
+        assert_eq!(error.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = body_of(&error);
+        assert!(body.contains("Something went wrong"));
+        assert!(
+            !body.contains("SELECT") && !body.contains("src/store"),
+            "{body}"
+        );
+        assert!(
+            error.to_string().contains("SELECT"),
+            "the log keeps the cause"
+        );
+    }
+
+    #[test]
+    fn each_kind_has_its_status_and_a_page() {
+        let cases = [
+            (ErrorKind::Forbidden, 403, "Not allowed"),
+            (ErrorKind::CsrfRejected, 403, "could not be accepted"),
+            (ErrorKind::NotFound, 404, "Page not found"),
+            (ErrorKind::LinkExpired, 404, "no longer works"),
+            (ErrorKind::PayloadTooLarge, 413, "Too much data"),
+            (ErrorKind::Unavailable, 503, "briefly unavailable"),
+        ];
+        for (kind, status, text) in cases {
+            let error = AppError::new(kind);
+            assert_eq!(error.status_code().as_u16(), status);
+            assert!(body_of(&error).contains(text));
+        }
+        let throttled = AppError::new(ErrorKind::TooManyRequests {
+            retry_after_seconds: 90,
+            message: "Wait a little.".into(),
+        });
+        let response = throttled.error_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "90");
+    }
+}

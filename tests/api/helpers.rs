@@ -62,7 +62,6 @@ macro_rules! backend_test {
 }
 
 pub struct TestApp {
-    pub backend: Backend,
     pub address: String,
     pub client: reqwest::Client,
     pub state: Data<AppState>,
@@ -110,7 +109,6 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     let setup_url = app.setup_url().map(str::to_string);
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
-        backend,
         address,
         client: new_client(),
         state,
@@ -171,7 +169,7 @@ impl TestApp {
             if path == "/login" || path.starts_with("/setup/") || path.starts_with("/invite/") {
                 path
             } else {
-                "/login"
+                "/"
             };
         let body = self
             .get_with(client, token_page)

@@ -3,6 +3,10 @@
 
 mod helpers;
 
+mod admin_people;
 mod auth;
 mod browser;
+mod cli;
 mod health;
+mod migrations;
+mod security;

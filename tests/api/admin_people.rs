@@ -1,0 +1,222 @@
+//! Admin → People: invitations, edits, deactivation, CSV import.
+
+use chorus::store::{self, users};
+
+use crate::backend_test;
+use crate::helpers::*;
+
+fn link_in(body: &str) -> String {
+    let start = body
+        .find("id=\"password-link\" href=\"")
+        .expect("a password link")
+        + 25;
+    let end = body[start..].find('"').unwrap();
+    body[start..start + end].to_string()
+}
+
+backend_test!(
+    async fn an_admin_adds_a_person_who_sets_a_password_and_logs_in(app) {
+        app.login_as("admin@example.com", "admin").await;
+        let response = app
+            .post_form("/admin/people/new", &[("email", "New.Person@Example.com"), ("name", "New Person"),
+                ("department", "Research"), ("role_employee", "on")])
+            .await;
+        assert_eq!(response.status(), 200);
+        let body = response.text().await.unwrap();
+        assert!(body.contains("New Person was added"));
+        let link = link_in(&body);
+        assert!(link.starts_with(&format!("{}/invite/", app.address)), "{link}");
+        let path = link.strip_prefix(&app.address).unwrap().to_string();
+
+        let list = app.get_html("/admin/people").await;
+        assert!(list.contains("new.person@example.com") && list.contains("Research"));
+
+        let newcomer = new_client();
+        let page = app.get_with(&newcomer, &path).await.text().await.unwrap();
+        assert!(page.contains("Welcome, New Person") && page.contains("new.person@example.com"));
+        let weak = app.post_form_with(&newcomer, &path, &[("password", "passwordpassword")]).await;
+        assert_eq!(weak.status(), 422);
+        assert!(weak.text().await.unwrap().contains("too common"));
+        let response = app.post_form_with(&newcomer, &path, &[("password", PASSWORD)]).await;
+        assert_eq!(response.status(), 303);
+        let start = app.get_with(&newcomer, "/").await.text().await.unwrap();
+        assert!(start.contains("Welcome, New Person"));
+        // An employee cannot open the admin pages.
+        assert_eq!(app.get_with(&newcomer, "/admin/people").await.status(), 403);
+        // The link worked once.
+        assert_eq!(app.get_with(&new_client(), &path).await.status(), 404);
+    }
+);
+
+backend_test!(
+    async fn a_refused_person_form_keeps_the_input_and_says_why(app) {
+        app.login_as("admin@example.com", "admin").await;
+        app.create_user("taken@example.com", "Taken", "employee").await;
+        let response = app
+            .post_form("/admin/people/new", &[("email", "taken@example.com"), ("name", "Someone <b>Bold</b>"),
+                ("department", "Sales")])
+            .await;
+        assert_eq!(response.status(), 422);
+        let body = response.text().await.unwrap();
+        assert!(body.contains("Choose at least one role"));
+        assert!(body.contains("value=\"Sales\""));
+        assert!(body.contains("Someone &#60;b&#62;Bold&#60;/b&#62;") || body.contains("Someone &lt;b&gt;Bold&lt;/b&gt;"),
+            "input kept, escaped");
+        let response = app
+            .post_form("/admin/people/new", &[("email", "taken@example.com"), ("name", "Someone"),
+                ("role_comms", "on")])
+            .await;
+        assert_eq!(response.status(), 422);
+        assert!(response.text().await.unwrap().contains("already has an account"));
+    }
+);
+
+backend_test!(
+    async fn an_admin_changes_roles_and_departments_and_they_take_effect(app) {
+        app.login_as("admin@example.com", "admin").await;
+        let id = app.create_user("emp@example.com", "Emp", "employee").await;
+        let emp = app.login_client("emp@example.com").await;
+        assert_eq!(app.get_with(&emp, "/admin/people").await.status(), 403);
+
+        let response = app
+            .post_form(&format!("/admin/people/{id}"), &[("name", "Emp Renamed"), ("department", "Marketing"),
+                ("role_employee", "on"), ("role_admin", "on")])
+            .await;
+        assert_eq!(response.status(), 303);
+        assert_eq!(location(&response), format!("/admin/people/{id}?done=saved"));
+        let person = app.db(move |conn| users::find(conn, id)).await.unwrap();
+        assert_eq!(person.name, "Emp Renamed");
+        assert_eq!(person.department.as_deref(), Some("Marketing"));
+        assert!(person.roles.admin && person.roles.employee && !person.roles.comms);
+        // Their open session now has the new role.
+        assert_eq!(app.get_with(&emp, "/admin/people").await.status(), 200);
+    }
+);
+
+backend_test!(
+    async fn deactivating_ends_sessions_and_reactivating_restores_login(app) {
+        app.login_as("admin@example.com", "admin").await;
+        let id = app.create_user("emp@example.com", "Emp", "employee").await;
+        let emp = app.login_client("emp@example.com").await;
+        assert_eq!(app.get_with(&emp, "/").await.status(), 200);
+
+        let response = app.post_form(&format!("/admin/people/{id}/deactivate"), &[]).await;
+        assert_eq!(response.status(), 303);
+        assert_eq!(app.get_with(&emp, "/").await.status(), 303, "their session ended at once");
+        assert_eq!(app.db(move |conn| store::sessions::count_for_user(conn, id)).await, 0);
+        let again = app
+            .post_form_with(&new_client(), "/login", &[("email", "emp@example.com"), ("password", PASSWORD)])
+            .await;
+        assert_eq!(again.status(), 422, "a deactivated person cannot log in");
+        assert!(app.get_html("/admin/people").await.contains("Deactivated"));
+
+        let response = app.post_form(&format!("/admin/people/{id}/reactivate"), &[]).await;
+        assert_eq!(response.status(), 303);
+        app.login_client("emp@example.com").await;
+    }
+);
+
+backend_test!(
+    async fn the_last_active_admin_cannot_be_removed(app) {
+        let me = app.login_as("admin@example.com", "admin").await;
+        let response = app.post_form(&format!("/admin/people/{me}/deactivate"), &[]).await;
+        assert_eq!(response.status(), 422);
+        assert!(response.text().await.unwrap().contains("cannot deactivate your own account"));
+        let response = app
+            .post_form(&format!("/admin/people/{me}"), &[("name", "Me"), ("role_employee", "on")])
+            .await;
+        assert_eq!(response.status(), 422);
+        assert!(response.text().await.unwrap().contains("at least one active admin"));
+        let person = app.db(move |conn| users::find(conn, me)).await.unwrap();
+        assert!(person.roles.admin && person.active);
+    }
+);
+
+backend_test!(
+    async fn a_new_password_link_replaces_the_old_one(app) {
+        app.login_as("admin@example.com", "admin").await;
+        let id = app.create_user("emp@example.com", "Emp", "employee").await;
+        let first = link_in(&app.post_form(&format!("/admin/people/{id}/password-link"), &[]).await.text().await.unwrap());
+        let second = link_in(&app.post_form(&format!("/admin/people/{id}/password-link"), &[]).await.text().await.unwrap());
+        assert_ne!(first, second);
+        let first_path = first.strip_prefix(&app.address).unwrap().to_string();
+        let second_path = second.strip_prefix(&app.address).unwrap().to_string();
+        assert_eq!(app.get_with(&new_client(), &first_path).await.status(), 404);
+        assert_eq!(app.get_with(&new_client(), &second_path).await.status(), 200);
+    }
+);
+
+backend_test!(
+    async fn people_that_do_not_exist_are_not_found(app) {
+        app.login_as("admin@example.com", "admin").await;
+        assert_eq!(app.get("/admin/people/987654").await.status(), 404);
+        let response = app.post_form("/admin/people/987654/deactivate", &[]).await;
+        assert_eq!(response.status(), 404);
+    }
+);
+
+backend_test!(
+    async fn a_csv_upload_invites_the_good_rows_and_explains_the_refused_ones(app) {
+        app.login_as("admin@example.com", "admin").await;
+        app.create_user("existing@example.com", "Existing", "employee").await;
+        let csv = "email,name,department,role\n\
+            ana@example.com,Ana Alves,Sales,employee\n\
+            ben@example.com,Ben Brown,Research,comms;employee\n\
+            broken-address,Cat,,employee\n\
+            existing@example.com,Existing Again,,employee\n\
+            dan@example.com,Dan,,overlord\n\
+            ana@example.com,Ana Twice,,\n";
+        let token = app.csrf_token_with(&app.client, "/admin/people/import").await;
+        let form = reqwest::multipart::Form::new()
+            .text("csrf_token", token)
+            .part("file", reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("people.csv"));
+        let response = app.client.post(app.url("/admin/people/import")).multipart(form).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let body = response.text().await.unwrap();
+        assert!(body.contains("2 accepted, 4 refused"), "{body}");
+        assert!(body.contains("Enter an email address like"));
+        assert!(body.contains("already has an account"));
+        assert!(body.contains("Unknown role"));
+        assert!(body.contains("same email address is on line 2"));
+        assert_eq!(body.matches("/invite/").count(), 4, "two links, each as text and href");
+
+        let ben = app
+            .db(|conn| users::find_by_email(conn, &chorus::domain::email::EmailAddress::parse("ben@example.com").unwrap()))
+            .await
+            .unwrap();
+        assert!(ben.roles.comms && ben.roles.employee);
+        assert_eq!(ben.department.as_deref(), Some("Research"));
+
+        // A file that is not CSV with the right header is refused whole.
+        let token = app.csrf_token_with(&app.client, "/admin/people/import").await;
+        let form = reqwest::multipart::Form::new()
+            .text("csrf_token", token)
+            .part("file", reqwest::multipart::Part::bytes(b"who,what\nx,y\n".to_vec()).file_name("x.csv"));
+        let response = app.client.post(app.url("/admin/people/import")).multipart(form).send().await.unwrap();
+        assert_eq!(response.status(), 422);
+        assert!(response.text().await.unwrap().contains("must name the columns"));
+    }
+);
+
+backend_test!(
+    async fn the_people_list_searches_and_pages(app) {
+        app.login_as("admin@example.com", "admin").await;
+        for n in 0..55 {
+            app.db(move |conn| {
+                let user = users::NewUser {
+                    email: chorus::domain::email::EmailAddress::parse(&format!("p{n:02}@example.com")).unwrap(),
+                    name: chorus::domain::names::PersonName::parse(&format!("Person {n:02}")).unwrap(),
+                    roles: chorus::domain::roles::Roles::parse_list("employee").unwrap(),
+                    department: None,
+                };
+                users::create(conn, &user, chrono::Utc::now().naive_utc()).map(|_| ())
+            })
+            .await;
+        }
+        let first = app.get_html("/admin/people").await;
+        assert!(first.contains("56 people") && first.contains("Page 1 of 2"));
+        let search = app.get_html("/admin/people?q=person%2007").await;
+        assert!(search.contains("1 person matching") && search.contains("p07@example.com"));
+        assert!(!search.contains("p08@example.com"));
+    }
+);
