@@ -168,7 +168,7 @@ struct LinkPage {
 async fn department_names(state: &AppState) -> WebResult<Vec<String>> {
     Ok(state
         .db
-        .run(|conn| departments::list(conn))
+        .run(departments::list)
         .await?
         .into_iter()
         .map(|d| d.name)

@@ -150,10 +150,10 @@ pub async fn login(
                     error: Some(error),
                 },
             )?;
-            if let Some(seconds) = retry_after {
-                if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-                    response.headers_mut().insert(header::RETRY_AFTER, value);
-                }
+            if let Some(seconds) = retry_after
+                && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+            {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
             }
             Ok(response)
         };

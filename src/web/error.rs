@@ -190,10 +190,9 @@ impl ResponseError for AppError {
             retry_after_seconds,
             ..
         } = self.kind
+            && let Ok(value) = HeaderValue::from_str(&retry_after_seconds.max(1).to_string())
         {
-            if let Ok(value) = HeaderValue::from_str(&retry_after_seconds.max(1).to_string()) {
-                response.insert_header((header::RETRY_AFTER, value));
-            }
+            response.insert_header((header::RETRY_AFTER, value));
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.insert_header((header::RETRY_AFTER, "30"));

@@ -152,10 +152,10 @@ async fn prepare(req: &mut ServiceRequest, state: &AppState) -> Result<Prepared,
             .db
             .run(move |conn| {
                 let found = store::sessions::find_live(conn, &lookup_hash, now, idle)?;
-                if let Some(found) = &found {
-                    if (now - found.last_seen_at).num_seconds() >= TOUCH_EVERY_SECONDS {
-                        store::sessions::touch(conn, &lookup_hash, now)?;
-                    }
+                if let Some(found) = &found
+                    && (now - found.last_seen_at).num_seconds() >= TOUCH_EVERY_SECONDS
+                {
+                    store::sessions::touch(conn, &lookup_hash, now)?;
                 }
                 Ok::<_, store::StoreError>(found.map(|f| f.user))
             })
@@ -257,10 +257,9 @@ async fn read_csrf_token(req: &mut ServiceRequest) -> Result<Option<String>, App
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
+        && length > limit
     {
-        if length > limit {
-            return Err(AppError::new(ErrorKind::PayloadTooLarge));
-        }
+        return Err(AppError::new(ErrorKind::PayloadTooLarge));
     }
     let mut payload = req.take_payload();
     let mut body = web::BytesMut::new();

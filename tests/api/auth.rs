@@ -52,7 +52,7 @@ backend_test!(
                 ("email", "mallory@example.com"), ("password", ADMIN_PASSWORD)])
             .await;
         assert_eq!(response.status(), 404);
-        let org = app.db(|conn| store::org::settings(conn)).await;
+        let org = app.db(store::org::settings).await;
         assert_eq!(org.org_name, "Acme Widgets");
     }
 );
