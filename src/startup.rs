@@ -135,6 +135,8 @@ impl Application {
         let now = clock.now_naive();
         let setup_token = db
             .run(move |conn| {
+                // Sessions past their absolute expiry are of no use to anyone.
+                store::sessions::delete_expired(conn, now)?;
                 if store::users::any_active_admin(conn)? {
                     return Ok(None);
                 }
