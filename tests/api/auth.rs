@@ -385,3 +385,37 @@ async fn https_deployments_get_host_prefixed_secure_cookies_and_hsts() {
             && session.contains("SameSite=Lax")
     );
 }
+
+backend_test!(
+    async fn an_unknown_account_costs_the_same_work_as_a_wrong_password(app) {
+        // Timing is noisy, so compare medians with a wide margin: what matters
+        // is that an unknown account also pays for a full argon2 verification.
+        let mut known = Vec::new();
+        let mut unknown = Vec::new();
+        for n in 0..5 {
+            let email = format!("user{n}@example.com");
+            app.create_user(&email, "User", "employee").await;
+            let ghost = format!("ghost{n}@example.com");
+            for (who, times) in [(email.as_str(), &mut known), (ghost.as_str(), &mut unknown)] {
+                let client = new_client();
+                let token = app.csrf_token_with(&client, "/login").await;
+                let started = std::time::Instant::now();
+                let response = client
+                    .post(app.url("/login"))
+                    .form(&[("csrf_token", token.as_str()), ("email", who), ("password", "wrong wrong wrong wrong")])
+                    .send()
+                    .await
+                    .unwrap();
+                times.push(started.elapsed());
+                assert_eq!(response.status(), 422);
+            }
+        }
+        known.sort();
+        unknown.sort();
+        let (known, unknown) = (known[2].as_secs_f64(), unknown[2].as_secs_f64());
+        assert!(
+            unknown > known * 0.5 && unknown < known * 2.0,
+            "median wrong password {known:.3}s vs unknown account {unknown:.3}s"
+        );
+    }
+);
