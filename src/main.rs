@@ -33,6 +33,15 @@ enum Command {
     /// Manage people.
     #[command(subcommand)]
     User(UserCommand),
+    /// Check the consent ledger.
+    #[command(subcommand)]
+    Consent(ConsentCommand),
+}
+
+#[derive(Subcommand)]
+enum ConsentCommand {
+    /// Check every person's consent hash chain; exit 1 naming the first broken link.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -83,6 +92,7 @@ fn run(cli: Cli) -> Result<(), String> {
             role,
             department,
         }) => add_user(&cli.config, &email, &name, &role, department.as_deref()),
+        Command::Consent(ConsentCommand::Verify) => verify_consent(&cli.config),
     }
 }
 
@@ -147,4 +157,18 @@ fn add_user(
         println!("(This person is an admin.)");
     }
     Ok(())
+}
+
+fn verify_consent(config: &Config) -> Result<(), String> {
+    let db = startup::open_database(config).map_err(|e| e.to_string())?;
+    match db
+        .run_sync(store::consent::verify_all)
+        .map_err(|e| e.to_string())?
+    {
+        Ok(checked) => {
+            println!("Consent ledger intact: {checked} events checked.");
+            Ok(())
+        }
+        Err(broken) => Err(broken.to_string()),
+    }
 }

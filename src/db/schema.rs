@@ -7,6 +7,10 @@ diesel::table! {
         org_name -> Text,
         setup_completed_at -> Nullable<Timestamp>,
         updated_at -> Timestamp,
+        enabled_platforms -> Text,
+        consent_language -> Text,
+        jurisdiction -> Text,
+        privacy_contact -> Text,
     }
 }
 
@@ -65,6 +69,56 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    policy_versions (version) {
+        version -> BigInt,
+        markdown -> Text,
+        sha256 -> Text,
+        material -> Bool,
+        published_at -> Timestamp,
+        published_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    consent_events (id) {
+        id -> BigInt,
+        event_uuid -> Text,
+        user_id -> BigInt,
+        purpose -> Text,
+        platform -> Text,
+        action -> Text,
+        policy_version -> BigInt,
+        policy_sha256 -> Text,
+        collection_method -> Text,
+        actor -> Text,
+        language -> Text,
+        jurisdiction -> Text,
+        created_at -> Timestamp,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    consent_erasures (user_id) {
+        user_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    consent_state (user_id, purpose, platform) {
+        user_id -> BigInt,
+        purpose -> Text,
+        platform -> Text,
+        status -> Text,
+        policy_version -> BigInt,
+        instance -> Nullable<Text>,
+        last_event_uuid -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> departments (department_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(one_time_tokens -> users (user_id));
@@ -76,4 +130,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     one_time_tokens,
     login_throttle,
+    policy_versions,
+    consent_events,
+    consent_erasures,
+    consent_state,
 );

@@ -1,9 +1,13 @@
 //! Pure rules of the product: no I/O, unit-tested.
 
+pub mod consent;
 pub mod email;
 pub mod login_throttle;
 pub mod names;
 pub mod password_policy;
+pub mod platforms;
+pub mod policy;
+pub mod receipt;
 pub mod roles;
 
 /// A value refused by a validator, with the message shown next to the field.

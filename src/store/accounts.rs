@@ -128,3 +128,51 @@ pub fn replace_password(
         login_throttle::clear(conn, &user.email)
     })
 }
+
+/// Erases a person's own account. Personal data goes: name, email,
+/// password, sessions, one-time links, throttle entries, consent events and
+/// state. A tombstone row keeps the id (and department) so that aggregate
+/// counts that refer to it stay correct. Returns false if the person is the
+/// last active admin (the organisation would be left without one).
+pub fn erase_account(
+    conn: &mut DbConnection,
+    user: &User,
+    now: NaiveDateTime,
+) -> StoreResult<bool> {
+    use crate::db::schema::{one_time_tokens, users as users_table};
+    use diesel::prelude::*;
+    conn.transaction(|conn| {
+        if user.roles.has(Role::Admin) {
+            let other_admins: i64 = users_table::table
+                .filter(
+                    users_table::is_admin
+                        .eq(true)
+                        .and(users_table::active.eq(true)),
+                )
+                .filter(users_table::id.ne(user.id))
+                .count()
+                .get_result(conn)?;
+            if other_admins == 0 {
+                return Ok(false);
+            }
+        }
+        super::consent::erase_for_user(conn, user.id)?;
+        sessions::delete_all_for_user(conn, user.id)?;
+        diesel::delete(one_time_tokens::table.filter(one_time_tokens::user_id.eq(user.id)))
+            .execute(conn)?;
+        login_throttle::clear(conn, &user.email)?;
+        diesel::update(users_table::table.find(user.id))
+            .set((
+                users_table::email.eq(format!("erased-{}@erased.invalid", user.id)),
+                users_table::name.eq("Erased account"),
+                users_table::password_hash.eq(None::<String>),
+                users_table::active.eq(false),
+                users_table::is_employee.eq(false),
+                users_table::is_comms.eq(false),
+                users_table::is_admin.eq(false),
+                users_table::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        Ok(true)
+    })
+}

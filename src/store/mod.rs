@@ -2,9 +2,11 @@
 //! a connection so that callers can compose them inside one transaction.
 
 pub mod accounts;
+pub mod consent;
 pub mod departments;
 pub mod login_throttle;
 pub mod org;
+pub mod policy;
 pub mod sessions;
 pub mod tokens;
 pub mod users;

@@ -5,12 +5,28 @@ use diesel::prelude::*;
 
 use super::{DbConnection, StoreResult};
 use crate::db::schema::org_settings;
+use crate::domain::platforms::Platform;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = org_settings)]
 pub struct OrgSettings {
     pub org_name: String,
     pub setup_completed_at: Option<NaiveDateTime>,
+    enabled_platforms: String,
+    pub consent_language: String,
+    pub jurisdiction: String,
+    pub privacy_contact: String,
+}
+
+impl OrgSettings {
+    /// The platforms the organisation uses, in catalogue order.
+    pub fn enabled_platforms(&self) -> Vec<Platform> {
+        let slugs: Vec<&str> = self.enabled_platforms.split(',').map(str::trim).collect();
+        Platform::ALL
+            .into_iter()
+            .filter(|p| slugs.contains(&p.slug()))
+            .collect()
+    }
 }
 
 pub fn settings(conn: &mut DbConnection) -> StoreResult<OrgSettings> {
@@ -39,4 +55,36 @@ pub fn complete_setup(
     ))
     .execute(conn)?;
     Ok(updated == 1)
+}
+
+pub struct SettingsChange {
+    pub org_name: String,
+    pub enabled_platforms: Vec<Platform>,
+    pub consent_language: String,
+    pub jurisdiction: String,
+    pub privacy_contact: String,
+}
+
+pub fn update_settings(
+    conn: &mut DbConnection,
+    change: &SettingsChange,
+    now: NaiveDateTime,
+) -> StoreResult<()> {
+    let platforms = change
+        .enabled_platforms
+        .iter()
+        .map(|p| p.slug())
+        .collect::<Vec<_>>()
+        .join(",");
+    diesel::update(org_settings::table.find(1_i64))
+        .set((
+            org_settings::org_name.eq(&change.org_name),
+            org_settings::enabled_platforms.eq(platforms),
+            org_settings::consent_language.eq(&change.consent_language),
+            org_settings::jurisdiction.eq(&change.jurisdiction),
+            org_settings::privacy_contact.eq(&change.privacy_contact),
+            org_settings::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
 }

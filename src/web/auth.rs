@@ -94,6 +94,7 @@ async fn hash_password(password: String) -> WebResult<String> {
 #[serde(default)]
 pub struct NextQuery {
     next: String,
+    erased: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -111,6 +112,7 @@ struct LoginPage {
     email: String,
     next: String,
     error: Option<String>,
+    erased: bool,
 }
 
 pub async fn login_form(visitor: Visitor, query: web::Query<NextQuery>) -> WebResult<HttpResponse> {
@@ -123,6 +125,7 @@ pub async fn login_form(visitor: Visitor, query: web::Query<NextQuery>) -> WebRe
         email: String::new(),
         next,
         error: None,
+        erased: query.erased.is_some(),
     })
 }
 
@@ -148,6 +151,7 @@ pub async fn login(
                     email: form.email.trim().to_string(),
                     next: next.clone(),
                     error: Some(error),
+                    erased: false,
                 },
             )?;
             if let Some(seconds) = retry_after

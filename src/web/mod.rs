@@ -2,14 +2,18 @@
 //! module per area. Handlers parse, authorise, call store/domain, render.
 
 pub mod admin_people;
+pub mod admin_settings;
 pub mod assets;
 pub mod auth;
+pub mod consent;
 pub mod error;
 pub mod headers;
 pub mod health;
 pub mod home;
 pub mod ip_throttle;
+pub mod my_data;
 pub mod page;
+pub mod policy;
 pub mod session;
 
 use std::sync::Arc;
@@ -75,6 +79,7 @@ pub fn route_table() -> Vec<RouteSpec> {
     use Access::*;
     use Method as M;
     let admin = Role(crate::domain::roles::Role::Admin);
+    let employee = Role(crate::domain::roles::Role::Employee);
     vec![
         spec(M::GET, "/", SignedIn, || web::get().to(home::start)),
         spec(M::GET, "/healthz", Public, || {
@@ -103,6 +108,51 @@ pub fn route_table() -> Vec<RouteSpec> {
         }),
         spec(M::POST, "/me/password", SignedIn, || {
             web::post().to(auth::change_password)
+        }),
+        spec(M::GET, "/policy", SignedIn, || {
+            web::get().to(policy::current)
+        }),
+        spec(M::GET, "/policy/{version:\\d+}", SignedIn, || {
+            web::get().to(policy::version)
+        }),
+        spec(M::GET, "/me/consent", employee, || {
+            web::get().to(consent::show)
+        }),
+        spec(M::POST, "/me/consent", employee, || {
+            web::post().to(consent::choose)
+        }),
+        spec(
+            M::GET,
+            "/me/receipts/{id:[0-9a-f-]+}.json",
+            SignedIn,
+            || web::get().to(consent::receipt_download),
+        ),
+        spec(M::GET, "/me/receipts/{id:[0-9a-f-]+}", SignedIn, || {
+            web::get().to(consent::receipt)
+        }),
+        spec(M::GET, "/me/data", SignedIn, || {
+            web::get().to(my_data::show)
+        }),
+        spec(M::GET, "/me/data.json", SignedIn, || {
+            web::get().to(my_data::download)
+        }),
+        spec(M::GET, "/me/delete", SignedIn, || {
+            web::get().to(my_data::delete_form)
+        }),
+        spec(M::POST, "/me/delete", SignedIn, || {
+            web::post().to(my_data::delete)
+        }),
+        spec(M::GET, "/admin/settings", admin, || {
+            web::get().to(admin_settings::show)
+        }),
+        spec(M::POST, "/admin/settings", admin, || {
+            web::post().to(admin_settings::save)
+        }),
+        spec(M::GET, "/admin/policy", admin, || {
+            web::get().to(policy::admin_index)
+        }),
+        spec(M::POST, "/admin/policy", admin, || {
+            web::post().to(policy::admin_submit)
         }),
         spec(M::GET, "/admin/people", admin, || {
             web::get().to(admin_people::index)

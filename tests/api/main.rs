@@ -7,6 +7,7 @@ mod admin_people;
 mod auth;
 mod browser;
 mod cli;
+mod consent;
 mod health;
 mod migrations;
 mod security;

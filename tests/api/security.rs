@@ -13,10 +13,63 @@ const PUBLIC_PREFIXES: &[&str] = &[
     "/login", "/logout", "/setup/", "/invite/", "/healthz", "/static/",
 ];
 
+/// A concrete path for a route pattern: numbers for numeric ids, an unknown
+/// UUID for receipts, a bogus token for one-time links.
 fn example_path(path: &str, id: i64) -> String {
-    path.replace("{id:\\d+}", &id.to_string())
-        .replace("{token}", "no-such-token")
-        .replace("{file}", "chorus.css")
+    let mut out = String::new();
+    let mut rest = path;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let mut depth = 0;
+        let mut end = start;
+        for (i, c) in rest[start..].char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = start + i;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let segment = &rest[start + 1..end];
+        let value = if segment.contains("\\d") {
+            id.to_string()
+        } else if segment.contains("0-9a-f") {
+            "00000000-0000-4000-8000-000000000000".to_string()
+        } else if segment == "file" {
+            "chorus.css".to_string()
+        } else {
+            "no-such-token".to_string()
+        };
+        out.push_str(&value);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn example_paths_fill_every_placeholder() {
+    assert_eq!(
+        example_path("/admin/people/{id:\\d+}/deactivate", 7),
+        "/admin/people/7/deactivate"
+    );
+    assert_eq!(
+        example_path("/me/receipts/{id:[0-9a-f-]+}.json", 7),
+        "/me/receipts/00000000-0000-4000-8000-000000000000.json"
+    );
+    assert_eq!(example_path("/setup/{token}", 1), "/setup/no-such-token");
+    for spec in route_table() {
+        assert!(
+            !example_path(spec.path, 1).contains(['{', '}']),
+            "{}",
+            spec.path
+        );
+    }
 }
 
 fn has_security_headers(response: &reqwest::Response) -> Result<(), String> {

@@ -1,0 +1,10 @@
+DROP TABLE consent_state;
+DROP TRIGGER consent_events_no_delete;
+DROP TRIGGER consent_events_no_update;
+DROP TABLE consent_erasures;
+DROP TABLE consent_events;
+DROP TABLE policy_versions;
+ALTER TABLE org_settings DROP COLUMN privacy_contact;
+ALTER TABLE org_settings DROP COLUMN jurisdiction;
+ALTER TABLE org_settings DROP COLUMN consent_language;
+ALTER TABLE org_settings DROP COLUMN enabled_platforms;

@@ -1,0 +1,417 @@
+//! The consent ledger (append-only, hash-chained per person) and the current
+//! state derived from it, always written together in one transaction.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::{DbConnection, StoreError, StoreResult, org, policy};
+use crate::db::schema::{consent_erasures, consent_events, consent_state, users};
+use crate::domain::consent::{
+    Action, BrokenLink, Choice, ConsentEvent, Purpose, Status, action_for, verify_chain,
+};
+use crate::domain::platforms::Platform;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = consent_events)]
+struct EventRow {
+    event_uuid: String,
+    user_id: i64,
+    purpose: String,
+    platform: String,
+    action: String,
+    policy_version: i64,
+    policy_sha256: String,
+    collection_method: String,
+    actor: String,
+    language: String,
+    jurisdiction: String,
+    created_at: NaiveDateTime,
+    prev_hash: String,
+    hash: String,
+}
+
+impl From<EventRow> for ConsentEvent {
+    fn from(r: EventRow) -> ConsentEvent {
+        ConsentEvent {
+            event_uuid: r.event_uuid,
+            user_id: r.user_id,
+            purpose: r.purpose,
+            platform: r.platform,
+            action: r.action,
+            policy_version: r.policy_version,
+            policy_sha256: r.policy_sha256,
+            collection_method: r.collection_method,
+            actor: r.actor,
+            language: r.language,
+            jurisdiction: r.jurisdiction,
+            created_at: r.created_at,
+            prev_hash: r.prev_hash,
+            hash: r.hash,
+        }
+    }
+}
+
+/// A person's current choice for one purpose.
+#[derive(Debug, Clone)]
+pub struct ConsentState {
+    pub purpose: Purpose,
+    pub status: Status,
+    pub policy_version: i64,
+    /// The person's own Mastodon instance, for Mastodon.
+    pub instance: Option<String>,
+    pub updated_at: NaiveDateTime,
+}
+
+type StateRow = (String, String, String, i64, Option<String>, NaiveDateTime);
+
+fn to_state(
+    (purpose, platform, status, policy_version, instance, updated_at): StateRow,
+) -> Option<ConsentState> {
+    Some(ConsentState {
+        purpose: Purpose::parse(&purpose, &platform)?,
+        status: Status::parse(&status)?,
+        policy_version,
+        instance,
+        updated_at,
+    })
+}
+
+pub fn states_for(conn: &mut DbConnection, user_id: i64) -> StoreResult<Vec<ConsentState>> {
+    Ok(consent_state::table
+        .filter(consent_state::user_id.eq(user_id))
+        .select((
+            consent_state::purpose,
+            consent_state::platform,
+            consent_state::status,
+            consent_state::policy_version,
+            consent_state::instance,
+            consent_state::updated_at,
+        ))
+        .load::<StateRow>(conn)?
+        .into_iter()
+        .filter_map(to_state)
+        .collect())
+}
+
+fn state_of(
+    conn: &mut DbConnection,
+    user_id: i64,
+    purpose: Purpose,
+) -> StoreResult<Option<ConsentState>> {
+    Ok(consent_state::table
+        .find((user_id, purpose.name(), purpose.platform_slug()))
+        .select((
+            consent_state::purpose,
+            consent_state::platform,
+            consent_state::status,
+            consent_state::policy_version,
+            consent_state::instance,
+            consent_state::updated_at,
+        ))
+        .first::<StateRow>(conn)
+        .optional()?
+        .and_then(to_state))
+}
+
+/// The platforms the person may be offered posts for right now, with their
+/// Mastodon instance where relevant. This is the query the queue uses.
+pub fn consented_platforms(
+    conn: &mut DbConnection,
+    user_id: i64,
+) -> StoreResult<Vec<(Platform, Option<String>)>> {
+    let mut platforms: Vec<(Platform, Option<String>)> = states_for(conn, user_id)?
+        .into_iter()
+        .filter(|s| s.status.allows_suggestions())
+        .filter_map(|s| match s.purpose {
+            Purpose::ShareSuggestions(p) => Some((p, s.instance)),
+            Purpose::EmailDigest => None,
+        })
+        .collect();
+    platforms.sort_by_key(|(p, _)| *p);
+    Ok(platforms)
+}
+
+pub fn allows(conn: &mut DbConnection, user_id: i64, purpose: Purpose) -> StoreResult<bool> {
+    Ok(state_of(conn, user_id, purpose)?.is_some_and(|s| s.status.allows_suggestions()))
+}
+
+/// A person's events, oldest first.
+pub fn events_for(conn: &mut DbConnection, user_id: i64) -> StoreResult<Vec<ConsentEvent>> {
+    Ok(consent_events::table
+        .filter(consent_events::user_id.eq(user_id))
+        .order(consent_events::id.asc())
+        .select(EventRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(ConsentEvent::from)
+        .collect())
+}
+
+/// One event, only if it belongs to this person.
+pub fn event_of(
+    conn: &mut DbConnection,
+    user_id: i64,
+    event_uuid: &str,
+) -> StoreResult<Option<ConsentEvent>> {
+    Ok(consent_events::table
+        .filter(consent_events::event_uuid.eq(event_uuid))
+        .filter(consent_events::user_id.eq(user_id))
+        .select(EventRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(ConsentEvent::from))
+}
+
+/// Serialises all consent writes of one person: a no-op UPDATE takes the
+/// row lock on PostgreSQL and the write lock on SQLite, so two requests
+/// cannot both read the same chain head.
+fn lock_person(conn: &mut DbConnection, user_id: i64) -> StoreResult<()> {
+    diesel::update(users::table.find(user_id))
+        .set(users::updated_at.eq(users::updated_at))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn chain_head(conn: &mut DbConnection, user_id: i64) -> StoreResult<Option<String>> {
+    Ok(consent_events::table
+        .filter(consent_events::user_id.eq(user_id))
+        .order(consent_events::id.desc())
+        .select(consent_events::hash)
+        .first::<String>(conn)
+        .optional()?)
+}
+
+struct NewEvent<'a> {
+    user_id: i64,
+    purpose: Purpose,
+    action: Action,
+    policy: &'a policy::PolicyVersion,
+    collection_method: &'a str,
+    actor: String,
+    settings: &'a org::OrgSettings,
+    now: NaiveDateTime,
+}
+
+/// Appends one event to the person's chain and updates the derived state.
+/// The caller holds the person's lock (see [`lock_person`]).
+fn append(
+    conn: &mut DbConnection,
+    new: NewEvent<'_>,
+    instance: Option<Option<&str>>,
+) -> StoreResult<ConsentEvent> {
+    let event = ConsentEvent {
+        event_uuid: uuid::Uuid::new_v4().to_string(),
+        user_id: new.user_id,
+        purpose: new.purpose.name().to_string(),
+        platform: new.purpose.platform_slug().to_string(),
+        action: new.action.as_str().to_string(),
+        policy_version: new.policy.version,
+        policy_sha256: new.policy.sha256.clone(),
+        collection_method: new.collection_method.to_string(),
+        actor: new.actor,
+        language: new.settings.consent_language.clone(),
+        jurisdiction: new.settings.jurisdiction.clone(),
+        created_at: new.now,
+        prev_hash: String::new(),
+        hash: String::new(),
+    }
+    .sealed_after(chain_head(conn, new.user_id)?.as_deref());
+    diesel::insert_into(consent_events::table)
+        .values((
+            consent_events::event_uuid.eq(&event.event_uuid),
+            consent_events::user_id.eq(event.user_id),
+            consent_events::purpose.eq(&event.purpose),
+            consent_events::platform.eq(&event.platform),
+            consent_events::action.eq(&event.action),
+            consent_events::policy_version.eq(event.policy_version),
+            consent_events::policy_sha256.eq(&event.policy_sha256),
+            consent_events::collection_method.eq(&event.collection_method),
+            consent_events::actor.eq(&event.actor),
+            consent_events::language.eq(&event.language),
+            consent_events::jurisdiction.eq(&event.jurisdiction),
+            consent_events::created_at.eq(event.created_at),
+            consent_events::prev_hash.eq(&event.prev_hash),
+            consent_events::hash.eq(&event.hash),
+        ))
+        .execute(conn)?;
+    let status = new.action.status_after().as_str();
+    let key = (new.user_id, new.purpose.name(), new.purpose.platform_slug());
+    let updated = match instance {
+        Some(instance) => diesel::update(consent_state::table.find(key))
+            .set((
+                consent_state::status.eq(status),
+                consent_state::policy_version.eq(event.policy_version),
+                consent_state::instance.eq(instance),
+                consent_state::last_event_uuid.eq(&event.event_uuid),
+                consent_state::updated_at.eq(new.now),
+            ))
+            .execute(conn)?,
+        None => diesel::update(consent_state::table.find(key))
+            .set((
+                consent_state::status.eq(status),
+                consent_state::policy_version.eq(event.policy_version),
+                consent_state::last_event_uuid.eq(&event.event_uuid),
+                consent_state::updated_at.eq(new.now),
+            ))
+            .execute(conn)?,
+    };
+    if updated == 0 {
+        diesel::insert_into(consent_state::table)
+            .values((
+                consent_state::user_id.eq(new.user_id),
+                consent_state::purpose.eq(new.purpose.name()),
+                consent_state::platform.eq(new.purpose.platform_slug()),
+                consent_state::status.eq(status),
+                consent_state::policy_version.eq(event.policy_version),
+                consent_state::instance.eq(instance.flatten()),
+                consent_state::last_event_uuid.eq(&event.event_uuid),
+                consent_state::updated_at.eq(new.now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(event)
+}
+
+#[derive(Debug)]
+pub enum ChoiceOutcome {
+    Recorded(Box<ConsentEvent>),
+    /// The choice was already the current state (an instance change is kept).
+    Unchanged,
+    /// No policy has been published, so no consent can be given under one.
+    NoPolicy,
+}
+
+/// Records a person's choice for a purpose, in one transaction.
+pub fn record_choice(
+    conn: &mut DbConnection,
+    user_id: i64,
+    purpose: Purpose,
+    choice: Choice,
+    instance: Option<&str>,
+    collection_method: &str,
+    now: NaiveDateTime,
+) -> StoreResult<ChoiceOutcome> {
+    conn.transaction(|conn| {
+        lock_person(conn, user_id)?;
+        let Some(policy) = policy::current(conn)? else {
+            return Ok(ChoiceOutcome::NoPolicy);
+        };
+        let settings = org::settings(conn)?;
+        let current = state_of(conn, user_id, purpose)?;
+        let Some(action) = action_for(current.as_ref().map(|s| s.status), choice) else {
+            if choice == Choice::Yes && instance.is_some() {
+                diesel::update(consent_state::table.find((
+                    user_id,
+                    purpose.name(),
+                    purpose.platform_slug(),
+                )))
+                .set(consent_state::instance.eq(instance))
+                .execute(conn)?;
+            }
+            return Ok(ChoiceOutcome::Unchanged);
+        };
+        let new_instance = (choice == Choice::Yes && instance.is_some()).then_some(instance);
+        let event = append(
+            conn,
+            NewEvent {
+                user_id,
+                purpose,
+                action,
+                policy: &policy,
+                collection_method,
+                actor: format!("user:{user_id}"),
+                settings: &settings,
+                now,
+            },
+            new_instance,
+        )?;
+        Ok(ChoiceOutcome::Recorded(Box::new(event)))
+    })
+}
+
+/// Pauses every consent given under a version older than `version` (which
+/// must be published already): the system records an "invalidated" event
+/// for each, and the state becomes "needs re-consent". Returns how many.
+pub fn invalidate_given_before(
+    conn: &mut DbConnection,
+    version: i64,
+    now: NaiveDateTime,
+) -> StoreResult<usize> {
+    conn.transaction(|conn| {
+        let policy = policy::find(conn, version)?.ok_or(diesel::result::Error::NotFound)?;
+        let settings = org::settings(conn)?;
+        let affected: Vec<(i64, String, String)> = consent_state::table
+            .filter(consent_state::status.eq(Status::Given.as_str()))
+            .filter(consent_state::policy_version.lt(version))
+            .order((
+                consent_state::user_id.asc(),
+                consent_state::purpose.asc(),
+                consent_state::platform.asc(),
+            ))
+            .select((
+                consent_state::user_id,
+                consent_state::purpose,
+                consent_state::platform,
+            ))
+            .load(conn)?;
+        let method = format!("policy version {version} (material change)");
+        let mut count = 0;
+        for (user_id, purpose, platform) in affected {
+            let Some(purpose) = Purpose::parse(&purpose, &platform) else {
+                continue;
+            };
+            lock_person(conn, user_id)?;
+            append(
+                conn,
+                NewEvent {
+                    user_id,
+                    purpose,
+                    action: Action::Invalidated,
+                    policy: &policy,
+                    collection_method: &method,
+                    actor: "system".to_string(),
+                    settings: &settings,
+                    now,
+                },
+                None,
+            )?;
+            count += 1;
+        }
+        Ok::<_, StoreError>(count)
+    })
+}
+
+/// Checks every person's chain; the number of events checked, or the first
+/// broken link found.
+pub fn verify_all(conn: &mut DbConnection) -> StoreResult<Result<usize, BrokenLink>> {
+    let people: Vec<i64> = consent_events::table
+        .select(consent_events::user_id)
+        .distinct()
+        .order(consent_events::user_id.asc())
+        .load(conn)?;
+    let mut checked = 0;
+    for user_id in people {
+        let events = events_for(conn, user_id)?;
+        if let Err(broken) = verify_chain(&events) {
+            return Ok(Err(broken));
+        }
+        checked += events.len();
+    }
+    Ok(Ok(checked))
+}
+
+/// Removes a person's consent records, for account erasure. The erasure
+/// row is what lets the append-only triggers allow these deletes.
+pub fn erase_for_user(conn: &mut DbConnection, user_id: i64) -> StoreResult<()> {
+    conn.transaction(|conn| {
+        diesel::insert_into(consent_erasures::table)
+            .values(consent_erasures::user_id.eq(user_id))
+            .execute(conn)?;
+        diesel::delete(consent_events::table.filter(consent_events::user_id.eq(user_id)))
+            .execute(conn)?;
+        diesel::delete(consent_state::table.filter(consent_state::user_id.eq(user_id)))
+            .execute(conn)?;
+        diesel::delete(consent_erasures::table.find(user_id)).execute(conn)?;
+        Ok(())
+    })
+}

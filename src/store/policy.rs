@@ -1,0 +1,86 @@
+//! The social-media policy: every published version is kept.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::{DbConnection, StoreError, StoreResult, consent, is_unique_violation};
+use crate::db::schema::policy_versions;
+use crate::domain::policy::fingerprint;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = policy_versions)]
+pub struct PolicyVersion {
+    pub version: i64,
+    pub markdown: String,
+    pub sha256: String,
+    pub material: bool,
+    pub published_at: NaiveDateTime,
+}
+
+pub fn current(conn: &mut DbConnection) -> StoreResult<Option<PolicyVersion>> {
+    Ok(policy_versions::table
+        .order(policy_versions::version.desc())
+        .select(PolicyVersion::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn find(conn: &mut DbConnection, version: i64) -> StoreResult<Option<PolicyVersion>> {
+    Ok(policy_versions::table
+        .find(version)
+        .select(PolicyVersion::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn list(conn: &mut DbConnection) -> StoreResult<Vec<PolicyVersion>> {
+    Ok(policy_versions::table
+        .order(policy_versions::version.desc())
+        .select(PolicyVersion::as_select())
+        .load(conn)?)
+}
+
+#[derive(Debug)]
+pub enum PublishOutcome {
+    /// The new version and how many consents now need renewing.
+    Published { version: i64, invalidated: usize },
+    /// Someone published another version at the same moment; nothing was saved.
+    Conflict,
+}
+
+/// Publishes a new version. A material version pauses, in the same
+/// transaction, every consent given under an older version.
+pub fn publish(
+    conn: &mut DbConnection,
+    markdown: &str,
+    material: bool,
+    published_by: i64,
+    now: NaiveDateTime,
+) -> StoreResult<PublishOutcome> {
+    let result = conn.transaction(|conn| {
+        let version = current(conn)?.map(|p| p.version).unwrap_or(0) + 1;
+        diesel::insert_into(policy_versions::table)
+            .values((
+                policy_versions::version.eq(version),
+                policy_versions::markdown.eq(markdown),
+                policy_versions::sha256.eq(fingerprint(markdown)),
+                policy_versions::material.eq(material),
+                policy_versions::published_at.eq(now),
+                policy_versions::published_by.eq(Some(published_by)),
+            ))
+            .execute(conn)?;
+        let invalidated = if material {
+            consent::invalidate_given_before(conn, version, now)?
+        } else {
+            0
+        };
+        Ok::<_, StoreError>(PublishOutcome::Published {
+            version,
+            invalidated,
+        })
+    });
+    match result {
+        Err(StoreError::Query(e)) if is_unique_violation(&e) => Ok(PublishOutcome::Conflict),
+        other => other,
+    }
+}

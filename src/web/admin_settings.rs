@@ -1,0 +1,180 @@
+//! Admin → Settings: the organisation's name, the platforms it uses, and
+//! what consent receipts say about language, jurisdiction and contact.
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::AppState;
+use super::error::WebResult;
+use super::page::{PageContext, ok, refused, see_other};
+use super::session::SignedIn;
+use crate::domain::email::EmailAddress;
+use crate::domain::names::PersonName;
+use crate::domain::platforms::Platform;
+use crate::store::{self, org::SettingsChange};
+
+pub struct PlatformOption {
+    pub slug: &'static str,
+    pub name: &'static str,
+    pub enabled: bool,
+}
+
+#[derive(Default)]
+struct SettingsErrors {
+    org_name: Option<String>,
+    platforms: Option<String>,
+    consent_language: Option<String>,
+    jurisdiction: Option<String>,
+    privacy_contact: Option<String>,
+}
+
+impl SettingsErrors {
+    fn any(&self) -> bool {
+        self.org_name.is_some()
+            || self.platforms.is_some()
+            || self.consent_language.is_some()
+            || self.jurisdiction.is_some()
+            || self.privacy_contact.is_some()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/settings.html")]
+struct SettingsPage {
+    page: PageContext,
+    org_name: String,
+    platforms: Vec<PlatformOption>,
+    consent_language: String,
+    jurisdiction: String,
+    privacy_contact: String,
+    errors: SettingsErrors,
+    saved: bool,
+}
+
+fn options(enabled: &[Platform]) -> Vec<PlatformOption> {
+    Platform::ALL
+        .into_iter()
+        .map(|p| PlatformOption {
+            slug: p.slug(),
+            name: p.name(),
+            enabled: enabled.contains(&p),
+        })
+        .collect()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SavedQuery {
+    saved: Option<String>,
+}
+
+pub async fn show(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    query: web::Query<SavedQuery>,
+) -> WebResult<HttpResponse> {
+    let settings = state.db.run(store::org::settings).await?;
+    ok(&SettingsPage {
+        page: PageContext::from(&signed_in),
+        platforms: options(&settings.enabled_platforms()),
+        org_name: settings.org_name,
+        consent_language: settings.consent_language,
+        jurisdiction: settings.jurisdiction,
+        privacy_contact: settings.privacy_contact,
+        errors: SettingsErrors::default(),
+        saved: query.saved.is_some(),
+    })
+}
+
+/// A BCP 47 language tag in its common short form: "en", "de-CH", "pt-BR".
+fn valid_language(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    let primary = parts.next().unwrap_or("");
+    (2..=3).contains(&primary.len())
+        && primary.chars().all(|c| c.is_ascii_lowercase())
+        && parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+pub async fn save(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    body: web::Bytes,
+) -> WebResult<HttpResponse> {
+    // Repeated checkbox names (platform=x&platform=linkedin) need the raw pairs.
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let field = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let enabled: Vec<Platform> = Platform::ALL
+        .into_iter()
+        .filter(|p| pairs.iter().any(|(k, v)| k == "platform" && v == p.slug()))
+        .collect();
+    let (org_name, consent_language, jurisdiction, privacy_contact) = (
+        field("org_name"),
+        field("consent_language"),
+        field("jurisdiction"),
+        field("privacy_contact"),
+    );
+    let mut errors = SettingsErrors::default();
+    let name = PersonName::parse(&org_name)
+        .map_err(|_| "Enter the organisation's name (at most 100 characters).");
+    errors.org_name = name.as_ref().err().map(|e| e.to_string());
+    if enabled.is_empty() {
+        errors.platforms = Some("Enable at least one platform.".into());
+    }
+    if !valid_language(&consent_language) {
+        errors.consent_language = Some("Use a language code such as en, de or pt-BR.".into());
+    }
+    if jurisdiction.is_empty() || jurisdiction.chars().count() > 40 {
+        errors.jurisdiction = Some("Enter where your data protection law applies, e.g. EU, DE or US-CA (at most 40 characters).".into());
+    }
+    if !privacy_contact.is_empty() && EmailAddress::parse(&privacy_contact).is_err() {
+        errors.privacy_contact =
+            Some("Enter an email address like privacy@example.com, or leave it empty.".into());
+    }
+    if errors.any() {
+        return refused(&SettingsPage {
+            page: PageContext::from(&signed_in),
+            org_name,
+            platforms: options(&enabled),
+            consent_language,
+            jurisdiction,
+            privacy_contact,
+            errors,
+            saved: false,
+        });
+    }
+    let change = SettingsChange {
+        org_name: name.map(|n| n.as_str().to_string()).unwrap_or(org_name),
+        enabled_platforms: enabled,
+        consent_language,
+        jurisdiction,
+        privacy_contact: privacy_contact.to_lowercase(),
+    };
+    let now = state.clock.now_naive();
+    state
+        .db
+        .run(move |conn| store::org::update_settings(conn, &change, now))
+        .await?;
+    Ok(see_other("/admin/settings?saved=1"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_language;
+
+    #[test]
+    fn language_tags_in_their_common_forms_are_accepted() {
+        for ok in ["en", "de", "pt-BR", "de-CH", "gsw"] {
+            assert!(valid_language(ok), "{ok}");
+        }
+        for bad in ["", "E", "english", "en_US", "en-", "EN"] {
+            assert!(!valid_language(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! Me → My data: everything Chorus holds about the person, readable and as
+//! one JSON download, and erasing one's own account.
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AppState;
+use super::consent::receipt_json;
+use super::error::{AppError, WebResult};
+use super::page::{PageContext, ok, refused, see_other};
+use super::session::{SignedIn, removal_cookie};
+use crate::credentials::{self, Verified};
+use crate::domain::consent::ConsentEvent;
+use crate::store::consent::ConsentState;
+use crate::store::{self, StoreError, accounts};
+
+struct Holdings {
+    org_name: String,
+    privacy_contact: String,
+    states: Vec<ConsentState>,
+    events: Vec<ConsentEvent>,
+    sessions: i64,
+}
+
+async fn holdings(state: &AppState, user_id: i64) -> WebResult<Holdings> {
+    Ok(state
+        .db
+        .run(move |conn| {
+            let settings = store::org::settings(conn)?;
+            Ok::<_, StoreError>(Holdings {
+                org_name: settings.org_name,
+                privacy_contact: settings.privacy_contact,
+                states: store::consent::states_for(conn, user_id)?,
+                events: store::consent::events_for(conn, user_id)?,
+                sessions: store::sessions::count_for_user(conn, user_id)?,
+            })
+        })
+        .await?)
+}
+
+pub struct StateLine {
+    pub what: String,
+    pub status: &'static str,
+    pub instance: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "me/data.html")]
+struct DataPage {
+    page: PageContext,
+    email: String,
+    name: String,
+    department: String,
+    roles: String,
+    sessions: i64,
+    states: Vec<StateLine>,
+    event_count: usize,
+}
+
+pub async fn show(state: web::Data<AppState>, signed_in: SignedIn) -> WebResult<HttpResponse> {
+    let held = holdings(&state, signed_in.user.id).await?;
+    let user = &signed_in.user;
+    ok(&DataPage {
+        page: PageContext::from(&signed_in),
+        email: user.email.clone(),
+        name: user.name.clone(),
+        department: user.department.clone().unwrap_or_else(|| "—".into()),
+        roles: user.roles.describe(),
+        sessions: held.sessions,
+        states: held
+            .states
+            .iter()
+            .map(|s| StateLine {
+                what: s.purpose.describe(),
+                status: s.status.as_str(),
+                instance: s.instance.clone(),
+            })
+            .collect(),
+        event_count: held.events.len(),
+    })
+}
+
+pub async fn download(state: web::Data<AppState>, signed_in: SignedIn) -> WebResult<HttpResponse> {
+    let held = holdings(&state, signed_in.user.id).await?;
+    let user = &signed_in.user;
+    let current: Vec<_> = held
+        .states
+        .iter()
+        .map(|s| {
+            json!({
+                "purpose": s.purpose.name(),
+                "platform": s.purpose.platform_slug(),
+                "description": s.purpose.describe(),
+                "status": s.status.as_str(),
+                "policyVersion": s.policy_version,
+                "instance": s.instance,
+                "updatedAt": s.updated_at.and_utc().to_rfc3339(),
+            })
+        })
+        .collect();
+    let events: Vec<_> = held
+        .events
+        .iter()
+        .map(|e| {
+            receipt_json(
+                &state,
+                e,
+                &held.org_name,
+                &held.privacy_contact,
+                &user.email,
+            )
+        })
+        .collect();
+    let document = json!({
+        "exportedAt": state.clock.now().to_rfc3339(),
+        "organisation": held.org_name,
+        "profile": {
+            "id": user.id,
+            "email": user.email,
+            "name": user.name,
+            "department": user.department,
+            "roles": user.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+            "active": user.active,
+            "openSessions": held.sessions,
+        },
+        "consent": {
+            "current": current,
+            "events": events,
+        },
+        "shares": [],
+        "dismissals": [],
+        "suggestions": [],
+        "emails": [],
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((
+            "Content-Disposition",
+            "attachment; filename=\"chorus-my-data.json\"",
+        ))
+        .body(serde_json::to_string_pretty(&document).map_err(AppError::internal)?))
+}
+
+// ---- erasing one's own account -----------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "me/delete.html")]
+struct DeletePage {
+    page: PageContext,
+    email: String,
+    error: Option<String>,
+}
+
+pub async fn delete_form(signed_in: SignedIn) -> WebResult<HttpResponse> {
+    ok(&DeletePage {
+        page: PageContext::from(&signed_in),
+        email: signed_in.user.email.clone(),
+        error: None,
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct DeleteForm {
+    password: String,
+}
+
+pub async fn delete(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    form: web::Form<DeleteForm>,
+) -> WebResult<HttpResponse> {
+    let password = form.into_inner().password;
+    let stored = signed_in.user.password_hash.clone();
+    let verified = web::block(move || match stored {
+        Some(hash) => credentials::verify_password(&password, &hash),
+        None => Verified::No,
+    })
+    .await
+    .map_err(AppError::internal)?;
+    let refuse = |message: &str| {
+        refused(&DeletePage {
+            page: PageContext::from(&signed_in),
+            email: signed_in.user.email.clone(),
+            error: Some(message.to_string()),
+        })
+    };
+    if verified == Verified::No {
+        return refuse("That is not your password. Nothing was deleted.");
+    }
+    let user = signed_in.user.clone();
+    let now = state.clock.now_naive();
+    let erased = state
+        .db
+        .run(move |conn| accounts::erase_account(conn, &user, now))
+        .await?;
+    if !erased {
+        return refuse(
+            "You are the only active admin. Make someone else an admin before deleting your account.",
+        );
+    }
+    let mut response = see_other("/login?erased=1");
+    response
+        .add_cookie(&removal_cookie(&state))
+        .map_err(AppError::internal)?;
+    Ok(response)
+}
