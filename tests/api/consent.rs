@@ -433,3 +433,54 @@ backend_test!(
         assert!(response.text().await.unwrap().contains("only active admin"));
     }
 );
+
+backend_test!(
+    async fn concurrent_choices_on_two_servers_keep_one_unbroken_chain(app) {
+        let (emp, id) = organisation(&mut app).await;
+        // A second server process on the same database, as behind a load balancer.
+        let second = chorus::startup::Application::build(app.config.clone()).await.unwrap();
+        let second_address = format!("http://127.0.0.1:{}", second.port());
+        actix_web::rt::spawn(second.run_until_stopped());
+
+        let token = app.csrf_token_with(&emp, "/me/consent").await;
+        let mut requests = Vec::new();
+        for n in 0..16 {
+            let base = if n % 2 == 0 { app.address.clone() } else { second_address.clone() };
+            let client = emp.clone();
+            let token = token.clone();
+            let choice = if n % 3 == 0 { "no" } else { "yes" };
+            let platform = ["x", "linkedin", "bluesky"][n % 3];
+            requests.push(actix_web::rt::spawn(async move {
+                client
+                    .post(format!("{base}/me/consent"))
+                    .header("origin", base.clone())
+                    .form(&[("csrf_token", token.as_str()), ("purpose", "share_suggestions"),
+                        ("platform", platform), ("choice", choice), ("instance", "")])
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }));
+        }
+        for request in requests {
+            assert_eq!(request.await.unwrap(), 303, "every choice is recorded, none fails");
+        }
+        let events = app.db(move |conn| consent::events_for(conn, id)).await;
+        assert!(!events.is_empty());
+        app.db(consent::verify_all).await.expect("one unbroken chain");
+        let states = app.db(move |conn| consent::states_for(conn, id)).await;
+        for state in states {
+            let last = events
+                .iter()
+                .filter(|e| e.purpose == state.purpose.name() && e.platform == state.purpose.platform_slug())
+                .next_back()
+                .unwrap();
+            assert_eq!(
+                chorus::domain::consent::Action::parse(&last.action).unwrap().status_after(),
+                state.status,
+                "the state is the latest event's"
+            );
+        }
+    }
+);
