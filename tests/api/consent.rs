@@ -473,8 +473,7 @@ backend_test!(
         for state in states {
             let last = events
                 .iter()
-                .filter(|e| e.purpose == state.purpose.name() && e.platform == state.purpose.platform_slug())
-                .next_back()
+                .rfind(|e| e.purpose == state.purpose.name() && e.platform == state.purpose.platform_slug())
                 .unwrap();
             assert_eq!(
                 chorus::domain::consent::Action::parse(&last.action).unwrap().status_after(),
