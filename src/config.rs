@@ -80,6 +80,16 @@ pub struct Config {
     #[arg(long, env = "CHORUS_WORKERS", global = true)]
     pub workers: Option<usize>,
 
+    /// Seconds between runs of the background jobs (publishing scheduled
+    /// posts, expiry) inside `chorus serve`; 0 turns them off in this process.
+    #[arg(
+        long,
+        env = "CHORUS_JOBS_INTERVAL_SECONDS",
+        default_value_t = 15,
+        global = true
+    )]
+    pub jobs_interval_seconds: u64,
+
     /// Take the client address from X-Forwarded-For (only behind a trusted
     /// load balancer), for per-address login throttling.
     #[arg(

@@ -8,6 +8,7 @@ pub mod config;
 pub mod credentials;
 pub mod db;
 pub mod domain;
+pub mod jobs;
 pub mod secret_key;
 pub mod startup;
 pub mod store;

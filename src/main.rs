@@ -36,6 +36,15 @@ enum Command {
     /// Check the consent ledger.
     #[command(subcommand)]
     Consent(ConsentCommand),
+    /// Run background jobs by hand.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// Publish due scheduled posts and expire old ones, once, then exit.
+    RunOnce,
 }
 
 #[derive(Subcommand)]
@@ -93,6 +102,19 @@ fn run(cli: Cli) -> Result<(), String> {
             department,
         }) => add_user(&cli.config, &email, &name, &role, department.as_deref()),
         Command::Consent(ConsentCommand::Verify) => verify_consent(&cli.config),
+        Command::Jobs(JobsCommand::RunOnce) => {
+            let db = startup::open_database(&cli.config).map_err(|e| e.to_string())?;
+            let clock = chorus::clock::Clock::system();
+            let report = db
+                .run_sync(|conn| chorus::jobs::run_once(conn, &clock))
+                .map_err(|e| e.to_string())?;
+            println!(
+                "Jobs ran: {} post(s) published, {} expired.",
+                report.published.len(),
+                report.expired.len()
+            );
+            Ok(())
+        }
     }
 }
 

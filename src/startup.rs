@@ -147,6 +147,13 @@ impl Application {
         let setup_url = setup_token.map(|token| format!("{base_url}/setup/{token}"));
 
         let workers = config.workers;
+        if config.jobs_interval_seconds > 0 {
+            crate::jobs::spawn(
+                db.clone(),
+                clock.clone(),
+                std::time::Duration::from_secs(config.jobs_interval_seconds),
+            );
+        }
         let state = web::Data::new(AppState {
             db,
             clock,

@@ -11,6 +11,9 @@ diesel::table! {
         consent_language -> Text,
         jurisdiction -> Text,
         privacy_contact -> Text,
+        timezone -> Text,
+        disclosure_template -> Text,
+        disclosure_required -> Bool,
     }
 }
 
@@ -119,6 +122,78 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    hub_caps (platform) {
+        platform -> Text,
+        per_day -> Integer,
+        per_week -> Integer,
+    }
+}
+
+diesel::table! {
+    posts (id) {
+        id -> BigInt,
+        title -> Text,
+        link -> Text,
+        base_text -> Text,
+        status -> Text,
+        target_all -> Bool,
+        publish_at -> Nullable<Timestamp>,
+        expires_at -> Nullable<Timestamp>,
+        published_at -> Nullable<Timestamp>,
+        withdrawn_at -> Nullable<Timestamp>,
+        withdrawal_reason -> Nullable<Text>,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    post_departments (post_id, department_id) {
+        post_id -> BigInt,
+        department_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    post_captions (post_id, platform, variant) {
+        post_id -> BigInt,
+        platform -> Text,
+        variant -> Integer,
+        text -> Text,
+    }
+}
+
+diesel::table! {
+    suggestions (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        link -> Text,
+        note -> Text,
+        status -> Text,
+        response_note -> Nullable<Text>,
+        post_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+        decided_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        actor_id -> Nullable<BigInt>,
+        actor -> Text,
+        action -> Text,
+        subject -> Text,
+        detail -> Text,
+    }
+}
+
+diesel::joinable!(post_captions -> posts (post_id));
+diesel::joinable!(post_departments -> posts (post_id));
 diesel::joinable!(users -> departments (department_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(one_time_tokens -> users (user_id));
@@ -134,4 +209,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     consent_events,
     consent_erasures,
     consent_state,
+    hub_caps,
+    posts,
+    post_departments,
+    post_captions,
+    suggestions,
+    audit_log,
 );

@@ -1,14 +1,17 @@
 //! Pure rules of the product: no I/O, unit-tested.
 
 pub mod consent;
+pub mod disclosure;
 pub mod email;
 pub mod login_throttle;
 pub mod names;
 pub mod password_policy;
 pub mod platforms;
 pub mod policy;
+pub mod post;
 pub mod receipt;
 pub mod roles;
+pub mod schedule;
 
 /// A value refused by a validator, with the message shown next to the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -2,12 +2,15 @@
 //! a connection so that callers can compose them inside one transaction.
 
 pub mod accounts;
+pub mod audit;
 pub mod consent;
 pub mod departments;
 pub mod login_throttle;
 pub mod org;
 pub mod policy;
+pub mod posts;
 pub mod sessions;
+pub mod suggestions;
 pub mod tokens;
 pub mod users;
 

@@ -16,9 +16,27 @@ pub struct OrgSettings {
     pub consent_language: String,
     pub jurisdiction: String,
     pub privacy_contact: String,
+    timezone: String,
+    pub disclosure_template: String,
+    pub disclosure_required: bool,
 }
 
 impl OrgSettings {
+    /// The organisation's time zone (UTC if the stored name is unknown).
+    pub fn timezone(&self) -> chrono_tz::Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::UTC)
+    }
+
+    pub fn timezone_name(&self) -> &str {
+        &self.timezone
+    }
+
+    /// The disclosure employees are offered, if the organisation requires one.
+    pub fn disclosure(&self) -> Option<String> {
+        self.disclosure_required
+            .then(|| crate::domain::disclosure::render(&self.disclosure_template, &self.org_name))
+    }
+
     /// The platforms the organisation uses, in catalogue order.
     pub fn enabled_platforms(&self) -> Vec<Platform> {
         let slugs: Vec<&str> = self.enabled_platforms.split(',').map(str::trim).collect();
@@ -59,6 +77,9 @@ pub fn complete_setup(
 
 pub struct SettingsChange {
     pub org_name: String,
+    pub timezone: String,
+    pub disclosure_template: String,
+    pub disclosure_required: bool,
     pub enabled_platforms: Vec<Platform>,
     pub consent_language: String,
     pub jurisdiction: String,
@@ -83,8 +104,72 @@ pub fn update_settings(
             org_settings::consent_language.eq(&change.consent_language),
             org_settings::jurisdiction.eq(&change.jurisdiction),
             org_settings::privacy_contact.eq(&change.privacy_contact),
+            org_settings::timezone.eq(&change.timezone),
+            org_settings::disclosure_template.eq(&change.disclosure_template),
+            org_settings::disclosure_required.eq(change.disclosure_required),
             org_settings::updated_at.eq(now),
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// Saves the settings and the hub caps in one transaction, writing changes
+/// to disclosure and caps to the audit log.
+pub fn apply_settings(
+    conn: &mut DbConnection,
+    change: &SettingsChange,
+    caps: &std::collections::HashMap<Platform, crate::domain::schedule::Caps>,
+    admin: i64,
+    now: NaiveDateTime,
+) -> StoreResult<()> {
+    use super::audit::{self, Actor};
+    conn.transaction(|conn| {
+        let before = settings(conn)?;
+        let caps_before = super::posts::caps(conn)?;
+        update_settings(conn, change, now)?;
+        if before.disclosure_template != change.disclosure_template
+            || before.disclosure_required != change.disclosure_required
+        {
+            let detail = format!(
+                "template {:?}, {}",
+                change.disclosure_template,
+                if change.disclosure_required {
+                    "required"
+                } else {
+                    "not required"
+                }
+            );
+            audit::record(
+                conn,
+                Actor::Person(admin),
+                "settings.disclosure",
+                "settings",
+                &detail,
+                now,
+            )?;
+        }
+        let mut changed: Vec<_> = caps
+            .iter()
+            .filter(|(p, cap)| caps_before.get(p) != Some(cap))
+            .collect();
+        changed.sort_by_key(|(p, _)| **p);
+        for (platform, cap) in changed {
+            super::posts::set_caps(conn, *platform, *cap)?;
+            let detail = format!(
+                "{}: {} a day, {} a week",
+                platform.name(),
+                cap.per_day,
+                cap.per_week
+            );
+            audit::record(
+                conn,
+                Actor::Person(admin),
+                "settings.hub_cap",
+                "settings",
+                &detail,
+                now,
+            )?;
+        }
+        Ok(())
+    })
 }

@@ -12,12 +12,18 @@ use super::session::SignedIn;
 use crate::domain::email::EmailAddress;
 use crate::domain::names::PersonName;
 use crate::domain::platforms::Platform;
-use crate::store::{self, org::SettingsChange};
+use std::collections::HashMap;
+
+use crate::domain::disclosure;
+use crate::domain::schedule::{self, Caps};
+use crate::store::{self, StoreError, org::SettingsChange};
 
 pub struct PlatformOption {
     pub slug: &'static str,
     pub name: &'static str,
     pub enabled: bool,
+    pub per_day: String,
+    pub per_week: String,
 }
 
 #[derive(Default)]
@@ -27,11 +33,17 @@ struct SettingsErrors {
     consent_language: Option<String>,
     jurisdiction: Option<String>,
     privacy_contact: Option<String>,
+    timezone: Option<String>,
+    disclosure: Option<String>,
+    caps: Option<String>,
 }
 
 impl SettingsErrors {
     fn any(&self) -> bool {
-        self.org_name.is_some()
+        self.timezone.is_some()
+            || self.disclosure.is_some()
+            || self.caps.is_some()
+            || self.org_name.is_some()
             || self.platforms.is_some()
             || self.consent_language.is_some()
             || self.jurisdiction.is_some()
@@ -48,19 +60,35 @@ struct SettingsPage {
     consent_language: String,
     jurisdiction: String,
     privacy_contact: String,
+    timezone: String,
+    disclosure_template: String,
+    disclosure_required: bool,
     errors: SettingsErrors,
     saved: bool,
+    timezones: Vec<&'static str>,
 }
 
-fn options(enabled: &[Platform]) -> Vec<PlatformOption> {
+fn options(enabled: &[Platform], caps: &HashMap<Platform, Caps>) -> Vec<PlatformOption> {
     Platform::ALL
         .into_iter()
         .map(|p| PlatformOption {
             slug: p.slug(),
             name: p.name(),
             enabled: enabled.contains(&p),
+            per_day: caps
+                .get(&p)
+                .map(|c| c.per_day.to_string())
+                .unwrap_or_default(),
+            per_week: caps
+                .get(&p)
+                .map(|c| c.per_week.to_string())
+                .unwrap_or_default(),
         })
         .collect()
+}
+
+fn timezones() -> Vec<&'static str> {
+    chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect()
 }
 
 #[derive(Deserialize, Default)]
@@ -74,10 +102,17 @@ pub async fn show(
     signed_in: SignedIn,
     query: web::Query<SavedQuery>,
 ) -> WebResult<HttpResponse> {
-    let settings = state.db.run(store::org::settings).await?;
+    let (settings, caps) = state
+        .db
+        .run(|conn| Ok::<_, StoreError>((store::org::settings(conn)?, store::posts::caps(conn)?)))
+        .await?;
     ok(&SettingsPage {
         page: PageContext::from(&signed_in),
-        platforms: options(&settings.enabled_platforms()),
+        platforms: options(&settings.enabled_platforms(), &caps),
+        timezone: settings.timezone_name().to_string(),
+        disclosure_template: settings.disclosure_template.clone(),
+        disclosure_required: settings.disclosure_required,
+        timezones: timezones(),
         org_name: settings.org_name,
         consent_language: settings.consent_language,
         jurisdiction: settings.jurisdiction,
@@ -120,7 +155,42 @@ pub async fn save(
         field("jurisdiction"),
         field("privacy_contact"),
     );
+    let timezone = field("timezone");
+    let disclosure_template = field("disclosure_template");
+    let disclosure_required = !field("disclosure_required").is_empty();
     let mut errors = SettingsErrors::default();
+    if let Err(e) = schedule::parse_timezone(&timezone) {
+        errors.timezone = Some(e.0);
+    }
+    let template = disclosure::parse_template(&disclosure_template, disclosure_required)
+        .map_err(|e| errors.disclosure = Some(e.0))
+        .ok();
+    let mut caps: HashMap<Platform, Caps> = HashMap::new();
+    let mut cap_text: HashMap<Platform, (String, String)> = HashMap::new();
+    for p in Platform::ALL {
+        let (day, week) = (
+            field(&format!("per_day_{}", p.slug())),
+            field(&format!("per_week_{}", p.slug())),
+        );
+        if day.is_empty() && week.is_empty() {
+            // Not on the form that was sent: leave this platform's caps as they are.
+            continue;
+        }
+        match (day.parse::<u32>(), week.parse::<u32>()) {
+            (Ok(per_day), Ok(per_week))
+                if per_day <= 100 && per_week <= 700 && per_day <= per_week =>
+            {
+                caps.insert(p, Caps { per_day, per_week });
+            }
+            _ => {
+                errors.caps = Some(format!(
+                    "{}: enter whole numbers, at most 100 a day and 700 a week, and no more a day than a week.",
+                    p.name()
+                ));
+            }
+        }
+        cap_text.insert(p, (day, week));
+    }
     let name = PersonName::parse(&org_name)
         .map_err(|_| "Enter the organisation's name (at most 100 characters).");
     errors.org_name = name.as_ref().err().map(|e| e.to_string());
@@ -138,10 +208,26 @@ pub async fn save(
             Some("Enter an email address like privacy@example.com, or leave it empty.".into());
     }
     if errors.any() {
+        let platforms = options(&enabled, &HashMap::new())
+            .into_iter()
+            .map(|mut o| {
+                if let Some(p) = Platform::from_slug(o.slug)
+                    && let Some((day, week)) = cap_text.get(&p)
+                {
+                    o.per_day = day.clone();
+                    o.per_week = week.clone();
+                }
+                o
+            })
+            .collect();
         return refused(&SettingsPage {
             page: PageContext::from(&signed_in),
             org_name,
-            platforms: options(&enabled),
+            platforms,
+            timezone,
+            disclosure_template,
+            disclosure_required,
+            timezones: timezones(),
             consent_language,
             jurisdiction,
             privacy_contact,
@@ -151,15 +237,19 @@ pub async fn save(
     }
     let change = SettingsChange {
         org_name: name.map(|n| n.as_str().to_string()).unwrap_or(org_name),
+        timezone,
+        disclosure_template: template.unwrap_or_default(),
+        disclosure_required,
         enabled_platforms: enabled,
         consent_language,
         jurisdiction,
         privacy_contact: privacy_contact.to_lowercase(),
     };
     let now = state.clock.now_naive();
+    let admin = signed_in.user.id;
     state
         .db
-        .run(move |conn| store::org::update_settings(conn, &change, now))
+        .run(move |conn| store::org::apply_settings(conn, &change, &caps, admin, now))
         .await?;
     Ok(see_other("/admin/settings?saved=1"))
 }

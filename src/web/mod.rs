@@ -1,6 +1,7 @@
 //! The web layer: actix-web routes, the session and security layers, and one
 //! module per area. Handlers parse, authorise, call store/domain, render.
 
+pub mod admin_audit;
 pub mod admin_people;
 pub mod admin_settings;
 pub mod assets;
@@ -10,11 +11,13 @@ pub mod error;
 pub mod headers;
 pub mod health;
 pub mod home;
+pub mod hub;
 pub mod ip_throttle;
 pub mod my_data;
 pub mod page;
 pub mod policy;
 pub mod session;
+pub mod suggestions;
 
 use std::sync::Arc;
 
@@ -80,6 +83,7 @@ pub fn route_table() -> Vec<RouteSpec> {
     use Method as M;
     let admin = Role(crate::domain::roles::Role::Admin);
     let employee = Role(crate::domain::roles::Role::Employee);
+    let comms = Role(crate::domain::roles::Role::Comms);
     vec![
         spec(M::GET, "/", SignedIn, || web::get().to(home::start)),
         spec(M::GET, "/healthz", Public, || {
@@ -141,6 +145,49 @@ pub fn route_table() -> Vec<RouteSpec> {
         }),
         spec(M::POST, "/me/delete", SignedIn, || {
             web::post().to(my_data::delete)
+        }),
+        spec(M::GET, "/suggest", employee, || {
+            web::get().to(suggestions::form)
+        }),
+        spec(M::POST, "/suggest", employee, || {
+            web::post().to(suggestions::submit)
+        }),
+        spec(M::GET, "/hub/posts", comms, || web::get().to(hub::list)),
+        spec(M::GET, "/hub/posts/new", comms, || {
+            web::get().to(hub::new_form)
+        }),
+        spec(M::POST, "/hub/posts/new", comms, || {
+            web::post().to(hub::create)
+        }),
+        spec(M::GET, "/hub/posts/{id:\\d+}", comms, || {
+            web::get().to(hub::edit_form)
+        }),
+        spec(M::POST, "/hub/posts/{id:\\d+}", comms, || {
+            web::post().to(hub::update)
+        }),
+        spec(M::POST, "/hub/posts/{id:\\d+}/schedule", comms, || {
+            web::post().to(hub::schedule_post)
+        }),
+        spec(M::POST, "/hub/posts/{id:\\d+}/unschedule", comms, || {
+            web::post().to(hub::unschedule)
+        }),
+        spec(M::POST, "/hub/posts/{id:\\d+}/withdraw", comms, || {
+            web::post().to(hub::withdraw)
+        }),
+        spec(M::GET, "/hub/calendar", comms, || {
+            web::get().to(hub::calendar)
+        }),
+        spec(M::GET, "/hub/suggestions", comms, || {
+            web::get().to(suggestions::hub_list)
+        }),
+        spec(M::POST, "/hub/suggestions/{id:\\d+}/accept", comms, || {
+            web::post().to(suggestions::accept)
+        }),
+        spec(M::POST, "/hub/suggestions/{id:\\d+}/decline", comms, || {
+            web::post().to(suggestions::decline)
+        }),
+        spec(M::GET, "/admin/audit", admin, || {
+            web::get().to(admin_audit::audit)
         }),
         spec(M::GET, "/admin/settings", admin, || {
             web::get().to(admin_settings::show)

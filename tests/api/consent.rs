@@ -156,7 +156,8 @@ backend_test!(
             .client
             .post(app.url("/admin/settings"))
             .form(&[("csrf_token", token.as_str()), ("org_name", "Acme"), ("platform", "reddit"),
-                ("consent_language", "de"), ("jurisdiction", "DE"), ("privacy_contact", "privacy@acme.example")])
+                ("consent_language", "de"), ("jurisdiction", "DE"), ("privacy_contact", "privacy@acme.example"),
+                ("timezone", "Europe/Berlin"), ("disclosure_template", "I work at {org}.")])
             .send()
             .await
             .unwrap();

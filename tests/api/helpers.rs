@@ -99,6 +99,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     config.secret_key = None;
     config.db_pool_size = 4;
     config.workers = Some(1);
+    config.jobs_interval_seconds = 0;
     adjust(&mut config);
     let clock = Clock::system();
     let app = Application::build_with_clock(config.clone(), clock.clone())

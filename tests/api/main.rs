@@ -9,5 +9,6 @@ mod browser;
 mod cli;
 mod consent;
 mod health;
+mod hub;
 mod migrations;
 mod security;

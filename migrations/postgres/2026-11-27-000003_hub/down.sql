@@ -1,0 +1,10 @@
+DROP TABLE audit_log;
+DROP FUNCTION audit_log_append_only();
+DROP TABLE suggestions;
+DROP TABLE post_captions;
+DROP TABLE post_departments;
+DROP TABLE posts;
+DROP TABLE hub_caps;
+ALTER TABLE org_settings DROP COLUMN disclosure_required;
+ALTER TABLE org_settings DROP COLUMN disclosure_template;
+ALTER TABLE org_settings DROP COLUMN timezone;

@@ -1,0 +1,11 @@
+DROP TRIGGER audit_log_no_delete;
+DROP TRIGGER audit_log_no_update;
+DROP TABLE audit_log;
+DROP TABLE suggestions;
+DROP TABLE post_captions;
+DROP TABLE post_departments;
+DROP TABLE posts;
+DROP TABLE hub_caps;
+ALTER TABLE org_settings DROP COLUMN disclosure_required;
+ALTER TABLE org_settings DROP COLUMN disclosure_template;
+ALTER TABLE org_settings DROP COLUMN timezone;

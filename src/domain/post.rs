@@ -1,0 +1,271 @@
+//! A hub post as comms writes it: title, link, base text and caption
+//! variants per platform, each checked against the platform's counting
+//! rules with the link and the disclosure included.
+
+use super::Invalid;
+use super::disclosure;
+use super::platforms::{Platform, Share};
+
+/// Variants per platform: enough that a crowd does not post identical text.
+pub const MAX_VARIANTS: usize = 3;
+const MAX_TITLE_CHARS: usize = 120;
+const MAX_TEXT_CHARS: usize = 5_000;
+const MAX_LINK_CHARS: usize = 2_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostStatus {
+    Draft,
+    Scheduled,
+    Published,
+    Expired,
+    Withdrawn,
+}
+
+impl PostStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostStatus::Draft => "draft",
+            PostStatus::Scheduled => "scheduled",
+            PostStatus::Published => "published",
+            PostStatus::Expired => "expired",
+            PostStatus::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PostStatus> {
+        [
+            PostStatus::Draft,
+            PostStatus::Scheduled,
+            PostStatus::Published,
+            PostStatus::Expired,
+            PostStatus::Withdrawn,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+
+    /// Drafts and scheduled posts may still be edited; what employees have
+    /// seen may only be withdrawn.
+    pub fn is_editable(self) -> bool {
+        matches!(self, PostStatus::Draft | PostStatus::Scheduled)
+    }
+}
+
+pub fn parse_title(input: &str) -> Result<String, Invalid> {
+    let title = input.split_whitespace().collect::<Vec<_>>().join(" ");
+    if title.is_empty() {
+        return Err(Invalid::new("Give the post an internal title."));
+    }
+    if title.chars().count() > MAX_TITLE_CHARS {
+        return Err(Invalid::new(format!(
+            "A title has at most {MAX_TITLE_CHARS} characters."
+        )));
+    }
+    Ok(title)
+}
+
+/// An absolute http or https link, as employees will share it.
+pub fn parse_link(input: &str) -> Result<String, Invalid> {
+    let trimmed = input.trim();
+    if trimmed.is_empty() {
+        return Err(Invalid::new(
+            "Enter the link to share, starting with https://.",
+        ));
+    }
+    if trimmed.chars().count() > MAX_LINK_CHARS {
+        return Err(Invalid::new(format!(
+            "A link has at most {MAX_LINK_CHARS} characters."
+        )));
+    }
+    let url = url::Url::parse(trimmed)
+        .map_err(|_| Invalid::new("Enter a full link such as https://example.com/news."))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(|h| !h.contains('.'))
+    {
+        return Err(Invalid::new(
+            "Only http:// and https:// links to a public site can be shared.",
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Invalid::new(
+            "A shared link cannot contain a user name or password.",
+        ));
+    }
+    Ok(url.to_string())
+}
+
+pub fn parse_text(input: &str, what: &str) -> Result<String, Invalid> {
+    let text = input.replace("\r\n", "\n").trim().to_string();
+    if text.chars().count() > MAX_TEXT_CHARS {
+        return Err(Invalid::new(format!(
+            "{what} has at most {MAX_TEXT_CHARS} characters."
+        )));
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(Invalid::new(format!(
+            "{what} cannot contain control characters."
+        )));
+    }
+    Ok(text)
+}
+
+/// The variants comms wrote for a platform; an empty first variant means
+/// "use the base text", further empty variants are dropped.
+pub fn resolve_variants(base_text: &str, written: &[String]) -> Vec<String> {
+    let mut variants: Vec<String> = written
+        .iter()
+        .map(|v| v.trim().to_string())
+        .take(MAX_VARIANTS)
+        .collect();
+    if variants.first().is_none_or(|v| v.is_empty()) {
+        if variants.is_empty() {
+            variants.push(String::new());
+        }
+        variants[0] = base_text.to_string();
+    }
+    let first = variants.remove(0);
+    std::iter::once(first)
+        .chain(variants.into_iter().filter(|v| !v.is_empty()))
+        .collect()
+}
+
+/// A caption as one employee will get it, and whether it fits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptionCheck {
+    pub platform: Platform,
+    /// 1-based, as shown to comms.
+    pub variant: usize,
+    pub offered: String,
+    pub count: usize,
+    pub limit: usize,
+}
+
+impl CaptionCheck {
+    pub fn fits(&self) -> bool {
+        self.count <= self.limit
+    }
+
+    pub fn problem(&self) -> Option<String> {
+        (!self.fits()).then(|| {
+            format!(
+                "{} variant {}: {} of {} characters, counting the link and the disclosure as {} counts them. Shorten it by {}.",
+                self.platform.name(),
+                self.variant,
+                self.count,
+                self.limit,
+                self.platform.name(),
+                self.count - self.limit
+            )
+        })
+    }
+}
+
+/// The text offered for a caption: the caption with the disclosure placed
+/// in it when the organisation requires one.
+pub fn offered_text(caption: &str, disclosure_text: Option<&str>) -> String {
+    match disclosure_text {
+        Some(d) if !d.trim().is_empty() => disclosure::offered_text(caption, d),
+        _ => caption.to_string(),
+    }
+}
+
+pub fn check_caption(
+    platform: Platform,
+    variant: usize,
+    caption: &str,
+    link: &str,
+    disclosure_text: Option<&str>,
+) -> CaptionCheck {
+    let offered = offered_text(caption, disclosure_text);
+    CaptionCheck {
+        platform,
+        variant,
+        count: platform.count_with_link(&offered, link),
+        limit: platform.text_limit(),
+        offered,
+    }
+}
+
+/// The platform's own share dialog for this caption; Mastodon needs the
+/// person's instance, so previews use an example one.
+pub fn preview_share_url(check: &CaptionCheck, link: &str, title: &str) -> Option<String> {
+    let example = super::platforms::InstanceHost::parse("mastodon.social").ok();
+    check
+        .platform
+        .share_url(&Share {
+            text: &check.offered,
+            url: link,
+            title,
+            instance: example.as_ref(),
+        })
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_must_be_absolute_http_or_https_to_a_public_host() {
+        assert_eq!(
+            parse_link(" https://example.com/news?a=1 ").unwrap(),
+            "https://example.com/news?a=1"
+        );
+        for bad in [
+            "",
+            "example.com",
+            "javascript:alert(1)",
+            "ftp://example.com/x",
+            "http://localhost/x",
+            "https://user:pw@example.com/",
+        ] {
+            assert!(parse_link(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_empty_first_variant_uses_the_base_text_and_empty_extras_are_dropped() {
+        let base = "Our report is out.";
+        assert_eq!(resolve_variants(base, &[]), vec![base]);
+        assert_eq!(resolve_variants(base, &["".into(), "".into()]), vec![base]);
+        assert_eq!(
+            resolve_variants(base, &["".into(), "Second take".into(), " ".into()]),
+            vec![base, "Second take"]
+        );
+        assert_eq!(resolve_variants(base, &["Own".into()]), vec!["Own"]);
+    }
+
+    #[test]
+    fn a_caption_is_counted_with_the_link_and_the_disclosure() {
+        let link = "https://example.com/a-very-long-path/that-x-counts-as-23-anyway";
+        let caption = "a".repeat(250);
+        let without = check_caption(Platform::X, 1, &caption, link, None);
+        assert_eq!(without.count, 250 + 1 + 23);
+        assert!(without.fits());
+        let with = check_caption(Platform::X, 1, &caption, link, Some("I work at Acme."));
+        assert_eq!(with.count, "I work at Acme. ".len() + 250 + 1 + 23);
+        assert!(!with.fits());
+        let problem = with.problem().unwrap();
+        assert!(
+            problem.contains("X variant 1: 290 of 280 characters"),
+            "{problem}"
+        );
+        assert!(problem.contains("Shorten it by 10"), "{problem}");
+        assert!(with.offered.starts_with("I work at Acme. "));
+    }
+
+    #[test]
+    fn only_drafts_and_scheduled_posts_are_editable() {
+        assert!(PostStatus::Draft.is_editable() && PostStatus::Scheduled.is_editable());
+        for st in [
+            PostStatus::Published,
+            PostStatus::Expired,
+            PostStatus::Withdrawn,
+        ] {
+            assert!(!st.is_editable());
+            assert_eq!(PostStatus::parse(st.as_str()), Some(st));
+        }
+    }
+}

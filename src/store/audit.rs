@@ -1,0 +1,85 @@
+//! The audit log: who did what, when. Append-only (database triggers).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::{DbConnection, StoreResult};
+use crate::db::schema::audit_log;
+
+/// Who acted: a person, or the system (background jobs).
+#[derive(Debug, Clone, Copy)]
+pub enum Actor {
+    Person(i64),
+    System,
+}
+
+pub fn record(
+    conn: &mut DbConnection,
+    actor: Actor,
+    action: &str,
+    subject: &str,
+    detail: &str,
+    now: NaiveDateTime,
+) -> StoreResult<()> {
+    let (actor_id, label) = match actor {
+        Actor::Person(id) => (Some(id), format!("user:{id}")),
+        Actor::System => (None, "system".to_string()),
+    };
+    diesel::insert_into(audit_log::table)
+        .values((
+            audit_log::at.eq(now),
+            audit_log::actor_id.eq(actor_id),
+            audit_log::actor.eq(label),
+            audit_log::action.eq(action),
+            audit_log::subject.eq(subject),
+            audit_log::detail.eq(detail),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: NaiveDateTime,
+    pub actor: String,
+    pub actor_name: Option<String>,
+    pub action: String,
+    pub subject: String,
+    pub detail: String,
+}
+
+/// Newest first, one page, with the total.
+pub fn page(
+    conn: &mut DbConnection,
+    offset: i64,
+    limit: i64,
+) -> StoreResult<(Vec<AuditEntry>, i64)> {
+    use crate::db::schema::users;
+    let total = audit_log::table.count().get_result(conn)?;
+    let entries = audit_log::table
+        .left_join(users::table.on(users::id.nullable().eq(audit_log::actor_id)))
+        .order(audit_log::id.desc())
+        .offset(offset)
+        .limit(limit)
+        .select((
+            audit_log::id,
+            audit_log::at,
+            audit_log::actor,
+            users::name.nullable(),
+            audit_log::action,
+            audit_log::subject,
+            audit_log::detail,
+        ))
+        .load(conn)?;
+    Ok((entries, total))
+}
+
+/// Entries about one subject (e.g. "post:12"), oldest first.
+pub fn for_subject(conn: &mut DbConnection, subject: &str) -> StoreResult<Vec<(String, String)>> {
+    Ok(audit_log::table
+        .filter(audit_log::subject.eq(subject))
+        .order(audit_log::id.asc())
+        .select((audit_log::action, audit_log::actor))
+        .load(conn)?)
+}

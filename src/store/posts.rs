@@ -1,0 +1,632 @@
+//! Hub posts: drafts, scheduling under the hub caps, publishing and expiry
+//! (by the background job), and withdrawal. Caps are enforced in one
+//! transaction that serialises all scheduling, on every backend.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use chrono_tz::Tz;
+use diesel::prelude::*;
+
+use super::audit::{self, Actor};
+use super::{DbConnection, StoreError, StoreResult};
+use crate::db::schema::{hub_caps, org_settings, post_captions, post_departments, posts};
+use crate::domain::platforms::Platform;
+use crate::domain::post::PostStatus;
+use crate::domain::schedule::{self, Caps};
+
+#[derive(Debug, Clone)]
+pub struct Post {
+    pub id: i64,
+    pub title: String,
+    pub link: String,
+    pub base_text: String,
+    pub status: PostStatus,
+    pub target_all: bool,
+    pub department_ids: Vec<i64>,
+    pub publish_at: Option<NaiveDateTime>,
+    pub expires_at: Option<NaiveDateTime>,
+    pub published_at: Option<NaiveDateTime>,
+    pub withdrawn_at: Option<NaiveDateTime>,
+    pub withdrawal_reason: Option<String>,
+    /// Caption variants per platform, in catalogue order.
+    pub captions: Vec<(Platform, Vec<String>)>,
+}
+
+/// Caption variants per platform.
+pub type Captions = Vec<(Platform, Vec<String>)>;
+
+impl Post {
+    pub fn platforms(&self) -> Vec<Platform> {
+        self.captions.iter().map(|(p, _)| *p).collect()
+    }
+}
+
+type PostRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    bool,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+    Option<String>,
+);
+
+macro_rules! post_columns {
+    () => {
+        (
+            posts::id,
+            posts::title,
+            posts::link,
+            posts::base_text,
+            posts::status,
+            posts::target_all,
+            posts::publish_at,
+            posts::expires_at,
+            posts::published_at,
+            posts::withdrawn_at,
+            posts::withdrawal_reason,
+        )
+    };
+}
+
+fn captions_of(conn: &mut DbConnection, post_ids: &[i64]) -> StoreResult<HashMap<i64, Captions>> {
+    let rows: Vec<(i64, String, i32, String)> = post_captions::table
+        .filter(post_captions::post_id.eq_any(post_ids))
+        .order((
+            post_captions::post_id,
+            post_captions::platform,
+            post_captions::variant,
+        ))
+        .select((
+            post_captions::post_id,
+            post_captions::platform,
+            post_captions::variant,
+            post_captions::text,
+        ))
+        .load(conn)?;
+    let mut by_post: HashMap<i64, Captions> = HashMap::new();
+    for (post_id, slug, _, text) in rows {
+        let Some(platform) = Platform::from_slug(&slug) else {
+            continue;
+        };
+        let captions = by_post.entry(post_id).or_default();
+        match captions.iter_mut().find(|(p, _)| *p == platform) {
+            Some((_, variants)) => variants.push(text),
+            None => captions.push((platform, vec![text])),
+        }
+    }
+    for captions in by_post.values_mut() {
+        captions.sort_by_key(|(p, _)| *p);
+    }
+    Ok(by_post)
+}
+
+fn departments_of(
+    conn: &mut DbConnection,
+    post_ids: &[i64],
+) -> StoreResult<HashMap<i64, Vec<i64>>> {
+    let rows: Vec<(i64, i64)> = post_departments::table
+        .filter(post_departments::post_id.eq_any(post_ids))
+        .select((post_departments::post_id, post_departments::department_id))
+        .load(conn)?;
+    let mut by_post: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (post_id, department_id) in rows {
+        by_post.entry(post_id).or_default().push(department_id);
+    }
+    Ok(by_post)
+}
+
+fn assemble(conn: &mut DbConnection, rows: Vec<PostRow>) -> StoreResult<Vec<Post>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let mut captions = captions_of(conn, &ids)?;
+    let mut departments = departments_of(conn, &ids)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Post {
+            id: r.0,
+            title: r.1,
+            link: r.2,
+            base_text: r.3,
+            status: PostStatus::parse(&r.4).unwrap_or(PostStatus::Draft),
+            target_all: r.5,
+            department_ids: departments.remove(&r.0).unwrap_or_default(),
+            publish_at: r.6,
+            expires_at: r.7,
+            published_at: r.8,
+            withdrawn_at: r.9,
+            withdrawal_reason: r.10,
+            captions: captions.remove(&r.0).unwrap_or_default(),
+        })
+        .collect())
+}
+
+pub fn find(conn: &mut DbConnection, id: i64) -> StoreResult<Option<Post>> {
+    let rows = posts::table
+        .filter(posts::id.eq(id))
+        .select(post_columns!())
+        .load::<PostRow>(conn)?;
+    Ok(assemble(conn, rows)?.pop())
+}
+
+/// Posts, newest first, optionally of one status.
+pub fn list(
+    conn: &mut DbConnection,
+    status: Option<PostStatus>,
+    limit: i64,
+) -> StoreResult<Vec<Post>> {
+    let mut query = posts::table.select(post_columns!()).into_boxed();
+    if let Some(status) = status {
+        query = query.filter(posts::status.eq(status.as_str()));
+    }
+    let rows = query
+        .order((posts::publish_at.desc(), posts::id.desc()))
+        .limit(limit)
+        .load::<PostRow>(conn)?;
+    assemble(conn, rows)
+}
+
+/// Posts whose publish time falls in [from, to), for the calendar.
+pub fn in_period(
+    conn: &mut DbConnection,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> StoreResult<Vec<Post>> {
+    let rows = posts::table
+        .filter(posts::publish_at.ge(from).and(posts::publish_at.lt(to)))
+        .filter(posts::status.ne(PostStatus::Draft.as_str()))
+        .order(posts::publish_at.asc())
+        .select(post_columns!())
+        .load::<PostRow>(conn)?;
+    assemble(conn, rows)
+}
+
+/// What comms submits for a post.
+#[derive(Debug, Clone)]
+pub struct PostInput {
+    pub title: String,
+    pub link: String,
+    pub base_text: String,
+    pub captions: Vec<(Platform, Vec<String>)>,
+    pub target_all: bool,
+    pub department_ids: Vec<i64>,
+    pub expires_at: Option<NaiveDateTime>,
+}
+
+fn write_parts(conn: &mut DbConnection, post_id: i64, input: &PostInput) -> StoreResult<()> {
+    diesel::delete(post_captions::table.filter(post_captions::post_id.eq(post_id)))
+        .execute(conn)?;
+    diesel::delete(post_departments::table.filter(post_departments::post_id.eq(post_id)))
+        .execute(conn)?;
+    for (platform, variants) in &input.captions {
+        for (index, text) in variants.iter().enumerate() {
+            diesel::insert_into(post_captions::table)
+                .values((
+                    post_captions::post_id.eq(post_id),
+                    post_captions::platform.eq(platform.slug()),
+                    post_captions::variant.eq(index as i32 + 1),
+                    post_captions::text.eq(text),
+                ))
+                .execute(conn)?;
+        }
+    }
+    if !input.target_all {
+        for department_id in &input.department_ids {
+            diesel::insert_into(post_departments::table)
+                .values((
+                    post_departments::post_id.eq(post_id),
+                    post_departments::department_id.eq(department_id),
+                ))
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn create_draft(
+    conn: &mut DbConnection,
+    input: &PostInput,
+    by: i64,
+    now: NaiveDateTime,
+) -> StoreResult<i64> {
+    conn.transaction(|conn| {
+        let values = (
+            posts::title.eq(&input.title),
+            posts::link.eq(&input.link),
+            posts::base_text.eq(&input.base_text),
+            posts::status.eq(PostStatus::Draft.as_str()),
+            posts::target_all.eq(input.target_all || input.department_ids.is_empty()),
+            posts::expires_at.eq(input.expires_at),
+            posts::created_by.eq(Some(by)),
+            posts::created_at.eq(now),
+            posts::updated_at.eq(now),
+        );
+        let query = diesel::insert_into(posts::table).values(values);
+        // RETURNING does not pass through the multi-backend connection.
+        let id = match conn {
+            DbConnection::Postgresql(c) => query.returning(posts::id).get_result::<i64>(c)?,
+            DbConnection::Sqlite(c) => query.returning(posts::id).get_result::<i64>(c)?,
+        };
+        write_parts(conn, id, input)?;
+        Ok(id)
+    })
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum EditOutcome {
+    Done,
+    NotFound,
+    /// Published, expired or withdrawn posts are not edited.
+    NotEditable,
+}
+
+pub fn update(
+    conn: &mut DbConnection,
+    id: i64,
+    input: &PostInput,
+    now: NaiveDateTime,
+) -> StoreResult<EditOutcome> {
+    conn.transaction(|conn| {
+        let Some(post) = find(conn, id)? else {
+            return Ok(EditOutcome::NotFound);
+        };
+        if !post.status.is_editable() {
+            return Ok(EditOutcome::NotEditable);
+        }
+        // Editing a scheduled post returns it to draft: its platforms or
+        // time may no longer fit the caps, so it is scheduled again.
+        diesel::update(posts::table.find(id))
+            .set((
+                posts::title.eq(&input.title),
+                posts::link.eq(&input.link),
+                posts::base_text.eq(&input.base_text),
+                posts::status.eq(PostStatus::Draft.as_str()),
+                posts::target_all.eq(input.target_all || input.department_ids.is_empty()),
+                posts::expires_at.eq(input.expires_at),
+                posts::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        write_parts(conn, id, input)?;
+        Ok(EditOutcome::Done)
+    })
+}
+
+/// The caps per platform (the default where none was set).
+pub fn caps(conn: &mut DbConnection) -> StoreResult<HashMap<Platform, Caps>> {
+    let rows: Vec<(String, i32, i32)> = hub_caps::table
+        .select((hub_caps::platform, hub_caps::per_day, hub_caps::per_week))
+        .load(conn)?;
+    let mut caps: HashMap<Platform, Caps> = Platform::ALL
+        .into_iter()
+        .map(|p| (p, Caps::DEFAULT))
+        .collect();
+    for (slug, per_day, per_week) in rows {
+        if let Some(platform) = Platform::from_slug(&slug) {
+            caps.insert(
+                platform,
+                Caps {
+                    per_day: per_day.max(0) as u32,
+                    per_week: per_week.max(0) as u32,
+                },
+            );
+        }
+    }
+    Ok(caps)
+}
+
+pub fn set_caps(conn: &mut DbConnection, platform: Platform, caps: Caps) -> StoreResult<()> {
+    conn.transaction(|conn| {
+        let updated = diesel::update(hub_caps::table.find(platform.slug()))
+            .set((
+                hub_caps::per_day.eq(caps.per_day as i32),
+                hub_caps::per_week.eq(caps.per_week as i32),
+            ))
+            .execute(conn)?;
+        if updated == 0 {
+            diesel::insert_into(hub_caps::table)
+                .values((
+                    hub_caps::platform.eq(platform.slug()),
+                    hub_caps::per_day.eq(caps.per_day as i32),
+                    hub_caps::per_week.eq(caps.per_week as i32),
+                ))
+                .execute(conn)?;
+        }
+        Ok(())
+    })
+}
+
+/// Publish times already taken on a platform in [from, to): scheduled,
+/// published and expired posts, and withdrawn ones that had been published.
+pub fn taken_times(
+    conn: &mut DbConnection,
+    platform: Platform,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    except_post: i64,
+) -> StoreResult<Vec<NaiveDateTime>> {
+    let with_platform = post_captions::table
+        .filter(post_captions::platform.eq(platform.slug()))
+        .select(post_captions::post_id);
+    let counted = posts::status
+        .eq_any([
+            PostStatus::Scheduled.as_str(),
+            PostStatus::Published.as_str(),
+            PostStatus::Expired.as_str(),
+        ])
+        .or(posts::status
+            .eq(PostStatus::Withdrawn.as_str())
+            .and(posts::published_at.is_not_null()));
+    let times: Vec<Option<NaiveDateTime>> = posts::table
+        .filter(posts::id.eq_any(with_platform))
+        .filter(posts::id.ne(except_post))
+        .filter(counted)
+        .filter(posts::publish_at.ge(from).and(posts::publish_at.lt(to)))
+        .select(posts::publish_at)
+        .distinct()
+        .load(conn)?;
+    Ok(times.into_iter().flatten().collect())
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ScheduleOutcome {
+    Scheduled,
+    /// The time had come: published at once.
+    Published,
+    /// A cap would be exceeded on this platform; the earliest time that fits
+    /// every platform of the post, if any.
+    CapReached {
+        platform: Platform,
+        next_slot: Option<NaiveDateTime>,
+    },
+    NotFound,
+    NotEditable,
+    NoPlatforms,
+}
+
+/// Every scheduling and publishing decision takes this lock first: a no-op
+/// UPDATE of the one settings row (row lock on PostgreSQL, write lock on
+/// SQLite), so two comms users on two processes cannot both take the last slot.
+fn lock_hub(conn: &mut DbConnection) -> StoreResult<()> {
+    diesel::update(org_settings::table.find(1_i64))
+        .set(org_settings::updated_at.eq(org_settings::updated_at))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Schedules a post for `at` (UTC), or publishes it now if `at` has come,
+/// unless that would exceed a hub cap.
+pub fn schedule(
+    conn: &mut DbConnection,
+    id: i64,
+    at: NaiveDateTime,
+    tz: Tz,
+    by: i64,
+    now: NaiveDateTime,
+) -> StoreResult<ScheduleOutcome> {
+    conn.transaction(|conn| {
+        lock_hub(conn)?;
+        let Some(post) = find(conn, id)? else {
+            return Ok(ScheduleOutcome::NotFound);
+        };
+        if !post.status.is_editable() {
+            return Ok(ScheduleOutcome::NotEditable);
+        }
+        let platforms = post.platforms();
+        if platforms.is_empty() {
+            return Ok(ScheduleOutcome::NoPlatforms);
+        }
+        let at = at.max(now);
+        let caps = caps(conn)?;
+        let (from, _) = schedule::week_bounds_utc(schedule::local_day(at, tz), tz);
+        let to = at + chrono::Duration::days(400);
+        let mut taken = Vec::new();
+        for platform in &platforms {
+            taken.push((
+                *platform,
+                taken_times(conn, *platform, from, to, id)?,
+                caps[platform],
+            ));
+        }
+        if let Some((platform, _, _)) = taken
+            .iter()
+            .find(|(_, times, cap)| !schedule::fits(times, at, tz, *cap))
+        {
+            let per_platform: Vec<(&[NaiveDateTime], Caps)> = taken
+                .iter()
+                .map(|(_, times, cap)| (times.as_slice(), *cap))
+                .collect();
+            return Ok(ScheduleOutcome::CapReached {
+                platform: *platform,
+                next_slot: schedule::next_free_slot_all(&per_platform, at, tz),
+            });
+        }
+        let publish_now = at <= now;
+        let status = if publish_now {
+            PostStatus::Published
+        } else {
+            PostStatus::Scheduled
+        };
+        diesel::update(posts::table.find(id))
+            .set((
+                posts::status.eq(status.as_str()),
+                posts::publish_at.eq(Some(at)),
+                posts::published_at.eq(publish_now.then_some(now)),
+                posts::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        let subject = format!("post:{id}");
+        let detail = format!("{} at {} UTC", post.title, at.format("%Y-%m-%d %H:%M"));
+        let action = if publish_now {
+            "post.published"
+        } else {
+            "post.scheduled"
+        };
+        audit::record(conn, Actor::Person(by), action, &subject, &detail, now)?;
+        Ok(if publish_now {
+            ScheduleOutcome::Published
+        } else {
+            ScheduleOutcome::Scheduled
+        })
+    })
+}
+
+/// Takes a scheduled post back to draft.
+pub fn unschedule(
+    conn: &mut DbConnection,
+    id: i64,
+    by: i64,
+    now: NaiveDateTime,
+) -> StoreResult<EditOutcome> {
+    conn.transaction(|conn| {
+        let updated = diesel::update(
+            posts::table
+                .find(id)
+                .filter(posts::status.eq(PostStatus::Scheduled.as_str())),
+        )
+        .set((
+            posts::status.eq(PostStatus::Draft.as_str()),
+            posts::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+        if updated == 0 {
+            return Ok(match find(conn, id)? {
+                None => EditOutcome::NotFound,
+                Some(_) => EditOutcome::NotEditable,
+            });
+        }
+        audit::record(
+            conn,
+            Actor::Person(by),
+            "post.unscheduled",
+            &format!("post:{id}"),
+            "",
+            now,
+        )?;
+        Ok(EditOutcome::Done)
+    })
+}
+
+/// Withdraws a scheduled or published post: it leaves every queue at once.
+pub fn withdraw(
+    conn: &mut DbConnection,
+    id: i64,
+    reason: &str,
+    by: i64,
+    now: NaiveDateTime,
+) -> StoreResult<EditOutcome> {
+    conn.transaction(|conn| {
+        let updated = diesel::update(posts::table.find(id).filter(posts::status.eq_any([
+            PostStatus::Scheduled.as_str(),
+            PostStatus::Published.as_str(),
+        ])))
+        .set((
+            posts::status.eq(PostStatus::Withdrawn.as_str()),
+            posts::withdrawn_at.eq(Some(now)),
+            posts::withdrawal_reason.eq(Some(reason)),
+            posts::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+        if updated == 0 {
+            return Ok(match find(conn, id)? {
+                None => EditOutcome::NotFound,
+                Some(_) => EditOutcome::NotEditable,
+            });
+        }
+        audit::record(
+            conn,
+            Actor::Person(by),
+            "post.withdrawn",
+            &format!("post:{id}"),
+            reason,
+            now,
+        )?;
+        Ok(EditOutcome::Done)
+    })
+}
+
+/// Publishes every scheduled post whose time has come. Each post flips in
+/// its own transaction with a conditional update, so with several processes
+/// running the job a post is published (and audited) exactly once, and a
+/// crash leaves each post either wholly published or not at all.
+pub fn publish_due(conn: &mut DbConnection, now: NaiveDateTime) -> StoreResult<Vec<i64>> {
+    let due: Vec<i64> = posts::table
+        .filter(posts::status.eq(PostStatus::Scheduled.as_str()))
+        .filter(posts::publish_at.le(now))
+        .order(posts::publish_at.asc())
+        .select(posts::id)
+        .load(conn)?;
+    let mut published = Vec::new();
+    for id in due {
+        let flipped = conn.transaction(|conn| {
+            let updated = diesel::update(
+                posts::table
+                    .find(id)
+                    .filter(posts::status.eq(PostStatus::Scheduled.as_str())),
+            )
+            .set((
+                posts::status.eq(PostStatus::Published.as_str()),
+                posts::published_at.eq(Some(now)),
+                posts::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+            if updated == 1 {
+                audit::record(
+                    conn,
+                    Actor::System,
+                    "post.published",
+                    &format!("post:{id}"),
+                    "scheduled time reached",
+                    now,
+                )?;
+            }
+            Ok::<_, StoreError>(updated == 1)
+        })?;
+        if flipped {
+            published.push(id);
+        }
+    }
+    Ok(published)
+}
+
+/// Expires published posts past their expiry, each exactly once.
+pub fn expire_due(conn: &mut DbConnection, now: NaiveDateTime) -> StoreResult<Vec<i64>> {
+    let due: Vec<i64> = posts::table
+        .filter(posts::status.eq(PostStatus::Published.as_str()))
+        .filter(posts::expires_at.le(now))
+        .select(posts::id)
+        .load(conn)?;
+    let mut expired = Vec::new();
+    for id in due {
+        let flipped = conn.transaction(|conn| {
+            let updated = diesel::update(
+                posts::table
+                    .find(id)
+                    .filter(posts::status.eq(PostStatus::Published.as_str())),
+            )
+            .set((
+                posts::status.eq(PostStatus::Expired.as_str()),
+                posts::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+            if updated == 1 {
+                audit::record(
+                    conn,
+                    Actor::System,
+                    "post.expired",
+                    &format!("post:{id}"),
+                    "",
+                    now,
+                )?;
+            }
+            Ok::<_, StoreError>(updated == 1)
+        })?;
+        if flipped {
+            expired.push(id);
+        }
+    }
+    Ok(expired)
+}

@@ -1,0 +1,240 @@
+//! Give and take: employees suggest links to the hub; comms turns a
+//! suggestion into a draft post or declines it with a note.
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::AppState;
+use super::error::{AppError, WebResult};
+use super::page::{PageContext, ok, refused, see_other};
+use super::session::SignedIn;
+use crate::domain::post;
+use crate::store;
+use crate::store::posts::PostInput;
+use crate::store::suggestions::{DecideOutcome, Suggestion};
+
+const MAX_NOTE_CHARS: usize = 1_000;
+
+fn parse_note(input: &str, what: &str) -> Result<String, String> {
+    let note = input.replace("\r\n", "\n").trim().to_string();
+    if note.is_empty() {
+        return Err(format!("Write {what}."));
+    }
+    if note.chars().count() > MAX_NOTE_CHARS {
+        return Err(format!("Keep it to {MAX_NOTE_CHARS} characters."));
+    }
+    Ok(note)
+}
+
+#[derive(Template)]
+#[template(path = "suggest.html")]
+struct SuggestPage {
+    page: PageContext,
+    link: String,
+    note: String,
+    link_error: Option<String>,
+    note_error: Option<String>,
+    sent: bool,
+    mine: Vec<Suggestion>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SentQuery {
+    sent: Option<String>,
+}
+
+async fn mine(state: &AppState, user_id: i64) -> WebResult<Vec<Suggestion>> {
+    Ok(state
+        .db
+        .run(move |conn| store::suggestions::of_user(conn, user_id))
+        .await?)
+}
+
+pub async fn form(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    query: web::Query<SentQuery>,
+) -> WebResult<HttpResponse> {
+    ok(&SuggestPage {
+        page: PageContext::from(&signed_in),
+        link: String::new(),
+        note: String::new(),
+        link_error: None,
+        note_error: None,
+        sent: query.sent.is_some(),
+        mine: mine(&state, signed_in.user.id).await?,
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SuggestForm {
+    link: String,
+    note: String,
+}
+
+pub async fn submit(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    form: web::Form<SuggestForm>,
+) -> WebResult<HttpResponse> {
+    let form = form.into_inner();
+    let link = post::parse_link(&form.link).map_err(|e| e.0);
+    let note = parse_note(&form.note, "a note for the hub: why is this worth sharing?");
+    let (Ok(link), Ok(note)) = (&link, &note) else {
+        return refused(&SuggestPage {
+            page: PageContext::from(&signed_in),
+            link_error: link.err(),
+            note_error: note.err(),
+            link: form.link,
+            note: form.note,
+            sent: false,
+            mine: mine(&state, signed_in.user.id).await?,
+        });
+    };
+    let (link, note, user_id, now) = (
+        link.clone(),
+        note.clone(),
+        signed_in.user.id,
+        state.clock.now_naive(),
+    );
+    state
+        .db
+        .run(move |conn| store::suggestions::create(conn, user_id, &link, &note, now))
+        .await?;
+    Ok(see_other("/suggest?sent=1"))
+}
+
+// ---- comms --------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "hub/suggestions.html")]
+struct HubSuggestionsPage {
+    page: PageContext,
+    suggestions: Vec<Suggestion>,
+    error_for: Option<i64>,
+    error: Option<String>,
+    notice: Option<&'static str>,
+}
+
+impl HubSuggestionsPage {
+    /// The refusal message for one suggestion's decline form.
+    fn error_on(&self, id: &i64) -> Option<&String> {
+        self.error.as_ref().filter(|_| self.error_for == Some(*id))
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct DoneQuery {
+    done: String,
+}
+
+async fn all(state: &AppState) -> WebResult<Vec<Suggestion>> {
+    Ok(state.db.run(store::suggestions::for_hub).await?)
+}
+
+pub async fn hub_list(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    query: web::Query<DoneQuery>,
+) -> WebResult<HttpResponse> {
+    ok(&HubSuggestionsPage {
+        page: PageContext::from(&signed_in),
+        suggestions: all(&state).await?,
+        error_for: None,
+        error: None,
+        notice: (query.done == "declined")
+            .then_some("Declined. The person who suggested it sees your note."),
+    })
+}
+
+pub async fn accept(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    id: web::Path<i64>,
+) -> WebResult<HttpResponse> {
+    let suggestion_id = *id;
+    let (by, now) = (signed_in.user.id, state.clock.now_naive());
+    let outcome = state
+        .db
+        .run(move |conn| {
+            let Some(suggestion) = store::suggestions::find(conn, suggestion_id)? else {
+                return Ok(DecideOutcome::NotFound);
+            };
+            let settings = store::org::settings(conn)?;
+            let first_line = suggestion
+                .note
+                .lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(80)
+                .collect::<String>();
+            let draft = PostInput {
+                title: format!("Suggested: {first_line}"),
+                link: suggestion.link.clone(),
+                base_text: suggestion.note.clone(),
+                captions: settings
+                    .enabled_platforms()
+                    .into_iter()
+                    .map(|p| (p, vec![suggestion.note.clone()]))
+                    .collect(),
+                target_all: true,
+                department_ids: Vec::new(),
+                expires_at: None,
+            };
+            store::suggestions::accept(conn, suggestion_id, &draft, by, now)
+        })
+        .await?;
+    match outcome {
+        DecideOutcome::Accepted(post_id) => {
+            Ok(see_other(&format!("/hub/posts/{post_id}?done=saved")))
+        }
+        DecideOutcome::NotFound => Err(AppError::not_found()),
+        _ => Err(AppError::bad_request(
+            "This suggestion has already been decided.",
+        )),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct DeclineForm {
+    note: String,
+}
+
+pub async fn decline(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    id: web::Path<i64>,
+    form: web::Form<DeclineForm>,
+) -> WebResult<HttpResponse> {
+    let suggestion_id = *id;
+    let note = match parse_note(&form.note, "a short note for the person who suggested it") {
+        Ok(note) => note,
+        Err(error) => {
+            return refused(&HubSuggestionsPage {
+                page: PageContext::from(&signed_in),
+                suggestions: all(&state).await?,
+                error_for: Some(suggestion_id),
+                error: Some(error),
+                notice: None,
+            });
+        }
+    };
+    let (by, now) = (signed_in.user.id, state.clock.now_naive());
+    match state
+        .db
+        .run(move |conn| store::suggestions::decline(conn, suggestion_id, &note, by, now))
+        .await?
+    {
+        DecideOutcome::Declined => Ok(see_other("/hub/suggestions?done=declined")),
+        DecideOutcome::NotFound => Err(AppError::not_found()),
+        _ => Err(AppError::bad_request(
+            "This suggestion has already been decided.",
+        )),
+    }
+}
