@@ -14,6 +14,8 @@ diesel::table! {
         timezone -> Text,
         disclosure_template -> Text,
         disclosure_required -> Bool,
+        crowd_threshold -> Integer,
+        crowd_cap_per_hour -> Integer,
     }
 }
 
@@ -39,6 +41,9 @@ diesel::table! {
         password_hash -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        timezone -> Nullable<Text>,
+        quiet_from -> Nullable<Integer>,
+        quiet_until -> Nullable<Integer>,
     }
 }
 
@@ -192,6 +197,55 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    share_caps (platform) {
+        platform -> Text,
+        default_day -> Integer,
+        default_week -> Integer,
+        ceiling_day -> Integer,
+        ceiling_week -> Integer,
+    }
+}
+
+diesel::table! {
+    user_caps (user_id, platform) {
+        user_id -> BigInt,
+        platform -> Text,
+        per_day -> Integer,
+        per_week -> Integer,
+    }
+}
+
+diesel::table! {
+    shares (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        post_id -> BigInt,
+        platform -> Text,
+        variant -> Integer,
+        edited -> Bool,
+        shared_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    dismissals (user_id, post_id) {
+        user_id -> BigInt,
+        post_id -> BigInt,
+        dismissed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    withdrawal_notices_read (user_id, post_id) {
+        user_id -> BigInt,
+        post_id -> BigInt,
+        read_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(shares -> posts (post_id));
+diesel::joinable!(dismissals -> posts (post_id));
 diesel::joinable!(post_captions -> posts (post_id));
 diesel::joinable!(post_departments -> posts (post_id));
 diesel::joinable!(users -> departments (department_id));
@@ -215,4 +269,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     post_captions,
     suggestions,
     audit_log,
+    share_caps,
+    user_caps,
+    shares,
+    dismissals,
+    withdrawal_notices_read,
 );

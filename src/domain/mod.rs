@@ -12,6 +12,7 @@ pub mod post;
 pub mod receipt;
 pub mod roles;
 pub mod schedule;
+pub mod share_caps;
 
 /// A value refused by a validator, with the message shown next to the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

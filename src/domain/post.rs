@@ -269,3 +269,26 @@ mod tests {
         }
     }
 }
+
+/// Which caption variant a person is offered: stable for that person and
+/// post, and spread across colleagues so a crowd does not post identical text.
+pub fn variant_for(user_id: i64, post_id: i64, variants: usize) -> usize {
+    if variants == 0 {
+        return 0;
+    }
+    (user_id.unsigned_abs() as usize + post_id.unsigned_abs() as usize) % variants
+}
+
+#[cfg(test)]
+mod variant_tests {
+    use super::variant_for;
+
+    #[test]
+    fn colleagues_get_different_variants_and_one_person_always_the_same() {
+        let offered: Vec<usize> = (1..=6).map(|user| variant_for(user, 10, 3)).collect();
+        assert!(offered.contains(&0) && offered.contains(&1) && offered.contains(&2));
+        assert_eq!(variant_for(4, 10, 3), variant_for(4, 10, 3));
+        assert_eq!(variant_for(4, 10, 1), 0);
+        assert_eq!(variant_for(4, 10, 0), 0);
+    }
+}

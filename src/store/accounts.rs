@@ -139,7 +139,7 @@ pub fn erase_account(
     user: &User,
     now: NaiveDateTime,
 ) -> StoreResult<bool> {
-    use crate::db::schema::{one_time_tokens, users as users_table};
+    use crate::db::schema::{one_time_tokens, suggestions, user_caps, users as users_table};
     use diesel::prelude::*;
     conn.transaction(|conn| {
         if user.roles.has(Role::Admin) {
@@ -160,6 +160,11 @@ pub fn erase_account(
         sessions::delete_all_for_user(conn, user.id)?;
         diesel::delete(one_time_tokens::table.filter(one_time_tokens::user_id.eq(user.id)))
             .execute(conn)?;
+        // Suggestions carry the person's own words; shares and dismissals
+        // stay with the tombstone, without personal data, for the counts.
+        diesel::delete(suggestions::table.filter(suggestions::user_id.eq(user.id)))
+            .execute(conn)?;
+        diesel::delete(user_caps::table.filter(user_caps::user_id.eq(user.id))).execute(conn)?;
         login_throttle::clear(conn, &user.email)?;
         diesel::update(users_table::table.find(user.id))
             .set((

@@ -19,6 +19,11 @@ pub struct OrgSettings {
     timezone: String,
     pub disclosure_template: String,
     pub disclosure_required: bool,
+    /// Shares of one post on one platform within an hour from which the
+    /// queue suggests writing it in one's own words.
+    pub crowd_threshold: i32,
+    /// The most shares of one post on one platform per hour (0: no limit).
+    pub crowd_cap_per_hour: i32,
 }
 
 impl OrgSettings {
@@ -80,6 +85,8 @@ pub struct SettingsChange {
     pub timezone: String,
     pub disclosure_template: String,
     pub disclosure_required: bool,
+    pub crowd_threshold: i32,
+    pub crowd_cap_per_hour: i32,
     pub enabled_platforms: Vec<Platform>,
     pub consent_language: String,
     pub jurisdiction: String,
@@ -107,6 +114,8 @@ pub fn update_settings(
             org_settings::timezone.eq(&change.timezone),
             org_settings::disclosure_template.eq(&change.disclosure_template),
             org_settings::disclosure_required.eq(change.disclosure_required),
+            org_settings::crowd_threshold.eq(change.crowd_threshold),
+            org_settings::crowd_cap_per_hour.eq(change.crowd_cap_per_hour),
             org_settings::updated_at.eq(now),
         ))
         .execute(conn)?;
@@ -119,6 +128,7 @@ pub fn apply_settings(
     conn: &mut DbConnection,
     change: &SettingsChange,
     caps: &std::collections::HashMap<Platform, crate::domain::schedule::Caps>,
+    share_policies: &std::collections::HashMap<Platform, crate::domain::share_caps::CapPolicy>,
     admin: i64,
     now: NaiveDateTime,
 ) -> StoreResult<()> {
@@ -165,6 +175,31 @@ pub fn apply_settings(
                 conn,
                 Actor::Person(admin),
                 "settings.hub_cap",
+                "settings",
+                &detail,
+                now,
+            )?;
+        }
+        let policies_before = super::shares::policies(conn)?;
+        let mut changed: Vec<_> = share_policies
+            .iter()
+            .filter(|(p, policy)| policies_before.get(p) != Some(policy))
+            .collect();
+        changed.sort_by_key(|(p, _)| **p);
+        for (platform, policy) in changed {
+            super::shares::set_policy(conn, *platform, *policy)?;
+            let detail = format!(
+                "{}: default {} a day, {} a week; ceiling {} a day, {} a week",
+                platform.name(),
+                policy.default.per_day,
+                policy.default.per_week,
+                policy.ceiling.per_day,
+                policy.ceiling.per_week
+            );
+            audit::record(
+                conn,
+                Actor::Person(admin),
+                "settings.share_cap",
                 "settings",
                 &detail,
                 now,

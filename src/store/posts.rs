@@ -153,6 +153,17 @@ pub fn find(conn: &mut DbConnection, id: i64) -> StoreResult<Option<Post>> {
     Ok(assemble(conn, rows)?.pop())
 }
 
+/// Several posts, in the order of `ids`.
+pub fn find_many(conn: &mut DbConnection, ids: &[i64]) -> StoreResult<Vec<Post>> {
+    let rows = posts::table
+        .filter(posts::id.eq_any(ids))
+        .select(post_columns!())
+        .load::<PostRow>(conn)?;
+    let mut found = assemble(conn, rows)?;
+    found.sort_by_key(|p| ids.iter().position(|id| *id == p.id));
+    Ok(found)
+}
+
 /// Posts, newest first, optionally of one status.
 pub fn list(
     conn: &mut DbConnection,

@@ -272,3 +272,40 @@ pub fn set_password_hash(
         .execute(conn)?;
     Ok(())
 }
+
+/// A person's own settings: time zone and quiet hours (minutes after midnight).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Preferences {
+    pub timezone: Option<String>,
+    pub quiet_from: Option<i32>,
+    pub quiet_until: Option<i32>,
+}
+
+pub fn preferences(conn: &mut DbConnection, user_id: i64) -> StoreResult<Preferences> {
+    let (timezone, quiet_from, quiet_until) = users::table
+        .find(user_id)
+        .select((users::timezone, users::quiet_from, users::quiet_until))
+        .first::<(Option<String>, Option<i32>, Option<i32>)>(conn)?;
+    Ok(Preferences {
+        timezone,
+        quiet_from,
+        quiet_until,
+    })
+}
+
+pub fn set_preferences(
+    conn: &mut DbConnection,
+    user_id: i64,
+    preferences: &Preferences,
+    now: NaiveDateTime,
+) -> StoreResult<()> {
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::timezone.eq(&preferences.timezone),
+            users::quiet_from.eq(preferences.quiet_from),
+            users::quiet_until.eq(preferences.quiet_until),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

@@ -16,6 +16,7 @@ use std::collections::HashMap;
 
 use crate::domain::disclosure;
 use crate::domain::schedule::{self, Caps};
+use crate::domain::share_caps::{self, CapPolicy};
 use crate::store::{self, StoreError, org::SettingsChange};
 
 pub struct PlatformOption {
@@ -24,6 +25,8 @@ pub struct PlatformOption {
     pub enabled: bool,
     pub per_day: String,
     pub per_week: String,
+    /// Personal share caps: default per day and week, ceiling per day and week.
+    pub share: [String; 4],
 }
 
 #[derive(Default)]
@@ -36,6 +39,8 @@ struct SettingsErrors {
     timezone: Option<String>,
     disclosure: Option<String>,
     caps: Option<String>,
+    share_caps: Option<String>,
+    crowd: Option<String>,
 }
 
 impl SettingsErrors {
@@ -43,6 +48,8 @@ impl SettingsErrors {
         self.timezone.is_some()
             || self.disclosure.is_some()
             || self.caps.is_some()
+            || self.share_caps.is_some()
+            || self.crowd.is_some()
             || self.org_name.is_some()
             || self.platforms.is_some()
             || self.consent_language.is_some()
@@ -63,12 +70,18 @@ struct SettingsPage {
     timezone: String,
     disclosure_template: String,
     disclosure_required: bool,
+    crowd_threshold: String,
+    crowd_cap_per_hour: String,
     errors: SettingsErrors,
     saved: bool,
     timezones: Vec<&'static str>,
 }
 
-fn options(enabled: &[Platform], caps: &HashMap<Platform, Caps>) -> Vec<PlatformOption> {
+fn options(
+    enabled: &[Platform],
+    caps: &HashMap<Platform, Caps>,
+    share: &HashMap<Platform, CapPolicy>,
+) -> Vec<PlatformOption> {
     Platform::ALL
         .into_iter()
         .map(|p| PlatformOption {
@@ -83,9 +96,28 @@ fn options(enabled: &[Platform], caps: &HashMap<Platform, Caps>) -> Vec<Platform
                 .get(&p)
                 .map(|c| c.per_week.to_string())
                 .unwrap_or_default(),
+            share: share
+                .get(&p)
+                .map(|s| {
+                    [
+                        s.default.per_day,
+                        s.default.per_week,
+                        s.ceiling.per_day,
+                        s.ceiling.per_week,
+                    ]
+                    .map(|n| n.to_string())
+                })
+                .unwrap_or_default(),
         })
         .collect()
 }
+
+const SHARE_FIELDS: [&str; 4] = [
+    "share_default_day",
+    "share_default_week",
+    "share_ceiling_day",
+    "share_ceiling_week",
+];
 
 fn timezones() -> Vec<&'static str> {
     chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect()
@@ -102,13 +134,21 @@ pub async fn show(
     signed_in: SignedIn,
     query: web::Query<SavedQuery>,
 ) -> WebResult<HttpResponse> {
-    let (settings, caps) = state
+    let (settings, caps, share) = state
         .db
-        .run(|conn| Ok::<_, StoreError>((store::org::settings(conn)?, store::posts::caps(conn)?)))
+        .run(|conn| {
+            Ok::<_, StoreError>((
+                store::org::settings(conn)?,
+                store::posts::caps(conn)?,
+                store::shares::policies(conn)?,
+            ))
+        })
         .await?;
     ok(&SettingsPage {
         page: PageContext::from(&signed_in),
-        platforms: options(&settings.enabled_platforms(), &caps),
+        platforms: options(&settings.enabled_platforms(), &caps, &share),
+        crowd_threshold: settings.crowd_threshold.to_string(),
+        crowd_cap_per_hour: settings.crowd_cap_per_hour.to_string(),
         timezone: settings.timezone_name().to_string(),
         disclosure_template: settings.disclosure_template.clone(),
         disclosure_required: settings.disclosure_required,
@@ -155,6 +195,7 @@ pub async fn save(
         field("jurisdiction"),
         field("privacy_contact"),
     );
+    let current = state.db.run(store::org::settings).await?;
     let timezone = field("timezone");
     let disclosure_template = field("disclosure_template");
     let disclosure_required = !field("disclosure_required").is_empty();
@@ -191,6 +232,37 @@ pub async fn save(
         }
         cap_text.insert(p, (day, week));
     }
+    let mut share_policies: HashMap<Platform, CapPolicy> = HashMap::new();
+    let mut share_text: HashMap<Platform, [String; 4]> = HashMap::new();
+    for p in Platform::ALL {
+        let values = SHARE_FIELDS.map(|name| field(&format!("{name}_{}", p.slug())));
+        if values.iter().all(String::is_empty) {
+            continue;
+        }
+        match share_caps::parse_policy([&values[0], &values[1], &values[2], &values[3]]) {
+            Ok(policy) => {
+                share_policies.insert(p, policy);
+            }
+            Err(e) => errors.share_caps = Some(format!("{}: {}", p.name(), e.0)),
+        }
+        share_text.insert(p, values);
+    }
+    let (crowd_threshold, crowd_cap_per_hour) =
+        (field("crowd_threshold"), field("crowd_cap_per_hour"));
+    let crowd = match (
+        crowd_threshold.parse::<i32>(),
+        crowd_cap_per_hour.parse::<i32>(),
+    ) {
+        (Ok(t), Ok(c)) if (1..=10_000).contains(&t) && (0..=10_000).contains(&c) => Some((t, c)),
+        _ if crowd_threshold.is_empty() && crowd_cap_per_hour.is_empty() => None,
+        _ => {
+            errors.crowd = Some(
+                "Enter whole numbers: a threshold of at least 1, and an hourly cap (0 for none)."
+                    .into(),
+            );
+            None
+        }
+    };
     let name = PersonName::parse(&org_name)
         .map_err(|_| "Enter the organisation's name (at most 100 characters).");
     errors.org_name = name.as_ref().err().map(|e| e.to_string());
@@ -208,14 +280,17 @@ pub async fn save(
             Some("Enter an email address like privacy@example.com, or leave it empty.".into());
     }
     if errors.any() {
-        let platforms = options(&enabled, &HashMap::new())
+        let platforms = options(&enabled, &HashMap::new(), &HashMap::new())
             .into_iter()
             .map(|mut o| {
-                if let Some(p) = Platform::from_slug(o.slug)
-                    && let Some((day, week)) = cap_text.get(&p)
-                {
-                    o.per_day = day.clone();
-                    o.per_week = week.clone();
+                if let Some(p) = Platform::from_slug(o.slug) {
+                    if let Some((day, week)) = cap_text.get(&p) {
+                        o.per_day = day.clone();
+                        o.per_week = week.clone();
+                    }
+                    if let Some(values) = share_text.get(&p) {
+                        o.share = values.clone();
+                    }
                 }
                 o
             })
@@ -227,6 +302,8 @@ pub async fn save(
             timezone,
             disclosure_template,
             disclosure_required,
+            crowd_threshold,
+            crowd_cap_per_hour,
             timezones: timezones(),
             consent_language,
             jurisdiction,
@@ -240,6 +317,8 @@ pub async fn save(
         timezone,
         disclosure_template: template.unwrap_or_default(),
         disclosure_required,
+        crowd_threshold: crowd.map(|c| c.0).unwrap_or(current.crowd_threshold),
+        crowd_cap_per_hour: crowd.map(|c| c.1).unwrap_or(current.crowd_cap_per_hour),
         enabled_platforms: enabled,
         consent_language,
         jurisdiction,
@@ -249,7 +328,9 @@ pub async fn save(
     let admin = signed_in.user.id;
     state
         .db
-        .run(move |conn| store::org::apply_settings(conn, &change, &caps, admin, now))
+        .run(move |conn| {
+            store::org::apply_settings(conn, &change, &caps, &share_policies, admin, now)
+        })
         .await?;
     Ok(see_other("/admin/settings?saved=1"))
 }

@@ -7,11 +7,13 @@ use super::error::AppError;
 
 const STYLESHEET: &str = include_str!("../../static/chorus.css");
 const ICON: &str = include_str!("../../static/favicon.svg");
+const SCRIPT: &str = include_str!("../../static/chorus.js");
 
 pub async fn serve(file: web::Path<String>) -> Result<HttpResponse, AppError> {
     let (body, content_type) = match file.as_str() {
         "chorus.css" => (STYLESHEET, "text/css; charset=utf-8"),
         "favicon.svg" => (ICON, "image/svg+xml"),
+        "chorus.js" => (SCRIPT, "text/javascript; charset=utf-8"),
         _ => return Err(AppError::not_found()),
     };
     Ok(HttpResponse::Ok()

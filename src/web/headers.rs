@@ -9,10 +9,13 @@ use actix_web::web;
 
 use super::AppState;
 
-/// No inline scripts or styles; nothing may frame Chorus.
+/// No inline scripts or styles; nothing may frame Chorus. form-action also
+/// governs where a form's redirect may lead: "Share on …" answers 303 to
+/// the platform's own https share dialog (any Mastodon server), so https:
+/// is allowed there.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
     style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; \
-    object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+    object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self' https:";
 
 pub async fn security_headers(
     req: ServiceRequest,

@@ -16,6 +16,8 @@ pub mod ip_throttle;
 pub mod my_data;
 pub mod page;
 pub mod policy;
+pub mod preferences;
+pub mod queue;
 pub mod session;
 pub mod suggestions;
 
@@ -145,6 +147,31 @@ pub fn route_table() -> Vec<RouteSpec> {
         }),
         spec(M::POST, "/me/delete", SignedIn, || {
             web::post().to(my_data::delete)
+        }),
+        spec(M::GET, "/queue", employee, || web::get().to(queue::index)),
+        spec(
+            M::POST,
+            "/queue/{id:\\d+}/share/{platform}",
+            employee,
+            || web::post().to(queue::share),
+        ),
+        spec(M::POST, "/queue/{id:\\d+}/dismiss", employee, || {
+            web::post().to(queue::dismiss)
+        }),
+        spec(M::POST, "/queue/{id:\\d+}/restore", employee, || {
+            web::post().to(queue::restore)
+        }),
+        spec(M::POST, "/queue/notices/{id:\\d+}/read", employee, || {
+            web::post().to(queue::read_notice)
+        }),
+        spec(M::GET, "/me/preferences", employee, || {
+            web::get().to(preferences::show)
+        }),
+        spec(M::POST, "/me/preferences", employee, || {
+            web::post().to(preferences::save)
+        }),
+        spec(M::GET, "/me/visibility", SignedIn, || {
+            web::get().to(preferences::visibility)
         }),
         spec(M::GET, "/suggest", employee, || {
             web::get().to(suggestions::form)

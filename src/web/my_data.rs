@@ -22,6 +22,9 @@ struct Holdings {
     states: Vec<ConsentState>,
     events: Vec<ConsentEvent>,
     sessions: i64,
+    shares: Vec<(i64, String, chrono::NaiveDateTime, bool)>,
+    dismissals: Vec<(i64, chrono::NaiveDateTime)>,
+    suggestions: Vec<store::suggestions::Suggestion>,
 }
 
 async fn holdings(state: &AppState, user_id: i64) -> WebResult<Holdings> {
@@ -35,6 +38,9 @@ async fn holdings(state: &AppState, user_id: i64) -> WebResult<Holdings> {
                 states: store::consent::states_for(conn, user_id)?,
                 events: store::consent::events_for(conn, user_id)?,
                 sessions: store::sessions::count_for_user(conn, user_id)?,
+                shares: store::shares::history(conn, user_id)?,
+                dismissals: store::shares::dismissed(conn, user_id)?,
+                suggestions: store::suggestions::of_user(conn, user_id)?,
             })
         })
         .await?)
@@ -57,6 +63,9 @@ struct DataPage {
     sessions: i64,
     states: Vec<StateLine>,
     event_count: usize,
+    share_count: usize,
+    dismissal_count: usize,
+    suggestion_count: usize,
 }
 
 pub async fn show(state: web::Data<AppState>, signed_in: SignedIn) -> WebResult<HttpResponse> {
@@ -79,6 +88,9 @@ pub async fn show(state: web::Data<AppState>, signed_in: SignedIn) -> WebResult<
             })
             .collect(),
         event_count: held.events.len(),
+        share_count: held.shares.len(),
+        dismissal_count: held.dismissals.len(),
+        suggestion_count: held.suggestions.len(),
     })
 }
 
@@ -129,9 +141,16 @@ pub async fn download(state: web::Data<AppState>, signed_in: SignedIn) -> WebRes
             "current": current,
             "events": events,
         },
-        "shares": [],
-        "dismissals": [],
-        "suggestions": [],
+        "shares": held.shares.iter().map(|(post, platform, at, edited)| json!({
+            "post": post, "platform": platform, "sharedAt": at.and_utc().to_rfc3339(), "editedText": edited,
+        })).collect::<Vec<_>>(),
+        "dismissals": held.dismissals.iter().map(|(post, at)| json!({
+            "post": post, "dismissedAt": at.and_utc().to_rfc3339(),
+        })).collect::<Vec<_>>(),
+        "suggestions": held.suggestions.iter().map(|s| json!({
+            "link": s.link, "note": s.note, "status": s.status.as_str(), "response": s.response_note,
+            "createdAt": s.created_at.and_utc().to_rfc3339(),
+        })).collect::<Vec<_>>(),
         "emails": [],
     });
     Ok(HttpResponse::Ok()

@@ -11,4 +11,5 @@ mod consent;
 mod health;
 mod hub;
 mod migrations;
+mod queue;
 mod security;

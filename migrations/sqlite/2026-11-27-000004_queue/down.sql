@@ -1,0 +1,10 @@
+DROP TABLE withdrawal_notices_read;
+DROP TABLE dismissals;
+DROP TABLE shares;
+DROP TABLE user_caps;
+DROP TABLE share_caps;
+ALTER TABLE org_settings DROP COLUMN crowd_cap_per_hour;
+ALTER TABLE org_settings DROP COLUMN crowd_threshold;
+ALTER TABLE users DROP COLUMN quiet_until;
+ALTER TABLE users DROP COLUMN quiet_from;
+ALTER TABLE users DROP COLUMN timezone;

@@ -1,0 +1,208 @@
+//! What a person's queue holds: published, unexpired posts for them (by
+//! department) with a caption for a platform they agreed to, minus what they
+//! dismissed or already shared everywhere they could.
+
+use chrono::NaiveDateTime;
+use diesel::dsl::{exists, not};
+use diesel::prelude::*;
+
+use super::posts::{self, Post};
+use super::{DbConnection, StoreResult};
+use crate::db::schema::{
+    dismissals, post_captions, post_departments, posts as posts_table, shares, users,
+    withdrawal_notices_read,
+};
+use crate::domain::platforms::Platform;
+use crate::domain::post::PostStatus;
+
+/// The posts a person may be offered right now, as a query of post ids.
+macro_rules! offered_posts {
+    ($user_id:expr, $department:expr, $platforms:expr, $now:expr) => {{
+        let user_id: i64 = $user_id;
+        let department: Option<i64> = $department;
+        let platforms: Vec<&'static str> = $platforms;
+        let now: NaiveDateTime = $now;
+        posts_table::table
+            .filter(posts_table::status.eq(PostStatus::Published.as_str()))
+            .filter(
+                posts_table::expires_at
+                    .is_null()
+                    .or(posts_table::expires_at.gt(now)),
+            )
+            .filter(
+                posts_table::target_all.eq(true).or(exists(
+                    post_departments::table
+                        .filter(post_departments::post_id.eq(posts_table::id))
+                        .filter(post_departments::department_id.nullable().eq(department)),
+                )),
+            )
+            .filter(not(exists(
+                dismissals::table
+                    .filter(dismissals::post_id.eq(posts_table::id))
+                    .filter(dismissals::user_id.eq(user_id)),
+            )))
+            .filter(exists(
+                post_captions::table
+                    .filter(post_captions::post_id.eq(posts_table::id))
+                    .filter(post_captions::platform.eq_any(platforms))
+                    .filter(not(exists(
+                        shares::table
+                            .filter(shares::user_id.eq(user_id))
+                            .filter(shares::post_id.eq(posts_table::id))
+                            .filter(shares::platform.eq(post_captions::platform)),
+                    ))),
+            ))
+    }};
+}
+
+fn department_of(conn: &mut DbConnection, user_id: i64) -> StoreResult<Option<i64>> {
+    Ok(users::table
+        .find(user_id)
+        .select(users::department_id)
+        .first::<Option<i64>>(conn)
+        .optional()?
+        .flatten())
+}
+
+pub struct QueueItem {
+    pub post: Post,
+    /// Platforms of this post the person already shared it on.
+    pub shared_on: Vec<Platform>,
+}
+
+/// One page of the queue, newest first, and the number of posts in it.
+pub fn page(
+    conn: &mut DbConnection,
+    user_id: i64,
+    consented: &[Platform],
+    now: NaiveDateTime,
+    offset: i64,
+    limit: i64,
+) -> StoreResult<(Vec<QueueItem>, i64)> {
+    if consented.is_empty() {
+        return Ok((Vec::new(), 0));
+    }
+    let department = department_of(conn, user_id)?;
+    let slugs = || consented.iter().map(|p| p.slug()).collect::<Vec<_>>();
+    let total: i64 = offered_posts!(user_id, department, slugs(), now)
+        .count()
+        .get_result(conn)?;
+    let ids: Vec<i64> = offered_posts!(user_id, department, slugs(), now)
+        .order((posts_table::published_at.desc(), posts_table::id.desc()))
+        .offset(offset)
+        .limit(limit)
+        .select(posts_table::id)
+        .load(conn)?;
+    let found = posts::find_many(conn, &ids)?;
+    let my_shares: Vec<(i64, String)> = shares::table
+        .filter(shares::user_id.eq(user_id))
+        .filter(shares::post_id.eq_any(&ids))
+        .select((shares::post_id, shares::platform))
+        .load(conn)?;
+    let items = found
+        .into_iter()
+        .map(|post| QueueItem {
+            shared_on: my_shares
+                .iter()
+                .filter(|(id, _)| *id == post.id)
+                .filter_map(|(_, slug)| Platform::from_slug(slug))
+                .collect(),
+            post,
+        })
+        .collect();
+    Ok((items, total))
+}
+
+/// The post, if it is offered to this person on this platform right now
+/// (their consent is checked again when the share is recorded).
+pub fn offered(
+    conn: &mut DbConnection,
+    user_id: i64,
+    post_id: i64,
+    platform: Platform,
+    now: NaiveDateTime,
+) -> StoreResult<Option<Post>> {
+    let department = department_of(conn, user_id)?;
+    let visible: i64 = posts_table::table
+        .filter(posts_table::id.eq(post_id))
+        .filter(posts_table::status.eq(PostStatus::Published.as_str()))
+        .filter(
+            posts_table::expires_at
+                .is_null()
+                .or(posts_table::expires_at.gt(now)),
+        )
+        .filter(
+            posts_table::target_all.eq(true).or(exists(
+                post_departments::table
+                    .filter(post_departments::post_id.eq(posts_table::id))
+                    .filter(post_departments::department_id.nullable().eq(department)),
+            )),
+        )
+        .count()
+        .get_result(conn)?;
+    if visible == 0 {
+        return Ok(None);
+    }
+    Ok(posts::find(conn, post_id)?.filter(|p| p.platforms().contains(&platform)))
+}
+
+/// A post the person shared that comms has since withdrawn.
+pub struct WithdrawalNotice {
+    pub post_id: i64,
+    pub title: String,
+    pub link: String,
+    pub reason: String,
+    pub withdrawn_at: NaiveDateTime,
+    pub platforms: Vec<Platform>,
+}
+
+type NoticeRow = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<NaiveDateTime>,
+    String,
+);
+
+/// Withdrawn posts the person shared and has not yet acknowledged.
+pub fn withdrawal_notices(
+    conn: &mut DbConnection,
+    user_id: i64,
+) -> StoreResult<Vec<WithdrawalNotice>> {
+    let rows: Vec<NoticeRow> = shares::table
+        .inner_join(posts_table::table)
+        .filter(shares::user_id.eq(user_id))
+        .filter(posts_table::status.eq(PostStatus::Withdrawn.as_str()))
+        .filter(not(exists(
+            withdrawal_notices_read::table
+                .filter(withdrawal_notices_read::user_id.eq(user_id))
+                .filter(withdrawal_notices_read::post_id.eq(posts_table::id)),
+        )))
+        .order(posts_table::withdrawn_at.desc())
+        .select((
+            posts_table::id,
+            posts_table::title,
+            posts_table::link,
+            posts_table::withdrawal_reason,
+            posts_table::withdrawn_at,
+            shares::platform,
+        ))
+        .load(conn)?;
+    let mut notices: Vec<WithdrawalNotice> = Vec::new();
+    for (post_id, title, link, reason, withdrawn_at, slug) in rows {
+        let platform = Platform::from_slug(&slug);
+        match notices.iter_mut().find(|n| n.post_id == post_id) {
+            Some(notice) => notice.platforms.extend(platform),
+            None => notices.push(WithdrawalNotice {
+                post_id,
+                title,
+                link,
+                reason: reason.unwrap_or_default(),
+                withdrawn_at: withdrawn_at.unwrap_or_default(),
+                platforms: platform.into_iter().collect(),
+            }),
+        }
+    }
+    Ok(notices)
+}

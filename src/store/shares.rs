@@ -1,0 +1,360 @@
+//! Shares and dismissals, and the caps that keep a person's sharing to what
+//! they chose. A share is checked and recorded in one transaction that
+//! holds the person's lock, so caps hold across processes.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::{DbConnection, StoreError, StoreResult, consent, is_unique_violation, org};
+use crate::db::schema::{
+    dismissals, share_caps, shares, user_caps, users, withdrawal_notices_read,
+};
+use crate::domain::consent::Purpose;
+use crate::domain::platforms::Platform;
+use crate::domain::share_caps::{CapPolicy, ShareCaps, WEEK, next_allowed};
+
+/// The organisation's default and ceiling per platform.
+pub fn policies(conn: &mut DbConnection) -> StoreResult<HashMap<Platform, CapPolicy>> {
+    let rows: Vec<(String, i32, i32, i32, i32)> = share_caps::table
+        .select((
+            share_caps::platform,
+            share_caps::default_day,
+            share_caps::default_week,
+            share_caps::ceiling_day,
+            share_caps::ceiling_week,
+        ))
+        .load(conn)?;
+    let mut policies: HashMap<Platform, CapPolicy> = Platform::ALL
+        .into_iter()
+        .map(|p| (p, CapPolicy::DEFAULT))
+        .collect();
+    for (slug, dd, dw, cd, cw) in rows {
+        if let Some(platform) = Platform::from_slug(&slug) {
+            let n = |v: i32| v.max(0) as u32;
+            policies.insert(
+                platform,
+                CapPolicy {
+                    default: ShareCaps {
+                        per_day: n(dd),
+                        per_week: n(dw),
+                    },
+                    ceiling: ShareCaps {
+                        per_day: n(cd),
+                        per_week: n(cw),
+                    },
+                },
+            );
+        }
+    }
+    Ok(policies)
+}
+
+pub fn set_policy(
+    conn: &mut DbConnection,
+    platform: Platform,
+    policy: CapPolicy,
+) -> StoreResult<()> {
+    conn.transaction(|conn| {
+        let values = (
+            share_caps::default_day.eq(policy.default.per_day as i32),
+            share_caps::default_week.eq(policy.default.per_week as i32),
+            share_caps::ceiling_day.eq(policy.ceiling.per_day as i32),
+            share_caps::ceiling_week.eq(policy.ceiling.per_week as i32),
+        );
+        let updated = diesel::update(share_caps::table.find(platform.slug()))
+            .set(values)
+            .execute(conn)?;
+        if updated == 0 {
+            diesel::insert_into(share_caps::table)
+                .values((share_caps::platform.eq(platform.slug()), values))
+                .execute(conn)?;
+        }
+        Ok(())
+    })
+}
+
+/// A person's own caps, where they set any.
+pub fn personal(
+    conn: &mut DbConnection,
+    user_id: i64,
+) -> StoreResult<HashMap<Platform, ShareCaps>> {
+    let rows: Vec<(String, i32, i32)> = user_caps::table
+        .filter(user_caps::user_id.eq(user_id))
+        .select((user_caps::platform, user_caps::per_day, user_caps::per_week))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(slug, d, w)| {
+            Platform::from_slug(&slug).map(|p| {
+                (
+                    p,
+                    ShareCaps {
+                        per_day: d.max(0) as u32,
+                        per_week: w.max(0) as u32,
+                    },
+                )
+            })
+        })
+        .collect())
+}
+
+pub fn set_personal(
+    conn: &mut DbConnection,
+    user_id: i64,
+    platform: Platform,
+    caps: ShareCaps,
+) -> StoreResult<()> {
+    conn.transaction(|conn| {
+        let key = (user_id, platform.slug());
+        let values = (
+            user_caps::per_day.eq(caps.per_day as i32),
+            user_caps::per_week.eq(caps.per_week as i32),
+        );
+        let updated = diesel::update(user_caps::table.find(key))
+            .set(values)
+            .execute(conn)?;
+        if updated == 0 {
+            diesel::insert_into(user_caps::table)
+                .values((
+                    user_caps::user_id.eq(user_id),
+                    user_caps::platform.eq(platform.slug()),
+                    values,
+                ))
+                .execute(conn)?;
+        }
+        Ok(())
+    })
+}
+
+/// The caps that apply to a person on each platform.
+pub fn effective_caps(
+    conn: &mut DbConnection,
+    user_id: i64,
+) -> StoreResult<HashMap<Platform, ShareCaps>> {
+    let policies = policies(conn)?;
+    let personal = personal(conn, user_id)?;
+    Ok(policies
+        .into_iter()
+        .map(|(p, policy)| (p, policy.effective(personal.get(&p).copied())))
+        .collect())
+}
+
+/// The person's shares in the last 7 days, per platform.
+pub fn recent(
+    conn: &mut DbConnection,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> StoreResult<HashMap<Platform, Vec<NaiveDateTime>>> {
+    let rows: Vec<(String, NaiveDateTime)> = shares::table
+        .filter(shares::user_id.eq(user_id))
+        .filter(shares::shared_at.gt(now - WEEK))
+        .select((shares::platform, shares::shared_at))
+        .load(conn)?;
+    let mut by_platform: HashMap<Platform, Vec<NaiveDateTime>> = HashMap::new();
+    for (slug, at) in rows {
+        if let Some(p) = Platform::from_slug(&slug) {
+            by_platform.entry(p).or_default().push(at);
+        }
+    }
+    Ok(by_platform)
+}
+
+/// Shares of one post on one platform by anyone since `since`.
+pub fn crowd(
+    conn: &mut DbConnection,
+    post_id: i64,
+    platform: Platform,
+    since: NaiveDateTime,
+) -> StoreResult<i64> {
+    Ok(shares::table
+        .filter(shares::post_id.eq(post_id))
+        .filter(shares::platform.eq(platform.slug()))
+        .filter(shares::shared_at.gt(since))
+        .count()
+        .get_result(conn)?)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ShareOutcome {
+    Recorded,
+    /// Shared before on this platform: recorded once, nothing counted again.
+    AlreadyShared,
+    /// The person's cap is reached; when the next share is possible (None:
+    /// the person set 0, sharing there is paused).
+    CapReached(Option<NaiveDateTime>),
+    /// The organisation spreads identical posts out: try again at this time.
+    CrowdCapReached(NaiveDateTime),
+    /// The person has not (or no longer) agreed to suggestions for the platform.
+    NoConsent,
+}
+
+/// Serialises one person's shares: a no-op UPDATE of their row takes the
+/// row lock on PostgreSQL and the write lock on SQLite (BEGIN IMMEDIATE in
+/// effect), so the count and the insert below see every other share.
+fn lock_person(conn: &mut DbConnection, user_id: i64) -> StoreResult<()> {
+    diesel::update(users::table.find(user_id))
+        .set(users::updated_at.eq(users::updated_at))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Checks consent and caps and records a share, in one transaction. The
+/// caller has checked that the post is offered to the person.
+pub fn record(
+    conn: &mut DbConnection,
+    user_id: i64,
+    post_id: i64,
+    platform: Platform,
+    variant: usize,
+    edited: bool,
+    now: NaiveDateTime,
+) -> StoreResult<ShareOutcome> {
+    conn.transaction(|conn| {
+        lock_person(conn, user_id)?;
+        if !consent::allows(conn, user_id, Purpose::ShareSuggestions(platform))? {
+            return Ok(ShareOutcome::NoConsent);
+        }
+        let already: i64 = shares::table
+            .filter(shares::user_id.eq(user_id))
+            .filter(shares::post_id.eq(post_id))
+            .filter(shares::platform.eq(platform.slug()))
+            .count()
+            .get_result(conn)?;
+        if already > 0 {
+            return Ok(ShareOutcome::AlreadyShared);
+        }
+        let caps = effective_caps(conn, user_id)?[&platform];
+        let recent = recent(conn, user_id, now)?
+            .remove(&platform)
+            .unwrap_or_default();
+        if let Some(next) = next_allowed(caps, &recent, now) {
+            return Ok(ShareOutcome::CapReached(next));
+        }
+        let settings = org::settings(conn)?;
+        if settings.crowd_cap_per_hour > 0 {
+            let hour = chrono::Duration::hours(1);
+            let mut times: Vec<NaiveDateTime> = shares::table
+                .filter(shares::post_id.eq(post_id))
+                .filter(shares::platform.eq(platform.slug()))
+                .filter(shares::shared_at.gt(now - hour))
+                .select(shares::shared_at)
+                .load(conn)?;
+            if times.len() as i64 >= settings.crowd_cap_per_hour as i64 {
+                times.sort();
+                let leaving = times[times.len() - settings.crowd_cap_per_hour as usize];
+                return Ok(ShareOutcome::CrowdCapReached(leaving + hour));
+            }
+        }
+        let inserted = conn.transaction(|conn| {
+            diesel::insert_into(shares::table)
+                .values((
+                    shares::user_id.eq(user_id),
+                    shares::post_id.eq(post_id),
+                    shares::platform.eq(platform.slug()),
+                    shares::variant.eq(variant as i32),
+                    shares::edited.eq(edited),
+                    shares::shared_at.eq(now),
+                ))
+                .execute(conn)
+        });
+        match inserted {
+            Ok(_) => Ok(ShareOutcome::Recorded),
+            Err(e) if is_unique_violation(&e) => Ok(ShareOutcome::AlreadyShared),
+            Err(e) => Err(StoreError::from(e)),
+        }
+    })
+}
+
+/// "Not for me": hides a post from the person's queue. Nothing else is kept.
+pub fn dismiss(
+    conn: &mut DbConnection,
+    user_id: i64,
+    post_id: i64,
+    now: NaiveDateTime,
+) -> StoreResult<()> {
+    let inserted = conn.transaction(|conn| {
+        diesel::insert_into(dismissals::table)
+            .values((
+                dismissals::user_id.eq(user_id),
+                dismissals::post_id.eq(post_id),
+                dismissals::dismissed_at.eq(now),
+            ))
+            .execute(conn)
+    });
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Undoes a dismissal.
+pub fn restore(conn: &mut DbConnection, user_id: i64, post_id: i64) -> StoreResult<()> {
+    diesel::delete(dismissals::table.find((user_id, post_id))).execute(conn)?;
+    Ok(())
+}
+
+pub fn read_withdrawal_notice(
+    conn: &mut DbConnection,
+    user_id: i64,
+    post_id: i64,
+    now: NaiveDateTime,
+) -> StoreResult<()> {
+    let inserted = conn.transaction(|conn| {
+        diesel::insert_into(withdrawal_notices_read::table)
+            .values((
+                withdrawal_notices_read::user_id.eq(user_id),
+                withdrawal_notices_read::post_id.eq(post_id),
+                withdrawal_notices_read::read_at.eq(now),
+            ))
+            .execute(conn)
+    });
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A person's own shares, newest first, for their data export.
+pub fn history(
+    conn: &mut DbConnection,
+    user_id: i64,
+) -> StoreResult<Vec<(i64, String, NaiveDateTime, bool)>> {
+    Ok(shares::table
+        .filter(shares::user_id.eq(user_id))
+        .order(shares::shared_at.desc())
+        .select((
+            shares::post_id,
+            shares::platform,
+            shares::shared_at,
+            shares::edited,
+        ))
+        .load(conn)?)
+}
+
+/// A person's own dismissals, for their data export.
+pub fn dismissed(conn: &mut DbConnection, user_id: i64) -> StoreResult<Vec<(i64, NaiveDateTime)>> {
+    Ok(dismissals::table
+        .filter(dismissals::user_id.eq(user_id))
+        .select((dismissals::post_id, dismissals::dismissed_at))
+        .load(conn)?)
+}
+
+/// Saves a person's own caps and preferences together.
+pub fn save_preferences(
+    conn: &mut DbConnection,
+    user_id: i64,
+    caps: &[(Platform, ShareCaps)],
+    preferences: &super::users::Preferences,
+    now: NaiveDateTime,
+) -> StoreResult<()> {
+    conn.transaction(|conn| {
+        for (platform, caps) in caps {
+            set_personal(conn, user_id, *platform, *caps)?;
+        }
+        super::users::set_preferences(conn, user_id, preferences, now)
+    })
+}

@@ -1,0 +1,253 @@
+//! Me → Preferences (own share caps within the ceiling, time zone, quiet
+//! hours) and Me → What others see (the transparency page).
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::AppState;
+use super::error::WebResult;
+use super::page::{PageContext, ok, refused, see_other};
+use super::session::SignedIn;
+use crate::domain::platforms::Platform;
+use crate::domain::schedule;
+use crate::domain::share_caps::{CapPolicy, ShareCaps, parse_personal};
+use crate::store::users::Preferences;
+use crate::store::{self, StoreError};
+
+pub struct CapRow {
+    pub platform: Platform,
+    pub per_day: String,
+    pub per_week: String,
+    pub ceiling: ShareCaps,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "me/preferences.html")]
+struct PreferencesPage {
+    page: PageContext,
+    rows: Vec<CapRow>,
+    timezone: String,
+    quiet_from: String,
+    quiet_until: String,
+    timezone_error: Option<String>,
+    quiet_error: Option<String>,
+    saved: bool,
+    timezones: Vec<&'static str>,
+}
+
+impl PreferencesPage {
+    fn any_error(&self) -> bool {
+        self.timezone_error.is_some()
+            || self.quiet_error.is_some()
+            || self.rows.iter().any(|r| r.error.is_some())
+    }
+}
+
+fn minutes_to_text(minutes: Option<i32>) -> String {
+    minutes
+        .map(|m| format!("{:02}:{:02}", m / 60, m % 60))
+        .unwrap_or_default()
+}
+
+fn text_to_minutes(text: &str) -> Result<Option<i32>, ()> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let (h, m) = text.split_once(':').ok_or(())?;
+    let (h, m): (i32, i32) = (
+        h.parse().map_err(|_| ())?,
+        m.get(..2).unwrap_or(m).parse().map_err(|_| ())?,
+    );
+    if (0..24).contains(&h) && (0..60).contains(&m) {
+        Ok(Some(h * 60 + m))
+    } else {
+        Err(())
+    }
+}
+
+struct Loaded {
+    enabled: Vec<Platform>,
+    policies: std::collections::HashMap<Platform, CapPolicy>,
+    personal: std::collections::HashMap<Platform, ShareCaps>,
+    preferences: Preferences,
+    org_timezone: String,
+}
+
+async fn load(state: &AppState, user_id: i64) -> WebResult<Loaded> {
+    Ok(state
+        .db
+        .run(move |conn| {
+            let settings = store::org::settings(conn)?;
+            Ok::<_, StoreError>(Loaded {
+                enabled: settings.enabled_platforms(),
+                org_timezone: settings.timezone_name().to_string(),
+                policies: store::shares::policies(conn)?,
+                personal: store::shares::personal(conn, user_id)?,
+                preferences: store::users::preferences(conn, user_id)?,
+            })
+        })
+        .await?)
+}
+
+fn timezones() -> Vec<&'static str> {
+    chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SavedQuery {
+    saved: Option<String>,
+}
+
+pub async fn show(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    query: web::Query<SavedQuery>,
+) -> WebResult<HttpResponse> {
+    let loaded = load(&state, signed_in.user.id).await?;
+    let rows = loaded
+        .enabled
+        .iter()
+        .map(|p| {
+            let policy = loaded.policies[p];
+            let caps = policy.effective(loaded.personal.get(p).copied());
+            CapRow {
+                platform: *p,
+                per_day: caps.per_day.to_string(),
+                per_week: caps.per_week.to_string(),
+                ceiling: policy.ceiling,
+                error: None,
+            }
+        })
+        .collect();
+    ok(&PreferencesPage {
+        page: PageContext::from(&signed_in),
+        rows,
+        timezone: loaded
+            .preferences
+            .timezone
+            .clone()
+            .unwrap_or(loaded.org_timezone.clone()),
+        quiet_from: minutes_to_text(loaded.preferences.quiet_from),
+        quiet_until: minutes_to_text(loaded.preferences.quiet_until),
+        timezone_error: None,
+        quiet_error: None,
+        saved: query.saved.is_some(),
+        timezones: timezones(),
+    })
+}
+
+pub async fn save(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    body: web::Bytes,
+) -> WebResult<HttpResponse> {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let field = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let loaded = load(&state, signed_in.user.id).await?;
+    let mut caps = Vec::new();
+    let rows: Vec<CapRow> = loaded
+        .enabled
+        .iter()
+        .map(|p| {
+            let ceiling = loaded.policies[p].ceiling;
+            let (day, week) = (
+                field(&format!("day_{}", p.slug())),
+                field(&format!("week_{}", p.slug())),
+            );
+            let error = match parse_personal(&day, &week, ceiling) {
+                Ok(c) => {
+                    caps.push((*p, c));
+                    None
+                }
+                Err(e) => Some(e.0),
+            };
+            CapRow {
+                platform: *p,
+                per_day: day,
+                per_week: week,
+                ceiling,
+                error,
+            }
+        })
+        .collect();
+    let timezone = field("timezone");
+    let timezone_error = schedule::parse_timezone(&timezone).err().map(|e| e.0);
+    let quiet = (
+        text_to_minutes(&field("quiet_from")),
+        text_to_minutes(&field("quiet_until")),
+    );
+    let quiet_error = match quiet {
+        (Ok(a), Ok(b)) if a.is_some() == b.is_some() => None,
+        (Ok(_), Ok(_)) => {
+            Some("Give both the start and the end of your quiet hours, or neither.".to_string())
+        }
+        _ => Some("Enter quiet hours as times like 22:00 and 07:00.".to_string()),
+    };
+    let page = PreferencesPage {
+        page: PageContext::from(&signed_in),
+        rows,
+        timezone: timezone.clone(),
+        quiet_from: field("quiet_from"),
+        quiet_until: field("quiet_until"),
+        timezone_error,
+        quiet_error,
+        saved: false,
+        timezones: timezones(),
+    };
+    if page.any_error() {
+        return refused(&page);
+    }
+    let preferences = Preferences {
+        timezone: Some(timezone),
+        quiet_from: quiet.0.ok().flatten(),
+        quiet_until: quiet.1.ok().flatten(),
+    };
+    let (user_id, now) = (signed_in.user.id, state.clock.now_naive());
+    state
+        .db
+        .run(move |conn| store::shares::save_preferences(conn, user_id, &caps, &preferences, now))
+        .await?;
+    Ok(see_other("/me/preferences?saved=1"))
+}
+
+#[derive(Template)]
+#[template(path = "me/visibility.html")]
+struct VisibilityPage {
+    page: PageContext,
+    org_name: String,
+}
+
+pub async fn visibility(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+) -> WebResult<HttpResponse> {
+    let settings = state.db.run(store::org::settings).await?;
+    ok(&VisibilityPage {
+        page: PageContext::from(&signed_in),
+        org_name: settings.org_name,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quiet_hours_are_read_as_times_of_day() {
+        assert_eq!(text_to_minutes("22:00"), Ok(Some(1320)));
+        assert_eq!(text_to_minutes(" 07:30 "), Ok(Some(450)));
+        assert_eq!(text_to_minutes(""), Ok(None));
+        assert!(text_to_minutes("25:00").is_err() && text_to_minutes("late").is_err());
+        assert_eq!(minutes_to_text(Some(450)), "07:30");
+    }
+}

@@ -1,0 +1,523 @@
+//! The employee's queue: posts they may choose to share, through each
+//! platform's own share dialog, within the caps they chose. No pressure:
+//! nothing here counts what colleagues did.
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use chrono::NaiveDateTime;
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use super::AppState;
+use super::error::{AppError, WebResult};
+use super::page::{PageContext, ok, render, see_other};
+use super::session::SignedIn;
+use crate::domain::disclosure;
+use crate::domain::platforms::{InstanceHost, Platform, Share};
+use crate::domain::post::{offered_text, parse_text, variant_for};
+use crate::domain::schedule;
+use crate::domain::share_caps::{next_allowed, remaining};
+use crate::store::posts::Post;
+use crate::store::queue::{QueueItem, WithdrawalNotice};
+use crate::store::shares::ShareOutcome;
+use crate::store::{self, StoreError};
+
+const PAGE_SIZE: i64 = 20;
+
+/// One platform on which a post is offered to the person.
+pub struct Offer {
+    pub platform: Platform,
+    pub text: String,
+    pub copy_text: String,
+    pub editable: bool,
+    pub shared: bool,
+    pub remaining_day: u32,
+    pub remaining_week: u32,
+    /// When sharing is possible again, if not now ("paused" when the person chose 0).
+    pub wait: Option<String>,
+    pub crowded: bool,
+    pub error: Option<String>,
+}
+
+pub struct QueuePost {
+    pub id: i64,
+    pub link: String,
+    pub host: String,
+    pub offers: Vec<Offer>,
+}
+
+pub struct NoticeView {
+    pub post_id: i64,
+    pub link: String,
+    pub reason: String,
+    pub when: String,
+    pub platforms: String,
+}
+
+#[derive(Template)]
+#[template(path = "queue/index.html")]
+struct QueuePage {
+    page: PageContext,
+    posts: Vec<QueuePost>,
+    notices: Vec<NoticeView>,
+    consented_any: bool,
+    page_number: i64,
+    pages: i64,
+    hidden: Option<i64>,
+}
+
+#[derive(Template)]
+#[template(path = "queue/wait.html")]
+struct WaitPage {
+    page: PageContext,
+    platform: &'static str,
+    message: String,
+}
+
+/// Everything the queue needs about the person and the organisation.
+struct Situation {
+    consented: Vec<(Platform, Option<String>)>,
+    caps: HashMap<Platform, crate::domain::share_caps::ShareCaps>,
+    recent: HashMap<Platform, Vec<NaiveDateTime>>,
+    disclosure: Option<String>,
+    tz: Tz,
+    crowd_threshold: i64,
+}
+
+fn situation(
+    conn: &mut crate::db::DbConnection,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> Result<Situation, StoreError> {
+    let settings = store::org::settings(conn)?;
+    let preferences = store::users::preferences(conn, user_id)?;
+    let enabled = settings.enabled_platforms();
+    Ok(Situation {
+        consented: store::consent::consented_platforms(conn, user_id)?
+            .into_iter()
+            .filter(|(p, _)| enabled.contains(p))
+            .collect(),
+        caps: store::shares::effective_caps(conn, user_id)?,
+        recent: store::shares::recent(conn, user_id, now)?,
+        disclosure: settings.disclosure(),
+        tz: preferences
+            .timezone
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| settings.timezone()),
+        crowd_threshold: settings.crowd_threshold as i64,
+    })
+}
+
+fn display(at: NaiveDateTime, tz: Tz) -> String {
+    format!(
+        "{} ({})",
+        schedule::utc_to_local(at, tz).format("%a %d %b, %H:%M"),
+        tz.name()
+    )
+}
+
+/// The caption this person is offered for a post on a platform.
+fn offered_caption(
+    post: &Post,
+    platform: Platform,
+    user_id: i64,
+    disclosure: Option<&str>,
+) -> (usize, String) {
+    let variants = post
+        .captions
+        .iter()
+        .find(|(p, _)| *p == platform)
+        .map(|(_, v)| v.as_slice())
+        .unwrap_or(&[]);
+    let index = variant_for(user_id, post.id, variants.len());
+    let caption = variants
+        .get(index)
+        .cloned()
+        .unwrap_or_else(|| post.base_text.clone());
+    (index + 1, offered_text(&caption, disclosure))
+}
+
+fn wait_text(situation: &Situation, platform: Platform, now: NaiveDateTime) -> Option<String> {
+    let caps = situation.caps[&platform];
+    let recent = situation
+        .recent
+        .get(&platform)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    next_allowed(caps, recent, now).map(|next| match next {
+        Some(at) => format!("next share possible {}", display(at, situation.tz)),
+        None => "paused: you set your cap to 0".to_string(),
+    })
+}
+
+fn queue_post(
+    item: &QueueItem,
+    situation: &Situation,
+    user_id: i64,
+    now: NaiveDateTime,
+    crowded: &[(i64, Platform)],
+) -> QueuePost {
+    let post = &item.post;
+    let offers = situation
+        .consented
+        .iter()
+        .filter(|(p, _)| post.platforms().contains(p))
+        .map(|(platform, _)| {
+            let (_, text) =
+                offered_caption(post, *platform, user_id, situation.disclosure.as_deref());
+            let recent = situation
+                .recent
+                .get(platform)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            let (remaining_day, remaining_week) = remaining(situation.caps[platform], recent, now);
+            Offer {
+                platform: *platform,
+                copy_text: format!("{text}\n{}", post.link),
+                editable: platform.accepts_prefilled_text(),
+                shared: item.shared_on.contains(platform),
+                remaining_day,
+                remaining_week,
+                wait: wait_text(situation, *platform, now),
+                crowded: crowded.contains(&(post.id, *platform)),
+                error: None,
+                text,
+            }
+        })
+        .collect();
+    QueuePost {
+        id: post.id,
+        host: url::Url::parse(&post.link)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default(),
+        link: post.link.clone(),
+        offers,
+    }
+}
+
+struct Loaded {
+    situation: Situation,
+    items: Vec<QueueItem>,
+    total: i64,
+    notices: Vec<WithdrawalNotice>,
+    crowded: Vec<(i64, Platform)>,
+}
+
+async fn load(state: &AppState, user_id: i64, page_number: i64) -> WebResult<Loaded> {
+    let now = state.clock.now_naive();
+    Ok(state
+        .db
+        .run(move |conn| {
+            let situation = situation(conn, user_id, now)?;
+            let platforms: Vec<Platform> = situation.consented.iter().map(|(p, _)| *p).collect();
+            let (items, total) = store::queue::page(
+                conn,
+                user_id,
+                &platforms,
+                now,
+                (page_number - 1) * PAGE_SIZE,
+                PAGE_SIZE,
+            )?;
+            let mut crowded = Vec::new();
+            for item in &items {
+                for platform in item
+                    .post
+                    .platforms()
+                    .into_iter()
+                    .filter(|p| platforms.contains(p))
+                {
+                    let since = now - chrono::Duration::hours(1);
+                    if store::shares::crowd(conn, item.post.id, platform, since)?
+                        >= situation.crowd_threshold
+                    {
+                        crowded.push((item.post.id, platform));
+                    }
+                }
+            }
+            Ok::<_, StoreError>(Loaded {
+                notices: store::queue::withdrawal_notices(conn, user_id)?,
+                situation,
+                items,
+                total,
+                crowded,
+            })
+        })
+        .await?)
+}
+
+fn queue_page(
+    signed_in: &SignedIn,
+    loaded: &Loaded,
+    state: &AppState,
+    page_number: i64,
+    hidden: Option<i64>,
+) -> QueuePage {
+    let now = state.clock.now_naive();
+    let tz = loaded.situation.tz;
+    QueuePage {
+        page: PageContext::from(signed_in),
+        posts: loaded
+            .items
+            .iter()
+            .map(|item| {
+                queue_post(
+                    item,
+                    &loaded.situation,
+                    signed_in.user.id,
+                    now,
+                    &loaded.crowded,
+                )
+            })
+            .collect(),
+        notices: loaded
+            .notices
+            .iter()
+            .map(|n| NoticeView {
+                post_id: n.post_id,
+                link: n.link.clone(),
+                reason: n.reason.clone(),
+                when: display(n.withdrawn_at, tz),
+                platforms: n
+                    .platforms
+                    .iter()
+                    .map(|p| p.name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+            .collect(),
+        consented_any: !loaded.situation.consented.is_empty(),
+        page_number,
+        pages: ((loaded.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
+        hidden,
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct QueueQuery {
+    page: i64,
+    hidden: Option<i64>,
+}
+
+pub async fn index(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    query: web::Query<QueueQuery>,
+) -> WebResult<HttpResponse> {
+    let page_number = query.page.max(1);
+    let loaded = load(&state, signed_in.user.id, page_number).await?;
+    ok(&queue_page(
+        &signed_in,
+        &loaded,
+        &state,
+        page_number,
+        query.hidden,
+    ))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ShareForm {
+    text: String,
+}
+
+pub async fn share(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    path: web::Path<(i64, String)>,
+    form: web::Form<ShareForm>,
+) -> WebResult<HttpResponse> {
+    let (post_id, slug) = path.into_inner();
+    let platform = Platform::from_slug(&slug).ok_or_else(AppError::not_found)?;
+    let user_id = signed_in.user.id;
+    let now = state.clock.now_naive();
+    let (post, situation) = state
+        .db
+        .run(move |conn| {
+            Ok::<_, StoreError>((
+                store::queue::offered(conn, user_id, post_id, platform, now)?,
+                situation(conn, user_id, now)?,
+            ))
+        })
+        .await?;
+    // A post that is not offered to this person answers as if it did not exist.
+    let post = post.ok_or_else(AppError::not_found)?;
+    let Some((_, instance)) = situation.consented.iter().find(|(p, _)| *p == platform) else {
+        return Err(AppError::bad_request(format!(
+            "You have not said yes to suggestions for {}. You can change that under Sharing choices.",
+            platform.name()
+        )));
+    };
+    let (variant, offered) =
+        offered_caption(&post, platform, user_id, situation.disclosure.as_deref());
+    let typed = parse_text(&form.text, "Your text").unwrap_or_else(|_| offered.clone());
+    let edited = platform.accepts_prefilled_text() && !typed.is_empty() && typed != offered;
+    let text = if edited {
+        typed.clone()
+    } else {
+        offered.clone()
+    };
+    if edited {
+        let problem = match &situation.disclosure {
+            Some(d) => disclosure::check_edited(&text, d, true).err().map(|e| e.0),
+            None => None,
+        }
+        .or_else(|| {
+            let count = platform.count_with_link(&text, &post.link);
+            (count > platform.text_limit()).then(|| {
+                format!(
+                    "{count} of {} characters as {} counts them, with the link. Shorten it by {}.",
+                    platform.text_limit(),
+                    platform.name(),
+                    count - platform.text_limit()
+                )
+            })
+        });
+        if let Some(problem) = problem {
+            // Show the queue again, this post first, with the text as typed.
+            let mut loaded = load(&state, user_id, 1).await?;
+            loaded.items.retain(|i| i.post.id != post.id);
+            let mut page = queue_page(&signed_in, &loaded, &state, 1, None);
+            let mut this = queue_post(
+                &QueueItem {
+                    post: post.clone(),
+                    shared_on: Vec::new(),
+                },
+                &situation,
+                user_id,
+                now,
+                &[],
+            );
+            if let Some(offer) = this.offers.iter_mut().find(|o| o.platform == platform) {
+                offer.text = form.text.clone();
+                offer.error = Some(problem);
+            }
+            page.posts.insert(0, this);
+            return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
+        }
+    }
+    let outcome = state
+        .db
+        .run(move |conn| {
+            store::shares::record(conn, user_id, post_id, platform, variant, edited, now)
+        })
+        .await?;
+    let wait = |message: String, retry_at: Option<NaiveDateTime>| -> WebResult<HttpResponse> {
+        let mut response = render(
+            StatusCode::TOO_MANY_REQUESTS,
+            &WaitPage {
+                page: PageContext::from(&signed_in),
+                platform: platform.name(),
+                message,
+            },
+        )?;
+        if let Some(at) = retry_at {
+            let seconds = (at - now).num_seconds().max(1);
+            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        Ok(response)
+    };
+    match outcome {
+        ShareOutcome::Recorded | ShareOutcome::AlreadyShared => {
+            let host = instance
+                .as_deref()
+                .and_then(|i| InstanceHost::parse(i).ok());
+            let url = platform
+                .share_url(&Share {
+                    text: &text,
+                    url: &post.link,
+                    title: &text,
+                    instance: host.as_ref(),
+                })
+                .map_err(|e| AppError::bad_request(e.0))?;
+            Ok(see_other(&url))
+        }
+        ShareOutcome::CapReached(Some(at)) => wait(
+            format!(
+                "You have reached the limit you chose for {}. Your next share there is possible {}.",
+                platform.name(),
+                display(at, situation.tz)
+            ),
+            Some(at),
+        ),
+        ShareOutcome::CapReached(None) => wait(
+            format!(
+                "Sharing on {} is paused: you set your limit to 0 under Preferences.",
+                platform.name()
+            ),
+            None,
+        ),
+        ShareOutcome::CrowdCapReached(at) => wait(
+            format!(
+                "Many colleagues shared this on {} in the last hour, and your organisation spreads identical posts out. It can be shared again {}.",
+                platform.name(),
+                display(at, situation.tz)
+            ),
+            Some(at),
+        ),
+        ShareOutcome::NoConsent => Err(AppError::bad_request(format!(
+            "You have not said yes to suggestions for {}.",
+            platform.name()
+        ))),
+    }
+}
+
+pub async fn dismiss(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    post: web::Path<i64>,
+) -> WebResult<HttpResponse> {
+    let (user_id, post_id, now) = (signed_in.user.id, *post, state.clock.now_naive());
+    let exists = state
+        .db
+        .run(move |conn| store::posts::find(conn, post_id).map(|p| p.is_some()))
+        .await?;
+    if !exists {
+        return Err(AppError::not_found());
+    }
+    state
+        .db
+        .run(move |conn| store::shares::dismiss(conn, user_id, post_id, now))
+        .await?;
+    Ok(see_other(&format!("/queue?hidden={post_id}")))
+}
+
+pub async fn restore(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    post: web::Path<i64>,
+) -> WebResult<HttpResponse> {
+    let (user_id, post_id) = (signed_in.user.id, *post);
+    state
+        .db
+        .run(move |conn| store::shares::restore(conn, user_id, post_id))
+        .await?;
+    Ok(see_other("/queue"))
+}
+
+pub async fn read_notice(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    post: web::Path<i64>,
+) -> WebResult<HttpResponse> {
+    let (user_id, post_id, now) = (signed_in.user.id, *post, state.clock.now_naive());
+    let exists = state
+        .db
+        .run(move |conn| store::posts::find(conn, post_id).map(|p| p.is_some()))
+        .await?;
+    if !exists {
+        return Err(AppError::not_found());
+    }
+    state
+        .db
+        .run(move |conn| store::shares::read_withdrawal_notice(conn, user_id, post_id, now))
+        .await?;
+    Ok(see_other("/queue"))
+}

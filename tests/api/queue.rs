@@ -1,0 +1,453 @@
+//! The employee queue: what it offers, sharing through each platform's own
+//! dialog, personal caps (also under concurrency), dismissal, withdrawal notices.
+
+use chorus::domain::consent::{Choice, Purpose};
+use chorus::domain::disclosure;
+use chorus::domain::platforms::{InstanceHost, Platform, Share};
+use chorus::domain::post::PostStatus;
+use chorus::domain::schedule::Caps;
+use chorus::store::{self, consent, posts, queue};
+use diesel::RunQueryDsl;
+
+use crate::backend_test;
+use crate::helpers::*;
+
+const DISCLOSURE: &str = "I work at Acme.";
+
+/// Names the organisation, enables platforms, publishes a policy and lifts the hub caps.
+async fn organisation(app: &TestApp, platforms: &[Platform]) {
+    let hub = app
+        .create_user("hub@example.com", "Hub", "comms,admin")
+        .await;
+    assert_eq!(hub, 1, "posts below are written by the first user");
+    let slugs = platforms
+        .iter()
+        .map(|p| p.slug())
+        .collect::<Vec<_>>()
+        .join(",");
+    let now = app.clock.now_naive();
+    app.db(move |conn| {
+        diesel::sql_query(format!(
+            "UPDATE org_settings SET org_name = 'Acme', enabled_platforms = '{slugs}'"
+        ))
+        .execute(conn)?;
+        store::policy::publish(conn, "# Policy\n\nShare what you like.", false, 1, now)?;
+        for p in Platform::ALL {
+            posts::set_caps(
+                conn,
+                p,
+                Caps {
+                    per_day: 100,
+                    per_week: 700,
+                },
+            )?;
+        }
+        Ok(())
+    })
+    .await;
+}
+
+async fn agree(app: &TestApp, user_id: i64, platform: Platform, instance: Option<&str>) {
+    let now = app.clock.now_naive();
+    let instance = instance.map(str::to_string);
+    app.db(move |conn| {
+        consent::record_choice(
+            conn,
+            user_id,
+            Purpose::ShareSuggestions(platform),
+            Choice::Yes,
+            instance.as_deref(),
+            "test",
+            now,
+        )
+        .map(|_| ())
+    })
+    .await;
+}
+
+struct PostSpec<'a> {
+    platforms: &'a [Platform],
+    caption: &'a str,
+    departments: Vec<i64>,
+    expires_in_hours: Option<i64>,
+}
+
+impl Default for PostSpec<'_> {
+    fn default() -> Self {
+        PostSpec {
+            platforms: &[Platform::X],
+            caption: "Our report is out",
+            departments: Vec::new(),
+            expires_in_hours: None,
+        }
+    }
+}
+
+/// Publishes a post now (through the same store calls the hub uses).
+async fn publish(app: &TestApp, spec: PostSpec<'_>) -> i64 {
+    let now = app.clock.now_naive();
+    let input = posts::PostInput {
+        title: "Internal title".into(),
+        link: "https://example.com/news/report?a=1&b=2".into(),
+        base_text: spec.caption.into(),
+        captions: spec
+            .platforms
+            .iter()
+            .map(|p| (*p, vec![spec.caption.to_string()]))
+            .collect(),
+        target_all: spec.departments.is_empty(),
+        department_ids: spec.departments,
+        expires_at: spec
+            .expires_in_hours
+            .map(|h| now + chrono::Duration::hours(h)),
+    };
+    app.db(move |conn| {
+        let id = posts::create_draft(conn, &input, 1, now)?;
+        let outcome = posts::schedule(conn, id, now, chrono_tz::UTC, 1, now)?;
+        assert_eq!(outcome, posts::ScheduleOutcome::Published);
+        Ok(id)
+    })
+    .await
+}
+
+async fn queue_ids(app: &TestApp, user_id: i64) -> Vec<i64> {
+    let now = app.clock.now_naive();
+    app.db(move |conn| {
+        let platforms: Vec<Platform> = consent::consented_platforms(conn, user_id)?
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        Ok(queue::page(conn, user_id, &platforms, now, 0, 100)?
+            .0
+            .into_iter()
+            .map(|i| i.post.id)
+            .collect())
+    })
+    .await
+}
+
+async fn share(
+    app: &TestApp,
+    client: &reqwest::Client,
+    post: i64,
+    platform: &str,
+    text: Option<&str>,
+) -> reqwest::Response {
+    let token = app.csrf_token_with(client, "/").await;
+    let mut form = vec![("csrf_token", token.as_str())];
+    if let Some(text) = text {
+        form.push(("text", text));
+    }
+    client
+        .post(app.url(&format!("/queue/{post}/share/{platform}")))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn share_count(app: &TestApp, user_id: i64) -> usize {
+    app.db(move |conn| store::shares::history(conn, user_id))
+        .await
+        .len()
+}
+
+backend_test!(
+    async fn the_queue_holds_only_what_the_person_may_be_offered(app) {
+        organisation(&app, &[Platform::X, Platform::LinkedIn]).await;
+        let me = app.create_user_in("emp@example.com", "Emp", "employee", Some("Sales")).await;
+        app.create_user_in("other@example.com", "Other", "employee", Some("Research")).await;
+        let depts = app.db(store::departments::list).await;
+        let sales = depts.iter().find(|d| d.name == "Sales").unwrap().id;
+        let research = depts.iter().find(|d| d.name == "Research").unwrap().id;
+        agree(&app, me, Platform::X, None).await;
+
+        let for_all = publish(&app, PostSpec::default()).await;
+        let linkedin_only = publish(&app, PostSpec { platforms: &[Platform::LinkedIn], ..Default::default() }).await;
+        let for_research = publish(&app, PostSpec { departments: vec![research], ..Default::default() }).await;
+        let for_sales = publish(&app, PostSpec { departments: vec![sales], ..Default::default() }).await;
+        let expiring = publish(&app, PostSpec { expires_in_hours: Some(2), ..Default::default() }).await;
+        let withdrawn = publish(&app, PostSpec::default()).await;
+        app.db(move |conn| posts::withdraw(conn, withdrawn, "wrong", 1, chrono::Utc::now().naive_utc()).map(|_| ())).await;
+        let now = app.clock.now_naive();
+        let draft = app
+            .db(move |conn| {
+                posts::create_draft(conn, &posts::PostInput {
+                    title: "d".into(), link: "https://example.com/d".into(), base_text: "d".into(),
+                    captions: vec![(Platform::X, vec!["d".into()])], target_all: true, department_ids: vec![], expires_at: None,
+                }, 1, now)
+            })
+            .await;
+
+        let ids = queue_ids(&app, me).await;
+        assert!(ids.contains(&for_all) && ids.contains(&for_sales) && ids.contains(&expiring));
+        for hidden in [linkedin_only, for_research, withdrawn, draft] {
+            assert!(!ids.contains(&hidden), "post {hidden} must not be offered");
+        }
+        assert_eq!(ids[0], expiring, "newest first");
+
+        app.clock.advance(chrono::Duration::hours(3));
+        assert!(!queue_ids(&app, me).await.contains(&expiring), "expired posts leave the queue");
+
+        // Dismissal hides it, undo brings it back.
+        let client = app.login_client("emp@example.com").await;
+        let token = app.csrf_token_with(&client, "/queue").await;
+        let response = client.post(app.url(&format!("/queue/{for_all}/dismiss"))).form(&[("csrf_token", token.as_str())]).send().await.unwrap();
+        assert_eq!(location(&response), format!("/queue?hidden={for_all}"));
+        assert!(!queue_ids(&app, me).await.contains(&for_all));
+        let page = app.get_with(&client, &format!("/queue?hidden={for_all}")).await.text().await.unwrap();
+        assert!(page.contains("Hidden from your queue") && page.contains("Undo"));
+        client.post(app.url(&format!("/queue/{for_all}/restore"))).form(&[("csrf_token", token.as_str())]).send().await.unwrap();
+        assert!(queue_ids(&app, me).await.contains(&for_all));
+
+        // Shared on every platform the person agreed to: it leaves the queue.
+        assert_eq!(share(&app, &client, for_sales, "x", None).await.status(), 303);
+        assert!(!queue_ids(&app, me).await.contains(&for_sales));
+
+        // Withdrawing consent empties the queue at once.
+        let now = app.clock.now_naive();
+        app.db(move |conn| consent::record_choice(conn, me, Purpose::ShareSuggestions(Platform::X), Choice::No, None, "test", now).map(|_| ())).await;
+        assert!(queue_ids(&app, me).await.is_empty());
+        let page = app.get_with(&client, "/queue").await.text().await.unwrap();
+        assert!(page.contains("have not said yes to any platform"));
+    }
+);
+
+backend_test!(
+    async fn share_answers_303_to_each_platforms_own_dialog(app) {
+        organisation(&app, &Platform::ALL).await;
+        let me = app.create_user("emp@example.com", "Emp", "employee").await;
+        for p in Platform::ALL {
+            agree(&app, me, p, (p == Platform::Mastodon).then_some("social.example.org")).await;
+        }
+        let caption = "Read our report & share #news 🎉";
+        let post = publish(&app, PostSpec { platforms: &Platform::ALL, caption, ..Default::default() }).await;
+        let client = app.login_client("emp@example.com").await;
+        let page = app.get_with(&client, "/queue").await.text().await.unwrap();
+        for p in Platform::ALL {
+            assert!(page.contains(&format!("Share on {}", p.name())), "{}", p.name());
+        }
+        let text = disclosure::offered_text(caption, DISCLOSURE);
+        let instance = InstanceHost::parse("social.example.org").unwrap();
+        for p in Platform::ALL {
+            let response = share(&app, &client, post, p.slug(), None).await;
+            assert_eq!(response.status(), 303, "{}", p.name());
+            let expected = p
+                .share_url(&Share { text: &text, url: "https://example.com/news/report?a=1&b=2", title: &text, instance: Some(&instance) })
+                .unwrap();
+            assert_eq!(location(&response), expected, "{}", p.name());
+        }
+        assert!(location(&share(&app, &client, post, "mastodon", None).await).starts_with("https://social.example.org/share?text="));
+        assert_eq!(share_count(&app, me).await, Platform::ALL.len());
+    }
+);
+
+backend_test!(
+    async fn sharing_the_same_post_twice_on_a_platform_counts_once(app) {
+        organisation(&app, &[Platform::X]).await;
+        let me = app.create_user("emp@example.com", "Emp", "employee").await;
+        agree(&app, me, Platform::X, None).await;
+        let post = publish(&app, PostSpec::default()).await;
+        let client = app.login_client("emp@example.com").await;
+        let first = share(&app, &client, post, "x", None).await;
+        let second = share(&app, &client, post, "x", None).await;
+        assert_eq!((first.status(), second.status()), (reqwest::StatusCode::SEE_OTHER, reqwest::StatusCode::SEE_OTHER));
+        assert_eq!(location(&first), location(&second));
+        assert_eq!(share_count(&app, me).await, 1);
+    }
+);
+
+backend_test!(
+    async fn personal_caps_stay_under_the_ceiling_and_roll_with_the_clock(app) {
+        organisation(&app, &[Platform::X]).await;
+        let me = app.create_user("emp@example.com", "Emp", "employee").await;
+        agree(&app, me, Platform::X, None).await;
+        let client = app.login_client("emp@example.com").await;
+        let token = app.csrf_token_with(&client, "/me/preferences").await;
+        let too_many = client
+            .post(app.url("/me/preferences"))
+            .form(&[("csrf_token", token.as_str()), ("day_x", "11"), ("week_x", "20"), ("timezone", "Europe/Berlin")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(too_many.status(), 422);
+        let body = too_many.text().await.unwrap();
+        assert!(body.contains("At most 10 shares a day") && body.contains("value=\"11\""));
+        let response = client
+            .post(app.url("/me/preferences"))
+            .form(&[("csrf_token", token.as_str()), ("day_x", "2"), ("week_x", "3"), ("timezone", "Europe/Berlin"),
+                ("quiet_from", "22:00"), ("quiet_until", "07:00")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303);
+        let prefs = app.db(move |conn| store::users::preferences(conn, me)).await;
+        assert_eq!((prefs.timezone.as_deref(), prefs.quiet_from, prefs.quiet_until), (Some("Europe/Berlin"), Some(1320), Some(420)));
+
+        let posts: Vec<i64> = {
+            let mut ids = Vec::new();
+            for _ in 0..4 {
+                ids.push(publish(&app, PostSpec::default()).await);
+            }
+            ids
+        };
+        assert_eq!(share(&app, &client, posts[0], "x", None).await.status(), 303);
+        app.clock.advance(chrono::Duration::hours(1));
+        assert_eq!(share(&app, &client, posts[1], "x", None).await.status(), 303);
+        let refused = share(&app, &client, posts[2], "x", None).await;
+        assert_eq!(refused.status(), 429);
+        let retry: i64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((23 * 3600 - 5..=23 * 3600 + 5).contains(&retry), "the first share leaves the window in 23 hours: {retry}");
+        assert!(refused.text().await.unwrap().contains("Your next share there is possible"));
+        let queue = app.get_with(&client, "/queue").await.text().await.unwrap();
+        assert!(queue.contains("disabled") && queue.contains("Not now: next share possible"));
+        assert!(queue.contains("Left for you on X: 0 today, 1 this week"));
+
+        app.clock.advance(chrono::Duration::hours(23) + chrono::Duration::seconds(2));
+        let client = app.login_client("emp@example.com").await;
+        assert_eq!(share(&app, &client, posts[2], "x", None).await.status(), 303, "a day later, one more");
+        // The week cap (3) now holds back the fourth.
+        app.clock.advance(chrono::Duration::hours(25));
+        let client = app.login_client("emp@example.com").await;
+        assert_eq!(share(&app, &client, posts[3], "x", None).await.status(), 429);
+        assert_eq!(share_count(&app, me).await, 3);
+    }
+);
+
+backend_test!(
+    async fn forty_simultaneous_shares_on_two_processes_respect_the_cap_exactly(app) {
+        organisation(&app, &[Platform::X]).await;
+        let me = app.create_user("emp@example.com", "Emp", "employee").await;
+        agree(&app, me, Platform::X, None).await;
+        app.db(|conn| {
+            store::shares::set_policy(conn, Platform::X, chorus::domain::share_caps::CapPolicy {
+                default: chorus::domain::share_caps::ShareCaps { per_day: 5, per_week: 20 },
+                ceiling: chorus::domain::share_caps::ShareCaps { per_day: 10, per_week: 30 },
+            })
+        })
+        .await;
+        let mut ids = Vec::new();
+        for _ in 0..40 {
+            ids.push(publish(&app, PostSpec::default()).await);
+        }
+        let second = chorus::startup::Application::build(app.config.clone()).await.unwrap();
+        let second_url = format!("http://127.0.0.1:{}", second.port());
+        actix_web::rt::spawn(second.run_until_stopped());
+        let client = app.login_client("emp@example.com").await;
+        let token = app.csrf_token_with(&client, "/queue").await;
+        let mut requests = Vec::new();
+        for (n, id) in ids.into_iter().enumerate() {
+            let base = if n % 2 == 0 { app.address.clone() } else { second_url.clone() };
+            let (client, token) = (client.clone(), token.clone());
+            requests.push(actix_web::rt::spawn(async move {
+                client
+                    .post(format!("{base}/queue/{id}/share/x"))
+                    .header("origin", base.clone())
+                    .form(&[("csrf_token", token.as_str())])
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }));
+        }
+        let mut statuses = Vec::new();
+        for r in requests {
+            statuses.push(r.await.unwrap());
+        }
+        assert_eq!(statuses.iter().filter(|s| **s == 303).count(), 5, "{statuses:?}");
+        assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 35, "{statuses:?}");
+        assert_eq!(share_count(&app, me).await, 5);
+    }
+);
+
+backend_test!(
+    async fn an_edited_text_keeps_the_disclosure_and_fits_the_platform(app) {
+        organisation(&app, &[Platform::X]).await;
+        let me = app.create_user("emp@example.com", "Emp", "employee").await;
+        agree(&app, me, Platform::X, None).await;
+        let post = publish(&app, PostSpec::default()).await;
+        let client = app.login_client("emp@example.com").await;
+        let response = share(&app, &client, post, "x", Some("My own words, no disclosure")).await;
+        assert_eq!(response.status(), 422);
+        let body = response.text().await.unwrap();
+        assert!(body.contains("Keep “I work at Acme.”") && body.contains("My own words, no disclosure"), "kept and explained");
+        let long = format!("{DISCLOSURE} {}", "word ".repeat(60));
+        let response = share(&app, &client, post, "x", Some(&long)).await;
+        assert_eq!(response.status(), 422);
+        assert!(response.text().await.unwrap().contains("of 280 characters"));
+        assert_eq!(share_count(&app, me).await, 0, "nothing recorded for a refused edit");
+        let mine = format!("{DISCLOSURE} This one is worth reading.");
+        let response = share(&app, &client, post, "x", Some(&mine)).await;
+        assert_eq!(response.status(), 303);
+        assert!(location(&response).contains("This%20one%20is%20worth%20reading."));
+        let history = app.db(move |conn| store::shares::history(conn, me)).await;
+        assert!(history[0].3, "recorded as edited");
+    }
+);
+
+backend_test!(
+    async fn a_withdrawn_post_leaves_the_queue_and_tells_those_who_shared_it(app) {
+        organisation(&app, &[Platform::X, Platform::LinkedIn]).await;
+        let me = app.create_user("emp@example.com", "Emp", "employee").await;
+        agree(&app, me, Platform::X, None).await;
+        agree(&app, me, Platform::LinkedIn, None).await;
+        let post = publish(&app, PostSpec { platforms: &[Platform::X, Platform::LinkedIn], ..Default::default() }).await;
+        let client = app.login_client("emp@example.com").await;
+        assert_eq!(share(&app, &client, post, "x", None).await.status(), 303);
+        assert!(queue_ids(&app, me).await.contains(&post), "still offered on LinkedIn");
+        let now = app.clock.now_naive();
+        app.db(move |conn| posts::withdraw(conn, post, "The figures were wrong.", 1, now).map(|_| ())).await;
+        assert!(queue_ids(&app, me).await.is_empty(), "gone from the queue at once");
+        let page = app.get_with(&client, "/queue").await.text().await.unwrap();
+        assert!(page.contains("A post you shared was withdrawn") && page.contains("The figures were wrong.") && page.contains("shared on X"));
+        assert_eq!(share(&app, &client, post, "linkedin", None).await.status(), 404, "no longer shareable");
+        let token = app.csrf_token_with(&client, "/queue").await;
+        client.post(app.url(&format!("/queue/notices/{post}/read"))).form(&[("csrf_token", token.as_str())]).send().await.unwrap();
+        let page = app.get_with(&client, "/queue").await.text().await.unwrap();
+        assert!(!page.contains("A post you shared was withdrawn"));
+        assert_eq!(app.db(move |conn| posts::find(conn, post)).await.unwrap().status, PostStatus::Withdrawn);
+    }
+);
+
+backend_test!(
+    async fn the_queue_never_counts_what_colleagues_did(app) {
+        organisation(&app, &[Platform::X]).await;
+        app.db(|conn| Ok(diesel::sql_query("UPDATE org_settings SET crowd_threshold = 2").execute(conn).map(|_| ())?)).await;
+        let post = publish(&app, PostSpec::default()).await;
+        let mut clients = Vec::new();
+        for n in 0..3 {
+            let email = format!("emp{n}@example.com");
+            let id = app.create_user(&email, "Emp", "employee").await;
+            agree(&app, id, Platform::X, None).await;
+            clients.push(app.login_client(&email).await);
+        }
+        share(&app, &clients[0], post, "x", None).await;
+        share(&app, &clients[1], post, "x", None).await;
+        let page = app.get_with(&clients[2], "/queue").await.text().await.unwrap().to_lowercase();
+        assert!(page.contains("popular on x right now") && page.contains("words of your own"), "the crowd hint appears");
+        for pressure in ["have not shared", "haven't shared", "colleagues shared", "2 colleagues", "2 people", "streak", "points", "leaderboard", "rank"] {
+            assert!(!page.contains(pressure), "no pressure wording: {pressure}");
+        }
+    }
+);
+
+backend_test!(
+    async fn an_hourly_cap_per_post_spreads_identical_posts_out(app) {
+        organisation(&app, &[Platform::X]).await;
+        app.db(|conn| Ok(diesel::sql_query("UPDATE org_settings SET crowd_cap_per_hour = 1").execute(conn).map(|_| ())?)).await;
+        let post = publish(&app, PostSpec::default()).await;
+        let mut clients = Vec::new();
+        for n in 0..2 {
+            let email = format!("emp{n}@example.com");
+            let id = app.create_user(&email, "Emp", "employee").await;
+            agree(&app, id, Platform::X, None).await;
+            clients.push(app.login_client(&email).await);
+        }
+        assert_eq!(share(&app, &clients[0], post, "x", None).await.status(), 303);
+        let second = share(&app, &clients[1], post, "x", None).await;
+        assert_eq!(second.status(), 429);
+        assert!(second.headers().contains_key("retry-after"));
+        assert!(second.text().await.unwrap().contains("spreads identical posts out"));
+    }
+);
