@@ -373,12 +373,51 @@ backend_test!(
 
 backend_test!(
     async fn hub_pages_show_nothing_about_who_shared_or_opted_in(app) {
-        app.create_user("erin@example.com", "Erin Quietperson", "employee").await;
+        let erin = app.create_user("erin@example.com", "Erin Quietperson", "employee").await;
         comms(&mut app).await;
         let id = create_post(&app, "Report").await;
+        let token = app.csrf_token_with(&app.client, &format!("/hub/posts/{id}")).await;
+        app.client
+            .post(app.url(&format!("/hub/posts/{id}/schedule")))
+            .form(&[("csrf_token", token.as_str()), ("now", "1"), ("timezone", "Europe/Berlin")])
+            .send()
+            .await
+            .unwrap();
+        // Erin opts in and shares; nothing about it may reach the hub.
+        let now = app.clock.now_naive();
+        app.db(move |conn| {
+            store::policy::publish(conn, "Policy", false, erin, now)?;
+            store::consent::record_choice(
+                conn,
+                erin,
+                chorus::domain::consent::Purpose::ShareSuggestions(chorus::domain::platforms::Platform::X),
+                chorus::domain::consent::Choice::Yes,
+                None,
+                "test",
+                now,
+            )?;
+            store::shares::record(conn, erin, id, chorus::domain::platforms::Platform::X, 1, false, now)?;
+            Ok(())
+        })
+        .await;
         for path in ["/hub/posts".to_string(), format!("/hub/posts/{id}"), "/hub/calendar".into(), "/hub/suggestions".into()] {
             let body = app.get_html(&path).await;
-            assert!(!body.contains("Erin Quietperson") && !body.contains("erin@example.com"), "{path}");
+            assert!(!body.contains("Erin") && !body.contains("erin@example.com"), "{path}");
         }
+    }
+);
+
+backend_test!(
+    async fn the_calendar_shows_the_week_with_the_room_left_each_day(app) {
+        comms(&mut app).await;
+        set_x_caps(&app, 2, 5).await;
+        let id = create_post(&app, "Launch day").await;
+        assert_eq!(schedule_with(&app, &app.client, id, &local_at(&app, 1, 10)).await.status(), 303);
+        let tz: chrono_tz::Tz = "UTC".parse().unwrap();
+        let day = app.clock.now().with_timezone(&tz).date_naive() + chrono::Duration::days(1);
+        let page = app.get_html(&format!("/hub/calendar?week={}", day.format("%Y-%m-%d"))).await;
+        assert!(page.contains("Launch day") && page.contains("(scheduled)"));
+        assert!(page.contains("1 left"), "two a day, one taken");
+        assert!(page.contains(&day.format("%a %d %b").to_string()));
     }
 );
