@@ -90,6 +90,25 @@ pub struct Config {
     )]
     pub jobs_interval_seconds: u64,
 
+    /// First wait before retrying an email after a temporary failure; it
+    /// doubles with each attempt (with jitter), up to six hours.
+    #[arg(
+        long,
+        env = "CHORUS_MAIL_RETRY_SECONDS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub mail_retry_seconds: i64,
+
+    /// Attempts before an email that keeps failing temporarily is marked failed.
+    #[arg(
+        long,
+        env = "CHORUS_MAIL_MAX_ATTEMPTS",
+        default_value_t = 8,
+        global = true
+    )]
+    pub mail_max_attempts: i32,
+
     /// Take the client address from X-Forwarded-For (only behind a trusted
     /// load balancer), for per-address login throttling.
     #[arg(

@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod db;
 pub mod domain;
 pub mod jobs;
+pub mod mail;
 pub mod secret_key;
 pub mod startup;
 pub mod store;

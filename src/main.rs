@@ -39,6 +39,32 @@ enum Command {
     /// Run background jobs by hand.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Plan digests by hand.
+    #[command(subcommand)]
+    Digests(DigestsCommand),
+    /// Deliver email by hand.
+    #[command(subcommand)]
+    Mail(MailCommand),
+}
+
+#[derive(Subcommand)]
+enum DigestsCommand {
+    /// Plan every due digest once, then exit.
+    Plan {
+        /// Run once (the only mode; `serve` plans continuously).
+        #[arg(long)]
+        once: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum MailCommand {
+    /// Deliver due email from the outbox once, then exit.
+    Deliver {
+        /// Run once (the only mode; `serve` delivers continuously).
+        #[arg(long)]
+        once: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -102,6 +128,17 @@ fn run(cli: Cli) -> Result<(), String> {
             department,
         }) => add_user(&cli.config, &email, &name, &role, department.as_deref()),
         Command::Consent(ConsentCommand::Verify) => verify_consent(&cli.config),
+        Command::Digests(DigestsCommand::Plan { .. }) => {
+            let db = startup::open_database(&cli.config).map_err(|e| e.to_string())?;
+            let now = chorus::clock::Clock::system().now_naive();
+            let domain = chorus::mail::domain_of(&cli.config.mail_from);
+            let planned = db
+                .run_sync(|conn| chorus::store::digests::plan_all(conn, now, &domain))
+                .map_err(|e| e.to_string())?;
+            println!("Digests planned: {planned}.");
+            Ok(())
+        }
+        Command::Mail(MailCommand::Deliver { .. }) => deliver_mail(cli.config),
         Command::Jobs(JobsCommand::RunOnce) => {
             let db = startup::open_database(&cli.config).map_err(|e| e.to_string())?;
             let clock = chorus::clock::Clock::system();
@@ -156,19 +193,25 @@ fn add_user(
         roles,
         department,
     };
+    let base = config
+        .base_url
+        .clone()
+        .map(|u| u.trim_end_matches('/').to_string())
+        .unwrap_or_else(|| format!("http://{}", config.bind));
     let outcome = db
-        .run_sync(|conn| accounts::invite(conn, &new_user, now))
+        .run_sync(|conn| {
+            let mail = accounts::MailContext {
+                base_url: &base,
+                mail_domain: &chorus::mail::domain_of(&config.mail_from),
+            };
+            accounts::invite_by_email(conn, &new_user, &mail, now)
+        })
         .map_err(|e| e.to_string())?;
     let accounts::InviteOutcome::Invited(_, token) = outcome else {
         return Err(format!(
             "someone with the email address {email} already has an account"
         ));
     };
-    let base = config
-        .base_url
-        .clone()
-        .map(|u| u.trim_end_matches('/').to_string())
-        .unwrap_or_else(|| format!("http://{}", config.bind));
     println!("Created {} ({}).", email, new_user.roles.describe());
     println!(
         "One-time link to set the password (valid {} days):",
@@ -193,4 +236,25 @@ fn verify_consent(config: &Config) -> Result<(), String> {
         }
         Err(broken) => Err(broken.to_string()),
     }
+}
+
+fn deliver_mail(config: Config) -> Result<(), String> {
+    let db = startup::open_database(&config).map_err(|e| e.to_string())?;
+    let mailer = startup::mailer(&config).map_err(|e| e.to_string())?;
+    let base = config
+        .base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.bind));
+    let settings = startup::delivery_settings(&config, &base);
+    let clock = chorus::clock::Clock::system();
+    actix_web::rt::System::new().block_on(async move {
+        let report = chorus::jobs::delivery::deliver_once(&db, &mailer, &clock, &settings)
+            .await
+            .map_err(|e| e.to_string())?;
+        println!(
+            "Email: {} sent, {} to retry, {} failed, {} cancelled.",
+            report.sent, report.retried, report.failed, report.cancelled
+        );
+        Ok(())
+    })
 }

@@ -35,6 +35,46 @@ pub enum StartupError {
     BaseUrl(String),
     #[error("database error during start-up: {0}")]
     Store(String),
+    #[error(transparent)]
+    Mailer(#[from] crate::mail::transport::MailerError),
+}
+
+/// The transport the configuration asks for: SMTP, or .eml files in the
+/// data dir's outbox/ folder.
+pub fn mailer(config: &Config) -> Result<crate::mail::transport::Mailer, StartupError> {
+    use crate::mail::transport::Mailer;
+    Ok(
+        match config
+            .smtp_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+        {
+            Some(url) => Mailer::smtp(url)?,
+            None => Mailer::files(&config.outbox_dir())?,
+        },
+    )
+}
+
+/// How this process delivers email.
+pub fn delivery_settings(
+    config: &Config,
+    base_url: &str,
+) -> crate::jobs::delivery::DeliverySettings {
+    crate::jobs::delivery::DeliverySettings {
+        worker_id: format!(
+            "{}-{}",
+            std::process::id(),
+            &crate::credentials::random_token()[..8]
+        ),
+        mail_from: config.mail_from.clone(),
+        base_url: base_url.trim_end_matches('/').to_string(),
+        lease: chrono::Duration::minutes(2),
+        batch: 50,
+        retry_base: chrono::Duration::seconds(config.mail_retry_seconds.max(1)),
+        retry_max: chrono::Duration::hours(6),
+        max_attempts: config.mail_max_attempts.max(1),
+    }
 }
 
 /// Creates the data dir and its outbox folder.
@@ -147,13 +187,17 @@ impl Application {
         let setup_url = setup_token.map(|token| format!("{base_url}/setup/{token}"));
 
         let workers = config.workers;
+        let mailer = mailer(&config)?;
         if config.jobs_interval_seconds > 0 {
-            crate::jobs::spawn(
-                db.clone(),
-                clock.clone(),
-                std::time::Duration::from_secs(config.jobs_interval_seconds),
-            );
+            crate::jobs::spawn(crate::jobs::Background {
+                db: db.clone(),
+                clock: clock.clone(),
+                interval: std::time::Duration::from_secs(config.jobs_interval_seconds),
+                mailer: std::sync::Arc::new(mailer),
+                delivery: delivery_settings(&config, &base_url),
+            });
         }
+        let mail_domain = crate::mail::domain_of(&config.mail_from);
         let state = web::Data::new(AppState {
             db,
             clock,
@@ -163,6 +207,7 @@ impl Application {
             config: Arc::new(config),
             secret_key: key,
             ip_throttle: Default::default(),
+            mail_domain,
         });
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {

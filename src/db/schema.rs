@@ -44,6 +44,11 @@ diesel::table! {
         timezone -> Nullable<Text>,
         quiet_from -> Nullable<Integer>,
         quiet_until -> Nullable<Integer>,
+        digest_frequency -> Text,
+        digest_weekday -> Integer,
+        digest_hour -> Integer,
+        digest_max_posts -> Integer,
+        last_digest_at -> Nullable<Timestamp>,
     }
 }
 
@@ -244,6 +249,47 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        kind -> Text,
+        user_id -> Nullable<BigInt>,
+        recipient -> Text,
+        dedupe_key -> Text,
+        payload -> Text,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Text,
+        headers -> Text,
+        message_id -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        send_before -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    suppressed_addresses (email) {
+        email -> Text,
+        reason -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    unsubscribe_tokens (token_hash) {
+        token_hash -> Text,
+        user_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(shares -> posts (post_id));
 diesel::joinable!(dismissals -> posts (post_id));
 diesel::joinable!(post_captions -> posts (post_id));
@@ -274,4 +320,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     shares,
     dismissals,
     withdrawal_notices_read,
+    outbox,
+    suppressed_addresses,
+    unsubscribe_tokens,
 );

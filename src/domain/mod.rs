@@ -1,6 +1,7 @@
 //! Pure rules of the product: no I/O, unit-tested.
 
 pub mod consent;
+pub mod digest;
 pub mod disclosure;
 pub mod email;
 pub mod login_throttle;

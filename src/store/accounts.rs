@@ -139,9 +139,12 @@ pub fn erase_account(
     user: &User,
     now: NaiveDateTime,
 ) -> StoreResult<bool> {
-    use crate::db::schema::{one_time_tokens, suggestions, user_caps, users as users_table};
+    use crate::db::schema::{
+        one_time_tokens, outbox, suggestions, unsubscribe_tokens, user_caps, users as users_table,
+    };
     use diesel::prelude::*;
     conn.transaction(|conn| {
+        super::sqlite_write_lock(conn)?;
         if user.roles.has(Role::Admin) {
             let other_admins: i64 = users_table::table
                 .filter(
@@ -165,6 +168,10 @@ pub fn erase_account(
         diesel::delete(suggestions::table.filter(suggestions::user_id.eq(user.id)))
             .execute(conn)?;
         diesel::delete(user_caps::table.filter(user_caps::user_id.eq(user.id))).execute(conn)?;
+        // Emails to the person carry their address and name.
+        diesel::delete(outbox::table.filter(outbox::user_id.eq(user.id))).execute(conn)?;
+        diesel::delete(unsubscribe_tokens::table.filter(unsubscribe_tokens::user_id.eq(user.id)))
+            .execute(conn)?;
         login_throttle::clear(conn, &user.email)?;
         diesel::update(users_table::table.find(user.id))
             .set((
@@ -179,5 +186,158 @@ pub fn erase_account(
             ))
             .execute(conn)?;
         Ok(true)
+    })
+}
+
+/// Where links in emails point, and the domain of Message-IDs.
+pub struct MailContext<'a> {
+    pub base_url: &'a str,
+    pub mail_domain: &'a str,
+}
+
+fn message_id(mail: &MailContext<'_>) -> String {
+    format!("{}@{}", uuid::Uuid::new_v4(), mail.mail_domain)
+}
+
+/// Queues the email that carries a set-password link.
+pub fn email_password_link(
+    conn: &mut DbConnection,
+    user: &User,
+    token: &str,
+    kind: super::outbox::Kind,
+    mail: &MailContext<'_>,
+    now: NaiveDateTime,
+) -> StoreResult<bool> {
+    let path = match kind {
+        super::outbox::Kind::PasswordReset => "password/reset",
+        _ => "invite",
+    };
+    let link = format!("{}/{path}/{token}", mail.base_url);
+    super::outbox::enqueue(
+        conn,
+        &super::outbox::NewMessage {
+            kind,
+            user_id: Some(user.id),
+            recipient: user.email.clone(),
+            dedupe_key: format!(
+                "{}:{}:{}",
+                kind.as_str(),
+                user.id,
+                &crate::credentials::token_hash(token)[..16]
+            ),
+            payload: serde_json::json!({ "link": link }).to_string(),
+            send_before: None,
+            message_id: message_id(mail),
+        },
+        now,
+    )
+}
+
+/// Invites a person and queues their invitation email, in one transaction.
+pub fn invite_by_email(
+    conn: &mut DbConnection,
+    new_user: &NewUser,
+    mail: &MailContext<'_>,
+    now: NaiveDateTime,
+) -> StoreResult<InviteOutcome> {
+    conn.transaction(|conn| {
+        let outcome = invite(conn, new_user, now)?;
+        if let InviteOutcome::Invited(user, token) = &outcome {
+            email_password_link(
+                conn,
+                user,
+                token,
+                super::outbox::Kind::Invitation,
+                mail,
+                now,
+            )?;
+        }
+        Ok(outcome)
+    })
+}
+
+/// Like [`invite_many`], with an invitation email for each accepted row.
+pub fn invite_many_by_email(
+    conn: &mut DbConnection,
+    rows: Vec<Result<NewUser, String>>,
+    mail: &MailContext<'_>,
+    now: NaiveDateTime,
+) -> StoreResult<Vec<Result<String, String>>> {
+    conn.transaction(|conn| {
+        let mut outcomes = Vec::with_capacity(rows.len());
+        for row in rows {
+            outcomes.push(match row {
+                Err(reason) => Err(reason),
+                Ok(new_user) => match invite_by_email(conn, &new_user, mail, now)? {
+                    InviteOutcome::Invited(_, token) => Ok(token),
+                    InviteOutcome::EmailTaken => {
+                        Err("Someone with this email address already has an account.".to_string())
+                    }
+                },
+            });
+        }
+        Ok::<_, StoreError>(outcomes)
+    })
+}
+
+/// "Forgot password": for an active account, a one-hour reset link by
+/// email, at most one per hour (a second request changes nothing, so the
+/// link already sent keeps working). Unknown addresses get the same answer.
+pub fn request_password_reset(
+    conn: &mut DbConnection,
+    email: &crate::domain::email::EmailAddress,
+    mail: &MailContext<'_>,
+    now: NaiveDateTime,
+) -> StoreResult<()> {
+    use crate::db::schema::outbox;
+    use diesel::prelude::*;
+    conn.transaction(|conn| {
+        super::sqlite_write_lock(conn)?;
+        let Some(user) = users::find_by_email(conn, email)?.filter(|u| u.active) else {
+            return Ok(());
+        };
+        let recent: i64 = outbox::table
+            .filter(outbox::user_id.eq(user.id))
+            .filter(outbox::kind.eq(super::outbox::Kind::PasswordReset.as_str()))
+            .filter(outbox::created_at.gt(now - chrono::Duration::hours(1)))
+            .count()
+            .get_result(conn)?;
+        if recent > 0 {
+            return Ok(());
+        }
+        let token =
+            tokens::issue_password_link_for(conn, user.id, now, chrono::Duration::hours(1))?;
+        email_password_link(
+            conn,
+            &user,
+            &token,
+            super::outbox::Kind::PasswordReset,
+            mail,
+            now,
+        )?;
+        Ok(())
+    })
+}
+
+/// A fresh set-password link for a person, also sent to them by email.
+pub fn new_password_link_by_email(
+    conn: &mut DbConnection,
+    user_id: i64,
+    mail: &MailContext<'_>,
+    now: NaiveDateTime,
+) -> StoreResult<String> {
+    conn.transaction(|conn| {
+        let token = tokens::issue_password_link(conn, user_id, now)?;
+        if let Some(person) = users::find(conn, user_id)? {
+            email_password_link(
+                conn,
+                &person,
+                &token,
+                super::outbox::Kind::PasswordReset,
+                mail,
+                now,
+            )?;
+        }
+        Ok(token)
     })
 }

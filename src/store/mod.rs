@@ -5,8 +5,10 @@ pub mod accounts;
 pub mod audit;
 pub mod consent;
 pub mod departments;
+pub mod digests;
 pub mod login_throttle;
 pub mod org;
+pub mod outbox;
 pub mod policy;
 pub mod posts;
 pub mod queue;
@@ -31,4 +33,20 @@ pub(crate) fn is_unique_violation(error: &diesel::result::Error) -> bool {
         error,
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
     )
+}
+
+/// On SQLite, takes the write lock at the start of a transaction that reads
+/// before it writes. A deferred transaction that upgrades from reading to
+/// writing fails at once with "database is locked" when another writer is
+/// active (the busy timeout does not apply to that upgrade); taking the lock
+/// first makes it wait its turn instead. On PostgreSQL this does nothing.
+pub(crate) fn sqlite_write_lock(conn: &mut DbConnection) -> StoreResult<()> {
+    use diesel::prelude::*;
+    if let DbConnection::Sqlite(_) = conn {
+        use crate::db::schema::org_settings;
+        diesel::update(org_settings::table.find(1_i64))
+            .set(org_settings::updated_at.eq(org_settings::updated_at))
+            .execute(conn)?;
+    }
+    Ok(())
 }

@@ -134,6 +134,7 @@ pub fn apply_settings(
 ) -> StoreResult<()> {
     use super::audit::{self, Actor};
     conn.transaction(|conn| {
+        super::sqlite_write_lock(conn)?;
         let before = settings(conn)?;
         let caps_before = super::posts::caps(conn)?;
         update_settings(conn, change, now)?;

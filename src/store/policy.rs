@@ -58,6 +58,7 @@ pub fn publish(
     now: NaiveDateTime,
 ) -> StoreResult<PublishOutcome> {
     let result = conn.transaction(|conn| {
+        super::sqlite_write_lock(conn)?;
         let version = current(conn)?.map(|p| p.version).unwrap_or(0) + 1;
         diesel::insert_into(policy_versions::table)
             .values((

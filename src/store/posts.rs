@@ -282,6 +282,7 @@ pub fn update(
     now: NaiveDateTime,
 ) -> StoreResult<EditOutcome> {
     conn.transaction(|conn| {
+        super::sqlite_write_lock(conn)?;
         let Some(post) = find(conn, id)? else {
             return Ok(EditOutcome::NotFound);
         };
@@ -640,4 +641,46 @@ pub fn expire_due(conn: &mut DbConnection, now: NaiveDateTime) -> StoreResult<Ve
         }
     }
     Ok(expired)
+}
+
+/// Withdraws a post and, in the same transaction, queues a notice to each
+/// active person who shared it, so they can decide to delete their post.
+pub fn withdraw_and_notify(
+    conn: &mut DbConnection,
+    id: i64,
+    reason: &str,
+    by: i64,
+    now: NaiveDateTime,
+    mail_domain: &str,
+) -> StoreResult<EditOutcome> {
+    use crate::db::schema::{shares, users};
+    conn.transaction(|conn| {
+        let outcome = withdraw(conn, id, reason, by, now)?;
+        if outcome != EditOutcome::Done {
+            return Ok(outcome);
+        }
+        let sharers: Vec<(i64, String)> = shares::table
+            .inner_join(users::table.on(users::id.eq(shares::user_id)))
+            .filter(shares::post_id.eq(id))
+            .filter(users::active.eq(true))
+            .select((users::id, users::email))
+            .distinct()
+            .load(conn)?;
+        for (user_id, email) in sharers {
+            super::outbox::enqueue(
+                conn,
+                &super::outbox::NewMessage {
+                    kind: super::outbox::Kind::WithdrawalNotice,
+                    user_id: Some(user_id),
+                    recipient: email,
+                    dedupe_key: format!("withdrawal_notice:{id}:{user_id}"),
+                    payload: serde_json::json!({ "post": id }).to_string(),
+                    send_before: None,
+                    message_id: format!("{}@{mail_domain}", uuid::Uuid::new_v4()),
+                },
+                now,
+            )?;
+        }
+        Ok(EditOutcome::Done)
+    })
 }

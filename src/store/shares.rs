@@ -349,12 +349,14 @@ pub fn save_preferences(
     user_id: i64,
     caps: &[(Platform, ShareCaps)],
     preferences: &super::users::Preferences,
+    digest: &super::users::DigestSettings,
     now: NaiveDateTime,
 ) -> StoreResult<()> {
     conn.transaction(|conn| {
         for (platform, caps) in caps {
             set_personal(conn, user_id, *platform, *caps)?;
         }
+        super::users::set_digest_settings(conn, user_id, digest)?;
         super::users::set_preferences(conn, user_id, preferences, now)
     })
 }

@@ -166,6 +166,7 @@ pub fn accept(
     now: NaiveDateTime,
 ) -> StoreResult<DecideOutcome> {
     conn.transaction(|conn| {
+        super::sqlite_write_lock(conn)?;
         let Some(suggestion) = find(conn, id)? else {
             return Ok(DecideOutcome::NotFound);
         };

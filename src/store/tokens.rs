@@ -115,6 +115,21 @@ pub fn issue_password_link(
     user_id: i64,
     now: NaiveDateTime,
 ) -> StoreResult<String> {
+    issue_password_link_for(
+        conn,
+        user_id,
+        now,
+        chrono::Duration::days(PASSWORD_LINK_DAYS),
+    )
+}
+
+/// A set-password link valid for `valid_for` (a reset link lives one hour).
+pub fn issue_password_link_for(
+    conn: &mut DbConnection,
+    user_id: i64,
+    now: NaiveDateTime,
+    valid_for: chrono::Duration,
+) -> StoreResult<String> {
     let token = crate::credentials::random_token();
     retire(conn, Purpose::SetPassword, Some(user_id), now)?;
     issue(
@@ -123,7 +138,7 @@ pub fn issue_password_link(
         Some(user_id),
         &crate::credentials::token_hash(&token),
         now,
-        chrono::Duration::days(PASSWORD_LINK_DAYS),
+        valid_for,
     )?;
     Ok(token)
 }

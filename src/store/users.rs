@@ -153,6 +153,7 @@ pub fn create(
     now: NaiveDateTime,
 ) -> StoreResult<CreateOutcome> {
     conn.transaction(|conn| {
+        super::sqlite_write_lock(conn)?;
         if find_by_email(conn, &user.email)?.is_some() {
             return Ok(CreateOutcome::EmailTaken);
         }
@@ -206,6 +207,7 @@ pub fn update_profile(
     now: NaiveDateTime,
 ) -> StoreResult<ChangeOutcome> {
     conn.transaction(|conn| {
+        super::sqlite_write_lock(conn)?;
         let Some(current) = find(conn, user_id)? else {
             return Ok(ChangeOutcome::NotFound);
         };
@@ -242,6 +244,7 @@ pub fn set_active(
     now: NaiveDateTime,
 ) -> StoreResult<ChangeOutcome> {
     conn.transaction(|conn| {
+        super::sqlite_write_lock(conn)?;
         let Some(current) = find(conn, user_id)? else {
             return Ok(ChangeOutcome::NotFound);
         };
@@ -306,6 +309,73 @@ pub fn set_preferences(
             users::quiet_until.eq(preferences.quiet_until),
             users::updated_at.eq(now),
         ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A person's digest settings, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestSettings {
+    pub frequency: String,
+    pub weekday: i32,
+    pub hour: i32,
+    pub max_posts: i32,
+    pub last_digest_at: Option<NaiveDateTime>,
+}
+
+pub fn digest_settings(conn: &mut DbConnection, user_id: i64) -> StoreResult<DigestSettings> {
+    let (frequency, weekday, hour, max_posts, last_digest_at) = users::table
+        .find(user_id)
+        .select((
+            users::digest_frequency,
+            users::digest_weekday,
+            users::digest_hour,
+            users::digest_max_posts,
+            users::last_digest_at,
+        ))
+        .first::<(String, i32, i32, i32, Option<NaiveDateTime>)>(conn)?;
+    Ok(DigestSettings {
+        frequency,
+        weekday,
+        hour,
+        max_posts,
+        last_digest_at,
+    })
+}
+
+pub fn set_digest_settings(
+    conn: &mut DbConnection,
+    user_id: i64,
+    settings: &DigestSettings,
+) -> StoreResult<()> {
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::digest_frequency.eq(&settings.frequency),
+            users::digest_weekday.eq(settings.weekday),
+            users::digest_hour.eq(settings.hour),
+            users::digest_max_posts.eq(settings.max_posts),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Active people who chose digests (their consent is checked by the planner).
+pub fn with_digests(conn: &mut DbConnection) -> StoreResult<Vec<i64>> {
+    Ok(users::table
+        .filter(users::active.eq(true))
+        .filter(users::digest_frequency.ne("off"))
+        .order(users::id.asc())
+        .select(users::id)
+        .load(conn)?)
+}
+
+pub fn set_last_digest_at(
+    conn: &mut DbConnection,
+    user_id: i64,
+    at: NaiveDateTime,
+) -> StoreResult<()> {
+    diesel::update(users::table.find(user_id))
+        .set(users::last_digest_at.eq(Some(at)))
         .execute(conn)?;
     Ok(())
 }

@@ -23,6 +23,13 @@ const PAGE_SIZE: i64 = 50;
 /// The most rows one CSV import takes.
 pub const IMPORT_MAX_ROWS: usize = 5_000;
 
+fn mail_context<'a>(base_url: &'a str, domain: &'a str) -> accounts::MailContext<'a> {
+    accounts::MailContext {
+        base_url,
+        mail_domain: domain,
+    }
+}
+
 fn link_for(state: &AppState, token: &str) -> String {
     format!("{}/invite/{}", state.base_url, token)
 }
@@ -213,9 +220,12 @@ pub async fn create(
         roles: person.roles,
         department: person.department,
     };
+    let (base_url, domain) = (state.base_url.clone(), state.mail_domain.clone());
     let outcome = state
         .db
-        .run(move |conn| accounts::invite(conn, &new_user, now))
+        .run(move |conn| {
+            accounts::invite_by_email(conn, &new_user, &mail_context(&base_url, &domain), now)
+        })
         .await?;
     match outcome {
         InviteOutcome::Invited(person, token) => ok(&LinkPage {
@@ -406,9 +416,17 @@ pub async fn password_link(
     }
     let now = state.clock.now_naive();
     let person_id = person.id;
+    let (base_url, domain) = (state.base_url.clone(), state.mail_domain.clone());
     let token = state
         .db
-        .run(move |conn| store::tokens::issue_password_link(conn, person_id, now))
+        .run(move |conn| {
+            accounts::new_password_link_by_email(
+                conn,
+                person_id,
+                &mail_context(&base_url, &domain),
+                now,
+            )
+        })
         .await?;
     ok(&LinkPage {
         page: PageContext::from(&signed_in),
@@ -575,9 +593,12 @@ pub async fn import(
         .into_iter()
         .map(|c| ((c.line, c.email, c.name), c.parsed))
         .unzip();
+    let (base_url, domain) = (state.base_url.clone(), state.mail_domain.clone());
     let outcomes = state
         .db
-        .run(move |conn| accounts::invite_many(conn, parsed, now))
+        .run(move |conn| {
+            accounts::invite_many_by_email(conn, parsed, &mail_context(&base_url, &domain), now)
+        })
         .await?;
     let rows: Vec<ImportRow> = lines
         .into_iter()

@@ -592,3 +592,77 @@ pub async fn change_password(
     // Every session, this one included, ends; a fresh one continues here.
     start_session(&state, user_id, "/me/password?changed=1").await
 }
+
+// ---- forgotten passwords -------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "auth/forgot.html")]
+struct ForgotPage {
+    page: PageContext,
+    email: String,
+    error: Option<String>,
+    sent: bool,
+}
+
+pub async fn forgot_form(visitor: Visitor) -> WebResult<HttpResponse> {
+    ok(&ForgotPage {
+        page: PageContext::from(&visitor),
+        email: String::new(),
+        error: None,
+        sent: false,
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ForgotForm {
+    email: String,
+}
+
+/// The same answer whether or not the address has an account.
+pub async fn forgot(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    form: web::Form<ForgotForm>,
+) -> WebResult<HttpResponse> {
+    let form = form.into_inner();
+    let email = match EmailAddress::parse(&form.email) {
+        Ok(email) => email,
+        Err(problem) => {
+            return refused(&ForgotPage {
+                page: PageContext::from(&visitor),
+                email: form.email,
+                error: Some(problem.0),
+                sent: false,
+            });
+        }
+    };
+    let ip = client_ip(&req, &state);
+    if let Some(seconds) = state.ip_throttle.retry_after(ip, state.clock.now()) {
+        return Err(AppError::new(ErrorKind::TooManyRequests {
+            retry_after_seconds: seconds,
+            message: "Too many requests from your network. Please try again later.".into(),
+        }));
+    }
+    state.ip_throttle.record_failure(ip, state.clock.now());
+    let now = state.clock.now_naive();
+    let (base_url, domain) = (state.base_url.clone(), state.mail_domain.clone());
+    let address = email.clone();
+    state
+        .db
+        .run(move |conn| {
+            let mail = accounts::MailContext {
+                base_url: &base_url,
+                mail_domain: &domain,
+            };
+            accounts::request_password_reset(conn, &address, &mail, now)
+        })
+        .await?;
+    ok(&ForgotPage {
+        page: PageContext::from(&visitor),
+        email: email.to_string(),
+        error: None,
+        sent: true,
+    })
+}

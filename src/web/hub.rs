@@ -825,9 +825,12 @@ pub async fn withdraw(
         );
     }
     let (post_id, by, now) = (post.id, signed_in.user.id, state.clock.now_naive());
+    let domain = state.mail_domain.clone();
     match state
         .db
-        .run(move |conn| store::posts::withdraw(conn, post_id, &reason, by, now))
+        .run(move |conn| {
+            store::posts::withdraw_and_notify(conn, post_id, &reason, by, now, &domain)
+        })
         .await?
     {
         EditOutcome::Done => Ok(see_other(&format!("/hub/posts/{post_id}?done=withdrawn"))),

@@ -2,6 +2,7 @@
 //! module per area. Handlers parse, authorise, call store/domain, render.
 
 pub mod admin_audit;
+pub mod admin_email;
 pub mod admin_people;
 pub mod admin_settings;
 pub mod assets;
@@ -20,6 +21,7 @@ pub mod preferences;
 pub mod queue;
 pub mod session;
 pub mod suggestions;
+pub mod unsubscribe;
 
 use std::sync::Arc;
 
@@ -49,6 +51,8 @@ pub struct AppState {
     /// True when `base_url` is https: Secure cookies, `__Host-` names, HSTS.
     pub secure_cookies: bool,
     pub ip_throttle: ip_throttle::IpThrottle,
+    /// The domain of Message-IDs (from CHORUS_MAIL_FROM).
+    pub mail_domain: String,
 }
 
 /// Who may use a route. Checked centrally for every route in [`route_table`].
@@ -108,6 +112,24 @@ pub fn route_table() -> Vec<RouteSpec> {
         }),
         spec(M::POST, "/invite/{token}", Public, || {
             web::post().to(auth::set_password)
+        }),
+        spec(M::GET, "/password/forgot", Public, || {
+            web::get().to(auth::forgot_form)
+        }),
+        spec(M::POST, "/password/forgot", Public, || {
+            web::post().to(auth::forgot)
+        }),
+        spec(M::GET, "/password/reset/{token}", Public, || {
+            web::get().to(auth::set_password_form)
+        }),
+        spec(M::POST, "/password/reset/{token}", Public, || {
+            web::post().to(auth::set_password)
+        }),
+        spec(M::GET, "/unsubscribe/{token}", Public, || {
+            web::get().to(unsubscribe::confirm)
+        }),
+        spec(M::POST, "/unsubscribe/{token}", Public, || {
+            web::post().to(unsubscribe::unsubscribe)
         }),
         spec(M::GET, "/me/password", SignedIn, || {
             web::get().to(auth::change_password_form)
@@ -212,6 +234,15 @@ pub fn route_table() -> Vec<RouteSpec> {
         }),
         spec(M::POST, "/hub/suggestions/{id:\\d+}/decline", comms, || {
             web::post().to(suggestions::decline)
+        }),
+        spec(M::GET, "/admin/email", admin, || {
+            web::get().to(admin_email::show)
+        }),
+        spec(M::POST, "/admin/email/{id:\\d+}/retry", admin, || {
+            web::post().to(admin_email::retry)
+        }),
+        spec(M::POST, "/admin/email/unsuppress", admin, || {
+            web::post().to(admin_email::unsuppress)
         }),
         spec(M::GET, "/admin/audit", admin, || {
             web::get().to(admin_audit::audit)

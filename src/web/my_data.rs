@@ -25,6 +25,7 @@ struct Holdings {
     shares: Vec<(i64, String, chrono::NaiveDateTime, bool)>,
     dismissals: Vec<(i64, chrono::NaiveDateTime)>,
     suggestions: Vec<store::suggestions::Suggestion>,
+    emails: Vec<store::outbox::OutboxRow>,
 }
 
 async fn holdings(state: &AppState, user_id: i64) -> WebResult<Holdings> {
@@ -41,6 +42,7 @@ async fn holdings(state: &AppState, user_id: i64) -> WebResult<Holdings> {
                 shares: store::shares::history(conn, user_id)?,
                 dismissals: store::shares::dismissed(conn, user_id)?,
                 suggestions: store::suggestions::of_user(conn, user_id)?,
+                emails: store::outbox::of_user(conn, user_id)?,
             })
         })
         .await?)
@@ -151,7 +153,11 @@ pub async fn download(state: web::Data<AppState>, signed_in: SignedIn) -> WebRes
             "link": s.link, "note": s.note, "status": s.status.as_str(), "response": s.response_note,
             "createdAt": s.created_at.and_utc().to_rfc3339(),
         })).collect::<Vec<_>>(),
-        "emails": [],
+        "emails": held.emails.iter().map(|e| json!({
+            "kind": e.kind, "status": e.status, "messageId": e.message_id,
+            "createdAt": e.created_at.and_utc().to_rfc3339(),
+            "sentAt": e.sent_at.map(|t| t.and_utc().to_rfc3339()),
+        })).collect::<Vec<_>>(),
     });
     Ok(HttpResponse::Ok()
         .content_type("application/json")

@@ -9,6 +9,8 @@ use super::AppState;
 use super::error::WebResult;
 use super::page::{PageContext, ok, refused, see_other};
 use super::session::SignedIn;
+use crate::domain::consent::Purpose;
+use crate::domain::digest;
 use crate::domain::platforms::Platform;
 use crate::domain::schedule;
 use crate::domain::share_caps::{CapPolicy, ShareCaps, parse_personal};
@@ -35,13 +37,28 @@ struct PreferencesPage {
     quiet_error: Option<String>,
     saved: bool,
     timezones: Vec<&'static str>,
+    digest_frequency: String,
+    digest_weekday: String,
+    digest_hour: String,
+    digest_max_posts: String,
+    digest_error: Option<String>,
+    digest_consent: bool,
 }
 
 impl PreferencesPage {
     fn any_error(&self) -> bool {
         self.timezone_error.is_some()
             || self.quiet_error.is_some()
+            || self.digest_error.is_some()
             || self.rows.iter().any(|r| r.error.is_some())
+    }
+
+    fn weekdays(&self) -> Vec<(u32, &'static str)> {
+        (1..=7).map(|n| (n, digest::weekday_name(n))).collect()
+    }
+
+    fn hours(&self) -> Vec<String> {
+        (0..24).map(|h| h.to_string()).collect()
     }
 }
 
@@ -74,6 +91,8 @@ struct Loaded {
     personal: std::collections::HashMap<Platform, ShareCaps>,
     preferences: Preferences,
     org_timezone: String,
+    digest: store::users::DigestSettings,
+    digest_consent: bool,
 }
 
 async fn load(state: &AppState, user_id: i64) -> WebResult<Loaded> {
@@ -87,6 +106,8 @@ async fn load(state: &AppState, user_id: i64) -> WebResult<Loaded> {
                 policies: store::shares::policies(conn)?,
                 personal: store::shares::personal(conn, user_id)?,
                 preferences: store::users::preferences(conn, user_id)?,
+                digest: store::users::digest_settings(conn, user_id)?,
+                digest_consent: store::consent::allows(conn, user_id, Purpose::EmailDigest)?,
             })
         })
         .await?)
@@ -137,6 +158,12 @@ pub async fn show(
         quiet_error: None,
         saved: query.saved.is_some(),
         timezones: timezones(),
+        digest_frequency: loaded.digest.frequency.clone(),
+        digest_weekday: loaded.digest.weekday.to_string(),
+        digest_hour: loaded.digest.hour.to_string(),
+        digest_max_posts: loaded.digest.max_posts.to_string(),
+        digest_error: None,
+        digest_consent: loaded.digest_consent,
     })
 }
 
@@ -193,6 +220,28 @@ pub async fn save(
         }
         _ => Some("Enter quiet hours as times like 22:00 and 07:00.".to_string()),
     };
+    // Fields missing from the request keep their current values.
+    let or_current = |name: &str, current: String| {
+        let value = field(name);
+        if value.is_empty() { current } else { value }
+    };
+    let (frequency, weekday, hour, max_posts) = (
+        or_current("digest_frequency", loaded.digest.frequency.clone()),
+        or_current("digest_weekday", loaded.digest.weekday.to_string()),
+        or_current("digest_hour", loaded.digest.hour.to_string()),
+        or_current("digest_max_posts", loaded.digest.max_posts.to_string()),
+    );
+    let digest_settings = (|| {
+        let frequency = digest::Frequency::parse(&frequency)
+            .ok_or_else(|| "Choose off, daily or weekly.".to_string())?;
+        Ok::<_, String>(store::users::DigestSettings {
+            frequency: frequency.as_str().to_string(),
+            weekday: digest::parse_weekday(&weekday).map_err(|e| e.0)? as i32,
+            hour: digest::parse_hour(&hour).map_err(|e| e.0)? as i32,
+            max_posts: digest::parse_max_posts(&max_posts).map_err(|e| e.0)? as i32,
+            last_digest_at: None,
+        })
+    })();
     let page = PreferencesPage {
         page: PageContext::from(&signed_in),
         rows,
@@ -203,10 +252,19 @@ pub async fn save(
         quiet_error,
         saved: false,
         timezones: timezones(),
+        digest_error: digest_settings.as_ref().err().cloned(),
+        digest_frequency: frequency,
+        digest_weekday: weekday,
+        digest_hour: hour,
+        digest_max_posts: max_posts,
+        digest_consent: loaded.digest_consent,
     };
-    if page.any_error() {
+    let Ok(digest_settings) = digest_settings
+        .map_err(|_| ())
+        .and_then(|d| if page.any_error() { Err(()) } else { Ok(d) })
+    else {
         return refused(&page);
-    }
+    };
     let preferences = Preferences {
         timezone: Some(timezone),
         quiet_from: quiet.0.ok().flatten(),
@@ -215,7 +273,16 @@ pub async fn save(
     let (user_id, now) = (signed_in.user.id, state.clock.now_naive());
     state
         .db
-        .run(move |conn| store::shares::save_preferences(conn, user_id, &caps, &preferences, now))
+        .run(move |conn| {
+            store::shares::save_preferences(
+                conn,
+                user_id,
+                &caps,
+                &preferences,
+                &digest_settings,
+                now,
+            )
+        })
         .await?;
     Ok(see_other("/me/preferences?saved=1"))
 }

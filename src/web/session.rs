@@ -93,6 +93,12 @@ fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
+/// RFC 8058 one-click unsubscribe: mail clients POST without cookies or a
+/// token; the unguessable token in the URL is the authorisation.
+pub fn exempt_from_csrf(path: &str) -> bool {
+    path.starts_with("/unsubscribe/")
+}
+
 fn skips_session(path: &str) -> bool {
     path == "/healthz" || path.starts_with("/static/")
 }
@@ -182,7 +188,7 @@ async fn prepare(req: &mut ServiceRequest, state: &AppState) -> Result<Prepared,
     let csrf_token = csrf_token_for(state, &basis);
 
     // 3. State-changing requests need the token and a same-origin Origin.
-    if !is_safe(req.method()) {
+    if !is_safe(req.method()) && !exempt_from_csrf(req.path()) {
         check_origin(req, state)?;
         let sent = read_csrf_token(req).await?;
         let valid = new_presession.is_none()

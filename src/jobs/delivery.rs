@@ -1,0 +1,167 @@
+//! The delivery worker: claims due outbox rows with a lease, renders and
+//! sends them, and records the outcome. Temporary failures retry with
+//! exponential backoff and jitter; permanent ones fail; "no such user"
+//! (5.1.1) also suppresses the address until an admin clears it.
+
+use chrono::{Duration, NaiveDateTime};
+use rand::Rng;
+
+use crate::clock::Clock;
+use crate::db::{Db, RunError};
+use crate::mail::compose::{Composition, compose};
+use crate::mail::transport::{FailureKind, Mailer, OutgoingEmail};
+use crate::store::{StoreError, outbox};
+
+/// How delivery behaves; every number has a default that runs.
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    pub worker_id: String,
+    pub mail_from: String,
+    pub base_url: String,
+    pub lease: Duration,
+    pub batch: i64,
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    pub max_attempts: i32,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub sent: usize,
+    pub retried: usize,
+    pub failed: usize,
+    pub cancelled: usize,
+}
+
+/// The wait before attempt `attempts + 1`: base · 2^(attempts−1), at most
+/// `max`, with ±20 % jitter so that many retries do not arrive together.
+pub fn backoff(attempts: i32, base: Duration, max: Duration) -> Duration {
+    let exponent = (attempts - 1).clamp(0, 20) as u32;
+    let raw = base
+        .num_milliseconds()
+        .saturating_mul(1_i64 << exponent)
+        .min(max.num_milliseconds());
+    let jitter = rand::rng().random_range(-0.2..=0.2);
+    Duration::milliseconds(((raw as f64) * (1.0 + jitter)) as i64)
+}
+
+/// One round: claim a batch, send each, record each result.
+pub async fn deliver_once(
+    db: &Db,
+    mailer: &Mailer,
+    clock: &Clock,
+    settings: &DeliverySettings,
+) -> Result<DeliveryReport, RunError<StoreError>> {
+    let now = clock.now_naive();
+    let (worker, lease, batch) = (settings.worker_id.clone(), settings.lease, settings.batch);
+    let rows = db
+        .run(move |conn| outbox::claim_due(conn, &worker, now, lease, batch))
+        .await?;
+    let mut report = DeliveryReport::default();
+    for row in rows {
+        let now = clock.now_naive();
+        let base_url = settings.base_url.clone();
+        let claimed = row.clone();
+        let composition = db
+            .run(move |conn| {
+                if outbox::is_suppressed(conn, &claimed.recipient)? {
+                    outbox::mark_failed(
+                        conn,
+                        claimed.id,
+                        "the address is suppressed after a permanent failure",
+                    )?;
+                    return Ok(None);
+                }
+                let composition = compose(conn, &claimed, &base_url, now)?;
+                match &composition {
+                    Composition::Cancel(reason) => outbox::cancel(conn, claimed.id, reason)?,
+                    Composition::Send(c) => {
+                        let headers = serde_json::json!({ "List-Unsubscribe": c.list_unsubscribe })
+                            .to_string();
+                        outbox::store_rendered(
+                            conn, claimed.id, &c.subject, &c.text, &c.html, &headers,
+                        )?
+                    }
+                }
+                Ok::<_, StoreError>(Some(composition))
+            })
+            .await?;
+        let composed = match composition {
+            None => {
+                report.failed += 1;
+                continue;
+            }
+            Some(Composition::Cancel(_)) => {
+                report.cancelled += 1;
+                continue;
+            }
+            Some(Composition::Send(composed)) => composed,
+        };
+        let email = OutgoingEmail {
+            from: settings.mail_from.clone(),
+            to: row.recipient.clone(),
+            subject: composed.subject,
+            text: composed.text,
+            html: Some(composed.html),
+            message_id: row.message_id.clone(),
+            date: clock.now(),
+            list_unsubscribe: composed.list_unsubscribe,
+        };
+        let result = mailer.send(&email).await;
+        let (id, attempts, recipient) = (row.id, row.attempts, row.recipient.clone());
+        let done_at: NaiveDateTime = clock.now_naive();
+        let next_at = done_at + backoff(attempts, settings.retry_base, settings.retry_max);
+        let max_attempts = settings.max_attempts;
+        let outcome = result
+            .as_ref()
+            .map_err(|f| (f.kind.clone(), f.message.clone()))
+            .err();
+        db.run(move |conn| match outcome {
+            None => outbox::mark_sent(conn, id, done_at),
+            Some((FailureKind::Temporary, message)) if attempts < max_attempts => {
+                outbox::mark_retry(conn, id, &message, next_at)
+            }
+            Some((FailureKind::NoSuchUser, message)) => {
+                outbox::suppress(conn, &recipient, &message, done_at)?;
+                outbox::mark_failed(conn, id, &message)
+            }
+            Some((_, message)) => outbox::mark_failed(conn, id, &message),
+        })
+        .await?;
+        match result {
+            Ok(()) => report.sent += 1,
+            Err(f) if f.kind == FailureKind::Temporary && attempts < max_attempts => {
+                tracing::warn!(error = %f, "email delivery will be retried");
+                report.retried += 1
+            }
+            Err(f) => {
+                tracing::warn!(error = %f, "email delivery failed");
+                report.failed += 1
+            }
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_maximum_with_jitter() {
+        let base = Duration::seconds(30);
+        let max = Duration::hours(6);
+        for (attempts, expected) in [(1, 30), (2, 60), (3, 120), (4, 240)] {
+            let wait = backoff(attempts, base, max).num_milliseconds() as f64 / 1000.0;
+            let expected = expected as f64;
+            assert!(
+                wait >= expected * 0.79 && wait <= expected * 1.21,
+                "attempt {attempts}: {wait}s"
+            );
+        }
+        assert!(
+            backoff(30, base, max)
+                <= Duration::milliseconds((max.num_milliseconds() as f64 * 1.21) as i64)
+        );
+    }
+}

@@ -1,0 +1,238 @@
+//! What each kind of email says. Messages are rendered when they are sent,
+//! so a digest never lists a post withdrawn meanwhile and is not sent at
+//! all once the person has withdrawn their consent.
+
+use askama::Template;
+use chrono::NaiveDateTime;
+
+use crate::db::DbConnection;
+use crate::domain::consent::Purpose;
+use crate::domain::post::PostStatus;
+use crate::store::outbox::{Kind, OutboxRow};
+use crate::store::{self, StoreError, StoreResult};
+
+pub struct Composed {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub list_unsubscribe: Option<String>,
+}
+
+pub enum Composition {
+    Send(Composed),
+    /// Nothing to send any more, and why (kept on the row).
+    Cancel(&'static str),
+}
+
+#[derive(Template)]
+#[template(path = "email/password_link.txt")]
+struct PasswordLinkText<'a> {
+    name: &'a str,
+    org_name: &'a str,
+    link: &'a str,
+    invitation: bool,
+}
+
+#[derive(Template)]
+#[template(path = "email/password_link.html")]
+struct PasswordLinkHtml<'a> {
+    name: &'a str,
+    org_name: &'a str,
+    link: &'a str,
+    invitation: bool,
+}
+
+pub struct DigestItem {
+    pub host: String,
+    pub text: String,
+    pub link: String,
+}
+
+#[derive(Template)]
+#[template(path = "email/digest.txt")]
+struct DigestText<'a> {
+    name: &'a str,
+    org_name: &'a str,
+    items: &'a [DigestItem],
+    queue_url: &'a str,
+    unsubscribe_url: &'a str,
+    preferences_url: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/digest.html")]
+struct DigestHtml<'a> {
+    name: &'a str,
+    org_name: &'a str,
+    items: &'a [DigestItem],
+    queue_url: &'a str,
+    unsubscribe_url: &'a str,
+    preferences_url: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/withdrawal_notice.txt")]
+struct WithdrawalText<'a> {
+    name: &'a str,
+    link: &'a str,
+    reason: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/withdrawal_notice.html")]
+struct WithdrawalHtml<'a> {
+    name: &'a str,
+    link: &'a str,
+    reason: &'a str,
+}
+
+fn render(t: &impl Template) -> Result<String, StoreError> {
+    t.render()
+        .map_err(|e| StoreError::Query(diesel::result::Error::SerializationError(Box::new(e))))
+}
+
+fn payload(row: &OutboxRow) -> serde_json::Value {
+    serde_json::from_str(&row.payload).unwrap_or(serde_json::Value::Null)
+}
+
+/// Renders a claimed row, or says why it should not be sent.
+pub fn compose(
+    conn: &mut DbConnection,
+    row: &OutboxRow,
+    base_url: &str,
+    now: NaiveDateTime,
+) -> StoreResult<Composition> {
+    if row.send_before.is_some_and(|end| end <= now) {
+        return Ok(Composition::Cancel(
+            "its period is over; the next digest will cover it",
+        ));
+    }
+    let Some(kind) = Kind::parse(&row.kind) else {
+        return Ok(Composition::Cancel("unknown kind"));
+    };
+    let user = match row.user_id {
+        Some(id) => store::users::find(conn, id)?,
+        None => None,
+    };
+    let Some(user) = user.filter(|u| u.active) else {
+        return Ok(Composition::Cancel("the account is no longer active"));
+    };
+    let org_name = store::org::settings(conn)?.org_name;
+    let org_name = if org_name.is_empty() {
+        "Chorus".to_string()
+    } else {
+        org_name
+    };
+    let data = payload(row);
+    match kind {
+        Kind::Invitation | Kind::PasswordReset => {
+            let link = data["link"].as_str().unwrap_or_default();
+            let invitation = kind == Kind::Invitation;
+            let subject = if invitation {
+                format!("{org_name} invites you to Chorus")
+            } else {
+                "Reset your Chorus password".to_string()
+            };
+            Ok(Composition::Send(Composed {
+                subject,
+                text: render(&PasswordLinkText {
+                    name: &user.name,
+                    org_name: &org_name,
+                    link,
+                    invitation,
+                })?,
+                html: render(&PasswordLinkHtml {
+                    name: &user.name,
+                    org_name: &org_name,
+                    link,
+                    invitation,
+                })?,
+                list_unsubscribe: None,
+            }))
+        }
+        Kind::Digest => {
+            // Checked again at send time: consent may have been withdrawn,
+            // posts withdrawn or expired since the digest was planned.
+            if !store::consent::allows(conn, user.id, Purpose::EmailDigest)? {
+                return Ok(Composition::Cancel(
+                    "the person withdrew their consent to digests",
+                ));
+            }
+            let ids: Vec<i64> = data["posts"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|v| v.as_i64()).collect())
+                .unwrap_or_default();
+            let posts = store::posts::find_many(conn, &ids)?;
+            let items: Vec<DigestItem> = posts
+                .into_iter()
+                .filter(|p| {
+                    p.status == PostStatus::Published && p.expires_at.is_none_or(|e| e > now)
+                })
+                .map(|p| DigestItem {
+                    host: url::Url::parse(&p.link)
+                        .ok()
+                        .and_then(|u| u.host_str().map(str::to_string))
+                        .unwrap_or_default(),
+                    text: p.base_text.clone(),
+                    link: p.link.clone(),
+                })
+                .collect();
+            if items.is_empty() {
+                return Ok(Composition::Cancel(
+                    "every post in it was withdrawn or expired",
+                ));
+            }
+            let token = store::outbox::issue_unsubscribe_token(conn, user.id, now)?;
+            let unsubscribe_url = format!("{base_url}/unsubscribe/{token}");
+            let queue_url = format!("{base_url}/queue");
+            let preferences_url = format!("{base_url}/me/preferences");
+            let subject = if items.len() == 1 {
+                "1 new post you may want to share".to_string()
+            } else {
+                format!("{} new posts you may want to share", items.len())
+            };
+            let (name, org_name) = (user.name.as_str(), org_name.as_str());
+            Ok(Composition::Send(Composed {
+                subject,
+                text: render(&DigestText {
+                    name,
+                    org_name,
+                    items: &items,
+                    queue_url: &queue_url,
+                    unsubscribe_url: &unsubscribe_url,
+                    preferences_url: &preferences_url,
+                })?,
+                html: render(&DigestHtml {
+                    name,
+                    org_name,
+                    items: &items,
+                    queue_url: &queue_url,
+                    unsubscribe_url: &unsubscribe_url,
+                    preferences_url: &preferences_url,
+                })?,
+                list_unsubscribe: Some(unsubscribe_url),
+            }))
+        }
+        Kind::WithdrawalNotice => {
+            let post_id = data["post"].as_i64().unwrap_or_default();
+            let Some(post) = store::posts::find(conn, post_id)? else {
+                return Ok(Composition::Cancel("the post no longer exists"));
+            };
+            let reason = post.withdrawal_reason.clone().unwrap_or_default();
+            Ok(Composition::Send(Composed {
+                subject: "A post you shared was withdrawn".to_string(),
+                text: render(&WithdrawalText {
+                    name: &user.name,
+                    link: &post.link,
+                    reason: &reason,
+                })?,
+                html: render(&WithdrawalHtml {
+                    name: &user.name,
+                    link: &post.link,
+                    reason: &reason,
+                })?,
+                list_unsubscribe: None,
+            }))
+        }
+    }
+}

@@ -1,0 +1,398 @@
+//! The outbox: every outgoing email is a row here first. Workers claim due
+//! rows with a lease (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: an
+//! IMMEDIATE transaction), so two workers never send the same row, and a
+//! row whose worker died is claimed again when its lease expires.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::{DbConnection, StoreResult, is_unique_violation};
+use crate::db::schema::{outbox, suppressed_addresses, unsubscribe_tokens};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Invitation,
+    PasswordReset,
+    Digest,
+    WithdrawalNotice,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Invitation => "invitation",
+            Kind::PasswordReset => "password_reset",
+            Kind::Digest => "digest",
+            Kind::WithdrawalNotice => "withdrawal_notice",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        [
+            Kind::Invitation,
+            Kind::PasswordReset,
+            Kind::Digest,
+            Kind::WithdrawalNotice,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+pub const PENDING: &str = "pending";
+pub const SENDING: &str = "sending";
+pub const SENT: &str = "sent";
+pub const FAILED: &str = "failed";
+pub const CANCELLED: &str = "cancelled";
+
+pub struct NewMessage {
+    pub kind: Kind,
+    pub user_id: Option<i64>,
+    pub recipient: String,
+    pub dedupe_key: String,
+    /// JSON: what to render at send time.
+    pub payload: String,
+    pub send_before: Option<NaiveDateTime>,
+    pub message_id: String,
+}
+
+/// Adds a message; false when one with the same dedupe key exists already.
+pub fn enqueue(
+    conn: &mut DbConnection,
+    message: &NewMessage,
+    now: NaiveDateTime,
+) -> StoreResult<bool> {
+    let inserted = conn.transaction(|conn| {
+        diesel::insert_into(outbox::table)
+            .values((
+                outbox::kind.eq(message.kind.as_str()),
+                outbox::user_id.eq(message.user_id),
+                outbox::recipient.eq(&message.recipient),
+                outbox::dedupe_key.eq(&message.dedupe_key),
+                outbox::payload.eq(&message.payload),
+                outbox::subject.eq(""),
+                outbox::body_text.eq(""),
+                outbox::body_html.eq(""),
+                outbox::headers.eq("{}"),
+                outbox::message_id.eq(&message.message_id),
+                outbox::status.eq(PENDING),
+                outbox::attempts.eq(0),
+                outbox::next_attempt_at.eq(now),
+                outbox::send_before.eq(message.send_before),
+                outbox::created_at.eq(now),
+            ))
+            .execute(conn)
+    });
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = outbox)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub kind: String,
+    pub user_id: Option<i64>,
+    pub recipient: String,
+    pub payload: String,
+    pub message_id: String,
+    pub attempts: i32,
+    pub send_before: Option<NaiveDateTime>,
+    pub status: String,
+    pub created_at: NaiveDateTime,
+    pub sent_at: Option<NaiveDateTime>,
+}
+
+macro_rules! due_ids {
+    ($now:expr, $limit:expr) => {
+        outbox::table
+            .filter(
+                outbox::status
+                    .eq(PENDING)
+                    .and(outbox::next_attempt_at.le($now))
+                    .or(outbox::status
+                        .eq(SENDING)
+                        .and(outbox::lease_expires_at.le($now))),
+            )
+            .order(outbox::id.asc())
+            .limit($limit)
+            .select(outbox::id)
+    };
+}
+
+macro_rules! take_leases {
+    ($conn:expr, $ids:expr, $worker:expr, $now:expr, $until:expr) => {{
+        let mut claimed = Vec::new();
+        for id in $ids {
+            // Conditional: a row someone else claimed meanwhile is skipped.
+            let updated = diesel::update(
+                outbox::table.find(id).filter(
+                    outbox::status
+                        .eq(PENDING)
+                        .and(outbox::next_attempt_at.le($now))
+                        .or(outbox::status
+                            .eq(SENDING)
+                            .and(outbox::lease_expires_at.le($now))),
+                ),
+            )
+            .set((
+                outbox::status.eq(SENDING),
+                outbox::lease_owner.eq(Some($worker)),
+                outbox::lease_expires_at.eq(Some($until)),
+                outbox::attempts.eq(outbox::attempts + 1),
+            ))
+            .execute($conn)?;
+            if updated == 1 {
+                claimed.push(id);
+            }
+        }
+        Ok::<Vec<i64>, diesel::result::Error>(claimed)
+    }};
+}
+
+/// Claims up to `limit` due rows for `worker` until `now + lease`.
+pub fn claim_due(
+    conn: &mut DbConnection,
+    worker: &str,
+    now: NaiveDateTime,
+    lease: Duration,
+    limit: i64,
+) -> StoreResult<Vec<OutboxRow>> {
+    let until = now + lease;
+    let claimed = match conn {
+        DbConnection::Postgresql(pg) => pg.transaction(|c| {
+            let ids: Vec<i64> = due_ids!(now, limit).for_update().skip_locked().load(c)?;
+            take_leases!(c, ids, worker, now, until)
+        })?,
+        DbConnection::Sqlite(sqlite) => sqlite.immediate_transaction(|c| {
+            let ids: Vec<i64> = due_ids!(now, limit).load(c)?;
+            take_leases!(c, ids, worker, now, until)
+        })?,
+    };
+    Ok(outbox::table
+        .filter(outbox::id.eq_any(&claimed))
+        .order(outbox::id.asc())
+        .select(OutboxRow::as_select())
+        .load(conn)?)
+}
+
+/// Keeps what was rendered, so the row shows what was (or will be) sent.
+pub fn store_rendered(
+    conn: &mut DbConnection,
+    id: i64,
+    subject: &str,
+    text: &str,
+    html: &str,
+    headers: &str,
+) -> StoreResult<()> {
+    diesel::update(outbox::table.find(id))
+        .set((
+            outbox::subject.eq(subject),
+            outbox::body_text.eq(text),
+            outbox::body_html.eq(html),
+            outbox::headers.eq(headers),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn mark_sent(conn: &mut DbConnection, id: i64, now: NaiveDateTime) -> StoreResult<()> {
+    diesel::update(outbox::table.find(id))
+        .set((
+            outbox::status.eq(SENT),
+            outbox::sent_at.eq(Some(now)),
+            outbox::lease_owner.eq(None::<String>),
+            outbox::lease_expires_at.eq(None::<NaiveDateTime>),
+            outbox::last_error.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn mark_retry(
+    conn: &mut DbConnection,
+    id: i64,
+    error: &str,
+    next_attempt_at: NaiveDateTime,
+) -> StoreResult<()> {
+    diesel::update(outbox::table.find(id))
+        .set((
+            outbox::status.eq(PENDING),
+            outbox::next_attempt_at.eq(next_attempt_at),
+            outbox::lease_owner.eq(None::<String>),
+            outbox::lease_expires_at.eq(None::<NaiveDateTime>),
+            outbox::last_error.eq(Some(error)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn mark_failed(conn: &mut DbConnection, id: i64, error: &str) -> StoreResult<()> {
+    finish(conn, id, FAILED, error)
+}
+
+pub fn cancel(conn: &mut DbConnection, id: i64, reason: &str) -> StoreResult<()> {
+    finish(conn, id, CANCELLED, reason)
+}
+
+fn finish(conn: &mut DbConnection, id: i64, status: &str, note: &str) -> StoreResult<()> {
+    diesel::update(outbox::table.find(id))
+        .set((
+            outbox::status.eq(status),
+            outbox::lease_owner.eq(None::<String>),
+            outbox::lease_expires_at.eq(None::<NaiveDateTime>),
+            outbox::last_error.eq(Some(note)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Cancels a person's digests that are not sent yet (after unsubscribing).
+pub fn cancel_pending_digests(conn: &mut DbConnection, user_id: i64) -> StoreResult<usize> {
+    Ok(diesel::update(
+        outbox::table
+            .filter(outbox::user_id.eq(user_id))
+            .filter(outbox::kind.eq(Kind::Digest.as_str()))
+            .filter(outbox::status.eq(PENDING)),
+    )
+    .set((
+        outbox::status.eq(CANCELLED),
+        outbox::last_error.eq(Some("unsubscribed")),
+    ))
+    .execute(conn)?)
+}
+
+/// Counts by kind and status, for Admin → Email.
+pub fn counts(conn: &mut DbConnection) -> StoreResult<Vec<(String, String, i64)>> {
+    Ok(outbox::table
+        .group_by((outbox::kind, outbox::status))
+        .select((outbox::kind, outbox::status, diesel::dsl::count_star()))
+        .order((outbox::kind, outbox::status))
+        .load(conn)?)
+}
+
+/// A failed row: id, kind, recipient, last error, attempts, created.
+pub type FailedRow = (i64, String, String, Option<String>, i32, NaiveDateTime);
+
+/// Failed rows, newest first.
+pub fn failed(conn: &mut DbConnection, limit: i64) -> StoreResult<Vec<FailedRow>> {
+    Ok(outbox::table
+        .filter(outbox::status.eq(FAILED))
+        .order(outbox::id.desc())
+        .limit(limit)
+        .select((
+            outbox::id,
+            outbox::kind,
+            outbox::recipient,
+            outbox::last_error,
+            outbox::attempts,
+            outbox::created_at,
+        ))
+        .load(conn)?)
+}
+
+/// Puts a failed row back in the queue; false if it was not failed.
+pub fn retry(conn: &mut DbConnection, id: i64, now: NaiveDateTime) -> StoreResult<bool> {
+    let updated = diesel::update(outbox::table.find(id).filter(outbox::status.eq(FAILED)))
+        .set((
+            outbox::status.eq(PENDING),
+            outbox::attempts.eq(0),
+            outbox::next_attempt_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(updated == 1)
+}
+
+pub fn find(conn: &mut DbConnection, id: i64) -> StoreResult<Option<OutboxRow>> {
+    Ok(outbox::table
+        .find(id)
+        .select(OutboxRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Everything in the outbox for one person (their data export), newest first.
+pub fn of_user(conn: &mut DbConnection, user_id: i64) -> StoreResult<Vec<OutboxRow>> {
+    Ok(outbox::table
+        .filter(outbox::user_id.eq(user_id))
+        .order(outbox::id.desc())
+        .select(OutboxRow::as_select())
+        .load(conn)?)
+}
+
+// ---- suppression ----------------------------------------------------------------
+
+pub fn is_suppressed(conn: &mut DbConnection, email: &str) -> StoreResult<bool> {
+    let count: i64 = suppressed_addresses::table
+        .filter(suppressed_addresses::email.eq(email))
+        .count()
+        .get_result(conn)?;
+    Ok(count > 0)
+}
+
+pub fn suppress(
+    conn: &mut DbConnection,
+    email: &str,
+    reason: &str,
+    now: NaiveDateTime,
+) -> StoreResult<()> {
+    let inserted = conn.transaction(|conn| {
+        diesel::insert_into(suppressed_addresses::table)
+            .values((
+                suppressed_addresses::email.eq(email),
+                suppressed_addresses::reason.eq(reason),
+                suppressed_addresses::created_at.eq(now),
+            ))
+            .execute(conn)
+    });
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn unsuppress(conn: &mut DbConnection, email: &str) -> StoreResult<bool> {
+    Ok(diesel::delete(suppressed_addresses::table.find(email)).execute(conn)? == 1)
+}
+
+pub fn suppressed(conn: &mut DbConnection) -> StoreResult<Vec<(String, String, NaiveDateTime)>> {
+    Ok(suppressed_addresses::table
+        .order(suppressed_addresses::created_at.desc())
+        .select((
+            suppressed_addresses::email,
+            suppressed_addresses::reason,
+            suppressed_addresses::created_at,
+        ))
+        .load(conn)?)
+}
+
+// ---- unsubscribe tokens ---------------------------------------------------------------
+
+/// A fresh random unsubscribe token for a person (stored only as a hash).
+pub fn issue_unsubscribe_token(
+    conn: &mut DbConnection,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> StoreResult<String> {
+    let token = crate::credentials::random_token();
+    diesel::insert_into(unsubscribe_tokens::table)
+        .values((
+            unsubscribe_tokens::token_hash.eq(crate::credentials::token_hash(&token)),
+            unsubscribe_tokens::user_id.eq(user_id),
+            unsubscribe_tokens::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(token)
+}
+
+pub fn unsubscribe_token_owner(conn: &mut DbConnection, token: &str) -> StoreResult<Option<i64>> {
+    Ok(unsubscribe_tokens::table
+        .find(crate::credentials::token_hash(token))
+        .select(unsubscribe_tokens::user_id)
+        .first(conn)
+        .optional()?)
+}

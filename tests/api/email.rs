@@ -1,0 +1,433 @@
+//! Email through the outbox, against a real SMTP server on loopback.
+
+use std::time::Duration as StdDuration;
+
+use chorus::domain::consent::{Choice, Purpose};
+use chorus::domain::platforms::Platform;
+use chorus::jobs::delivery::{DeliveryReport, deliver_once};
+use chorus::mail::transport::Mailer;
+use chorus::store::{self, consent, outbox, posts};
+use diesel::RunQueryDsl;
+
+use crate::backend_test;
+use crate::helpers::*;
+use crate::smtp_server::{Mode, SmtpServer};
+
+async fn deliver(app: &TestApp, server: &SmtpServer) -> DeliveryReport {
+    let mailer = Mailer::smtp(&server.url()).unwrap();
+    let settings = chorus::startup::delivery_settings(&app.config, &app.address);
+    deliver_once(&app.state.db, &mailer, &app.clock, &settings)
+        .await
+        .unwrap()
+}
+
+/// An organisation with a policy, one post on X, and an employee who wants
+/// daily digests at midnight (so one is due at once).
+async fn digest_ready(app: &TestApp) -> (i64, i64) {
+    let hub = app
+        .create_user("hub@example.com", "Hub", "comms,admin")
+        .await;
+    let me = app
+        .create_user("emp@example.com", "Emp Loyee", "employee")
+        .await;
+    let now = app.clock.now_naive();
+    let post = app
+        .db(move |conn| {
+            diesel::sql_query("UPDATE org_settings SET org_name = 'Acme'").execute(conn)?;
+            store::policy::publish(conn, "Policy", false, hub, now)?;
+            for purpose in [Purpose::ShareSuggestions(Platform::X), Purpose::EmailDigest] {
+                consent::record_choice(conn, me, purpose, Choice::Yes, None, "test", now)?;
+            }
+            store::users::set_digest_settings(
+                conn,
+                me,
+                &store::users::DigestSettings {
+                    frequency: "daily".into(),
+                    weekday: 1,
+                    hour: 0,
+                    max_posts: 5,
+                    last_digest_at: None,
+                },
+            )?;
+            let id = posts::create_draft(
+                conn,
+                &posts::PostInput {
+                    title: "t".into(),
+                    link: "https://example.com/news".into(),
+                    base_text: "Our news <b>today</b>".into(),
+                    captions: vec![(Platform::X, vec!["Our news".into()])],
+                    target_all: true,
+                    department_ids: vec![],
+                    expires_at: None,
+                },
+                hub,
+                now,
+            )?;
+            posts::schedule(conn, id, now, chrono_tz::UTC, hub, now)?;
+            Ok(id)
+        })
+        .await;
+    (me, post)
+}
+
+async fn plan(app: &TestApp) -> usize {
+    let now = app.clock.now_naive();
+    app.db(move |conn| store::digests::plan_all(conn, now, "localhost"))
+        .await
+}
+
+async fn rows(app: &TestApp) -> Vec<outbox::OutboxRow> {
+    app.db(|conn| {
+        let ids: Vec<i64> = {
+            use chorus::db::schema::outbox::dsl::*;
+            use diesel::prelude::*;
+            outbox.select(id).order(id.asc()).load(conn)?
+        };
+        let mut found = Vec::new();
+        for id in ids {
+            found.extend(outbox::find(conn, id)?);
+        }
+        Ok(found)
+    })
+    .await
+}
+
+fn unsubscribe_path(raw: &str) -> String {
+    let start = raw.find("/unsubscribe/").expect("an unsubscribe link");
+    raw[start..]
+        .split(['>', '\r', '\n', ' ', '"'])
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+backend_test!(
+    async fn a_digest_has_text_then_html_a_fixed_message_id_and_one_click_unsubscribe(app) {
+        let server = SmtpServer::start().await;
+        let (me, _) = digest_ready(&app).await;
+        assert_eq!(plan(&app).await, 1);
+        let report = deliver(&app, &server).await;
+        assert_eq!(report.sent, 1, "{report:?}");
+        let received = server.wait_for(1, StdDuration::from_secs(5)).await;
+        assert_eq!(received[0].to, vec!["emp@example.com".to_string()]);
+        let raw = &received[0].data;
+        let row = rows(&app).await.remove(0);
+        assert_eq!(row.status, outbox::SENT);
+        assert!(raw.contains(&format!("Message-ID: <{}>", row.message_id)), "{raw}");
+        assert!(raw.contains("Date: "));
+        assert!(raw.contains("multipart/alternative"));
+        let (text_at, html_at) = (raw.find("text/plain").unwrap(), raw.find("text/html").unwrap());
+        assert!(text_at < html_at, "plain text first");
+        assert!(raw.contains(&format!("List-Unsubscribe: <{}/unsubscribe/", app.address)), "{raw}");
+        assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+        assert!(raw.contains("example.com/news") && raw.contains(&format!("{}/queue", app.address)));
+        assert!(raw.contains("&lt;b&gt;today") || raw.contains("&#60;b&#62;today"), "HTML part escapes post text");
+        // Nothing new since: no second email, even in a later period.
+        app.clock.advance(chrono::Duration::days(1));
+        assert_eq!(plan(&app).await, 0);
+        let _ = me;
+    }
+);
+
+backend_test!(
+    async fn no_digest_is_planned_without_new_posts_or_without_consent(app) {
+        let (me, post) = digest_ready(&app).await;
+        let now = app.clock.now_naive();
+        app.db(move |conn| posts::withdraw(conn, post, "gone", 1, now).map(|_| ())).await;
+        assert_eq!(plan(&app).await, 0, "no post, no email");
+        let (_, _) = (me, ());
+        let now = app.clock.now_naive();
+        let hub = 1;
+        app.db(move |conn| {
+            let id = posts::create_draft(conn, &posts::PostInput {
+                title: "t".into(), link: "https://example.com/2".into(), base_text: "Two".into(),
+                captions: vec![(Platform::X, vec!["Two".into()])], target_all: true, department_ids: vec![], expires_at: None,
+            }, hub, now)?;
+            posts::schedule(conn, id, now, chrono_tz::UTC, hub, now)?;
+            consent::record_choice(conn, me, Purpose::EmailDigest, Choice::No, None, "test", now)?;
+            Ok(())
+        })
+        .await;
+        assert_eq!(plan(&app).await, 0, "no consent, no email");
+    }
+);
+
+backend_test!(
+    async fn two_planners_at_once_make_one_digest(app) {
+        digest_ready(&app).await;
+        let second = chorus::startup::open_database(&app.config).unwrap();
+        let now = app.clock.now_naive();
+        let mut planners = Vec::new();
+        for db in [app.state.db.clone(), second.clone(), app.state.db.clone(), second] {
+            planners.push(std::thread::spawn(move || {
+                db.run_sync(|conn| store::digests::plan_all(conn, now, "localhost")).unwrap()
+            }));
+        }
+        let planned: usize = planners.into_iter().map(|p| p.join().unwrap()).sum();
+        assert_eq!(planned, 1);
+        assert_eq!(rows(&app).await.len(), 1);
+    }
+);
+
+async fn invite_many(app: &TestApp, n: usize) {
+    let base = app.address.clone();
+    let now = app.clock.now_naive();
+    app.db(move |conn| {
+        for i in 0..n {
+            let user = store::users::NewUser {
+                email: chorus::domain::email::EmailAddress::parse(&format!(
+                    "person{i}@example.com"
+                ))
+                .unwrap(),
+                name: chorus::domain::names::PersonName::parse(&format!("Person {i}")).unwrap(),
+                roles: chorus::domain::roles::Roles::parse_list("employee").unwrap(),
+                department: None,
+            };
+            let mail = store::accounts::MailContext {
+                base_url: &base,
+                mail_domain: "localhost",
+            };
+            store::accounts::invite_by_email(conn, &user, &mail, now)?;
+        }
+        Ok(())
+    })
+    .await;
+}
+
+backend_test!(
+    async fn two_delivery_workers_send_each_message_exactly_once(app) {
+        let server = SmtpServer::start().await;
+        invite_many(&app, 12).await;
+        let second = chorus::startup::open_database(&app.config).unwrap();
+        let mut workers = Vec::new();
+        for db in [app.state.db.clone(), second] {
+            let (url, clock) = (server.url(), app.clock.clone());
+            let mut settings = chorus::startup::delivery_settings(&app.config, &app.address);
+            settings.batch = 3;
+            workers.push(std::thread::spawn(move || {
+                actix_web::rt::System::new().block_on(async move {
+                    let mailer = Mailer::smtp(&url).unwrap();
+                    let mut sent = 0;
+                    for _ in 0..10 {
+                        sent += deliver_once(&db, &mailer, &clock, &settings).await.unwrap().sent;
+                    }
+                    sent
+                })
+            }));
+        }
+        let sent: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
+        assert_eq!(sent, 12);
+        let received = server.wait_for(12, StdDuration::from_secs(5)).await;
+        assert_eq!(received.len(), 12);
+        let mut ids: Vec<String> = received
+            .iter()
+            .map(|r| r.data.lines().find(|l| l.starts_with("Message-ID:")).unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 12, "no message twice");
+        assert!(rows(&app).await.iter().all(|r| r.status == outbox::SENT));
+    }
+);
+
+backend_test!(
+    async fn while_smtp_is_down_mail_waits_with_backoff_and_is_sent_once_when_it_returns(app) {
+        let server = SmtpServer::start().await;
+        invite_many(&app, 3).await;
+        server.set_mode(Mode::Down);
+        let report = deliver(&app, &server).await;
+        assert_eq!(report.retried, 3, "{report:?}");
+        let waiting = rows(&app).await;
+        let now = app.clock.now_naive();
+        for row in &waiting {
+            assert_eq!((row.status.as_str(), row.attempts), (outbox::PENDING, 1));
+        }
+        let next = app.db(|conn| {
+            use chorus::db::schema::outbox::dsl::*;
+            use diesel::prelude::*;
+            Ok(outbox.select(next_attempt_at).load::<chrono::NaiveDateTime>(conn)?)
+        }).await;
+        assert!(next.iter().all(|t| *t > now + chrono::Duration::seconds(20)), "backoff: not retried at once");
+        assert_eq!(deliver(&app, &server).await, DeliveryReport::default(), "nothing due yet");
+
+        server.set_mode(Mode::Accept);
+        app.clock.advance(chrono::Duration::minutes(1));
+        assert_eq!(deliver(&app, &server).await.sent, 3);
+        assert_eq!(server.wait_for(3, StdDuration::from_secs(5)).await.len(), 3);
+        app.clock.advance(chrono::Duration::hours(1));
+        assert_eq!(deliver(&app, &server).await, DeliveryReport::default());
+        assert_eq!(server.received().len(), 3, "none twice");
+    }
+);
+
+backend_test!(
+    async fn a_permanent_failure_fails_and_no_such_user_suppresses_the_address(app) {
+        let server = SmtpServer::start().await;
+        invite_many(&app, 1).await;
+        server.set_mode(Mode::PermanentFailure);
+        assert_eq!(deliver(&app, &server).await.failed, 1);
+        let row = rows(&app).await.remove(0);
+        assert_eq!(row.status, outbox::FAILED);
+
+        app.login_as("admin@example.com", "admin").await;
+        let page = app.get_html("/admin/email").await;
+        assert!(page.contains("person0@example.com") && page.contains("554"), "failed row with its error");
+        let response = app.post_form(&format!("/admin/email/{}/retry", row.id), &[]).await;
+        assert_eq!(response.status(), 303);
+        server.set_mode(Mode::NoSuchUser);
+        assert_eq!(deliver(&app, &server).await.failed, 1);
+        assert!(app.db(|conn| outbox::is_suppressed(conn, "person0@example.com")).await);
+        assert!(app.get_html("/admin/email").await.contains("Suppressed addresses"));
+        // Suppressed: even with the server accepting again, nothing goes out.
+        server.set_mode(Mode::Accept);
+        app.post_form(&format!("/admin/email/{}/retry", row.id), &[]).await;
+        deliver(&app, &server).await;
+        assert!(server.received().is_empty());
+        let response = app.post_form("/admin/email/unsuppress", &[("email", "person0@example.com")]).await;
+        assert_eq!(response.status(), 303);
+        app.post_form(&format!("/admin/email/{}/retry", row.id), &[]).await;
+        assert_eq!(deliver(&app, &server).await.sent, 1);
+    }
+);
+
+backend_test!(
+    async fn a_digest_is_not_sent_after_the_person_withdrew_consent(app) {
+        let server = SmtpServer::start().await;
+        let (me, _) = digest_ready(&app).await;
+        assert_eq!(plan(&app).await, 1);
+        let now = app.clock.now_naive();
+        app.db(move |conn| consent::record_choice(conn, me, Purpose::EmailDigest, Choice::No, None, "test", now).map(|_| ())).await;
+        let report = deliver(&app, &server).await;
+        assert_eq!(report.cancelled, 1, "{report:?}");
+        assert!(server.received().is_empty());
+        assert_eq!(rows(&app).await[0].status, outbox::CANCELLED);
+    }
+);
+
+backend_test!(
+    async fn a_digest_not_sent_within_its_period_is_cancelled(app) {
+        let server = SmtpServer::start().await;
+        digest_ready(&app).await;
+        assert_eq!(plan(&app).await, 1);
+        app.clock.advance(chrono::Duration::days(1));
+        assert_eq!(deliver(&app, &server).await.cancelled, 1);
+        assert!(server.received().is_empty());
+    }
+);
+
+backend_test!(
+    async fn one_click_unsubscribe_needs_no_cookie_and_get_changes_nothing(app) {
+        let server = SmtpServer::start().await;
+        let (me, _) = digest_ready(&app).await;
+        plan(&app).await;
+        deliver(&app, &server).await;
+        let raw = server.wait_for(1, StdDuration::from_secs(5)).await.remove(0).data;
+        let path = unsubscribe_path(&raw);
+
+        let scanner = new_client();
+        let page = scanner.get(app.url(&path)).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        assert!(page.text().await.unwrap().contains("Stop digest emails?"));
+        assert!(app.db(move |conn| consent::allows(conn, me, Purpose::EmailDigest)).await, "GET changed nothing");
+
+        // A second digest waiting to be sent is cancelled by the unsubscribe.
+        app.db(move |conn| {
+            outbox::enqueue(conn, &outbox::NewMessage {
+                kind: outbox::Kind::Digest, user_id: Some(me), recipient: "emp@example.com".into(),
+                dedupe_key: "digest:test".into(), payload: "{\"posts\":[]}".into(), send_before: None,
+                message_id: "pending@localhost".into(),
+            }, chrono::Utc::now().naive_utc()).map(|_| ())
+        })
+        .await;
+        // As a mail client does it (RFC 8058): no cookie, no token, a form body.
+        let mail_client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        for _ in 0..2 {
+            let response = mail_client
+                .post(app.url(&path))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("List-Unsubscribe=One-Click")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "idempotent, no redirect");
+            assert!(response.text().await.unwrap().contains("You are unsubscribed"));
+        }
+        assert!(!app.db(move |conn| consent::allows(conn, me, Purpose::EmailDigest)).await);
+        let events = app.db(move |conn| consent::events_for(conn, me)).await;
+        let last = events.last().unwrap();
+        assert_eq!(last.action, "withdrawn");
+        assert!(last.collection_method.contains("one-click"));
+        assert_eq!(events.iter().filter(|e| e.action == "withdrawn").count(), 1);
+        assert!(rows(&app).await.iter().any(|r| r.message_id == "pending@localhost" && r.status == outbox::CANCELLED));
+        assert_eq!(mail_client.post(app.url("/unsubscribe/not-a-token")).send().await.unwrap().status(), 404);
+    }
+);
+
+fn link_in(raw: &str, marker: &str) -> String {
+    // Undo quoted-printable soft line breaks before looking for the link.
+    let raw = raw.replace("=\r\n", "");
+    let start = raw.find(marker).expect("a link");
+    let from = raw[..start].rfind("http").unwrap();
+    raw[from..]
+        .split(['\r', '\n', ' ', '"', '<', '>'])
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+backend_test!(
+    async fn an_invitation_email_carries_a_link_that_works_once(app) {
+        let server = SmtpServer::start().await;
+        app.login_as("admin@example.com", "admin").await;
+        let response = app
+            .post_form("/admin/people/new", &[("email", "new@example.com"), ("name", "New Person"), ("role_employee", "on")])
+            .await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(deliver(&app, &server).await.sent, 1);
+        let raw = server.wait_for(1, StdDuration::from_secs(5)).await.remove(0).data;
+        assert!(raw.contains("invites you to Chorus"));
+        let link = link_in(&raw, "/invite/");
+        let path = link.strip_prefix(&app.address).unwrap().to_string();
+        let newcomer = new_client();
+        assert_eq!(app.post_form_with(&newcomer, &path, &[("password", PASSWORD)]).await.status(), 303);
+        assert_eq!(app.get_with(&new_client(), &path).await.status(), 404, "used once");
+    }
+);
+
+backend_test!(
+    async fn a_password_reset_answers_the_same_for_everyone_and_ends_sessions(app) {
+        let server = SmtpServer::start().await;
+        app.create_user("emp@example.com", "Emp", "employee").await;
+        let old_session = app.login_client("emp@example.com").await;
+        let anonymous = new_client();
+        let unknown = app.post_form_with(&anonymous, "/password/forgot", &[("email", "nobody@example.com")]).await;
+        let known = app.post_form_with(&anonymous, "/password/forgot", &[("email", "emp@example.com")]).await;
+        assert_eq!((unknown.status(), known.status()), (reqwest::StatusCode::OK, reqwest::StatusCode::OK));
+        let (unknown, known) = (unknown.text().await.unwrap(), known.text().await.unwrap());
+        assert_eq!(unknown.replace("nobody@example.com", "X"), known.replace("emp@example.com", "X"), "same answer");
+        assert_eq!(deliver(&app, &server).await.sent, 1, "only the real account gets an email");
+        let raw = server.wait_for(1, StdDuration::from_secs(5)).await.remove(0).data;
+        let path = link_in(&raw, "/password/reset/").strip_prefix(&app.address).unwrap().to_string();
+        let new_password = "granite meadow whistles softly";
+        assert_eq!(app.post_form_with(&new_client(), &path, &[("password", new_password)]).await.status(), 303);
+        assert_eq!(app.get_with(&old_session, "/").await.status(), 303, "old sessions end");
+        assert_eq!(app.get_with(&new_client(), &path).await.status(), 404, "the link works once");
+        app.clock.advance(chrono::Duration::hours(2));
+        let again = app.post_form_with(&new_client(), "/password/forgot", &[("email", "emp@example.com")]).await;
+        assert_eq!(again.status(), 200);
+    }
+);
+
+backend_test!(
+    async fn people_who_shared_a_withdrawn_post_are_told_by_email(app) {
+        let server = SmtpServer::start().await;
+        let (me, post) = digest_ready(&app).await;
+        let now = app.clock.now_naive();
+        app.db(move |conn| store::shares::record(conn, me, post, Platform::X, 1, false, now).map(|_| ())).await;
+        app.db(move |conn| posts::withdraw_and_notify(conn, post, "The figures were wrong.", 1, now, "localhost").map(|_| ())).await;
+        let report = deliver(&app, &server).await;
+        assert_eq!(report.sent, 1, "{report:?}");
+        let raw = server.wait_for(1, StdDuration::from_secs(5)).await.remove(0).data;
+        assert!(raw.contains("A post you shared was withdrawn") && raw.contains("The figures were wrong."));
+    }
+);
