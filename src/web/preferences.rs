@@ -187,13 +187,21 @@ pub async fn save(
         .iter()
         .map(|p| {
             let ceiling = loaded.policies[p].ceiling;
-            let (day, week) = (
+            let (mut day, mut week) = (
                 field(&format!("day_{}", p.slug())),
                 field(&format!("week_{}", p.slug())),
             );
+            let sent = !(day.is_empty() && week.is_empty());
+            if !sent {
+                // Not on the form that was sent: the current caps stay as they are.
+                let current = loaded.policies[p].effective(loaded.personal.get(p).copied());
+                (day, week) = (current.per_day.to_string(), current.per_week.to_string());
+            }
             let error = match parse_personal(&day, &week, ceiling) {
                 Ok(c) => {
-                    caps.push((*p, c));
+                    if sent {
+                        caps.push((*p, c));
+                    }
                     None
                 }
                 Err(e) => Some(e.0),

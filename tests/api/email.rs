@@ -431,3 +431,56 @@ backend_test!(
         assert!(raw.contains("A post you shared was withdrawn") && raw.contains("The figures were wrong."));
     }
 );
+
+backend_test!(
+    async fn a_message_whose_worker_died_is_sent_again_after_its_lease_with_the_same_message_id(app) {
+        let server = SmtpServer::start().await;
+        invite_many(&app, 1).await;
+        // A worker claims the row and dies before sending.
+        let now = app.clock.now_naive();
+        let claimed = app
+            .db(move |conn| outbox::claim_due(conn, "dead-worker", now, chrono::Duration::minutes(2), 10))
+            .await;
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(deliver(&app, &server).await, DeliveryReport::default(), "leased: nobody else takes it");
+        app.clock.advance(chrono::Duration::minutes(3));
+        assert_eq!(deliver(&app, &server).await.sent, 1);
+        let raw = server.wait_for(1, StdDuration::from_secs(5)).await.remove(0).data;
+        assert!(raw.contains(&format!("Message-ID: <{}>", claimed[0].message_id)));
+    }
+);
+
+backend_test!(
+    async fn digest_preferences_are_set_on_the_preferences_page(app) {
+        app.login_as("emp@example.com", "employee").await;
+        let page = app.get_html("/me/preferences").await;
+        assert!(page.contains("Email digests") && page.contains("said yes to email digests"));
+        let token = app.csrf_token_with(&app.client, "/me/preferences").await;
+        let bad = app
+            .client
+            .post(app.url("/me/preferences"))
+            .form(&[("csrf_token", token.as_str()), ("timezone", "Europe/Berlin"), ("digest_frequency", "weekly"),
+                ("digest_weekday", "3"), ("digest_hour", "9"), ("digest_max_posts", "50")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad.status(), 422);
+        assert!(bad.text().await.unwrap().contains("between 1 and 20 posts"));
+        let ok = app
+            .client
+            .post(app.url("/me/preferences"))
+            .form(&[("csrf_token", token.as_str()), ("timezone", "Europe/Berlin"), ("digest_frequency", "weekly"),
+                ("digest_weekday", "3"), ("digest_hour", "9"), ("digest_max_posts", "7")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), 303);
+        let id = app
+            .db(|conn| store::users::find_by_email(conn, &chorus::domain::email::EmailAddress::parse("emp@example.com").unwrap()))
+            .await
+            .unwrap()
+            .id;
+        let settings = app.db(move |conn| store::users::digest_settings(conn, id)).await;
+        assert_eq!((settings.frequency.as_str(), settings.weekday, settings.hour, settings.max_posts), ("weekly", 3, 9, 7));
+    }
+);
