@@ -204,7 +204,13 @@ fn add_user(
                 base_url: &base,
                 mail_domain: &chorus::mail::domain_of(&config.mail_from),
             };
-            accounts::invite_by_email(conn, &new_user, &mail, now)
+            accounts::invite_by_email(
+                conn,
+                &new_user,
+                &mail,
+                chorus::store::audit::Actor::System,
+                now,
+            )
         })
         .map_err(|e| e.to_string())?;
     let accounts::InviteOutcome::Invited(_, token) = outcome else {

@@ -184,7 +184,10 @@ impl Db {
         drop(first);
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
-            .min_idle(Some(1))
+            // No background top-up of idle connections: a connection being
+            // opened on r2d2's thread while a command-line process exits
+            // crashes inside libpq's exit handlers. Connections open on demand.
+            .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(5))
             .test_on_check_out(backend == Backend::Postgres)
             .build(ConnectionManager {

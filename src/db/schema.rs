@@ -16,6 +16,7 @@ diesel::table! {
         disclosure_required -> Bool,
         crowd_threshold -> Integer,
         crowd_cap_per_hour -> Integer,
+        k_anonymity -> Integer,
     }
 }
 

@@ -11,9 +11,11 @@ pub mod platforms;
 pub mod policy;
 pub mod post;
 pub mod receipt;
+pub mod reports;
 pub mod roles;
 pub mod schedule;
 pub mod share_caps;
+pub mod suppression;
 
 /// A value refused by a validator, with the message shown next to the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

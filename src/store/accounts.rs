@@ -238,6 +238,7 @@ pub fn invite_by_email(
     conn: &mut DbConnection,
     new_user: &NewUser,
     mail: &MailContext<'_>,
+    by: super::audit::Actor,
     now: NaiveDateTime,
 ) -> StoreResult<InviteOutcome> {
     conn.transaction(|conn| {
@@ -251,6 +252,15 @@ pub fn invite_by_email(
                 mail,
                 now,
             )?;
+            let detail = format!("{} ({})", user.email, user.roles.describe());
+            super::audit::record(
+                conn,
+                by,
+                "user.invited",
+                &format!("user:{}", user.id),
+                &detail,
+                now,
+            )?;
         }
         Ok(outcome)
     })
@@ -261,6 +271,7 @@ pub fn invite_many_by_email(
     conn: &mut DbConnection,
     rows: Vec<Result<NewUser, String>>,
     mail: &MailContext<'_>,
+    by: super::audit::Actor,
     now: NaiveDateTime,
 ) -> StoreResult<Vec<Result<String, String>>> {
     conn.transaction(|conn| {
@@ -268,7 +279,7 @@ pub fn invite_many_by_email(
         for row in rows {
             outcomes.push(match row {
                 Err(reason) => Err(reason),
-                Ok(new_user) => match invite_by_email(conn, &new_user, mail, now)? {
+                Ok(new_user) => match invite_by_email(conn, &new_user, mail, by, now)? {
                     InviteOutcome::Invited(_, token) => Ok(token),
                     InviteOutcome::EmailTaken => {
                         Err("Someone with this email address already has an account.".to_string())
@@ -324,10 +335,19 @@ pub fn new_password_link_by_email(
     conn: &mut DbConnection,
     user_id: i64,
     mail: &MailContext<'_>,
+    by: super::audit::Actor,
     now: NaiveDateTime,
 ) -> StoreResult<String> {
     conn.transaction(|conn| {
         let token = tokens::issue_password_link(conn, user_id, now)?;
+        super::audit::record(
+            conn,
+            by,
+            "user.password_link",
+            &format!("user:{user_id}"),
+            "",
+            now,
+        )?;
         if let Some(person) = users::find(conn, user_id)? {
             email_password_link(
                 conn,

@@ -49,19 +49,25 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
-/// Newest first, one page, with the total.
+/// Newest first, one page, with the total; optionally one action only.
 pub fn page(
     conn: &mut DbConnection,
     offset: i64,
     limit: i64,
 ) -> StoreResult<(Vec<AuditEntry>, i64)> {
+    filtered(conn, None, offset, limit)
+}
+
+pub fn filtered(
+    conn: &mut DbConnection,
+    action: Option<&str>,
+    offset: i64,
+    limit: i64,
+) -> StoreResult<(Vec<AuditEntry>, i64)> {
     use crate::db::schema::users;
-    let total = audit_log::table.count().get_result(conn)?;
-    let entries = audit_log::table
+    let mut count = audit_log::table.count().into_boxed();
+    let mut query = audit_log::table
         .left_join(users::table.on(users::id.nullable().eq(audit_log::actor_id)))
-        .order(audit_log::id.desc())
-        .offset(offset)
-        .limit(limit)
         .select((
             audit_log::id,
             audit_log::at,
@@ -71,8 +77,44 @@ pub fn page(
             audit_log::subject,
             audit_log::detail,
         ))
+        .into_boxed();
+    if let Some(action) = action {
+        count = count.filter(audit_log::action.eq(action.to_string()));
+        query = query.filter(audit_log::action.eq(action.to_string()));
+    }
+    let total = count.get_result(conn)?;
+    let entries = query
+        .order(audit_log::id.desc())
+        .offset(offset)
+        .limit(limit)
         .load(conn)?;
     Ok((entries, total))
+}
+
+/// The actions that occur in the log, for the filter.
+pub fn actions(conn: &mut DbConnection) -> StoreResult<Vec<String>> {
+    Ok(audit_log::table
+        .select(audit_log::action)
+        .distinct()
+        .order(audit_log::action.asc())
+        .load(conn)?)
+}
+
+/// What one person did, for their own data export.
+pub fn by_actor(
+    conn: &mut DbConnection,
+    user_id: i64,
+) -> StoreResult<Vec<(NaiveDateTime, String, String, String)>> {
+    Ok(audit_log::table
+        .filter(audit_log::actor_id.eq(user_id))
+        .order(audit_log::id.asc())
+        .select((
+            audit_log::at,
+            audit_log::action,
+            audit_log::subject,
+            audit_log::detail,
+        ))
+        .load(conn)?)
 }
 
 /// Entries about one subject (e.g. "post:12"), oldest first.

@@ -12,6 +12,7 @@ pub mod outbox;
 pub mod policy;
 pub mod posts;
 pub mod queue;
+pub mod reports;
 pub mod sessions;
 pub mod shares;
 pub mod suggestions;

@@ -24,9 +24,15 @@ pub struct OrgSettings {
     pub crowd_threshold: i32,
     /// The most shares of one post on one platform per hour (0: no limit).
     pub crowd_cap_per_hour: i32,
+    k_anonymity: i32,
 }
 
 impl OrgSettings {
+    /// The smallest group reports show; never below the floor of 3.
+    pub fn k(&self) -> u32 {
+        (self.k_anonymity.max(0) as u32).max(crate::domain::suppression::MIN_K)
+    }
+
     /// The organisation's time zone (UTC if the stored name is unknown).
     pub fn timezone(&self) -> chrono_tz::Tz {
         self.timezone.parse().unwrap_or(chrono_tz::UTC)
@@ -87,6 +93,7 @@ pub struct SettingsChange {
     pub disclosure_required: bool,
     pub crowd_threshold: i32,
     pub crowd_cap_per_hour: i32,
+    pub k_anonymity: u32,
     pub enabled_platforms: Vec<Platform>,
     pub consent_language: String,
     pub jurisdiction: String,
@@ -116,6 +123,7 @@ pub fn update_settings(
             org_settings::disclosure_required.eq(change.disclosure_required),
             org_settings::crowd_threshold.eq(change.crowd_threshold),
             org_settings::crowd_cap_per_hour.eq(change.crowd_cap_per_hour),
+            org_settings::k_anonymity.eq(change.k_anonymity as i32),
             org_settings::updated_at.eq(now),
         ))
         .execute(conn)?;
@@ -138,6 +146,49 @@ pub fn apply_settings(
         let before = settings(conn)?;
         let caps_before = super::posts::caps(conn)?;
         update_settings(conn, change, now)?;
+        let mut changes = Vec::new();
+        if before.org_name != change.org_name {
+            changes.push(format!("organisation name {:?}", change.org_name));
+        }
+        if before.enabled_platforms() != change.enabled_platforms {
+            let names: Vec<&str> = change.enabled_platforms.iter().map(|p| p.name()).collect();
+            changes.push(format!("platforms {}", names.join(", ")));
+        }
+        if before.timezone_name() != change.timezone {
+            changes.push(format!("time zone {}", change.timezone));
+        }
+        if before.consent_language != change.consent_language
+            || before.jurisdiction != change.jurisdiction
+        {
+            changes.push(format!(
+                "receipts {} / {}",
+                change.consent_language, change.jurisdiction
+            ));
+        }
+        if before.privacy_contact != change.privacy_contact {
+            changes.push("privacy contact".to_string());
+        }
+        if before.k() != change.k_anonymity {
+            changes.push(format!("smallest reported group {}", change.k_anonymity));
+        }
+        if before.crowd_threshold != change.crowd_threshold
+            || before.crowd_cap_per_hour != change.crowd_cap_per_hour
+        {
+            changes.push(format!(
+                "popular-post hint at {}, hourly cap {}",
+                change.crowd_threshold, change.crowd_cap_per_hour
+            ));
+        }
+        if !changes.is_empty() {
+            audit::record(
+                conn,
+                Actor::Person(admin),
+                "settings.changed",
+                "settings",
+                &changes.join("; "),
+                now,
+            )?;
+        }
         if before.disclosure_template != change.disclosure_template
             || before.disclosure_required != change.disclosure_required
         {

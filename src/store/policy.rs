@@ -70,6 +70,18 @@ pub fn publish(
                 policy_versions::published_by.eq(Some(published_by)),
             ))
             .execute(conn)?;
+        super::audit::record(
+            conn,
+            super::audit::Actor::Person(published_by),
+            "policy.published",
+            &format!("policy:{version}"),
+            if material {
+                "material change"
+            } else {
+                "minor change"
+            },
+            now,
+        )?;
         let invalidated = if material {
             consent::invalidate_given_before(conn, version, now)?
         } else {

@@ -204,6 +204,7 @@ pub fn update_profile(
     conn: &mut DbConnection,
     user_id: i64,
     change: &ProfileChange,
+    by: i64,
     now: NaiveDateTime,
 ) -> StoreResult<ChangeOutcome> {
     conn.transaction(|conn| {
@@ -232,6 +233,23 @@ pub fn update_profile(
                 users::updated_at.eq(now),
             ))
             .execute(conn)?;
+        let detail = format!(
+            "roles {}; department {}",
+            change.roles.describe(),
+            change
+                .department
+                .as_ref()
+                .map(|d| d.as_str())
+                .unwrap_or("none")
+        );
+        super::audit::record(
+            conn,
+            super::audit::Actor::Person(by),
+            "user.changed",
+            &format!("user:{user_id}"),
+            &detail,
+            now,
+        )?;
         Ok(ChangeOutcome::Done)
     })
 }
@@ -241,6 +259,7 @@ pub fn set_active(
     conn: &mut DbConnection,
     user_id: i64,
     active: bool,
+    by: i64,
     now: NaiveDateTime,
 ) -> StoreResult<ChangeOutcome> {
     conn.transaction(|conn| {
@@ -257,6 +276,19 @@ pub fn set_active(
         if !active {
             sessions::delete_all_for_user(conn, user_id)?;
         }
+        let action = if active {
+            "user.reactivated"
+        } else {
+            "user.deactivated"
+        };
+        super::audit::record(
+            conn,
+            super::audit::Actor::Person(by),
+            action,
+            &format!("user:{user_id}"),
+            "",
+            now,
+        )?;
         Ok(ChangeOutcome::Done)
     })
 }

@@ -18,12 +18,15 @@ struct AuditPage {
     entries: Vec<store::audit::AuditEntry>,
     page_number: i64,
     pages: i64,
+    actions: Vec<String>,
+    action: String,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct PageQuery {
     page: i64,
+    action: String,
 }
 
 pub async fn audit(
@@ -33,14 +36,23 @@ pub async fn audit(
 ) -> WebResult<HttpResponse> {
     const PAGE: i64 = 100;
     let page_number = query.page.max(1);
-    let (entries, total) = state
+    let action = query.action.trim().to_string();
+    let filter = action.clone();
+    let (entries, total, actions) = state
         .db
-        .run(move |conn| store::audit::page(conn, (page_number - 1) * PAGE, PAGE))
+        .run(move |conn| {
+            let wanted = (!filter.is_empty()).then_some(filter.as_str());
+            let (entries, total) =
+                store::audit::filtered(conn, wanted, (page_number - 1) * PAGE, PAGE)?;
+            Ok::<_, store::StoreError>((entries, total, store::audit::actions(conn)?))
+        })
         .await?;
     ok(&AuditPage {
         page: PageContext::from(&signed_in),
         entries,
         page_number,
         pages: ((total + PAGE - 1) / PAGE).max(1),
+        actions,
+        action,
     })
 }

@@ -16,6 +16,7 @@ use crate::domain::email::EmailAddress;
 use crate::domain::names::{DepartmentName, PersonName};
 use crate::domain::roles::{Role, Roles};
 use crate::store::accounts::{self, InviteOutcome};
+use crate::store::audit::Actor;
 use crate::store::users::{ChangeOutcome, NewUser, ProfileChange, User};
 use crate::store::{self, departments, users};
 
@@ -221,10 +222,17 @@ pub async fn create(
         department: person.department,
     };
     let (base_url, domain) = (state.base_url.clone(), state.mail_domain.clone());
+    let admin = signed_in.user.id;
     let outcome = state
         .db
         .run(move |conn| {
-            accounts::invite_by_email(conn, &new_user, &mail_context(&base_url, &domain), now)
+            accounts::invite_by_email(
+                conn,
+                &new_user,
+                &mail_context(&base_url, &domain),
+                Actor::Person(admin),
+                now,
+            )
         })
         .await?;
     match outcome {
@@ -329,7 +337,10 @@ pub async fn update(
         let person_id = person.id;
         match state
             .db
-            .run(move |conn| users::update_profile(conn, person_id, &change, now))
+            .run({
+                let admin = signed_in.user.id;
+                move |conn| users::update_profile(conn, person_id, &change, admin, now)
+            })
             .await?
         {
             ChangeOutcome::Done => {
@@ -364,7 +375,10 @@ async fn change_active(
         let now = state.clock.now_naive();
         match state
             .db
-            .run(move |conn| users::set_active(conn, id, active, now))
+            .run({
+                let admin = signed_in.user.id;
+                move |conn| users::set_active(conn, id, active, admin, now)
+            })
             .await?
         {
             ChangeOutcome::Done => {
@@ -417,6 +431,7 @@ pub async fn password_link(
     let now = state.clock.now_naive();
     let person_id = person.id;
     let (base_url, domain) = (state.base_url.clone(), state.mail_domain.clone());
+    let admin = signed_in.user.id;
     let token = state
         .db
         .run(move |conn| {
@@ -424,6 +439,7 @@ pub async fn password_link(
                 conn,
                 person_id,
                 &mail_context(&base_url, &domain),
+                Actor::Person(admin),
                 now,
             )
         })
@@ -594,10 +610,17 @@ pub async fn import(
         .map(|c| ((c.line, c.email, c.name), c.parsed))
         .unzip();
     let (base_url, domain) = (state.base_url.clone(), state.mail_domain.clone());
+    let admin = signed_in.user.id;
     let outcomes = state
         .db
         .run(move |conn| {
-            accounts::invite_many_by_email(conn, parsed, &mail_context(&base_url, &domain), now)
+            accounts::invite_many_by_email(
+                conn,
+                parsed,
+                &mail_context(&base_url, &domain),
+                Actor::Person(admin),
+                now,
+            )
         })
         .await?;
     let rows: Vec<ImportRow> = lines

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use crate::domain::disclosure;
 use crate::domain::schedule::{self, Caps};
 use crate::domain::share_caps::{self, CapPolicy};
+use crate::domain::suppression;
 use crate::store::{self, StoreError, org::SettingsChange};
 
 pub struct PlatformOption {
@@ -41,6 +42,7 @@ struct SettingsErrors {
     caps: Option<String>,
     share_caps: Option<String>,
     crowd: Option<String>,
+    k: Option<String>,
 }
 
 impl SettingsErrors {
@@ -50,6 +52,7 @@ impl SettingsErrors {
             || self.caps.is_some()
             || self.share_caps.is_some()
             || self.crowd.is_some()
+            || self.k.is_some()
             || self.org_name.is_some()
             || self.platforms.is_some()
             || self.consent_language.is_some()
@@ -72,6 +75,7 @@ struct SettingsPage {
     disclosure_required: bool,
     crowd_threshold: String,
     crowd_cap_per_hour: String,
+    k_anonymity: String,
     errors: SettingsErrors,
     saved: bool,
     timezones: Vec<&'static str>,
@@ -149,6 +153,7 @@ pub async fn show(
         platforms: options(&settings.enabled_platforms(), &caps, &share),
         crowd_threshold: settings.crowd_threshold.to_string(),
         crowd_cap_per_hour: settings.crowd_cap_per_hour.to_string(),
+        k_anonymity: settings.k().to_string(),
         timezone: settings.timezone_name().to_string(),
         disclosure_template: settings.disclosure_template.clone(),
         disclosure_required: settings.disclosure_required,
@@ -247,6 +252,18 @@ pub async fn save(
         }
         share_text.insert(p, values);
     }
+    let k_text = field("k_anonymity");
+    let k_value = if k_text.is_empty() {
+        current.k()
+    } else {
+        match suppression::parse_k(&k_text) {
+            Ok(k) => k,
+            Err(e) => {
+                errors.k = Some(e.0);
+                current.k()
+            }
+        }
+    };
     let (crowd_threshold, crowd_cap_per_hour) =
         (field("crowd_threshold"), field("crowd_cap_per_hour"));
     let crowd = match (
@@ -304,6 +321,7 @@ pub async fn save(
             disclosure_required,
             crowd_threshold,
             crowd_cap_per_hour,
+            k_anonymity: k_text,
             timezones: timezones(),
             consent_language,
             jurisdiction,
@@ -319,6 +337,7 @@ pub async fn save(
         disclosure_required,
         crowd_threshold: crowd.map(|c| c.0).unwrap_or(current.crowd_threshold),
         crowd_cap_per_hour: crowd.map(|c| c.1).unwrap_or(current.crowd_cap_per_hour),
+        k_anonymity: k_value,
         enabled_platforms: enabled,
         consent_language,
         jurisdiction,

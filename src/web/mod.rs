@@ -19,6 +19,7 @@ pub mod page;
 pub mod policy;
 pub mod preferences;
 pub mod queue;
+pub mod reports;
 pub mod session;
 pub mod suggestions;
 pub mod unsubscribe;
@@ -64,6 +65,8 @@ pub enum Access {
     SignedIn,
     /// A logged-in person holding the role.
     Role(Role),
+    /// A logged-in person holding any of these roles.
+    AnyRole(&'static [Role]),
 }
 
 pub struct RouteSpec {
@@ -90,6 +93,10 @@ pub fn route_table() -> Vec<RouteSpec> {
     let admin = Role(crate::domain::roles::Role::Admin);
     let employee = Role(crate::domain::roles::Role::Employee);
     let comms = Role(crate::domain::roles::Role::Comms);
+    let reporting = AnyRole(&[
+        crate::domain::roles::Role::Admin,
+        crate::domain::roles::Role::Comms,
+    ]);
     vec![
         spec(M::GET, "/", SignedIn, || web::get().to(home::start)),
         spec(M::GET, "/healthz", Public, || {
@@ -244,6 +251,15 @@ pub fn route_table() -> Vec<RouteSpec> {
         spec(M::POST, "/admin/email/unsuppress", admin, || {
             web::post().to(admin_email::unsuppress)
         }),
+        spec(M::GET, "/admin/reports", reporting, || {
+            web::get().to(reports::index)
+        }),
+        spec(
+            M::GET,
+            "/admin/reports/{table:[a-z]+}.csv",
+            reporting,
+            || web::get().to(reports::csv),
+        ),
         spec(M::GET, "/admin/audit", admin, || {
             web::get().to(admin_audit::audit)
         }),
@@ -350,6 +366,9 @@ async fn authorize(
         (Access::SignedIn, Some(_)) => None,
         (Access::Role(role), Some(user)) => {
             (!user.roles.has(role)).then(|| AppError::new(ErrorKind::Forbidden))
+        }
+        (Access::AnyRole(roles), Some(user)) => {
+            (!roles.iter().any(|r| user.roles.has(*r))).then(|| AppError::new(ErrorKind::Forbidden))
         }
     };
     match refusal {

@@ -26,6 +26,7 @@ struct Holdings {
     dismissals: Vec<(i64, chrono::NaiveDateTime)>,
     suggestions: Vec<store::suggestions::Suggestion>,
     emails: Vec<store::outbox::OutboxRow>,
+    own_actions: Vec<(chrono::NaiveDateTime, String, String, String)>,
 }
 
 async fn holdings(state: &AppState, user_id: i64) -> WebResult<Holdings> {
@@ -43,6 +44,7 @@ async fn holdings(state: &AppState, user_id: i64) -> WebResult<Holdings> {
                 dismissals: store::shares::dismissed(conn, user_id)?,
                 suggestions: store::suggestions::of_user(conn, user_id)?,
                 emails: store::outbox::of_user(conn, user_id)?,
+                own_actions: store::audit::by_actor(conn, user_id)?,
             })
         })
         .await?)
@@ -152,6 +154,9 @@ pub async fn download(state: web::Data<AppState>, signed_in: SignedIn) -> WebRes
         "suggestions": held.suggestions.iter().map(|s| json!({
             "link": s.link, "note": s.note, "status": s.status.as_str(), "response": s.response_note,
             "createdAt": s.created_at.and_utc().to_rfc3339(),
+        })).collect::<Vec<_>>(),
+        "auditLogOfYourOwnActions": held.own_actions.iter().map(|(at, action, subject, detail)| json!({
+            "at": at.and_utc().to_rfc3339(), "action": action, "subject": subject, "detail": detail,
         })).collect::<Vec<_>>(),
         "emails": held.emails.iter().map(|e| json!({
             "kind": e.kind, "status": e.status, "messageId": e.message_id,

@@ -300,6 +300,9 @@ pub async fn save(
 struct VisibilityPage {
     page: PageContext,
     org_name: String,
+    built: super::reports::Built,
+    bars: Vec<super::reports::BarView>,
+    query_string: String,
 }
 
 pub async fn visibility(
@@ -307,9 +310,13 @@ pub async fn visibility(
     signed_in: SignedIn,
 ) -> WebResult<HttpResponse> {
     let settings = state.db.run(store::org::settings).await?;
+    let built = super::reports::build(&state, &Default::default()).await?;
     ok(&VisibilityPage {
         page: PageContext::from(&signed_in),
         org_name: settings.org_name,
+        bars: super::reports::chart(&built.reports.chart),
+        built,
+        query_string: String::new(),
     })
 }
 

@@ -255,7 +255,13 @@ backend_test!(
             .await
             .unwrap();
         let broken = chorus_verify(&app);
-        assert_eq!(broken.status.code(), Some(1));
+        assert_eq!(
+            broken.status.code(),
+            Some(1),
+            "{:?}: {}",
+            broken.status,
+            String::from_utf8_lossy(&broken.stderr)
+        );
         let stderr = String::from_utf8_lossy(&broken.stderr);
         assert!(stderr.contains(&target) && stderr.contains(&format!("user {id}")), "{stderr}");
     }

@@ -187,7 +187,7 @@ async fn invite_many(app: &TestApp, n: usize) {
                 base_url: &base,
                 mail_domain: "localhost",
             };
-            store::accounts::invite_by_email(conn, &user, &mail, now)?;
+            store::accounts::invite_by_email(conn, &user, &mail, store::audit::Actor::System, now)?;
         }
         Ok(())
     })

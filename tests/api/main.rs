@@ -13,5 +13,6 @@ mod health;
 mod hub;
 mod migrations;
 mod queue;
+mod reports;
 mod security;
 mod smtp_server;

@@ -1,0 +1,233 @@
+//! Reports (admins and comms; employees see the same under "What others can
+//! see"): aggregates only, every cell through small-group suppression, as
+//! tables, an SVG chart and CSV. Filters are a fixed set.
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use chrono::NaiveDateTime;
+use serde::Deserialize;
+
+use super::AppState;
+use super::error::{AppError, WebResult};
+use super::page::{PageContext, ok};
+use super::session::SignedIn;
+use crate::domain::platforms::Platform;
+use crate::domain::reports::{self, Bar, Filters, Reports, Week};
+use crate::domain::schedule;
+use crate::store;
+use crate::store::audit::{self, Actor};
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+pub struct ReportQuery {
+    weeks: String,
+    platform: String,
+    department: String,
+}
+
+pub const PERIODS: [u32; 3] = [4, 12, 26];
+
+/// The report and what it was built from.
+pub struct Built {
+    pub reports: Reports,
+    pub k: u32,
+    pub weeks: u32,
+    pub platform: String,
+    pub department: String,
+    pub enabled: Vec<Platform>,
+}
+
+fn weeks_ending(now: NaiveDateTime, tz: chrono_tz::Tz, count: u32) -> Vec<Week> {
+    let this_monday = schedule::week_start(schedule::local_day(now, tz));
+    (0..count as i64)
+        .rev()
+        .map(|back| {
+            let monday = this_monday - chrono::Duration::weeks(back);
+            let (start, end) = schedule::week_bounds_utc(monday, tz);
+            let week = chrono::Datelike::iso_week(&monday);
+            Week {
+                label: format!("{}-W{:02}", week.year(), week.week()),
+                start,
+                end,
+            }
+        })
+        .collect()
+}
+
+pub async fn build(state: &AppState, query: &ReportQuery) -> WebResult<Built> {
+    let now = state.clock.now_naive();
+    let weeks: u32 = match query.weeks.as_str() {
+        "" => 12,
+        text => text
+            .parse()
+            .ok()
+            .filter(|w| PERIODS.contains(w))
+            .ok_or_else(|| AppError::bad_request("Choose a period of 4, 12 or 26 weeks."))?,
+    };
+    let settings = state.db.run(store::org::settings).await?;
+    let (tz, k, enabled) = (
+        settings.timezone(),
+        settings.k(),
+        settings.enabled_platforms(),
+    );
+    let platforms = match query.platform.as_str() {
+        "" => enabled.clone(),
+        slug => vec![
+            Platform::from_slug(slug)
+                .filter(|p| enabled.contains(p))
+                .ok_or_else(|| {
+                    AppError::bad_request("Choose one of the organisation's platforms.")
+                })?,
+        ],
+    };
+    let calendar = weeks_ending(now, tz, weeks);
+    let (from, to) = (calendar[0].start, now + chrono::Duration::seconds(1));
+    let facts = state
+        .db
+        .run(move |conn| store::reports::facts(conn, from, to))
+        .await?;
+    let department = match query.department.as_str() {
+        "" => None,
+        text => {
+            let id: i64 = text
+                .parse()
+                .map_err(|_| AppError::bad_request("Choose a department from the list."))?;
+            if !reports::reportable_departments(&facts, k)
+                .iter()
+                .any(|(d, _)| *d == id)
+            {
+                return Err(AppError::bad_request(format!(
+                    "That department has fewer than {k} people, so it is not reported on its own."
+                )));
+            }
+            Some(id)
+        }
+    };
+    let reports = reports::build(
+        &facts,
+        &Filters {
+            platforms,
+            department,
+        },
+        &calendar,
+        k,
+        now,
+    );
+    Ok(Built {
+        reports,
+        k,
+        weeks,
+        platform: query.platform.clone(),
+        department: query.department.clone(),
+        enabled,
+    })
+}
+
+/// A bar of the SVG chart, laid out.
+pub struct BarView {
+    pub x: u32,
+    pub y: u32,
+    pub height: u32,
+    pub label: String,
+    pub value: Option<u64>,
+}
+
+pub const CHART_HEIGHT: u32 = 160;
+
+pub fn chart(bars: &[Bar]) -> Vec<BarView> {
+    let max = bars
+        .iter()
+        .filter_map(|b| b.value)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    bars.iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let height = b
+                .value
+                .map(|v| (v * CHART_HEIGHT as u64 / max) as u32)
+                .unwrap_or(0);
+            BarView {
+                x: 40 + i as u32 * 44,
+                y: 10 + CHART_HEIGHT - height,
+                height,
+                label: b.label.clone(),
+                value: b.value,
+            }
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "reports/index.html")]
+struct ReportsPage {
+    page: PageContext,
+    built: Built,
+    bars: Vec<BarView>,
+    periods: [u32; 3],
+    query_string: String,
+}
+
+fn query_string(query: &ReportQuery) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("weeks", &query.weeks)
+        .append_pair("platform", &query.platform)
+        .append_pair("department", &query.department)
+        .finish()
+}
+
+pub async fn index(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    query: web::Query<ReportQuery>,
+) -> WebResult<HttpResponse> {
+    let built = build(&state, &query).await?;
+    ok(&ReportsPage {
+        page: PageContext::from(&signed_in),
+        bars: chart(&built.reports.chart),
+        built,
+        periods: PERIODS,
+        query_string: query_string(&query),
+    })
+}
+
+pub async fn csv(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    table: web::Path<String>,
+    query: web::Query<ReportQuery>,
+) -> WebResult<HttpResponse> {
+    let built = build(&state, &query).await?;
+    let table_name = table.into_inner();
+    let table = match table_name.as_str() {
+        "posts" => &built.reports.posts,
+        "platforms" => &built.reports.platforms,
+        "departments" => &built.reports.departments,
+        "trend" => &built.reports.trend,
+        _ => return Err(AppError::not_found()),
+    };
+    let body = table.to_csv();
+    let (by, now) = (signed_in.user.id, state.clock.now_naive());
+    let detail = format!("{table_name}.csv ({})", query_string(&query));
+    state
+        .db
+        .run(move |conn| {
+            audit::record(
+                conn,
+                Actor::Person(by),
+                "report.exported",
+                "reports",
+                &detail,
+                now,
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"chorus-{table_name}.csv\""),
+        ))
+        .body(body))
+}

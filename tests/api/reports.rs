@@ -1,0 +1,290 @@
+//! Reports: aggregates only, small groups suppressed, CSV equal to the
+//! tables, and no route that ties a person to what they did.
+
+use chorus::domain::consent::{Choice, Purpose};
+use chorus::domain::platforms::Platform;
+use chorus::domain::schedule::Caps;
+use chorus::store::{self, consent, posts, shares};
+
+use crate::backend_test;
+use crate::helpers::*;
+
+/// `n` employees in one department, the first `sharing` of whom opted in to
+/// X and shared one post; returns the post id.
+async fn organisation(app: &TestApp, n: usize, sharing: usize) -> i64 {
+    let hub = app
+        .create_user("hub@example.com", "Hub Person", "comms")
+        .await;
+    let now = app.clock.now_naive();
+    let mut people = Vec::new();
+    for i in 0..n {
+        let email = format!("worker{i:02}@example.com");
+        people.push(
+            app.create_user_in(
+                &email,
+                &format!("Worker Number{i:02}"),
+                "employee",
+                Some("Sales"),
+            )
+            .await,
+        );
+    }
+    app.db(move |conn| {
+        store::policy::publish(conn, "Policy", false, hub, now)?;
+        posts::set_caps(
+            conn,
+            Platform::X,
+            Caps {
+                per_day: 50,
+                per_week: 100,
+            },
+        )?;
+        let post = posts::create_draft(
+            conn,
+            &posts::PostInput {
+                title: "Quarterly report".into(),
+                link: "https://example.com/q".into(),
+                base_text: "Q".into(),
+                captions: vec![(Platform::X, vec!["Q".into()])],
+                target_all: true,
+                department_ids: vec![],
+                expires_at: None,
+            },
+            hub,
+            now,
+        )?;
+        posts::schedule(conn, post, now, chrono_tz::UTC, hub, now)?;
+        for (i, person) in people.iter().enumerate() {
+            if i < sharing {
+                consent::record_choice(
+                    conn,
+                    *person,
+                    Purpose::ShareSuggestions(Platform::X),
+                    Choice::Yes,
+                    None,
+                    "test",
+                    now,
+                )?;
+                shares::record(conn, *person, post, Platform::X, 1, false, now)?;
+            } else if i == sharing {
+                shares::dismiss(conn, *person, post, now)?;
+                consent::record_choice(
+                    conn,
+                    *person,
+                    Purpose::EmailDigest,
+                    Choice::Yes,
+                    None,
+                    "test",
+                    now,
+                )?;
+            }
+        }
+        Ok(post)
+    })
+    .await
+}
+
+fn row<'a>(body: &'a str, first_cell: &str) -> &'a str {
+    let start = body
+        .find(&format!("<th scope=\"row\">{first_cell}</th>"))
+        .unwrap_or_else(|| panic!("row {first_cell}"));
+    let end = body[start..].find("</tr>").unwrap() + start;
+    &body[start..end]
+}
+
+backend_test!(
+    async fn shares_by_k_people_are_shown_and_by_fewer_are_suppressed(app) {
+        let post = organisation(&app, 12, 4).await;
+        app.login_as("admin@example.com", "admin").await;
+        let body = app.get_html("/admin/reports").await;
+        let row_before = row(&body, "Quarterly report").to_string();
+        assert!(row_before.contains("suppressed") && !row_before.contains("<td>4</td>"), "4 sharers with k = 5: {row_before}");
+        assert!(row(&body, "X").contains("suppressed"), "4 opted in: suppressed");
+
+        // One more person shares: 5 of 12, with 7 who did not.
+        let now = app.clock.now_naive();
+        let fifth = app
+            .db(|conn| store::users::find_by_email(conn, &chorus::domain::email::EmailAddress::parse("worker04@example.com").unwrap()))
+            .await
+            .unwrap()
+            .id;
+        app.db(move |conn| {
+            consent::record_choice(conn, fifth, Purpose::ShareSuggestions(Platform::X), Choice::Yes, None, "test", now)?;
+            shares::record(conn, fifth, post, Platform::X, 1, false, now)?;
+            Ok(())
+        })
+        .await;
+        let body = app.get_html("/admin/reports").await;
+        assert!(row(&body, "Quarterly report").contains("<td>5</td>"));
+        assert!(row(&body, "X").contains("<td>5</td>") && row(&body, "X").contains("42%"));
+    }
+);
+
+backend_test!(
+    async fn k_people_sharing_are_counted_and_the_csv_equals_the_table(app) {
+        organisation(&app, 12, 5).await;
+        app.login_as("comms@example.com", "comms").await;
+        let body = app.get_html("/admin/reports").await;
+        let post = row(&body, "Quarterly report");
+        assert!(post.contains("<td>5</td>"), "{post}");
+        let response = app.get("/admin/reports/posts.csv").await;
+        assert_eq!(response.status(), 200);
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+        let csv = response.text().await.unwrap();
+        let mut lines = csv.lines();
+        let header = lines.next().unwrap();
+        assert_eq!(
+            header,
+            "Post,Shares on LinkedIn,Shares on X,Shares on Mastodon,Shares on Bluesky,People who shared,Dismissals,Days live"
+        );
+        let values: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let html_cells: Vec<String> = post
+            .split("<td")
+            .skip(1)
+            .map(|c| c[c.find('>').unwrap() + 1..c.find("</td>").unwrap()].to_string())
+            .collect();
+        assert_eq!(values[0], "Quarterly report");
+        assert_eq!(values[1..].to_vec(), html_cells.iter().map(String::as_str).collect::<Vec<_>>(), "CSV = HTML");
+        let log = app.get("/admin/audit").await;
+        assert_eq!(log.status(), 403, "comms does not read the audit log");
+        let audit = app.db(|conn| store::audit::page(conn, 0, 10)).await.0;
+        assert!(audit.iter().any(|e| e.action == "report.exported" && e.detail.contains("posts.csv")));
+    }
+);
+
+backend_test!(
+    async fn the_smallest_group_setting_is_never_below_three(app) {
+        app.login_as("admin@example.com", "admin").await;
+        let token = app.csrf_token_with(&app.client, "/admin/settings").await;
+        let response = app
+            .client
+            .post(app.url("/admin/settings"))
+            .form(&[("csrf_token", token.as_str()), ("org_name", "Acme"), ("platform", "x"), ("consent_language", "en"),
+                ("jurisdiction", "EU"), ("timezone", "UTC"), ("disclosure_template", "I work at {org}."), ("k_anonymity", "2")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 422);
+        let body = response.text().await.unwrap();
+        assert!(body.contains("at least 3 people") && body.contains("value=\"2\""));
+        let settings = app.db(store::org::settings).await;
+        assert_eq!(settings.k(), 5);
+    }
+);
+
+backend_test!(
+    async fn report_filters_are_a_fixed_set(app) {
+        organisation(&app, 4, 2).await;
+        app.login_as("admin@example.com", "admin").await;
+        assert_eq!(app.get("/admin/reports?weeks=7").await.status(), 400);
+        assert_eq!(app.get("/admin/reports?platform=myspace").await.status(), 400);
+        let depts = app.db(store::departments::list).await;
+        let sales = depts[0].id;
+        let small = app.get(&format!("/admin/reports?department={sales}")).await;
+        assert_eq!(small.status(), 400, "4 people: too small to report alone");
+        assert!(small.text().await.unwrap().contains("fewer than 5 people"));
+        assert_eq!(app.get("/admin/reports/everything.csv").await.status(), 404);
+    }
+);
+
+backend_test!(
+    async fn no_admin_or_comms_page_ties_a_person_to_what_they_did(app) {
+        let post = organisation(&app, 7, 3).await;
+        app.create_user("boss@example.com", "Boss", "admin,comms").await;
+        let boss = app.login_client("boss@example.com").await;
+        let names: Vec<String> = (0..7).map(|i| format!("Worker Number{i:02}")).collect();
+        let emails: Vec<String> = (0..7).map(|i| format!("worker{i:02}@example.com")).collect();
+        let mut paths: Vec<String> = Vec::new();
+        for spec in chorus::web::route_table() {
+            if spec.method != "GET" || !(spec.path.starts_with("/admin") || spec.path.starts_with("/hub")) {
+                continue;
+            }
+            let path = spec
+                .path
+                .replace("{id:\\d+}", &post.to_string())
+                .replace("{table:[a-z]+}", "posts");
+            paths.push(path);
+        }
+        for table in ["platforms", "departments", "trend"] {
+            paths.push(format!("/admin/reports/{table}.csv"));
+        }
+        for week in [4, 26] {
+            paths.push(format!("/admin/reports?weeks={week}"));
+        }
+        assert!(paths.len() >= 15);
+        for path in paths {
+            let response = app.get_with(&boss, &path).await;
+            let status = response.status().as_u16();
+            assert!(status < 500, "{path}: {status}");
+            let body = response.text().await.unwrap();
+            let people_pages = path.starts_with("/admin/people");
+            for (name, email) in names.iter().zip(&emails) {
+                if people_pages {
+                    // People pages list people, and nothing about participation.
+                    for word in ["opted in", "consent", "shared", "dismiss", "digest"] {
+                        assert!(!body.to_lowercase().contains(word), "{path} mentions {word}");
+                    }
+                } else {
+                    assert!(!body.contains(name) && !body.contains(email), "{path} names {name}");
+                }
+            }
+            // With 7 people and 3 sharing, every participation number is suppressed.
+            if path.starts_with("/admin/reports") && !path.ends_with(".csv") {
+                assert!(!body.contains("<td>3</td>") && !body.contains("<td>1</td>"), "{path}");
+            }
+            if path.ends_with(".csv") {
+                for line in body.lines().skip(1) {
+                    for cell in line.split(',').skip(1) {
+                        assert!(cell != "3" && cell != "1", "{path}: {line}");
+                    }
+                }
+            }
+        }
+    }
+);
+
+backend_test!(
+    async fn employees_see_the_same_reports_on_what_others_can_see(app) {
+        organisation(&app, 12, 6).await;
+        let worker = app.login_client("worker00@example.com").await;
+        let page = app.get_with(&worker, "/me/visibility").await.text().await.unwrap();
+        app.login_as("admin@example.com", "admin").await;
+        let admin = app.get_html("/admin/reports").await;
+        assert!(page.contains("exactly as admins and the hub see them"));
+        assert_eq!(row(&page, "Quarterly report"), row(&admin, "Quarterly report"));
+        assert_eq!(row(&page, "X"), row(&admin, "X"));
+        assert!(!page.contains(".csv"), "no exports for employees");
+    }
+);
+
+backend_test!(
+    async fn people_policy_and_settings_changes_are_in_the_audit_log_and_filterable(app) {
+        let admin = app.login_as("admin@example.com", "admin").await;
+        app.post_form("/admin/people/new", &[("email", "new@example.com"), ("name", "New"), ("role_employee", "on")]).await;
+        let id = app
+            .db(|conn| store::users::find_by_email(conn, &chorus::domain::email::EmailAddress::parse("new@example.com").unwrap()))
+            .await
+            .unwrap()
+            .id;
+        app.post_form(&format!("/admin/people/{id}"), &[("name", "New"), ("role_comms", "on"), ("department", "Ops")]).await;
+        app.post_form(&format!("/admin/people/{id}/deactivate"), &[]).await;
+        let token = app.csrf_token_with(&app.client, "/admin/policy").await;
+        app.client
+            .post(app.url("/admin/policy"))
+            .form(&[("csrf_token", token.as_str()), ("markdown", "# P"), ("change", "minor"), ("action", "publish")])
+            .send()
+            .await
+            .unwrap();
+        let log = app.get_html("/admin/audit").await;
+        for action in ["user.invited", "user.changed", "user.deactivated", "policy.published"] {
+            assert!(log.contains(action), "{action}");
+        }
+        assert!(log.contains("roles comms; department Ops"));
+        let filtered = app.get_html("/admin/audit?action=user.deactivated").await;
+        assert!(filtered.contains("user.deactivated") && !filtered.contains("<td>user.invited</td>"));
+        let export: serde_json::Value = serde_json::from_str(&app.get("/me/data.json").await.text().await.unwrap()).unwrap();
+        let own = export["auditLogOfYourOwnActions"].as_array().unwrap();
+        assert!(own.len() >= 4, "the admin's own actions are in their export");
+        let _ = admin;
+    }
+);
