@@ -48,6 +48,8 @@ fn example_path(path: &str, id: i64) -> String {
             id.to_string()
         } else if segment.contains("0-9a-f") {
             "00000000-0000-4000-8000-000000000000".to_string()
+        } else if segment.starts_with("table") {
+            "posts".to_string()
         } else if segment == "file" {
             "chorus.css".to_string()
         } else {
