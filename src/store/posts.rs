@@ -560,10 +560,58 @@ pub fn withdraw(
     })
 }
 
-/// Publishes every scheduled post whose time has come. Each post flips in
-/// its own transaction with a conditional update, so with several processes
-/// running the job a post is published (and audited) exactly once, and a
-/// crash leaves each post either wholly published or not at all.
+/// Moves each due post from one status to the next, each in its own
+/// transaction with a conditional update, so that with several processes
+/// running the job a post moves (and is audited) exactly once, and a crash
+/// leaves each post either wholly moved or not at all.
+fn advance_due(
+    conn: &mut DbConnection,
+    due: Vec<i64>,
+    from: PostStatus,
+    to: PostStatus,
+    action: &str,
+    detail: &str,
+    now: NaiveDateTime,
+) -> StoreResult<Vec<i64>> {
+    let mut moved = Vec::new();
+    for id in due {
+        let flipped = conn.transaction(|conn| {
+            let filter = posts::table
+                .find(id)
+                .filter(posts::status.eq(from.as_str()));
+            let updated = if to == PostStatus::Published {
+                diesel::update(filter)
+                    .set((
+                        posts::status.eq(to.as_str()),
+                        posts::published_at.eq(Some(now)),
+                        posts::updated_at.eq(now),
+                    ))
+                    .execute(conn)?
+            } else {
+                diesel::update(filter)
+                    .set((posts::status.eq(to.as_str()), posts::updated_at.eq(now)))
+                    .execute(conn)?
+            };
+            if updated == 1 {
+                audit::record(
+                    conn,
+                    Actor::System,
+                    action,
+                    &format!("post:{id}"),
+                    detail,
+                    now,
+                )?;
+            }
+            Ok::<_, StoreError>(updated == 1)
+        })?;
+        if flipped {
+            moved.push(id);
+        }
+    }
+    Ok(moved)
+}
+
+/// Publishes every scheduled post whose time has come, each exactly once.
 pub fn publish_due(conn: &mut DbConnection, now: NaiveDateTime) -> StoreResult<Vec<i64>> {
     let due: Vec<i64> = posts::table
         .filter(posts::status.eq(PostStatus::Scheduled.as_str()))
@@ -571,37 +619,15 @@ pub fn publish_due(conn: &mut DbConnection, now: NaiveDateTime) -> StoreResult<V
         .order(posts::publish_at.asc())
         .select(posts::id)
         .load(conn)?;
-    let mut published = Vec::new();
-    for id in due {
-        let flipped = conn.transaction(|conn| {
-            let updated = diesel::update(
-                posts::table
-                    .find(id)
-                    .filter(posts::status.eq(PostStatus::Scheduled.as_str())),
-            )
-            .set((
-                posts::status.eq(PostStatus::Published.as_str()),
-                posts::published_at.eq(Some(now)),
-                posts::updated_at.eq(now),
-            ))
-            .execute(conn)?;
-            if updated == 1 {
-                audit::record(
-                    conn,
-                    Actor::System,
-                    "post.published",
-                    &format!("post:{id}"),
-                    "scheduled time reached",
-                    now,
-                )?;
-            }
-            Ok::<_, StoreError>(updated == 1)
-        })?;
-        if flipped {
-            published.push(id);
-        }
-    }
-    Ok(published)
+    advance_due(
+        conn,
+        due,
+        PostStatus::Scheduled,
+        PostStatus::Published,
+        "post.published",
+        "scheduled time reached",
+        now,
+    )
 }
 
 /// Expires published posts past their expiry, each exactly once.
@@ -611,36 +637,15 @@ pub fn expire_due(conn: &mut DbConnection, now: NaiveDateTime) -> StoreResult<Ve
         .filter(posts::expires_at.le(now))
         .select(posts::id)
         .load(conn)?;
-    let mut expired = Vec::new();
-    for id in due {
-        let flipped = conn.transaction(|conn| {
-            let updated = diesel::update(
-                posts::table
-                    .find(id)
-                    .filter(posts::status.eq(PostStatus::Published.as_str())),
-            )
-            .set((
-                posts::status.eq(PostStatus::Expired.as_str()),
-                posts::updated_at.eq(now),
-            ))
-            .execute(conn)?;
-            if updated == 1 {
-                audit::record(
-                    conn,
-                    Actor::System,
-                    "post.expired",
-                    &format!("post:{id}"),
-                    "",
-                    now,
-                )?;
-            }
-            Ok::<_, StoreError>(updated == 1)
-        })?;
-        if flipped {
-            expired.push(id);
-        }
-    }
-    Ok(expired)
+    advance_due(
+        conn,
+        due,
+        PostStatus::Published,
+        PostStatus::Expired,
+        "post.expired",
+        "",
+        now,
+    )
 }
 
 /// Withdraws a post and, in the same transaction, queues a notice to each

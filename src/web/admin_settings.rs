@@ -123,10 +123,6 @@ const SHARE_FIELDS: [&str; 4] = [
     "share_ceiling_week",
 ];
 
-fn timezones() -> Vec<&'static str> {
-    chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect()
-}
-
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct SavedQuery {
@@ -157,7 +153,7 @@ pub async fn show(
         timezone: settings.timezone_name().to_string(),
         disclosure_template: settings.disclosure_template.clone(),
         disclosure_required: settings.disclosure_required,
-        timezones: timezones(),
+        timezones: super::page::timezone_names(),
         org_name: settings.org_name,
         consent_language: settings.consent_language,
         jurisdiction: settings.jurisdiction,
@@ -322,7 +318,7 @@ pub async fn save(
             crowd_threshold,
             crowd_cap_per_hour,
             k_anonymity: k_text,
-            timezones: timezones(),
+            timezones: super::page::timezone_names(),
             consent_language,
             jurisdiction,
             privacy_contact,

@@ -420,10 +420,6 @@ struct PostFormPage {
     preview: bool,
 }
 
-fn timezones() -> Vec<&'static str> {
-    chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect()
-}
-
 struct FormPageParts {
     post_id: Option<i64>,
     status: PostStatus,
@@ -453,7 +449,7 @@ fn form_page(
         form,
         departments: context.departments,
         disclosure: context.settings.disclosure(),
-        timezones: timezones(),
+        timezones: super::page::timezone_names(),
         notice: parts.notice,
         schedule_at: parts.schedule_at,
         schedule_error: parts.schedule_error,

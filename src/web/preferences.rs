@@ -113,10 +113,6 @@ async fn load(state: &AppState, user_id: i64) -> WebResult<Loaded> {
         .await?)
 }
 
-fn timezones() -> Vec<&'static str> {
-    chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect()
-}
-
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct SavedQuery {
@@ -157,7 +153,7 @@ pub async fn show(
         timezone_error: None,
         quiet_error: None,
         saved: query.saved.is_some(),
-        timezones: timezones(),
+        timezones: super::page::timezone_names(),
         digest_frequency: loaded.digest.frequency.clone(),
         digest_weekday: loaded.digest.weekday.to_string(),
         digest_hour: loaded.digest.hour.to_string(),
@@ -259,7 +255,7 @@ pub async fn save(
         timezone_error,
         quiet_error,
         saved: false,
-        timezones: timezones(),
+        timezones: super::page::timezone_names(),
         digest_error: digest_settings.as_ref().err().cloned(),
         digest_frequency: frequency,
         digest_weekday: weekday,

@@ -484,3 +484,16 @@ backend_test!(
         assert_eq!((settings.frequency.as_str(), settings.weekday, settings.hour, settings.max_posts), ("weekly", 3, 9, 7));
     }
 );
+
+backend_test!(
+    async fn a_post_withdrawn_after_planning_is_dropped_from_the_unsent_digest(app) {
+        let server = SmtpServer::start().await;
+        let (_, post) = digest_ready(&app).await;
+        assert_eq!(plan(&app).await, 1);
+        let now = app.clock.now_naive();
+        app.db(move |conn| posts::withdraw(conn, post, "Wrong figures", 1, now).map(|_| ())).await;
+        let report = deliver(&app, &server).await;
+        assert_eq!(report.cancelled, 1, "its only post was withdrawn: {report:?}");
+        assert!(server.received().is_empty());
+    }
+);
