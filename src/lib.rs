@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod credentials;
 pub mod db;
+pub mod demo;
 pub mod domain;
 pub mod jobs;
 pub mod mail;

@@ -27,7 +27,22 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Apply migrations, then serve the web application.
-    Serve,
+    Serve {
+        /// On an empty database, first fill it with a demo organisation.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Fill an empty database with a realistic demo organisation.
+    Demo {
+        #[arg(long, default_value_t = 200)]
+        employees: usize,
+        #[arg(long, default_value_t = 60)]
+        posts: usize,
+        #[arg(long, default_value_t = 8)]
+        weeks: i64,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Manage people.
@@ -115,7 +130,43 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Serve => serve(cli.config),
+        Command::Serve { demo } => {
+            if demo {
+                let db = startup::open_database(&cli.config).map_err(|e| e.to_string())?;
+                let empty = !db
+                    .run_sync(chorus::demo::has_people)
+                    .map_err(|e| e.to_string())?;
+                if empty {
+                    fill_demo(&db, chorus::demo::DemoSize::default())?;
+                } else {
+                    println!("The database already has people: no demo data added.");
+                }
+            }
+            serve(cli.config)
+        }
+        Command::Demo {
+            employees,
+            posts,
+            weeks,
+            seed,
+        } => {
+            let db = startup::open_database(&cli.config).map_err(|e| e.to_string())?;
+            if db
+                .run_sync(chorus::demo::has_people)
+                .map_err(|e| e.to_string())?
+            {
+                return Err("this database already has people; demo data goes into an empty one (use another CHORUS_DATA_DIR or CHORUS_DATABASE_URL)".into());
+            }
+            fill_demo(
+                &db,
+                chorus::demo::DemoSize {
+                    employees,
+                    posts,
+                    weeks: weeks.max(1),
+                    seed,
+                },
+            )
+        }
         Command::Migrate => {
             let db = startup::open_database(&cli.config).map_err(|e| e.to_string())?;
             println!("Migrations applied ({}).", db.backend().name());
@@ -263,4 +314,34 @@ fn deliver_mail(config: Config) -> Result<(), String> {
         );
         Ok(())
     })
+}
+
+fn fill_demo(db: &chorus::db::Db, size: chorus::demo::DemoSize) -> Result<(), String> {
+    let started = std::time::Instant::now();
+    let hash = chorus::credentials::hash_password(chorus::demo::DEMO_PASSWORD)
+        .map_err(|e| e.to_string())?;
+    let now = chorus::clock::Clock::system().now_naive();
+    let report = db
+        .run_sync(|conn| chorus::demo::generate(conn, size, &hash, now))
+        .map_err(|e| e.to_string())?;
+    println!(
+        "Demo organisation ready in {:.1} s: {} people, {} posts, {} shares, {} dismissals, {} consent events.",
+        started.elapsed().as_secs_f64(),
+        report.people,
+        report.posts,
+        report.shares,
+        report.dismissals,
+        report.consent_events
+    );
+    println!(
+        "Log in with password \"{}\" as:",
+        chorus::demo::DEMO_PASSWORD
+    );
+    println!("    admin@demo.example      (admin)");
+    println!("    comms@demo.example      (comms and employee)");
+    println!(
+        "    employee00001@demo.example … employee{:05}@demo.example (employees)",
+        size.employees
+    );
+    Ok(())
 }

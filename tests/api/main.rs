@@ -8,6 +8,7 @@ mod auth;
 mod browser;
 mod cli;
 mod consent;
+mod demo;
 mod email;
 mod health;
 mod hub;

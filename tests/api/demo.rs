@@ -1,0 +1,79 @@
+//! `chorus demo`: a living organisation in one command.
+
+use chorus::demo::{DEMO_PASSWORD, DemoSize, generate, has_people};
+use chorus::store::consent;
+
+use crate::backend_test;
+use crate::helpers::*;
+
+backend_test!(
+    async fn demo_data_makes_a_working_organisation_and_is_deterministic(app) {
+        let hash = chorus::credentials::hash_password(DEMO_PASSWORD).unwrap();
+        let now = app.clock.now_naive();
+        let size = DemoSize { employees: 40, posts: 30, weeks: 4, seed: 11 };
+        let report = app.db(move |conn| generate(conn, size, &hash, now)).await;
+        assert_eq!((report.people, report.posts), (42, 30));
+        assert!(report.shares > 0 && report.dismissals > 0 && report.consent_events > 0);
+        assert!(app.db(has_people).await);
+        assert_eq!(app.db(consent::verify_all).await.unwrap(), report.consent_events);
+
+        // Someone who opted in finds posts in their queue and can log in with the demo password.
+        let employee = app
+            .db(|conn| {
+                use chorus::db::schema::consent_state::dsl::*;
+                use diesel::prelude::*;
+                Ok(consent_state
+                    .filter(status.eq("given").and(purpose.eq("share_suggestions")))
+                    .select(user_id)
+                    .first::<i64>(conn)?)
+            })
+            .await;
+        let email = app.db(move |conn| chorus::store::users::find(conn, employee)).await.unwrap().email;
+        let client = new_client();
+        let login = app
+            .post_form_with(&client, "/login", &[("email", email.as_str()), ("password", DEMO_PASSWORD)])
+            .await;
+        assert_eq!(login.status(), 303);
+        let queue = app.get_with(&client, "/queue").await.text().await.unwrap();
+        assert!(queue.contains("Share on"), "the queue has posts");
+        let admin = new_client();
+        app.post_form_with(&admin, "/login", &[("email", "admin@demo.example"), ("password", DEMO_PASSWORD)]).await;
+        let reports = app.get_with(&admin, "/admin/reports").await;
+        assert_eq!(reports.status(), 200);
+
+        // The same seed gives the same organisation.
+        let other = spawn_app(Backend::Sqlite).await;
+        let hash = chorus::credentials::hash_password(DEMO_PASSWORD).unwrap();
+        let again = other.db(move |conn| generate(conn, size, &hash, now)).await;
+        assert_eq!((again.shares, again.dismissals, again.consent_events), (report.shares, report.dismissals, report.consent_events));
+    }
+);
+
+#[test]
+fn the_demo_command_fills_an_empty_database_once_and_prints_the_logins() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_chorus"))
+            .args(["demo", "--employees", "25", "--posts", "10"])
+            .env_remove("CHORUS_DATABASE_URL")
+            .env("CHORUS_DATA_DIR", dir.path())
+            .env("CHORUS_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        stdout.contains("admin@demo.example")
+            && stdout.contains(DEMO_PASSWORD)
+            && stdout.contains("27 people")
+    );
+    let second = run();
+    assert_eq!(second.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&second.stderr).contains("already has people"));
+}
