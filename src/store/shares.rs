@@ -161,19 +161,25 @@ pub fn recent(
     Ok(by_platform)
 }
 
-/// Shares of one post on one platform by anyone since `since`.
-pub fn crowd(
+/// Posts (among `post_ids`) shared on a platform at least `threshold` times
+/// since `since`, by anyone: one grouped query for a whole queue page.
+pub fn crowded(
     conn: &mut DbConnection,
-    post_id: i64,
-    platform: Platform,
+    post_ids: &[i64],
     since: NaiveDateTime,
-) -> StoreResult<i64> {
-    Ok(shares::table
-        .filter(shares::post_id.eq(post_id))
-        .filter(shares::platform.eq(platform.slug()))
+    threshold: i64,
+) -> StoreResult<Vec<(i64, Platform)>> {
+    let counts: Vec<(i64, String, i64)> = shares::table
+        .filter(shares::post_id.eq_any(post_ids))
         .filter(shares::shared_at.gt(since))
-        .count()
-        .get_result(conn)?)
+        .group_by((shares::post_id, shares::platform))
+        .select((shares::post_id, shares::platform, diesel::dsl::count_star()))
+        .load(conn)?;
+    Ok(counts
+        .into_iter()
+        .filter(|(_, _, n)| *n >= threshold)
+        .filter_map(|(post, slug, _)| Platform::from_slug(&slug).map(|p| (post, p)))
+        .collect())
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -223,22 +223,9 @@ async fn load(state: &AppState, user_id: i64, page_number: i64) -> WebResult<Loa
                 (page_number - 1) * PAGE_SIZE,
                 PAGE_SIZE,
             )?;
-            let mut crowded = Vec::new();
-            for item in &items {
-                for platform in item
-                    .post
-                    .platforms()
-                    .into_iter()
-                    .filter(|p| platforms.contains(p))
-                {
-                    let since = now - chrono::Duration::hours(1);
-                    if store::shares::crowd(conn, item.post.id, platform, since)?
-                        >= situation.crowd_threshold
-                    {
-                        crowded.push((item.post.id, platform));
-                    }
-                }
-            }
+            let ids: Vec<i64> = items.iter().map(|i| i.post.id).collect();
+            let since = now - chrono::Duration::hours(1);
+            let crowded = store::shares::crowded(conn, &ids, since, situation.crowd_threshold)?;
             Ok::<_, StoreError>(Loaded {
                 notices: store::queue::withdrawal_notices(conn, user_id)?,
                 situation,

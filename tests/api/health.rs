@@ -58,3 +58,17 @@ async fn healthz_answers_503_when_postgres_is_gone() {
             .contains("briefly unavailable")
     );
 }
+
+backend_test!(
+    async fn pages_link_a_fingerprinted_stylesheet_that_is_cached_for_a_year(app) {
+        let page = app.get_html("/login").await;
+        let start = page.find("href=\"/static/chorus-").expect("a fingerprinted stylesheet") + 6;
+        let href = &page[start..start + page[start..].find('"').unwrap()];
+        let response = app.get(href).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["cache-control"], "public, max-age=31536000, immutable");
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
+        assert!(response.text().await.unwrap().contains(".site-header"));
+        assert_eq!(app.get("/static/chorus-0000000000.css").await.status(), 404);
+    }
+);
