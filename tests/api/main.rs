@@ -11,6 +11,7 @@ mod consent;
 mod demo;
 mod email;
 mod health;
+mod hostile;
 mod hub;
 mod migrations;
 mod queue;
