@@ -100,6 +100,16 @@ pub struct Config {
     )]
     pub mail_retry_seconds: i64,
 
+    /// Seconds a delivery worker holds a claimed email; if its process dies,
+    /// another worker sends the message (same Message-ID) after this.
+    #[arg(
+        long,
+        env = "CHORUS_MAIL_LEASE_SECONDS",
+        default_value_t = 120,
+        global = true
+    )]
+    pub mail_lease_seconds: i64,
+
     /// Attempts before an email that keeps failing temporarily is marked failed.
     #[arg(
         long,

@@ -69,7 +69,7 @@ pub fn delivery_settings(
         ),
         mail_from: config.mail_from.clone(),
         base_url: base_url.trim_end_matches('/').to_string(),
-        lease: chrono::Duration::minutes(2),
+        lease: chrono::Duration::seconds(config.mail_lease_seconds.max(1)),
         batch: 50,
         retry_base: chrono::Duration::seconds(config.mail_retry_seconds.max(1)),
         retry_max: chrono::Duration::hours(6),

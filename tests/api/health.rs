@@ -72,3 +72,47 @@ backend_test!(
         assert_eq!(app.get("/static/chorus-0000000000.css").await.status(), 404);
     }
 );
+
+/// PostgreSQL going away under a running server: pages answer 503 (not a
+/// hang, not a 500) and service resumes by itself when the database is back.
+#[actix_web::test]
+#[cfg_attr(
+    not(chorus_pg_tests),
+    ignore = "PostgreSQL half skipped: set CHORUS_TEST_POSTGRES_URL to run it"
+)]
+async fn a_postgres_outage_gives_503_and_service_resumes_by_itself() {
+    use diesel::{Connection, RunQueryDsl};
+    let mut app = spawn_app(Backend::Postgres).await;
+    app.login_as("emp@example.com", "employee").await;
+    assert_eq!(app.get("/me/data").await.status(), 200);
+    let name = app.database.as_ref().unwrap().name.clone();
+    let admin_sql = |sql: String| {
+        let mut admin = diesel::PgConnection::establish(&postgres_url()).unwrap();
+        diesel::sql_query(sql).execute(&mut admin).unwrap();
+    };
+    admin_sql(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"));
+    admin_sql(format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+    ));
+    let started = std::time::Instant::now();
+    let during = app.get("/me/data").await;
+    assert_eq!(during.status(), 503);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "answered, did not hang"
+    );
+    assert!(during.headers().contains_key("retry-after"));
+    assert!(during.text().await.unwrap().contains("briefly unavailable"));
+    assert_eq!(app.get("/healthz").await.status(), 503);
+
+    admin_sql(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"));
+    let mut recovered = false;
+    for _ in 0..20 {
+        if app.get("/me/data").await.status() == 200 {
+            recovered = true;
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert!(recovered, "service resumes without a restart");
+}

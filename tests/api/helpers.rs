@@ -326,7 +326,11 @@ fn template_name() -> String {
     let mut entries: Vec<_> = walk(&root);
     entries.sort();
     for path in entries {
-        path.to_string_lossy().hash(&mut hasher);
+        // Relative paths: every checkout of the same migrations shares one template.
+        path.strip_prefix(&root)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .hash(&mut hasher);
         std::fs::read(&path).unwrap_or_default().hash(&mut hasher);
     }
     format!("chorus_tmpl_{:016x}", hasher.finish())
@@ -384,19 +388,21 @@ fn ensure_template() -> String {
         .clone()
 }
 
-/// Test databases left by a run that was killed (its process is gone).
+/// Test databases left by a run that was killed (its process is gone):
+/// only `chorus_t_{pid}_{n}`, never a template and never a live run's.
 fn drop_stale_test_databases(admin: &mut PgConnection) {
-    let names =
-        diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE 'chorus_t_%'")
-            .load::<DatabaseName>(admin)
-            .unwrap_or_default();
+    // `_` is a wildcard in LIKE; the names are checked exactly below.
+    let names = diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE 'chorus%'")
+        .load::<DatabaseName>(admin)
+        .unwrap_or_default();
     for DatabaseName { datname } in names {
-        let pid = datname
-            .split('_')
-            .nth(2)
-            .and_then(|p| p.parse::<u32>().ok());
-        let alive = pid.is_some_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
-        if !alive {
+        let parts: Vec<&str> = datname.split('_').collect();
+        let pid = match parts.as_slice() {
+            ["chorus", "t", pid, n] if n.parse::<u32>().is_ok() => pid.parse::<u32>().ok(),
+            _ => None,
+        };
+        let Some(pid) = pid else { continue };
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
             let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {datname} WITH (FORCE)"))
                 .execute(admin);
         }

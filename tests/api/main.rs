@@ -6,6 +6,7 @@ mod helpers;
 mod admin_people;
 mod auth;
 mod browser;
+mod chaos;
 mod cli;
 mod consent;
 mod demo;
