@@ -55,9 +55,19 @@ impl Table {
         let mut writer = csv::Writer::from_writer(Vec::new());
         let _ = writer.write_record(&self.columns);
         for row in &self.rows {
-            let _ = writer.write_record(row);
+            let _ = writer.write_record(row.iter().map(|cell| neutralise_formula(cell)));
         }
         String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default()
+    }
+}
+
+/// A spreadsheet would run a cell starting with = + - @ (or a tab or CR)
+/// as a formula; a leading apostrophe keeps it text (OWASP CSV injection).
+fn neutralise_formula(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell.to_string()
     }
 }
 
@@ -448,6 +458,22 @@ mod tests {
         assert_eq!(
             everyone.posts.rows[0][1], "suppressed",
             "8 of 8 reveals everyone"
+        );
+    }
+
+    #[test]
+    fn csv_cells_that_a_spreadsheet_would_run_as_formulas_stay_text() {
+        let table = Table {
+            columns: vec!["Post".into(), "Shares".into()],
+            rows: vec![
+                vec!["=HYPERLINK(\"http://evil\")".into(), "5".into()],
+                vec!["@cmd".into(), "7".into()],
+            ],
+        };
+        let csv = table.to_csv();
+        assert!(
+            csv.contains("'=HYPERLINK") && csv.contains("'@cmd") && csv.contains(",5"),
+            "{csv}"
         );
     }
 
