@@ -51,3 +51,17 @@ pub(crate) fn sqlite_write_lock(conn: &mut DbConnection) -> StoreResult<()> {
     }
     Ok(())
 }
+
+/// Runs an INSERT in a savepoint and treats "already there" as done, so a
+/// repeated request is idempotent and the caller's transaction survives.
+pub(crate) fn insert_once(
+    conn: &mut DbConnection,
+    insert: impl FnOnce(&mut DbConnection) -> diesel::QueryResult<usize>,
+) -> StoreResult<()> {
+    use diesel::Connection;
+    match conn.transaction(insert) {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -339,7 +339,7 @@ pub fn suppress(
     reason: &str,
     now: NaiveDateTime,
 ) -> StoreResult<()> {
-    let inserted = conn.transaction(|conn| {
+    super::insert_once(conn, |conn| {
         diesel::insert_into(suppressed_addresses::table)
             .values((
                 suppressed_addresses::email.eq(email),
@@ -347,12 +347,7 @@ pub fn suppress(
                 suppressed_addresses::created_at.eq(now),
             ))
             .execute(conn)
-    });
-    match inserted {
-        Ok(_) => Ok(()),
-        Err(e) if is_unique_violation(&e) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
+    })
 }
 
 pub fn unsuppress(conn: &mut DbConnection, email: &str) -> StoreResult<bool> {

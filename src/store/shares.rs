@@ -280,7 +280,7 @@ pub fn dismiss(
     post_id: i64,
     now: NaiveDateTime,
 ) -> StoreResult<()> {
-    let inserted = conn.transaction(|conn| {
+    super::insert_once(conn, |conn| {
         diesel::insert_into(dismissals::table)
             .values((
                 dismissals::user_id.eq(user_id),
@@ -288,12 +288,7 @@ pub fn dismiss(
                 dismissals::dismissed_at.eq(now),
             ))
             .execute(conn)
-    });
-    match inserted {
-        Ok(_) => Ok(()),
-        Err(e) if is_unique_violation(&e) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
+    })
 }
 
 /// Undoes a dismissal.
@@ -302,13 +297,14 @@ pub fn restore(conn: &mut DbConnection, user_id: i64, post_id: i64) -> StoreResu
     Ok(())
 }
 
+/// Marks the notice about a withdrawn post as read by the person.
 pub fn read_withdrawal_notice(
     conn: &mut DbConnection,
     user_id: i64,
     post_id: i64,
     now: NaiveDateTime,
 ) -> StoreResult<()> {
-    let inserted = conn.transaction(|conn| {
+    super::insert_once(conn, |conn| {
         diesel::insert_into(withdrawal_notices_read::table)
             .values((
                 withdrawal_notices_read::user_id.eq(user_id),
@@ -316,12 +312,7 @@ pub fn read_withdrawal_notice(
                 withdrawal_notices_read::read_at.eq(now),
             ))
             .execute(conn)
-    });
-    match inserted {
-        Ok(_) => Ok(()),
-        Err(e) if is_unique_violation(&e) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
+    })
 }
 
 /// A person's own shares, newest first, for their data export.

@@ -456,19 +456,26 @@ pub async fn share(
     }
 }
 
+/// A post id that names no post answers 404.
+async fn ensure_post_exists(state: &AppState, post_id: i64) -> WebResult<()> {
+    let exists = state
+        .db
+        .run(move |conn| store::posts::find(conn, post_id).map(|p| p.is_some()))
+        .await?;
+    if exists {
+        Ok(())
+    } else {
+        Err(AppError::not_found())
+    }
+}
+
 pub async fn dismiss(
     state: web::Data<AppState>,
     signed_in: SignedIn,
     post: web::Path<i64>,
 ) -> WebResult<HttpResponse> {
     let (user_id, post_id, now) = (signed_in.user.id, *post, state.clock.now_naive());
-    let exists = state
-        .db
-        .run(move |conn| store::posts::find(conn, post_id).map(|p| p.is_some()))
-        .await?;
-    if !exists {
-        return Err(AppError::not_found());
-    }
+    ensure_post_exists(&state, post_id).await?;
     state
         .db
         .run(move |conn| store::shares::dismiss(conn, user_id, post_id, now))
@@ -495,13 +502,7 @@ pub async fn read_notice(
     post: web::Path<i64>,
 ) -> WebResult<HttpResponse> {
     let (user_id, post_id, now) = (signed_in.user.id, *post, state.clock.now_naive());
-    let exists = state
-        .db
-        .run(move |conn| store::posts::find(conn, post_id).map(|p| p.is_some()))
-        .await?;
-    if !exists {
-        return Err(AppError::not_found());
-    }
+    ensure_post_exists(&state, post_id).await?;
     state
         .db
         .run(move |conn| store::shares::read_withdrawal_notice(conn, user_id, post_id, now))
