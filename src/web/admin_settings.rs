@@ -3,11 +3,10 @@
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use serde::Deserialize;
 
 use super::AppState;
 use super::error::WebResult;
-use super::page::{PageContext, ok, refused, see_other};
+use super::page::{PageContext, SavedQuery, ok, refused, see_other};
 use super::session::SignedIn;
 use crate::domain::email::EmailAddress;
 use crate::domain::names::PersonName;
@@ -122,12 +121,6 @@ const SHARE_FIELDS: [&str; 4] = [
     "share_ceiling_day",
     "share_ceiling_week",
 ];
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct SavedQuery {
-    saved: Option<String>,
-}
 
 pub async fn show(
     state: web::Data<AppState>,

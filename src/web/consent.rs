@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::error::{AppError, WebResult};
-use super::page::{PageContext, ok, refused, see_other};
+use super::page::{PageContext, SavedQuery, ok, refused, see_other};
 use super::session::SignedIn;
 use crate::domain::consent::{Action, Choice, ConsentEvent, Purpose, Status};
 use crate::domain::platforms::{InstanceHost, Platform};
@@ -63,12 +63,6 @@ struct ConsentPage {
     rows: Vec<ChoiceRow>,
     history: Vec<HistoryRow>,
     saved: bool,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct SavedQuery {
-    saved: Option<String>,
 }
 
 fn format_time(time: &chrono::NaiveDateTime) -> String {

@@ -75,3 +75,11 @@ pub fn see_other(location: &str) -> HttpResponse {
 pub fn timezone_names() -> Vec<&'static str> {
     chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect()
 }
+
+/// `?saved=1` after a form was saved (Post/Redirect/Get): the page then
+/// says so.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct SavedQuery {
+    pub saved: Option<String>,
+}

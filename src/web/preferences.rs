@@ -3,11 +3,10 @@
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use serde::Deserialize;
 
 use super::AppState;
 use super::error::WebResult;
-use super::page::{PageContext, ok, refused, see_other};
+use super::page::{PageContext, SavedQuery, ok, refused, see_other};
 use super::session::SignedIn;
 use crate::domain::consent::Purpose;
 use crate::domain::digest;
@@ -111,12 +110,6 @@ async fn load(state: &AppState, user_id: i64) -> WebResult<Loaded> {
             })
         })
         .await?)
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct SavedQuery {
-    saved: Option<String>,
 }
 
 pub async fn show(
