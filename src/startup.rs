@@ -207,6 +207,7 @@ impl Application {
             config: Arc::new(config),
             secret_key: key,
             ip_throttle: Default::default(),
+            report_cache: Default::default(),
             mail_domain,
         });
         let app_state = state.clone();

@@ -4,6 +4,8 @@
 
 pub mod schema;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -125,6 +127,7 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<(), DbError> {
 #[derive(Debug, Clone)]
 pub struct ConnectionManager {
     url: String,
+    queries: Arc<AtomicU64>,
 }
 
 #[derive(Debug)]
@@ -143,7 +146,14 @@ impl ManageConnection for ConnectionManager {
     type Error = ManagerError;
 
     fn connect(&self) -> Result<DbConnection, ManagerError> {
-        establish(&self.url).map_err(|e| ManagerError(e.to_string()))
+        let mut conn = establish(&self.url).map_err(|e| ManagerError(e.to_string()))?;
+        let queries = self.queries.clone();
+        conn.set_instrumentation(move |event: diesel::connection::InstrumentationEvent<'_>| {
+            if let diesel::connection::InstrumentationEvent::StartQuery { .. } = event {
+                queries.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        Ok(conn)
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ManagerError> {
@@ -164,6 +174,7 @@ pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
 pub struct Db {
     pool: Pool,
     backend: Backend,
+    queries: Arc<AtomicU64>,
 }
 
 /// What went wrong while running work on a pooled connection.
@@ -182,6 +193,7 @@ impl Db {
         let mut first = establish(url)?;
         run_migrations(&mut first)?;
         drop(first);
+        let queries = Arc::new(AtomicU64::new(0));
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
             // No background top-up of idle connections: a connection being
@@ -192,13 +204,24 @@ impl Db {
             .test_on_check_out(backend == Backend::Postgres)
             .build(ConnectionManager {
                 url: url.to_string(),
+                queries: queries.clone(),
             })
             .map_err(|e| DbError::Pool(e.to_string()))?;
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            queries,
+        })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// How many SQL statements the pool's connections have started so far
+    /// (a page's cost in queries is the difference around its request).
+    pub fn queries_started(&self) -> u64 {
+        self.queries.load(Ordering::Relaxed)
     }
 
     /// Runs blocking diesel work on the blocking thread pool, never on the

@@ -299,6 +299,13 @@ diesel::joinable!(users -> departments (department_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(one_time_tokens -> users (user_id));
 
+diesel::table! {
+    report_generation (shard) {
+        shard -> Integer,
+        changes -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     org_settings,
     departments,

@@ -9,6 +9,7 @@ use chrono::NaiveDateTime;
 use super::platforms::Platform;
 use super::suppression::{Cell, complementary, events_cell, may_show, people_cell, trend};
 
+#[derive(Debug)]
 pub struct PostFact {
     pub id: i64,
     pub title: String,
@@ -19,6 +20,7 @@ pub struct PostFact {
 }
 
 /// What the reports count; rows never leave the builder.
+#[derive(Debug)]
 pub struct Facts {
     /// Active employees and their department.
     pub employees: Vec<(i64, Option<i64>)>,
@@ -38,6 +40,7 @@ pub struct Week {
     pub end: NaiveDateTime,
 }
 
+#[derive(Debug)]
 pub struct Filters {
     pub platforms: Vec<Platform>,
     pub department: Option<i64>,
@@ -87,6 +90,7 @@ pub struct Reports {
     pub reportable_departments: Vec<(i64, String)>,
 }
 
+#[cfg(test)]
 fn distinct<T: std::hash::Hash + Eq>(items: impl Iterator<Item = T>) -> u64 {
     items.collect::<HashSet<T>>().len() as u64
 }
@@ -98,23 +102,50 @@ fn percent(part: u64, whole: u64) -> String {
         .unwrap_or_default()
 }
 
+/// Active employees per department (None: no department).
+fn members_per_department(facts: &Facts) -> HashMap<Option<i64>, u64> {
+    let mut members = HashMap::new();
+    for (_, department) in &facts.employees {
+        *members.entry(*department).or_insert(0) += 1;
+    }
+    members
+}
+
 /// Departments with at least k active employees.
 pub fn reportable_departments(facts: &Facts, k: u32) -> Vec<(i64, String)> {
+    let members = members_per_department(facts);
     facts
         .departments
         .iter()
-        .filter(|(id, _)| {
-            facts
-                .employees
-                .iter()
-                .filter(|(_, d)| *d == Some(*id))
-                .count() as u64
-                >= k as u64
-        })
+        .filter(|(id, _)| members.get(&Some(*id)).copied().unwrap_or(0) >= k as u64)
         .cloned()
         .collect()
 }
 
+/// Distinct people in a list of (key, person) pairs, per key.
+fn distinct_per_key<K: Ord + Copy>(mut pairs: Vec<(K, i64)>) -> Vec<(K, u64)> {
+    pairs.sort_unstable();
+    pairs.dedup();
+    let mut out: Vec<(K, u64)> = Vec::new();
+    for (key, _) in pairs {
+        match out.last_mut() {
+            Some((last, n)) if *last == key => *n += 1,
+            _ => out.push((key, 1)),
+        }
+    }
+    out
+}
+
+fn lookup<K: Ord>(counts: &[(K, u64)], key: &K) -> u64 {
+    counts
+        .binary_search_by(|(k, _)| k.cmp(key))
+        .map_or(0, |i| counts[i].1)
+}
+
+/// Builds every table in one pass over each kind of fact, so the cost
+/// grows with the number of rows, not with posts × people. It gives the
+/// same tables as the direct definitions (`reference::build_reference`,
+/// compared in property tests).
 pub fn build(
     facts: &Facts,
     filters: &Filters,
@@ -122,17 +153,77 @@ pub fn build(
     k: u32,
     now: NaiveDateTime,
 ) -> Reports {
-    let population: HashSet<i64> = facts
+    let platforms = &filters.platforms;
+    let department_of: HashMap<i64, Option<i64>> = facts.employees.iter().copied().collect();
+    let in_population = |u: &i64| {
+        department_of
+            .get(u)
+            .is_some_and(|d| filters.department.is_none() || *d == filters.department)
+    };
+    let members = members_per_department(facts);
+    let population_of = |department: Option<i64>| -> u64 {
+        if filters.department.is_none() || filters.department == department {
+            members.get(&department).copied().unwrap_or(0)
+        } else {
+            0
+        }
+    };
+    let group = facts
         .employees
         .iter()
-        .filter(|(_, d)| filters.department.is_none() || *d == filters.department)
-        .map(|(u, _)| *u)
+        .filter(|(u, _)| in_population(u))
+        .count() as u64;
+    let platform_index = |p: Platform| platforms.iter().position(|x| *x == p);
+
+    // Which posts a person's department sees.
+    let targets: HashMap<i64, Option<HashSet<i64>>> = facts
+        .posts
+        .iter()
+        .map(|post| {
+            (
+                post.id,
+                post.departments
+                    .as_ref()
+                    .map(|ds| ds.iter().copied().collect()),
+            )
+        })
         .collect();
-    let department_of: HashMap<i64, Option<i64>> = facts.employees.iter().copied().collect();
-    let group = population.len() as u64;
-    let platforms = &filters.platforms;
+    let in_audience = |u: &i64, post: i64| match targets.get(&post) {
+        None => false,
+        Some(None) => in_population(u),
+        Some(Some(ds)) => {
+            in_population(u)
+                && department_of
+                    .get(u)
+                    .copied()
+                    .flatten()
+                    .is_some_and(|d| ds.contains(&d))
+        }
+    };
 
     // ---- per post
+    let mut post_shares: Vec<((i64, usize), i64)> = Vec::new();
+    let mut post_sharers: Vec<(i64, i64)> = Vec::new();
+    let mut post_events: HashMap<(i64, usize), u64> = HashMap::new();
+    for (u, p, platform, _) in &facts.shares {
+        if let Some(i) = platform_index(*platform)
+            && in_audience(u, *p)
+        {
+            post_shares.push(((*p, i), *u));
+            post_sharers.push((*p, *u));
+            *post_events.entry((*p, i)).or_insert(0) += 1;
+        }
+    }
+    let post_people = distinct_per_key(post_shares);
+    let post_sharers = distinct_per_key(post_sharers);
+    let post_dismissals = distinct_per_key(
+        facts
+            .dismissals
+            .iter()
+            .filter(|(u, p)| in_audience(u, *p))
+            .map(|(u, p)| (*p, *u))
+            .collect(),
+    );
     let mut post_columns = vec!["Post".to_string()];
     post_columns.extend(platforms.iter().map(|p| format!("Shares on {}", p.name())));
     post_columns.extend(["People who shared", "Dismissals", "Days live"].map(String::from));
@@ -140,49 +231,88 @@ pub fn build(
         .posts
         .iter()
         .map(|post| {
-            let audience: HashSet<i64> = population
-                .iter()
-                .copied()
-                .filter(|u| match &post.departments {
-                    None => true,
-                    Some(ds) => department_of
-                        .get(u)
-                        .copied()
-                        .flatten()
-                        .is_some_and(|d| ds.contains(&d)),
-                })
-                .collect();
-            let size = audience.len() as u64;
-            let shares: Vec<_> = facts
-                .shares
-                .iter()
-                .filter(|(u, p, platform, _)| {
-                    *p == post.id && audience.contains(u) && platforms.contains(platform)
-                })
-                .collect();
-            let mut row = vec![post.title.clone()];
-            for platform in platforms {
-                let on: Vec<_> = shares.iter().filter(|s| s.2 == *platform).collect();
-                row.push(
-                    events_cell(on.len() as u64, distinct(on.iter().map(|s| s.0)), size, k).text(),
-                );
-            }
-            row.push(people_cell(distinct(shares.iter().map(|s| s.0)), size, k).text());
-            let dismissed = distinct(
-                facts
-                    .dismissals
+            let size = match &post.departments {
+                None => group,
+                Some(ds) => ds
                     .iter()
-                    .filter(|(u, p)| *p == post.id && audience.contains(u))
-                    .map(|(u, _)| *u),
-            );
-            row.push(people_cell(dismissed, size, k).text());
+                    .collect::<HashSet<_>>()
+                    .into_iter()
+                    .map(|d| population_of(Some(*d)))
+                    .sum(),
+            };
+            let mut row = vec![post.title.clone()];
+            for i in 0..platforms.len() {
+                let events = post_events.get(&(post.id, i)).copied().unwrap_or(0);
+                let people = lookup(&post_people, &(post.id, i));
+                row.push(events_cell(events, people, size, k).text());
+            }
+            row.push(people_cell(lookup(&post_sharers, &post.id), size, k).text());
+            row.push(people_cell(lookup(&post_dismissals, &post.id), size, k).text());
             let end = post.ended_at.unwrap_or(now).min(now);
             row.push(((end - post.published_at).num_days().max(0)).to_string());
             row
         })
         .collect();
 
-    // ---- per platform, with weekly shares
+    // ---- opt-ins, per platform for the population and per department
+    let opted_pairs: HashSet<(i64, Platform)> = facts.opted_in.iter().copied().collect();
+    let mut opted_population: HashMap<Platform, u64> = HashMap::new();
+    let mut opted_department: HashMap<(Option<i64>, Platform), u64> = HashMap::new();
+    for (u, platform) in &opted_pairs {
+        if let Some(department) = department_of.get(u) {
+            *opted_department
+                .entry((*department, *platform))
+                .or_insert(0) += 1;
+            if in_population(u) {
+                *opted_population.entry(*platform).or_insert(0) += 1;
+            }
+        }
+    }
+
+    // ---- shares per week: events and distinct people, per platform and in all
+    let mut week_events: HashMap<(usize, usize), u64> = HashMap::new();
+    let mut week_platform_people: Vec<((usize, usize), i64)> = Vec::new();
+    let mut week_people: Vec<(usize, i64)> = Vec::new();
+    for (u, _, platform, at) in &facts.shares {
+        let Some(i) = platform_index(*platform) else {
+            continue;
+        };
+        if !in_population(u) {
+            continue;
+        }
+        for (w, week) in weeks.iter().enumerate() {
+            if *at >= week.start && *at < week.end {
+                *week_events.entry((w, i)).or_insert(0) += 1;
+                week_platform_people.push(((w, i), *u));
+                week_people.push((w, *u));
+            }
+        }
+    }
+    let week_platform_people = distinct_per_key(week_platform_people);
+    let week_people = distinct_per_key(week_people);
+    let weekly = |platform: Option<usize>| -> (Vec<Cell>, Vec<u64>) {
+        let mut cells = Vec::new();
+        let mut people = Vec::new();
+        for w in 0..weeks.len() {
+            let (events, sharers) = match platform {
+                Some(i) => (
+                    week_events.get(&(w, i)).copied().unwrap_or(0),
+                    lookup(&week_platform_people, &(w, i)),
+                ),
+                None => (
+                    (0..platforms.len())
+                        .map(|i| week_events.get(&(w, i)).copied().unwrap_or(0))
+                        .sum(),
+                    lookup(&week_people, &w),
+                ),
+            };
+            cells.push(events_cell(events, sharers, group, k));
+            people.push(sharers);
+        }
+        (trend(&cells, &people, k), people)
+    };
+
+    // ---- per platform
     let mut platform_columns: Vec<String> = [
         "Platform",
         "People opted in",
@@ -192,41 +322,10 @@ pub fn build(
     .map(String::from)
     .to_vec();
     platform_columns.extend(weeks.iter().map(|w| format!("Shares {}", w.label)));
-    let opted = |platform: Platform, people: &HashSet<i64>| {
-        distinct(
-            facts
-                .opted_in
-                .iter()
-                .filter(|(u, p)| *p == platform && people.contains(u))
-                .map(|(u, _)| *u),
-        )
-    };
-    let weekly = |platform: Option<Platform>| -> (Vec<Cell>, Vec<u64>) {
-        let mut cells = Vec::new();
-        let mut people = Vec::new();
-        for week in weeks {
-            let in_week: Vec<_> = facts
-                .shares
-                .iter()
-                .filter(|(u, _, p, at)| {
-                    population.contains(u)
-                        && platform.is_none_or(|want| want == *p)
-                        && platforms.contains(p)
-                        && *at >= week.start
-                        && *at < week.end
-                })
-                .collect();
-            let sharers = distinct(in_week.iter().map(|s| s.0));
-            cells.push(events_cell(in_week.len() as u64, sharers, group, k));
-            people.push(sharers);
-        }
-        let cells = trend(&cells, &people, k);
-        (cells, people)
-    };
     let mut platform_rows = Vec::new();
     let mut platform_totals: HashMap<Platform, bool> = HashMap::new();
-    for platform in platforms {
-        let count = opted(*platform, &population);
+    for (i, platform) in platforms.iter().enumerate() {
+        let count = opted_population.get(platform).copied().unwrap_or(0);
         let cell = people_cell(count, group, k);
         platform_totals.insert(*platform, cell.is_shown());
         let mut row = vec![
@@ -239,38 +338,27 @@ pub fn build(
                 "suppressed".into()
             },
         ];
-        row.extend(weekly(Some(*platform)).0.iter().map(|c| c.text()));
+        row.extend(weekly(Some(i)).0.iter().map(|c| c.text()));
         platform_rows.push(row);
     }
 
     // ---- per department: only groups of at least k, with complementary
     // suppression against the platform totals (small groups count as hidden).
     let reportable = reportable_departments(facts, k);
-    let mut groups: Vec<(Option<i64>, String, HashSet<i64>)> = facts
+    let mut groups: Vec<(Option<i64>, String, u64)> = facts
         .departments
         .iter()
         .map(|(id, name)| {
-            let members: HashSet<i64> = facts
-                .employees
-                .iter()
-                .filter(|(_, d)| *d == Some(*id))
-                .map(|(u, _)| *u)
-                .collect();
-            (Some(*id), name.clone(), members)
+            let size = members.get(&Some(*id)).copied().unwrap_or(0);
+            (Some(*id), name.clone(), size)
         })
         .collect();
-    let unassigned: HashSet<i64> = facts
-        .employees
-        .iter()
-        .filter(|(_, d)| d.is_none())
-        .map(|(u, _)| *u)
-        .collect();
-    if !unassigned.is_empty() {
+    if let Some(unassigned) = members.get(&None).copied().filter(|n| *n > 0) {
         groups.push((None, "No department".into(), unassigned));
     }
-    let shown_group = |(id, _, members): &(Option<i64>, String, HashSet<i64>)| {
+    let shown_group = |(id, _, size): &(Option<i64>, String, u64)| {
         filters.department.is_none()
-            && (members.len() as u64) >= k as u64
+            && *size >= k as u64
             && id.is_none_or(|id| reportable.iter().any(|(r, _)| *r == id))
     };
     let mut department_columns: Vec<String> = vec!["Department".into(), "Members".into()];
@@ -282,13 +370,21 @@ pub fn build(
     department_columns.push("People who shared".into());
     let mut columns: Vec<Vec<Cell>> = Vec::new();
     for platform in platforms {
-        let values: Vec<u64> = groups.iter().map(|g| opted(*platform, &g.2)).collect();
+        let values: Vec<u64> = groups
+            .iter()
+            .map(|g| {
+                opted_department
+                    .get(&(g.0, *platform))
+                    .copied()
+                    .unwrap_or(0)
+            })
+            .collect();
         let cells: Vec<Cell> = groups
             .iter()
             .zip(&values)
             .map(|(g, v)| {
                 if shown_group(g) {
-                    people_cell(*v, g.2.len() as u64, k)
+                    people_cell(*v, g.2, k)
                 } else {
                     Cell::Suppressed
                 }
@@ -303,36 +399,36 @@ pub fn build(
             .0,
         );
     }
+    let mut department_sharers: Vec<(Option<i64>, i64)> = Vec::new();
+    let mut population_sharers: Vec<((), i64)> = Vec::new();
+    for (u, _, platform, _) in &facts.shares {
+        let Some(department) = department_of.get(u) else {
+            continue;
+        };
+        if platform_index(*platform).is_some() {
+            department_sharers.push((*department, *u));
+        }
+        if in_population(u) {
+            population_sharers.push(((), *u));
+        }
+    }
+    let department_sharers = distinct_per_key(department_sharers);
     let sharer_values: Vec<u64> = groups
         .iter()
-        .map(|g| {
-            distinct(
-                facts
-                    .shares
-                    .iter()
-                    .filter(|s| g.2.contains(&s.0) && platforms.contains(&s.2))
-                    .map(|s| s.0),
-            )
-        })
+        .map(|g| lookup(&department_sharers, &g.0))
         .collect();
     let sharer_cells: Vec<Cell> = groups
         .iter()
         .zip(&sharer_values)
         .map(|(g, v)| {
             if shown_group(g) {
-                people_cell(*v, g.2.len() as u64, k)
+                people_cell(*v, g.2, k)
             } else {
                 Cell::Suppressed
             }
         })
         .collect();
-    let total_sharers = distinct(
-        facts
-            .shares
-            .iter()
-            .filter(|s| population.contains(&s.0))
-            .map(|s| s.0),
-    );
+    let total_sharers = lookup(&distinct_per_key(population_sharers), &());
     let sharer_cells = complementary(
         &sharer_cells,
         &sharer_values,
@@ -344,7 +440,7 @@ pub fn build(
         .enumerate()
         .filter(|(_, g)| shown_group(g))
         .map(|(i, g)| {
-            let mut row = vec![g.1.clone(), g.2.len().to_string()];
+            let mut row = vec![g.1.clone(), g.2.to_string()];
             row.extend(columns.iter().map(|c| c[i].text()));
             row.push(sharer_cells[i].text());
             row
@@ -401,8 +497,12 @@ pub fn build(
 }
 
 #[cfg(test)]
+mod reference;
+
+#[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn t(day: i64) -> NaiveDateTime {
         chrono::DateTime::from_timestamp(1_800_000_000 + day * 86_400, 0)
@@ -459,6 +559,91 @@ mod tests {
             everyone.posts.rows[0][1], "suppressed",
             "8 of 8 reveals everyone"
         );
+    }
+
+    fn arbitrary_facts() -> impl Strategy<Value = (Facts, Filters, u32)> {
+        let platforms = [Platform::X, Platform::LinkedIn, Platform::Mastodon];
+        let department = prop_oneof![Just(None), (1_i64..4).prop_map(Some)];
+        (
+            prop::collection::vec(department.clone(), 0..40),
+            prop::collection::vec((0_i64..45, 0_usize..3), 0..80),
+            prop::collection::vec(
+                (
+                    prop::option::of(prop::collection::vec(1_i64..5, 0..3)),
+                    0_i64..10,
+                    prop::option::of(0_i64..20),
+                ),
+                0..5,
+            ),
+            prop::collection::vec((0_i64..45, 1_i64..7, 0_usize..3, 0_i64..22), 0..200),
+            prop::collection::vec((0_i64..45, 1_i64..7), 0..40),
+            prop::sample::subsequence(platforms.to_vec(), 0..=3),
+            prop_oneof![Just(None), (1_i64..5).prop_map(Some)],
+            3_u32..6,
+        )
+            .prop_map(
+                move |(employees, opted, posts, shares, dismissals, chosen, department, k)| {
+                    let facts = Facts {
+                        employees: employees
+                            .into_iter()
+                            .enumerate()
+                            .map(|(u, d)| (u as i64, d))
+                            .collect(),
+                        departments: vec![(1, "A".into()), (2, "B".into()), (3, "C".into())],
+                        opted_in: opted.into_iter().map(|(u, p)| (u, platforms[p])).collect(),
+                        posts: posts
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, (departments, start, ended))| PostFact {
+                                id: i as i64 + 1,
+                                title: format!("Post {i}"),
+                                departments,
+                                published_at: t(start),
+                                ended_at: ended.map(t),
+                            })
+                            .collect(),
+                        shares: shares
+                            .into_iter()
+                            .map(|(u, p, platform, day)| (u, p, platforms[platform], t(day)))
+                            .collect(),
+                        dismissals,
+                    };
+                    let filters = Filters {
+                        platforms: chosen,
+                        department,
+                    };
+                    (facts, filters, k)
+                },
+            )
+    }
+
+    fn three_weeks() -> Vec<Week> {
+        (0..3)
+            .map(|w| Week {
+                label: format!("W{w}"),
+                start: t(w * 7),
+                end: t(w * 7 + 7),
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+        #[test]
+        fn the_fast_builder_gives_the_tables_of_the_direct_definitions(
+            (facts, filters, k) in arbitrary_facts()
+        ) {
+            let weeks = three_weeks();
+            let fast = build(&facts, &filters, &weeks, k, t(15));
+            let direct = reference::build_reference(&facts, &filters, &weeks, k, t(15));
+            prop_assert_eq!(&fast.posts, &direct.posts);
+            prop_assert_eq!(&fast.platforms, &direct.platforms);
+            prop_assert_eq!(&fast.departments, &direct.departments);
+            prop_assert_eq!(&fast.trend, &direct.trend);
+            prop_assert_eq!(&fast.reportable_departments, &direct.reportable_departments);
+            let bars = |r: &Reports| r.chart.iter().map(|b| (b.label.clone(), b.value)).collect::<Vec<_>>();
+            prop_assert_eq!(bars(&fast), bars(&direct));
+        }
     }
 
     #[test]

@@ -6,7 +6,8 @@ use diesel::prelude::*;
 
 use super::{DbConnection, StoreResult};
 use crate::db::schema::{
-    consent_state, departments, dismissals, post_departments, posts, shares, users,
+    consent_state, departments, dismissals, post_departments, posts, report_generation, shares,
+    users,
 };
 use crate::domain::consent::Status;
 use crate::domain::platforms::Platform;
@@ -22,6 +23,16 @@ type PostRow = (
     Option<NaiveDateTime>,
     String,
 );
+
+/// A number that changes (in the same transaction) whenever anything the
+/// reports count changes; kept by triggers (see the report_generation
+/// migration), so no write path can forget it.
+pub fn generation(conn: &mut DbConnection) -> StoreResult<i64> {
+    let shards: Vec<i64> = report_generation::table
+        .select(report_generation::changes)
+        .load(conn)?;
+    Ok(shards.into_iter().sum())
+}
 
 /// Everything the reports count, for posts published in [from, to).
 pub fn facts(
@@ -62,7 +73,10 @@ pub fn facts(
         .filter(post_departments::post_id.eq_any(&ids))
         .select((post_departments::post_id, post_departments::department_id))
         .load(conn)?;
-    let share_rows: Vec<(i64, i64, String, NaiveDateTime)> = shares::table
+    // A million rows: converted one at a time as they stream in, so only
+    // the compact form is ever held.
+    let mut share_rows: Vec<(i64, i64, Platform, NaiveDateTime)> = Vec::new();
+    for row in shares::table
         .filter(shares::shared_at.ge(from).and(shares::shared_at.lt(to)))
         .select((
             shares::user_id,
@@ -70,7 +84,15 @@ pub fn facts(
             shares::platform,
             shares::shared_at,
         ))
-        .load(conn)?;
+        .load_iter::<(i64, i64, String, NaiveDateTime), diesel::connection::DefaultLoadingMode>(
+            conn,
+        )?
+    {
+        let (u, p, slug, at) = row?;
+        if let Some(platform) = Platform::from_slug(&slug) {
+            share_rows.push((u, p, platform, at));
+        }
+    }
     let dismissal_rows: Vec<(i64, i64)> = dismissals::table
         .filter(dismissals::post_id.eq_any(&ids))
         .select((dismissals::user_id, dismissals::post_id))
@@ -110,12 +132,7 @@ pub fn facts(
                 },
             )
             .collect(),
-        shares: share_rows
-            .into_iter()
-            .filter_map(|(u, p, slug, at)| {
-                Platform::from_slug(&slug).map(|platform| (u, p, platform, at))
-            })
-            .collect(),
+        shares: share_rows,
         dismissals: dismissal_rows,
     })
 }

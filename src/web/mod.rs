@@ -19,6 +19,7 @@ pub mod page;
 pub mod policy;
 pub mod preferences;
 pub mod queue;
+pub mod report_cache;
 pub mod reports;
 pub mod session;
 pub mod suggestions;
@@ -52,6 +53,8 @@ pub struct AppState {
     /// True when `base_url` is https: Secure cookies, `__Host-` names, HSTS.
     pub secure_cookies: bool,
     pub ip_throttle: ip_throttle::IpThrottle,
+    /// Reports built since the data last changed (shared by all workers).
+    pub report_cache: report_cache::ReportCache,
     /// The domain of Message-IDs (from CHORUS_MAIL_FROM).
     pub mail_domain: String,
 }

@@ -2,6 +2,8 @@
 //! see"): aggregates only, every cell through small-group suppression, as
 //! tables, an SVG chart and CSV. Filters are a fixed set.
 
+use std::sync::Arc;
+
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::NaiveDateTime;
@@ -10,6 +12,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::{AppError, WebResult};
 use super::page::{PageContext, ok};
+use super::report_cache::ReportKey;
 use super::session::SignedIn;
 use crate::domain::platforms::Platform;
 use crate::domain::reports::{self, Bar, Filters, Reports, Week};
@@ -29,7 +32,7 @@ pub const PERIODS: [u32; 3] = [4, 12, 26];
 
 /// The report and what it was built from.
 pub struct Built {
-    pub reports: Reports,
+    pub reports: Arc<Reports>,
     pub k: u32,
     pub weeks: u32,
     pub platform: String,
@@ -64,7 +67,15 @@ pub async fn build(state: &AppState, query: &ReportQuery) -> WebResult<Built> {
             .filter(|w| PERIODS.contains(w))
             .ok_or_else(|| AppError::bad_request("Choose a period of 4, 12 or 26 weeks."))?,
     };
-    let settings = state.db.run(store::org::settings).await?;
+    let (settings, generation) = state
+        .db
+        .run(|conn| {
+            Ok::<_, store::StoreError>((
+                store::org::settings(conn)?,
+                store::reports::generation(conn)?,
+            ))
+        })
+        .await?;
     let (tz, k, enabled) = (
         settings.timezone(),
         settings.k(),
@@ -80,39 +91,51 @@ pub async fn build(state: &AppState, query: &ReportQuery) -> WebResult<Built> {
                 })?,
         ],
     };
-    let calendar = weeks_ending(now, tz, weeks);
-    let (from, to) = (calendar[0].start, now + chrono::Duration::seconds(1));
-    let facts = state
-        .db
-        .run(move |conn| store::reports::facts(conn, from, to))
-        .await?;
     let department = match query.department.as_str() {
         "" => None,
-        text => {
-            let id: i64 = text
-                .parse()
-                .map_err(|_| AppError::bad_request("Choose a department from the list."))?;
-            if !reports::reportable_departments(&facts, k)
-                .iter()
-                .any(|(d, _)| *d == id)
+        text => Some(
+            text.parse::<i64>()
+                .map_err(|_| AppError::bad_request("Choose a department from the list."))?,
+        ),
+    };
+    let key = ReportKey {
+        weeks,
+        platforms: platforms.clone(),
+        department,
+        k,
+        timezone: settings.timezone_name().to_string(),
+        minute: now.and_utc().timestamp().div_euclid(60),
+    };
+    let reports = state
+        .report_cache
+        .get_or_build(generation, key, || async move {
+            let calendar = weeks_ending(now, tz, weeks);
+            let (from, to) = (calendar[0].start, now + chrono::Duration::seconds(1));
+            let facts = state
+                .db
+                .run(move |conn| store::reports::facts(conn, from, to))
+                .await?;
+            if let Some(id) = department
+                && !reports::reportable_departments(&facts, k)
+                    .iter()
+                    .any(|(d, _)| *d == id)
             {
                 return Err(AppError::bad_request(format!(
                     "That department has fewer than {k} people, so it is not reported on its own."
                 )));
             }
-            Some(id)
-        }
-    };
-    let reports = reports::build(
-        &facts,
-        &Filters {
-            platforms,
-            department,
-        },
-        &calendar,
-        k,
-        now,
-    );
+            Ok(reports::build(
+                &facts,
+                &Filters {
+                    platforms,
+                    department,
+                },
+                &calendar,
+                k,
+                now,
+            ))
+        })
+        .await?;
     Ok(Built {
         reports,
         k,

@@ -16,6 +16,7 @@ mod hostile;
 mod hub;
 mod migrations;
 mod properties;
+mod query_counts;
 mod queue;
 mod reports;
 mod security;
