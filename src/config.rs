@@ -119,6 +119,15 @@ pub struct Config {
     )]
     pub mail_max_attempts: i32,
 
+    /// Emails one process sends at once (over pooled SMTP connections).
+    #[arg(
+        long,
+        env = "CHORUS_MAIL_CONCURRENCY",
+        default_value_t = 8,
+        global = true
+    )]
+    pub mail_concurrency: usize,
+
     /// Take the client address from X-Forwarded-For (only behind a trusted
     /// load balancer), for per-address login throttling.
     #[arg(

@@ -74,7 +74,7 @@ enum DigestsCommand {
 
 #[derive(Subcommand)]
 enum MailCommand {
-    /// Deliver due email from the outbox once, then exit.
+    /// Deliver everything due in the outbox, then exit.
     Deliver {
         /// Run once (the only mode; `serve` delivers continuously).
         #[arg(long)]
@@ -305,7 +305,7 @@ fn deliver_mail(config: Config) -> Result<(), String> {
     let settings = startup::delivery_settings(&config, &base);
     let clock = chorus::clock::Clock::system();
     actix_web::rt::System::new().block_on(async move {
-        let report = chorus::jobs::delivery::deliver_once(&db, &mailer, &clock, &settings)
+        let report = chorus::jobs::delivery::deliver_all_due(&db, &mailer, &clock, &settings)
             .await
             .map_err(|e| e.to_string())?;
         println!(

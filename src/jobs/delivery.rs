@@ -4,6 +4,7 @@
 //! (5.1.1) also suppresses the address until an admin clears it.
 
 use chrono::{Duration, NaiveDateTime};
+use futures_util::StreamExt;
 use rand::Rng;
 
 use crate::clock::Clock;
@@ -20,6 +21,8 @@ pub struct DeliverySettings {
     pub base_url: String,
     pub lease: Duration,
     pub batch: i64,
+    /// Emails in flight at once.
+    pub concurrency: usize,
     pub retry_base: Duration,
     pub retry_max: Duration,
     pub max_attempts: i32,
@@ -45,7 +48,16 @@ pub fn backoff(attempts: i32, base: Duration, max: Duration) -> Duration {
     Duration::milliseconds(((raw as f64) * (1.0 + jitter)) as i64)
 }
 
-/// One round: claim a batch, send each, record each result.
+/// What became of one claimed email.
+enum Outcome {
+    Sent,
+    Retried,
+    Failed,
+    Cancelled,
+}
+
+/// One round: claim a batch, send up to `concurrency` at a time, record
+/// each result.
 pub async fn deliver_once(
     db: &Db,
     mailer: &Mailer,
@@ -57,90 +69,126 @@ pub async fn deliver_once(
     let rows = db
         .run(move |conn| outbox::claim_due(conn, &worker, now, lease, batch))
         .await?;
+    let outcomes: Vec<_> = futures_util::stream::iter(rows)
+        .map(|row| deliver_one(db, mailer, clock, settings, row))
+        .buffer_unordered(settings.concurrency.max(1))
+        .collect()
+        .await;
     let mut report = DeliveryReport::default();
-    for row in rows {
-        let now = clock.now_naive();
-        let base_url = settings.base_url.clone();
-        let claimed = row.clone();
-        let composition = db
-            .run(move |conn| {
-                if outbox::is_suppressed(conn, &claimed.recipient)? {
-                    outbox::mark_failed(
-                        conn,
-                        claimed.id,
-                        "the address is suppressed after a permanent failure",
-                    )?;
-                    return Ok(None);
-                }
-                let composition = compose(conn, &claimed, &base_url, now)?;
-                match &composition {
-                    Composition::Cancel(reason) => outbox::cancel(conn, claimed.id, reason)?,
-                    Composition::Send(c) => {
-                        let headers = serde_json::json!({ "List-Unsubscribe": c.list_unsubscribe })
-                            .to_string();
-                        outbox::store_rendered(
-                            conn, claimed.id, &c.subject, &c.text, &c.html, &headers,
-                        )?
-                    }
-                }
-                Ok::<_, StoreError>(Some(composition))
-            })
-            .await?;
-        let composed = match composition {
-            None => {
-                report.failed += 1;
-                continue;
-            }
-            Some(Composition::Cancel(_)) => {
-                report.cancelled += 1;
-                continue;
-            }
-            Some(Composition::Send(composed)) => composed,
-        };
-        let email = OutgoingEmail {
-            from: settings.mail_from.clone(),
-            to: row.recipient.clone(),
-            subject: composed.subject,
-            text: composed.text,
-            html: Some(composed.html),
-            message_id: row.message_id.clone(),
-            date: clock.now(),
-            list_unsubscribe: composed.list_unsubscribe,
-        };
-        let result = mailer.send(&email).await;
-        let (id, attempts, recipient) = (row.id, row.attempts, row.recipient.clone());
-        let done_at: NaiveDateTime = clock.now_naive();
-        let next_at = done_at + backoff(attempts, settings.retry_base, settings.retry_max);
-        let max_attempts = settings.max_attempts;
-        let outcome = result
-            .as_ref()
-            .map_err(|f| (f.kind.clone(), f.message.clone()))
-            .err();
-        db.run(move |conn| match outcome {
-            None => outbox::mark_sent(conn, id, done_at),
-            Some((FailureKind::Temporary, message)) if attempts < max_attempts => {
-                outbox::mark_retry(conn, id, &message, next_at)
-            }
-            Some((FailureKind::NoSuchUser, message)) => {
-                outbox::suppress(conn, &recipient, &message, done_at)?;
-                outbox::mark_failed(conn, id, &message)
-            }
-            Some((_, message)) => outbox::mark_failed(conn, id, &message),
-        })
-        .await?;
-        match result {
-            Ok(()) => report.sent += 1,
-            Err(f) if f.kind == FailureKind::Temporary && attempts < max_attempts => {
-                tracing::warn!(error = %f, "email delivery will be retried");
-                report.retried += 1
-            }
-            Err(f) => {
-                tracing::warn!(error = %f, "email delivery failed");
-                report.failed += 1
-            }
+    for outcome in outcomes {
+        match outcome? {
+            Outcome::Sent => report.sent += 1,
+            Outcome::Retried => report.retried += 1,
+            Outcome::Failed => report.failed += 1,
+            Outcome::Cancelled => report.cancelled += 1,
         }
     }
     Ok(report)
+}
+
+/// Rounds until nothing is due (what `chorus mail deliver --once` runs).
+/// Temporary failures wait for their retry time, so this ends.
+pub async fn deliver_all_due(
+    db: &Db,
+    mailer: &Mailer,
+    clock: &Clock,
+    settings: &DeliverySettings,
+) -> Result<DeliveryReport, RunError<StoreError>> {
+    let mut total = DeliveryReport::default();
+    loop {
+        let round = deliver_once(db, mailer, clock, settings).await?;
+        let claimed = round.sent + round.retried + round.failed + round.cancelled;
+        total.sent += round.sent;
+        total.retried += round.retried;
+        total.failed += round.failed;
+        total.cancelled += round.cancelled;
+        if claimed == 0 {
+            return Ok(total);
+        }
+    }
+}
+
+async fn deliver_one(
+    db: &Db,
+    mailer: &Mailer,
+    clock: &Clock,
+    settings: &DeliverySettings,
+    row: outbox::OutboxRow,
+) -> Result<Outcome, RunError<StoreError>> {
+    let now = clock.now_naive();
+    let base_url = settings.base_url.clone();
+    let claimed = row.clone();
+    let composition = db
+        .run(move |conn| {
+            if outbox::is_suppressed(conn, &claimed.recipient)? {
+                outbox::mark_failed(
+                    conn,
+                    claimed.id,
+                    "the address is suppressed after a permanent failure",
+                )?;
+                return Ok(None);
+            }
+            let composition = compose(conn, &claimed, &base_url, now)?;
+            match &composition {
+                Composition::Cancel(reason) => outbox::cancel(conn, claimed.id, reason)?,
+                Composition::Send(c) => {
+                    let headers =
+                        serde_json::json!({ "List-Unsubscribe": c.list_unsubscribe }).to_string();
+                    outbox::store_rendered(
+                        conn, claimed.id, &c.subject, &c.text, &c.html, &headers,
+                    )?
+                }
+            }
+            Ok::<_, StoreError>(Some(composition))
+        })
+        .await?;
+    let composed = match composition {
+        None => return Ok(Outcome::Failed),
+        Some(Composition::Cancel(_)) => return Ok(Outcome::Cancelled),
+        Some(Composition::Send(composed)) => composed,
+    };
+    let email = OutgoingEmail {
+        from: settings.mail_from.clone(),
+        to: row.recipient.clone(),
+        subject: composed.subject,
+        text: composed.text,
+        html: Some(composed.html),
+        message_id: row.message_id.clone(),
+        date: clock.now(),
+        list_unsubscribe: composed.list_unsubscribe,
+    };
+    let result = mailer.send(&email).await;
+    let (id, attempts, recipient) = (row.id, row.attempts, row.recipient.clone());
+    let done_at: NaiveDateTime = clock.now_naive();
+    let next_at = done_at + backoff(attempts, settings.retry_base, settings.retry_max);
+    let max_attempts = settings.max_attempts;
+    let outcome = result
+        .as_ref()
+        .map_err(|f| (f.kind.clone(), f.message.clone()))
+        .err();
+    db.run(move |conn| match outcome {
+        None => outbox::mark_sent(conn, id, done_at),
+        Some((FailureKind::Temporary, message)) if attempts < max_attempts => {
+            outbox::mark_retry(conn, id, &message, next_at)
+        }
+        Some((FailureKind::NoSuchUser, message)) => {
+            outbox::suppress(conn, &recipient, &message, done_at)?;
+            outbox::mark_failed(conn, id, &message)
+        }
+        Some((_, message)) => outbox::mark_failed(conn, id, &message),
+    })
+    .await?;
+    Ok(match result {
+        Ok(()) => Outcome::Sent,
+        Err(f) if f.kind == FailureKind::Temporary && attempts < max_attempts => {
+            tracing::warn!(error = %f, "email delivery will be retried");
+            Outcome::Retried
+        }
+        Err(f) => {
+            tracing::warn!(error = %f, "email delivery failed");
+            Outcome::Failed
+        }
+    })
 }
 
 #[cfg(test)]
