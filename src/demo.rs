@@ -26,6 +26,9 @@ pub struct DemoSize {
     pub posts: usize,
     pub weeks: i64,
     pub seed: u64,
+    /// About how many shares to make; by default each person who opted in
+    /// shares 12 % of the posts.
+    pub shares: Option<usize>,
 }
 
 impl Default for DemoSize {
@@ -35,6 +38,7 @@ impl Default for DemoSize {
             posts: 60,
             weeks: 8,
             seed: 7,
+            shares: None,
         }
     }
 }
@@ -322,6 +326,14 @@ pub fn generate(
             .filter(posts::published_at.is_not_null())
             .select((posts::id, posts::published_at.assume_not_null()))
             .load(conn)?;
+        let sharing_people = opted.iter().filter(|(_, p)| !p.is_empty()).count();
+        let share_rate = match size.shares {
+            None => 0.12,
+            Some(wanted) => {
+                (wanted as f64 / (sharing_people * published.len()).max(1) as f64).min(0.9)
+            }
+        };
+        let dismiss_rate = share_rate / 3.0;
         let mut share_rows = Vec::new();
         let mut dismissal_rows = Vec::new();
         for (user_id, platforms) in &opted {
@@ -331,10 +343,10 @@ pub fn generate(
             for (post_id, at) in &published {
                 let roll: f64 = rng.random();
                 let when = (*at + Duration::minutes(rng.random_range(5..3000))).min(now);
-                if roll < 0.12 {
+                if roll < share_rate {
                     let platform = platforms[rng.random_range(0..platforms.len())];
                     share_rows.push((*user_id, *post_id, platform, when));
-                } else if roll < 0.16 {
+                } else if roll < share_rate + dismiss_rate {
                     dismissal_rows.push((*user_id, *post_id, when));
                 }
             }

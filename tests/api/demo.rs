@@ -10,7 +10,7 @@ backend_test!(
     async fn demo_data_makes_a_working_organisation_and_is_deterministic(app) {
         let hash = chorus::credentials::hash_password(DEMO_PASSWORD).unwrap();
         let now = app.clock.now_naive();
-        let size = DemoSize { employees: 40, posts: 30, weeks: 4, seed: 11 };
+        let size = DemoSize { employees: 40, posts: 30, weeks: 4, seed: 11, shares: None };
         let report = app.db(move |conn| generate(conn, size, &hash, now)).await;
         assert_eq!((report.people, report.posts), (42, 30));
         assert!(report.shares > 0 && report.dismissals > 0 && report.consent_events > 0);

@@ -39,6 +39,7 @@ async fn page_costs(app: &TestApp, employees: usize, posts: usize) -> (u64, u64,
         posts,
         weeks: 4,
         seed: 5,
+        shares: None,
     };
     let report = app.db(move |conn| generate(conn, size, &hash, now)).await;
     assert!(report.shares > employees, "shares: {}", report.shares);
