@@ -15,6 +15,7 @@ mod health;
 mod hostile;
 mod hub;
 mod migrations;
+mod outage;
 mod properties;
 mod queue;
 mod reports;
