@@ -21,3 +21,4 @@ mod queue;
 mod reports;
 mod security;
 mod smtp_server;
+mod storage;
