@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod config;
 pub mod credentials;
+pub mod data_dir;
 pub mod db;
 pub mod demo;
 pub mod domain;

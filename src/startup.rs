@@ -17,8 +17,15 @@ use crate::web::{AppState, configure, error::AppError, headers, not_found, sessi
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("cannot create the data directory {path}: {source}")]
+    #[error("cannot create {what} {path}: {source}")]
     DataDir {
+        what: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot write {what} {path}: {source}")]
+    NotWritable {
+        what: &'static str,
         path: String,
         source: std::io::Error,
     },
@@ -78,15 +85,52 @@ pub fn delivery_settings(
     }
 }
 
-/// Creates the data dir and its outbox folder.
+/// Creates the data dir and its outbox folder, and checks that the folder
+/// of a SQLite database can be written: on a read-only or full file system
+/// SQLite itself would only say "unable to open database file".
 pub fn prepare_data_dir(config: &Config) -> Result<(), StartupError> {
-    for dir in [config.data_dir.clone(), config.outbox_dir()] {
+    for (what, dir) in [
+        ("the data directory", config.data_dir.clone()),
+        ("the email outbox folder", config.outbox_dir()),
+    ] {
         std::fs::create_dir_all(&dir).map_err(|source| StartupError::DataDir {
+            what,
             path: dir.display().to_string(),
             source,
         })?;
     }
+    let url = config.database_url();
+    // file: URIs and :memory: name no plain folder to check.
+    if matches!(
+        crate::db::Backend::from_url(&url),
+        Ok(crate::db::Backend::Sqlite)
+    ) && !url.starts_with("file:")
+        && url != ":memory:"
+    {
+        let file = std::path::Path::new(crate::db::sqlite_path(&url));
+        let folder = match file.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let what = if same_folder(&folder, &config.data_dir) {
+            "the data directory"
+        } else {
+            "the folder of the SQLite database"
+        };
+        crate::data_dir::check_writable(&folder).map_err(|source| StartupError::NotWritable {
+            what,
+            path: folder.display().to_string(),
+            source,
+        })?;
+    }
     Ok(())
+}
+
+fn same_folder(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }
 
 /// Connects to the configured database and applies pending migrations.

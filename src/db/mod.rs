@@ -83,7 +83,8 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-fn sqlite_path(url: &str) -> &str {
+/// The file a SQLite URL names (`sqlite://path` or a plain path).
+pub fn sqlite_path(url: &str) -> &str {
     url.strip_prefix("sqlite://").unwrap_or(url)
 }
 

@@ -180,12 +180,15 @@ impl Mailer {
         }))
     }
 
-    /// Creates the folder if missing.
+    /// Creates the folder if missing, and checks that it can be written:
+    /// a read-only or full outbox is a start-up error, not a retry loop.
     pub fn files(dir: &Path) -> Result<Mailer, MailerError> {
-        std::fs::create_dir_all(dir).map_err(|source| MailerError::Folder {
-            path: dir.display().to_string(),
-            source,
-        })?;
+        std::fs::create_dir_all(dir)
+            .and_then(|()| crate::data_dir::check_writable(dir))
+            .map_err(|source| MailerError::Folder {
+                path: dir.display().to_string(),
+                source,
+            })?;
         Ok(Mailer::Files(Outbox {
             transport: AsyncFileTransport::new(dir),
             dir: dir.to_path_buf(),

@@ -27,6 +27,22 @@ pub enum StoreError {
     Query(#[from] diesel::result::Error),
 }
 
+impl StoreError {
+    /// The connection broke under the query: PostgreSQL restarted or was
+    /// stopped (its backends are terminated), or the network dropped. The
+    /// pool replaces the connection; the request may simply be retried.
+    pub fn is_connection_lost(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        matches!(
+            self,
+            StoreError::Query(Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _
+            ))
+        )
+    }
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
 pub(crate) fn is_unique_violation(error: &diesel::result::Error) -> bool {

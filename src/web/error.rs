@@ -76,6 +76,14 @@ impl std::fmt::Display for AppError {
 
 impl From<StoreError> for AppError {
     fn from(error: StoreError) -> AppError {
+        // A database restarted mid-request cut the connection: like a
+        // database that cannot be reached, that is a 503, not a fault of ours.
+        if error.is_connection_lost() {
+            return AppError {
+                kind: ErrorKind::Unavailable,
+                source: Some(Box::new(error)),
+            };
+        }
         AppError::internal(error)
     }
 }
@@ -229,6 +237,31 @@ mod tests {
         assert!(
             error.to_string().contains("SELECT"),
             "the log keeps the cause"
+        );
+    }
+
+    #[test]
+    fn a_connection_cut_mid_query_is_a_503_and_other_query_errors_a_500() {
+        use diesel::result::{DatabaseErrorKind, Error};
+        let lost = |kind| {
+            AppError::from(StoreError::Query(Error::DatabaseError(
+                kind,
+                Box::new("terminating connection due to administrator command".to_string()),
+            )))
+        };
+        for kind in [
+            DatabaseErrorKind::ClosedConnection,
+            DatabaseErrorKind::UnableToSendCommand,
+        ] {
+            assert_eq!(lost(kind).status_code(), StatusCode::SERVICE_UNAVAILABLE);
+        }
+        assert_eq!(
+            lost(DatabaseErrorKind::Unknown).status_code(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(
+            AppError::from(StoreError::Query(Error::NotFound)).status_code(),
+            StatusCode::INTERNAL_SERVER_ERROR
         );
     }
 
