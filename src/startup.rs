@@ -253,6 +253,7 @@ impl Application {
             secret_key: key,
             ip_throttle: Default::default(),
             report_cache: Default::default(),
+            live_posts: Default::default(),
             mail_domain,
         });
         let app_state = state.clone();

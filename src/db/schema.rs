@@ -306,6 +306,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    queue_generation (id) {
+        id -> Integer,
+        changes -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     org_settings,
     departments,

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod consent;
 pub mod departments;
 pub mod digests;
+pub mod live_posts;
 pub mod login_throttle;
 pub mod org;
 pub mod outbox;

@@ -164,6 +164,16 @@ pub fn find_many(conn: &mut DbConnection, ids: &[i64]) -> StoreResult<Vec<Post>>
     Ok(found)
 }
 
+/// Every published post, newest first (what queues are cut from).
+pub fn published(conn: &mut DbConnection) -> StoreResult<Vec<Post>> {
+    let rows = posts::table
+        .filter(posts::status.eq(PostStatus::Published.as_str()))
+        .order((posts::published_at.desc(), posts::id.desc()))
+        .select(post_columns!())
+        .load::<PostRow>(conn)?;
+    assemble(conn, rows)
+}
+
 /// Posts, newest first, optionally of one status.
 pub fn list(
     conn: &mut DbConnection,

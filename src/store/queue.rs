@@ -55,7 +55,7 @@ macro_rules! offered_posts {
     }};
 }
 
-fn department_of(conn: &mut DbConnection, user_id: i64) -> StoreResult<Option<i64>> {
+pub fn department_of(conn: &mut DbConnection, user_id: i64) -> StoreResult<Option<i64>> {
     Ok(users::table
         .find(user_id)
         .select(users::department_id)

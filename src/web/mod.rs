@@ -55,6 +55,8 @@ pub struct AppState {
     pub ip_throttle: ip_throttle::IpThrottle,
     /// Reports built since the data last changed (shared by all workers).
     pub report_cache: report_cache::ReportCache,
+    /// Published posts, kept while no post changes (shared by all workers).
+    pub live_posts: std::sync::Arc<crate::store::live_posts::LivePosts>,
     /// The domain of Message-IDs (from CHORUS_MAIL_FROM).
     pub mail_domain: String,
 }

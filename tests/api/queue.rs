@@ -510,3 +510,105 @@ backend_test!(
         assert!(second.text().await.unwrap().contains("spreads identical posts out"));
     }
 );
+
+/// Every queue, cut from the published posts kept in memory, against the
+/// SQL rule (`queue::page`), for each person of a demo organisation.
+fn queues_agree(
+    conn: &mut chorus::db::DbConnection,
+    live: &chorus::store::live_posts::LivePosts,
+    now: chrono::NaiveDateTime,
+) -> Result<usize, store::StoreError> {
+    use chorus::store::live_posts;
+    let enabled = store::org::settings(conn)?.enabled_platforms();
+    let ids: Vec<i64> = {
+        use chorus::db::schema::users;
+        use diesel::prelude::*;
+        users::table
+            .filter(users::is_employee.eq(true))
+            .select(users::id)
+            .load(conn)?
+    };
+    let mut offered = 0;
+    for user in ids {
+        let platforms: Vec<Platform> = consent::consented_platforms(conn, user)?
+            .into_iter()
+            .map(|(p, _)| p)
+            .filter(|p| enabled.contains(p))
+            .collect();
+        let (by_sql, sql_total) = queue::page(conn, user, &platforms, now, 0, 10_000)?;
+        let (in_memory, total) = if platforms.is_empty() {
+            (Vec::new(), 0)
+        } else {
+            let published = live.current(conn)?;
+            let marks = live_posts::marks(conn, user)?;
+            let department = queue::department_of(conn, user)?;
+            live_posts::page(&published, department, &platforms, &marks, now, 0, 10_000)
+        };
+        let view = |items: &[queue::QueueItem]| {
+            items
+                .iter()
+                .map(|i| {
+                    let mut on = i.shared_on.clone();
+                    on.sort();
+                    (i.post.id, on)
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(view(&in_memory), view(&by_sql), "queue of person {user}");
+        assert_eq!(total, sql_total, "queue size of person {user}");
+        offered += in_memory.len();
+    }
+    Ok(offered)
+}
+
+backend_test!(
+    async fn queues_cut_from_posts_in_memory_equal_the_sql_rule_and_follow_every_change(app) {
+        let hash = chorus::credentials::hash_password(chorus::demo::DEMO_PASSWORD).unwrap();
+        let now = app.clock.now_naive();
+        let size = chorus::demo::DemoSize { employees: 60, posts: 40, weeks: 3, seed: 9, shares: None };
+        app.db(move |conn| chorus::demo::generate(conn, size, &hash, now)).await;
+        let live = std::sync::Arc::new(chorus::store::live_posts::LivePosts::default());
+        let kept = live.clone();
+        let offered = app.db(move |conn| queues_agree(conn, &kept, now)).await;
+        assert!(offered > 100, "queues hold posts: {offered}");
+
+        // Every kind of change reaches the kept posts: a withdrawal, an
+        // expiry, a new audience, a caption removed, a dismissal and a share.
+        let kept = live.clone();
+        let after = app
+            .db(move |conn| {
+                use chorus::db::schema::{post_captions, post_departments, posts as p};
+                use diesel::prelude::*;
+                let published: Vec<i64> = p::table
+                    .filter(p::status.eq(PostStatus::Published.as_str()))
+                    .order(p::id.asc())
+                    .select(p::id)
+                    .load(conn)?;
+                diesel::update(p::table.find(published[0]))
+                    .set(p::status.eq(PostStatus::Withdrawn.as_str()))
+                    .execute(conn)?;
+                diesel::update(p::table.find(published[1]))
+                    .set(p::expires_at.eq(Some(now - chrono::Duration::minutes(1))))
+                    .execute(conn)?;
+                diesel::update(p::table.find(published[2])).set(p::target_all.eq(false)).execute(conn)?;
+                let department: i64 = chorus::db::schema::departments::table
+                    .select(chorus::db::schema::departments::id)
+                    .first(conn)?;
+                diesel::insert_into(post_departments::table)
+                    .values((post_departments::post_id.eq(published[2]), post_departments::department_id.eq(department)))
+                    .execute(conn)?;
+                diesel::delete(post_captions::table.filter(post_captions::post_id.eq(published[3])))
+                    .execute(conn)?;
+                let someone: i64 = chorus::db::schema::consent_state::table
+                    .filter(chorus::db::schema::consent_state::status.eq("given"))
+                    .filter(chorus::db::schema::consent_state::platform.eq("x"))
+                    .select(chorus::db::schema::consent_state::user_id)
+                    .first(conn)?;
+                store::shares::dismiss(conn, someone, published[4], now)?;
+                store::shares::record(conn, someone, published[5], Platform::X, 1, false, now)?;
+                queues_agree(conn, &kept, now)
+            })
+            .await;
+        assert!(after < offered, "the changes took posts out of queues ({after} < {offered})");
+    }
+);

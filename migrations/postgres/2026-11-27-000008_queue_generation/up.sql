@@ -1,0 +1,23 @@
+-- A change counter for what every queue is cut from: posts, their
+-- captions and their audiences. Each process keeps the published posts in
+-- memory while this counter holds (see src/web/live_posts.rs); triggers bump
+-- it in the same transaction as the change, so no write path can forget it.
+CREATE TABLE queue_generation (
+    id INTEGER PRIMARY KEY NOT NULL,
+    changes BIGINT NOT NULL
+);
+INSERT INTO queue_generation (id, changes) VALUES (1, 0);
+
+CREATE FUNCTION queue_generation_bump() RETURNS trigger AS $$
+BEGIN
+    UPDATE queue_generation SET changes = changes + 1 WHERE id = 1;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER queue_generation_posts AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON posts
+    FOR EACH STATEMENT EXECUTE FUNCTION queue_generation_bump();
+CREATE TRIGGER queue_generation_post_captions AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON post_captions
+    FOR EACH STATEMENT EXECUTE FUNCTION queue_generation_bump();
+CREATE TRIGGER queue_generation_post_departments AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON post_departments
+    FOR EACH STATEMENT EXECUTE FUNCTION queue_generation_bump();

@@ -1,0 +1,10 @@
+DROP TRIGGER queue_generation_posts_insert;
+DROP TRIGGER queue_generation_posts_update;
+DROP TRIGGER queue_generation_posts_delete;
+DROP TRIGGER queue_generation_post_captions_insert;
+DROP TRIGGER queue_generation_post_captions_update;
+DROP TRIGGER queue_generation_post_captions_delete;
+DROP TRIGGER queue_generation_post_departments_insert;
+DROP TRIGGER queue_generation_post_departments_update;
+DROP TRIGGER queue_generation_post_departments_delete;
+DROP TABLE queue_generation;

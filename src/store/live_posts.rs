@@ -1,0 +1,118 @@
+//! Every queue is cut from the same published posts. Each process keeps
+//! them (with captions and audiences) in memory while the queue_generation
+//! counter holds; triggers bump that counter in the same transaction as any
+//! change to posts, captions or audiences, so the copy is never stale. A
+//! person's queue then costs two small queries of their own (dismissals and
+//! shares) instead of a scan of every post, and the rule below gives the
+//! same posts as `queue::page` (compared in tests/api/queue.rs).
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::posts::{self, Post};
+use super::queue::QueueItem;
+use super::{DbConnection, StoreResult};
+use crate::db::schema::{dismissals, queue_generation, shares};
+use crate::domain::platforms::Platform;
+
+#[derive(Default)]
+pub struct LivePosts {
+    kept: Mutex<Option<(i64, Arc<Vec<Post>>)>>,
+}
+
+impl LivePosts {
+    /// The published posts, newest first, as of now.
+    pub fn current(&self, conn: &mut DbConnection) -> StoreResult<Arc<Vec<Post>>> {
+        let generation: i64 = queue_generation::table
+            .find(1)
+            .select(queue_generation::changes)
+            .first(conn)?;
+        if let Some((kept, posts)) = &*self.kept.lock().unwrap_or_else(PoisonError::into_inner)
+            && *kept == generation
+        {
+            return Ok(posts.clone());
+        }
+        // Read after the counter: a change committed in between makes the
+        // copy newer than its key, which only costs one more reload.
+        let posts = Arc::new(posts::published(conn)?);
+        *self.kept.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((generation, posts.clone()));
+        Ok(posts)
+    }
+}
+
+/// What a person did with their queue.
+#[derive(Debug, Default)]
+pub struct Marks {
+    pub dismissed: HashSet<i64>,
+    pub shared: HashSet<(i64, Platform)>,
+}
+
+pub fn marks(conn: &mut DbConnection, user_id: i64) -> StoreResult<Marks> {
+    let dismissed = dismissals::table
+        .filter(dismissals::user_id.eq(user_id))
+        .select(dismissals::post_id)
+        .load::<i64>(conn)?
+        .into_iter()
+        .collect();
+    let shared = shares::table
+        .filter(shares::user_id.eq(user_id))
+        .select((shares::post_id, shares::platform))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .filter_map(|(post, slug)| Platform::from_slug(&slug).map(|p| (post, p)))
+        .collect();
+    Ok(Marks { dismissed, shared })
+}
+
+/// Whether a published post is offered to this person now: not expired,
+/// for everyone or their department, not dismissed, and with a caption for
+/// a platform they agreed to and have not shared it on yet.
+fn offered(
+    post: &Post,
+    department: Option<i64>,
+    consented: &[Platform],
+    marks: &Marks,
+    now: NaiveDateTime,
+) -> bool {
+    post.expires_at.is_none_or(|at| at > now)
+        && (post.target_all || department.is_some_and(|d| post.department_ids.contains(&d)))
+        && !marks.dismissed.contains(&post.id)
+        && post.captions.iter().any(|(platform, _)| {
+            consented.contains(platform) && !marks.shared.contains(&(post.id, *platform))
+        })
+}
+
+/// One page of the queue, newest first, and the number of posts in it.
+pub fn page(
+    published: &[Post],
+    department: Option<i64>,
+    consented: &[Platform],
+    marks: &Marks,
+    now: NaiveDateTime,
+    offset: i64,
+    limit: i64,
+) -> (Vec<QueueItem>, i64) {
+    let mut total = 0;
+    let mut items = Vec::new();
+    for post in published
+        .iter()
+        .filter(|post| offered(post, department, consented, marks, now))
+    {
+        if total >= offset && (items.len() as i64) < limit {
+            items.push(QueueItem {
+                shared_on: Platform::ALL
+                    .iter()
+                    .copied()
+                    .filter(|p| marks.shared.contains(&(post.id, *p)))
+                    .collect(),
+                post: post.clone(),
+            });
+        }
+        total += 1;
+    }
+    (items, total)
+}
