@@ -21,3 +21,7 @@ CREATE TRIGGER queue_generation_post_captions AFTER INSERT OR UPDATE OR DELETE O
     FOR EACH STATEMENT EXECUTE FUNCTION queue_generation_bump();
 CREATE TRIGGER queue_generation_post_departments AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON post_departments
     FOR EACH STATEMENT EXECUTE FUNCTION queue_generation_bump();
+
+-- The queue's "popular right now" hint counts a page of posts' shares of the
+-- last hour: a range per post, not every share the post ever had.
+CREATE INDEX shares_by_post_recent ON shares (post_id, shared_at, platform);

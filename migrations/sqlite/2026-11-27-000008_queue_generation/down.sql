@@ -1,3 +1,4 @@
+DROP INDEX shares_by_post_recent;
 DROP TRIGGER queue_generation_posts_insert;
 DROP TRIGGER queue_generation_posts_update;
 DROP TRIGGER queue_generation_posts_delete;

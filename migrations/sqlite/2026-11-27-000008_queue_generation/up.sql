@@ -25,3 +25,7 @@ CREATE TRIGGER queue_generation_post_departments_update AFTER UPDATE ON post_dep
 BEGIN UPDATE queue_generation SET changes = changes + 1 WHERE id = 1; END;
 CREATE TRIGGER queue_generation_post_departments_delete AFTER DELETE ON post_departments
 BEGIN UPDATE queue_generation SET changes = changes + 1 WHERE id = 1; END;
+
+-- The queue's "popular right now" hint counts a page of posts' shares of the
+-- last hour: a range per post, not every share the post ever had.
+CREATE INDEX shares_by_post_recent ON shares (post_id, shared_at, platform);
