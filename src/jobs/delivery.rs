@@ -10,6 +10,7 @@ use crate::clock::Clock;
 use crate::db::{Db, RunError};
 use crate::mail::compose::{Composition, compose};
 use crate::mail::transport::{FailureKind, Mailer, OutgoingEmail};
+use crate::shutdown::Shutdown;
 use crate::store::{StoreError, outbox};
 
 /// How delivery behaves; every number has a default that runs.
@@ -31,6 +32,10 @@ pub struct DeliveryReport {
     pub retried: usize,
     pub failed: usize,
     pub cancelled: usize,
+    /// Of `sent`, how many were digests.
+    pub digests_sent: usize,
+    /// Claimed, then handed back unsent because the process is stopping.
+    pub released: usize,
 }
 
 /// The wait before attempt `attempts + 1`: base · 2^(attempts−1), at most
@@ -52,13 +57,32 @@ pub async fn deliver_once(
     clock: &Clock,
     settings: &DeliverySettings,
 ) -> Result<DeliveryReport, RunError<StoreError>> {
+    deliver_until(db, mailer, clock, settings, &Shutdown::never()).await
+}
+
+/// One round that stops early at shutdown: no new email is started, the
+/// one being sent gets the grace period, and every claimed row not sent is
+/// handed back at once (see [`outbox::release`]) instead of waiting for its
+/// lease to expire.
+pub async fn deliver_until(
+    db: &Db,
+    mailer: &Mailer,
+    clock: &Clock,
+    settings: &DeliverySettings,
+    shutdown: &Shutdown,
+) -> Result<DeliveryReport, RunError<StoreError>> {
     let now = clock.now_naive();
     let (worker, lease, batch) = (settings.worker_id.clone(), settings.lease, settings.batch);
     let rows = db
         .run(move |conn| outbox::claim_due(conn, &worker, now, lease, batch))
         .await?;
     let mut report = DeliveryReport::default();
-    for row in rows {
+    let mut unsent: Vec<i64> = Vec::new();
+    for (index, row) in rows.iter().enumerate() {
+        if shutdown.is_requested() {
+            unsent.extend(rows[index..].iter().map(|r| r.id));
+            break;
+        }
         let now = clock.now_naive();
         let base_url = settings.base_url.clone();
         let claimed = row.clone();
@@ -107,7 +131,12 @@ pub async fn deliver_once(
             date: clock.now(),
             list_unsubscribe: composed.list_unsubscribe,
         };
-        let result = mailer.send(&email).await;
+        let Some(result) = shutdown.finish_within_grace(mailer.send(&email)).await else {
+            // Abandoned mid-send: the relay may or may not have taken it
+            // (the one message in flight); either way it is due again.
+            unsent.extend(rows[index..].iter().map(|r| r.id));
+            break;
+        };
         let (id, attempts, recipient) = (row.id, row.attempts, row.recipient.clone());
         let done_at: NaiveDateTime = clock.now_naive();
         let next_at = done_at + backoff(attempts, settings.retry_base, settings.retry_max);
@@ -129,7 +158,12 @@ pub async fn deliver_once(
         })
         .await?;
         match result {
-            Ok(()) => report.sent += 1,
+            Ok(()) => {
+                report.sent += 1;
+                if row.kind == outbox::Kind::Digest.as_str() {
+                    report.digests_sent += 1;
+                }
+            }
             Err(f) if f.kind == FailureKind::Temporary && attempts < max_attempts => {
                 tracing::warn!(error = %f, "email delivery will be retried");
                 report.retried += 1
@@ -139,6 +173,16 @@ pub async fn deliver_once(
                 report.failed += 1
             }
         }
+    }
+    if !unsent.is_empty() {
+        let (worker, now) = (settings.worker_id.clone(), clock.now_naive());
+        report.released = db
+            .run(move |conn| outbox::release(conn, &unsent, &worker, now))
+            .await?;
+        tracing::info!(
+            released = report.released,
+            "stopping: claimed email handed back unsent"
+        );
     }
     Ok(report)
 }
