@@ -164,12 +164,14 @@ pub async fn deliver_until(
                     report.digests_sent += 1;
                 }
             }
+            // The transport logged the failure with the address taken out;
+            // the server's raw reply may name the recipient, so not here.
             Err(f) if f.kind == FailureKind::Temporary && attempts < max_attempts => {
-                tracing::warn!(error = %f, "email delivery will be retried");
+                tracing::info!(outbox_id = id, attempts, "email delivery will be retried");
                 report.retried += 1
             }
-            Err(f) => {
-                tracing::warn!(error = %f, "email delivery failed");
+            Err(_) => {
+                tracing::warn!(outbox_id = id, attempts, "email delivery failed for good");
                 report.failed += 1
             }
         }

@@ -417,5 +417,6 @@ backend_test!(
         );
         let log = served.stderr().join("\n");
         assert!(log.contains("handed back unsent"), "{log}");
+        assert!(!log.contains("invitee@example.com"), "no address in the log: {log}");
     }
 );
