@@ -338,7 +338,8 @@ impl Application {
     /// Serves until SIGTERM or SIGINT, then stops gracefully: no new
     /// connections, in-flight requests finish (within CHORUS_SHUTDOWN_SECONDS),
     /// and the background jobs stop at a safe point and hand back the email
-    /// they claimed but did not send.
+    /// they claimed but did not send. A second signal meanwhile ends the
+    /// process at once (exit code 1).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let Application {
             server,
@@ -360,7 +361,15 @@ impl Application {
                 "shutting down: finishing in-flight requests and the current job step"
             );
             signal_trigger.fire();
-            futures_util::future::join_all(handles.iter().map(|h| h.stop(true))).await;
+            let graceful = futures_util::future::join_all(handles.iter().map(|h| h.stop(true)));
+            tokio::select! {
+                _ = graceful => {}
+                // A second Ctrl-C means "now": claimed email waits for its lease.
+                signal = crate::shutdown::termination_signal() => {
+                    tracing::warn!(signal, "second signal: stopping at once");
+                    std::process::exit(1);
+                }
+            }
         });
         // A server runs only while its future is polled: both at once.
         let metrics_served = metrics_server.map(actix_web::rt::spawn);

@@ -253,17 +253,9 @@ async fn json_logs_carry_each_requests_id_and_no_personal_data() {
     assert!(parsed.iter().any(|v| v["fields"]["message"] == "stopped"));
 }
 
-#[actix_web::test]
-async fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut served = Served::start(
-        dir.path(),
-        None,
-        &[
-            ("CHORUS_JOBS_INTERVAL_SECONDS", "1"),
-            ("CHORUS_SHUTDOWN_SECONDS", "10"),
-        ],
-    );
+/// Starts `POST /password/forgot` (valid token and cookie) and sends half
+/// of its body: a request in flight. Returns the stream and the rest.
+async fn request_in_flight(served: &Served) -> (TcpStream, String) {
     // The form's CSRF token and the pre-session cookie it is bound to.
     let page = new_client()
         .get(served.url("/password/forgot"))
@@ -279,9 +271,8 @@ async fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
     let token = extract_csrf_token(&page.text().await.unwrap()).unwrap();
     let body = format!("csrf_token={token}&email=someone%40example.com");
     let (first, rest) = body.split_at(body.len() / 2);
-
-    // A request whose body has not fully arrived: in flight when the
-    // signal comes (a connection still without a request is closed).
+    // Headers complete, body not: the request is being served. (A
+    // connection that has not sent a whole request head yet is closed.)
     let mut stream = TcpStream::connect(("127.0.0.1", served.port)).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(15)))
@@ -295,6 +286,21 @@ async fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
     );
     stream.write_all(head.as_bytes()).unwrap();
     std::thread::sleep(Duration::from_millis(300));
+    (stream, rest.to_string())
+}
+
+#[actix_web::test]
+async fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut served = Served::start(
+        dir.path(),
+        None,
+        &[
+            ("CHORUS_JOBS_INTERVAL_SECONDS", "1"),
+            ("CHORUS_SHUTDOWN_SECONDS", "10"),
+        ],
+    );
+    let (mut stream, rest) = request_in_flight(&served).await;
     let signalled = Instant::now();
     served.sigterm();
     served.wait_for_log("shutting down", Duration::from_secs(5));
@@ -315,6 +321,24 @@ async fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
     assert!(log.contains("background jobs stopped"), "{log}");
     // No new connections once stopping began.
     assert!(TcpStream::connect(("127.0.0.1", served.port)).is_err());
+}
+
+#[actix_web::test]
+async fn a_second_sigterm_stops_at_once_with_exit_code_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut served = Served::start(dir.path(), None, &[("CHORUS_SHUTDOWN_SECONDS", "60")]);
+    let (_stream, _rest) = request_in_flight(&served).await;
+    served.sigterm();
+    served.wait_for_log("shutting down", Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        served.child.try_wait().unwrap().is_none(),
+        "waits for the request"
+    );
+    served.sigterm();
+    let status = served.exit_within(Duration::from_secs(5));
+    assert_eq!(status.code(), Some(1));
+    served.wait_for_log("second signal", Duration::from_secs(1));
 }
 
 /// An SMTP "server" that accepts connections and never says a word.
