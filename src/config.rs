@@ -119,8 +119,8 @@ pub struct Config {
     )]
     pub mail_max_attempts: i32,
 
-    /// Take the client address from X-Forwarded-For (only behind a trusted
-    /// load balancer), for per-address login throttling.
+    /// Take the client address from X-Forwarded-For when the connection
+    /// comes from one of `trusted_proxies`, for per-address login throttling.
     #[arg(
         long,
         env = "CHORUS_TRUST_FORWARDED_FOR",
@@ -128,6 +128,17 @@ pub struct Config {
         global = true
     )]
     pub trust_forwarded_for: bool,
+
+    /// With trust_forwarded_for: the proxies whose X-Forwarded-For is
+    /// believed, as addresses or networks separated by commas; connections
+    /// from anywhere else count by their own address.
+    #[arg(
+        long,
+        env = "CHORUS_TRUSTED_PROXIES",
+        default_value = "127.0.0.1,::1",
+        global = true
+    )]
+    pub trusted_proxies: String,
 
     /// Bearer token that unlocks `GET /metrics` on the main address. Unset:
     /// /metrics answers 404 there (see also `metrics_address`).

@@ -14,6 +14,7 @@ use crate::db::{Db, DbError};
 use crate::metrics::Metrics;
 use crate::secret_key::{self, SecretKeyError};
 use crate::store;
+use crate::web::client_address::TrustedProxies;
 use crate::web::{AppState, configure, error::AppError, headers, not_found, session, telemetry};
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +35,8 @@ pub enum StartupError {
     },
     #[error("invalid CHORUS_BASE_URL {0:?}: give a full http:// or https:// address")]
     BaseUrl(String),
+    #[error("invalid CHORUS_TRUSTED_PROXIES: {0}")]
+    TrustedProxies(String),
     #[error("database error during start-up: {0}")]
     Store(String),
     #[error(transparent)]
@@ -150,6 +153,8 @@ impl Application {
         config: Config,
         clock: Clock,
     ) -> Result<Application, StartupError> {
+        let trusted_proxies =
+            TrustedProxies::parse(&config.trusted_proxies).map_err(StartupError::TrustedProxies)?;
         let blocking_config = config.clone();
         let (db, key) = web::block(move || {
             let db = open_database(&blocking_config)?;
@@ -230,6 +235,7 @@ impl Application {
             secret_key: key,
             ip_throttle: Default::default(),
             mail_domain,
+            trusted_proxies,
             metrics,
         });
         let app_state = state.clone();

@@ -7,6 +7,7 @@ pub mod admin_people;
 pub mod admin_settings;
 pub mod assets;
 pub mod auth;
+pub mod client_address;
 pub mod consent;
 pub mod error;
 pub mod headers;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub ip_throttle: ip_throttle::IpThrottle,
     /// The domain of Message-IDs (from CHORUS_MAIL_FROM).
     pub mail_domain: String,
+    /// Peers whose X-Forwarded-For is believed (CHORUS_TRUSTED_PROXIES).
+    pub trusted_proxies: client_address::TrustedProxies,
     /// This process's counters, for /metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
 }

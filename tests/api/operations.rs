@@ -444,3 +444,66 @@ backend_test!(
         assert!(!log.contains("invitee@example.com"), "no address in the log: {log}");
     }
 );
+
+/// Posts the forgotten-password form as if a proxy had forwarded it for
+/// `forwarded_for`; the form counts against the client address's throttle.
+async fn forgot_via_proxy(
+    app: &TestApp,
+    client: &reqwest::Client,
+    token: &str,
+    forwarded_for: &str,
+) -> u16 {
+    client
+        .post(app.url("/password/forgot"))
+        .header("X-Forwarded-For", forwarded_for)
+        .form(&[("csrf_token", token), ("email", "someone@example.com")])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[actix_web::test]
+async fn behind_a_trusted_proxy_each_client_address_has_its_own_throttle() {
+    let app = spawn_app_with(Backend::Sqlite, |c| c.trust_forwarded_for = true).await;
+    let client = new_client();
+    let token = app.csrf_token_with(&client, "/password/forgot").await;
+    let limit = chorus::web::ip_throttle::MAX_FAILURES_PER_WINDOW;
+    // The proxy (127.0.0.1, trusted by default) appends the address it saw;
+    // what the client wrote itself, on the left, does not count.
+    for n in 0..limit {
+        let spoofed = format!("192.0.2.{n}, 203.0.113.9");
+        assert_eq!(forgot_via_proxy(&app, &client, &token, &spoofed).await, 200);
+    }
+    assert_eq!(
+        forgot_via_proxy(&app, &client, &token, "192.0.2.200, 203.0.113.9").await,
+        429
+    );
+    assert_eq!(
+        forgot_via_proxy(&app, &client, &token, "203.0.113.9, 203.0.113.10").await,
+        200,
+        "another client behind the proxy is not held up"
+    );
+}
+
+#[actix_web::test]
+async fn forwarded_for_from_an_untrusted_peer_is_ignored() {
+    let app = spawn_app_with(Backend::Sqlite, |c| {
+        c.trust_forwarded_for = true;
+        c.trusted_proxies = "10.0.0.1".into();
+    })
+    .await;
+    let client = new_client();
+    let token = app.csrf_token_with(&client, "/password/forgot").await;
+    let limit = chorus::web::ip_throttle::MAX_FAILURES_PER_WINDOW;
+    for n in 0..limit {
+        // A fresh address each time would dodge the throttle if believed.
+        let claimed = format!("198.51.100.{n}");
+        assert_eq!(forgot_via_proxy(&app, &client, &token, &claimed).await, 200);
+    }
+    assert_eq!(
+        forgot_via_proxy(&app, &client, &token, "198.51.100.250").await,
+        429
+    );
+}
