@@ -120,7 +120,7 @@ pub struct Config {
     pub mail_max_attempts: i32,
 
     /// Take the client address from X-Forwarded-For when the connection
-    /// comes from one of `trusted_proxies`, for per-address login throttling.
+    /// comes from one of --trusted-proxies, for per-address login throttling.
     #[arg(
         long,
         env = "CHORUS_TRUST_FORWARDED_FOR",
@@ -129,7 +129,7 @@ pub struct Config {
     )]
     pub trust_forwarded_for: bool,
 
-    /// With trust_forwarded_for: the proxies whose X-Forwarded-For is
+    /// With --trust-forwarded-for: the proxies whose X-Forwarded-For is
     /// believed, as addresses or networks separated by commas; connections
     /// from anywhere else count by their own address.
     #[arg(
@@ -141,7 +141,7 @@ pub struct Config {
     pub trusted_proxies: String,
 
     /// Bearer token that unlocks `GET /metrics` on the main address. Unset:
-    /// /metrics answers 404 there (see also `metrics_address`).
+    /// /metrics answers 404 there (see also --metrics-address).
     #[arg(
         long,
         env = "CHORUS_METRICS_TOKEN",
