@@ -128,8 +128,8 @@ pub struct Config {
     )]
     pub mail_concurrency: usize,
 
-    /// Take the client address from X-Forwarded-For (only behind a trusted
-    /// load balancer), for per-address login throttling.
+    /// Take the client address from X-Forwarded-For when the connection
+    /// comes from one of --trusted-proxies, for per-address login throttling.
     #[arg(
         long,
         env = "CHORUS_TRUST_FORWARDED_FOR",
@@ -137,6 +137,58 @@ pub struct Config {
         global = true
     )]
     pub trust_forwarded_for: bool,
+
+    /// With --trust-forwarded-for: the proxies whose X-Forwarded-For is
+    /// believed, as addresses or networks separated by commas; connections
+    /// from anywhere else count by their own address.
+    #[arg(
+        long,
+        env = "CHORUS_TRUSTED_PROXIES",
+        default_value = "127.0.0.1,::1",
+        global = true
+    )]
+    pub trusted_proxies: String,
+
+    /// Bearer token that unlocks `GET /metrics` on the main address. Unset:
+    /// /metrics answers 404 there (see also --metrics-address).
+    #[arg(
+        long,
+        env = "CHORUS_METRICS_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
+
+    /// A second address (e.g. 127.0.0.1:9100) that serves only /metrics,
+    /// without a token; keep it off the public network.
+    #[arg(long, env = "CHORUS_METRICS_ADDRESS", global = true)]
+    pub metrics_address: Option<String>,
+
+    /// `text` (human-readable) or `json` (one JSON object per line).
+    #[arg(
+        long,
+        env = "CHORUS_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text,
+        global = true
+    )]
+    pub log_format: LogFormat,
+
+    /// Seconds `serve` waits at SIGTERM for in-flight requests and the
+    /// email being sent before it stops anyway.
+    #[arg(
+        long,
+        env = "CHORUS_SHUTDOWN_SECONDS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub shutdown_seconds: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 impl Config {
@@ -160,6 +212,26 @@ impl Config {
                 .to_string_lossy()
                 .into_owned(),
         }
+    }
+
+    /// The metrics token, if one is configured (blank counts as none).
+    pub fn metrics_token(&self) -> Option<&str> {
+        self.metrics_token
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+    }
+
+    /// The separate metrics listener, if one is configured.
+    pub fn metrics_address(&self) -> Option<&str> {
+        self.metrics_address
+            .as_deref()
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+    }
+
+    pub fn shutdown_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.shutdown_seconds.max(1))
     }
 
     pub fn outbox_dir(&self) -> PathBuf {

@@ -11,9 +11,11 @@ use actix_web::{App, HttpServer, web};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{Db, DbError};
+use crate::metrics::Metrics;
 use crate::secret_key::{self, SecretKeyError};
 use crate::store;
-use crate::web::{AppState, configure, error::AppError, headers, not_found, session};
+use crate::web::client_address::TrustedProxies;
+use crate::web::{AppState, configure, error::AppError, headers, not_found, session, telemetry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -40,6 +42,8 @@ pub enum StartupError {
     },
     #[error("invalid CHORUS_BASE_URL {0:?}: give a full http:// or https:// address")]
     BaseUrl(String),
+    #[error("invalid CHORUS_TRUSTED_PROXIES: {0}")]
+    TrustedProxies(String),
     #[error("database error during start-up: {0}")]
     Store(String),
     #[error(transparent)]
@@ -174,10 +178,15 @@ fn resolve_base_url(config: &Config, port: u16) -> Result<String, StartupError> 
 
 pub struct Application {
     port: u16,
+    metrics_port: Option<u16>,
     base_url: String,
     setup_url: Option<String>,
     state: web::Data<AppState>,
     server: Server,
+    metrics_server: Option<Server>,
+    jobs: Option<actix_web::rt::task::JoinHandle<()>>,
+    shutdown_trigger: crate::shutdown::Trigger,
+    shutdown_timeout: std::time::Duration,
 }
 
 impl Application {
@@ -189,6 +198,8 @@ impl Application {
         config: Config,
         clock: Clock,
     ) -> Result<Application, StartupError> {
+        let trusted_proxies =
+            TrustedProxies::parse(&config.trusted_proxies).map_err(StartupError::TrustedProxies)?;
         let blocking_config = config.clone();
         let (db, key) = web::block(move || {
             let db = open_database(&blocking_config)?;
@@ -231,17 +242,33 @@ impl Application {
             .map_err(|e| StartupError::Store(e.to_string()))?;
         let setup_url = setup_token.map(|token| format!("{base_url}/setup/{token}"));
 
+        // Bound before anything starts, so that a wrong address fails start-up.
+        let metrics_listener = match config.metrics_address() {
+            Some(address) => {
+                let listener = TcpListener::bind(address).map_err(|source| StartupError::Bind {
+                    bind: address.to_string(),
+                    source,
+                })?;
+                Some(listener)
+            }
+            None => None,
+        };
         let workers = config.workers;
+        let shutdown_timeout = config.shutdown_timeout();
         let mailer = mailer(&config)?;
-        if config.jobs_interval_seconds > 0 {
+        let metrics = Arc::new(Metrics::default());
+        let (shutdown_trigger, shutdown) = crate::shutdown::channel(shutdown_timeout);
+        let jobs = (config.jobs_interval_seconds > 0).then(|| {
             crate::jobs::spawn(crate::jobs::Background {
                 db: db.clone(),
                 clock: clock.clone(),
                 interval: std::time::Duration::from_secs(config.jobs_interval_seconds),
                 mailer: std::sync::Arc::new(mailer),
                 delivery: delivery_settings(&config, &base_url),
-            });
-        }
+                metrics: metrics.clone(),
+                shutdown,
+            })
+        });
         let mail_domain = crate::mail::domain_of(&config.mail_from);
         let state = web::Data::new(AppState {
             db,
@@ -255,6 +282,8 @@ impl Application {
             report_cache: Default::default(),
             live_posts: Default::default(),
             mail_domain,
+            trusted_proxies,
+            metrics,
         });
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
@@ -286,8 +315,11 @@ impl Application {
                 .wrap(from_fn(session::session_layer))
                 .wrap(from_fn(headers::security_headers))
                 .wrap(actix_web::middleware::Compress::default())
-                .wrap(tracing_actix_logger())
+                .wrap(from_fn(telemetry::observe))
         })
+        // Signals are handled in `run_until_stopped`, which also stops the jobs.
+        .disable_signals()
+        .shutdown_timeout(shutdown_timeout.as_secs())
         .listen(listener)
         .map_err(|source| StartupError::Bind {
             bind: base_url.clone(),
@@ -297,12 +329,40 @@ impl Application {
             server = server.workers(workers.max(1));
         }
         let server = server.run();
+        let mut metrics_port = None;
+        let metrics_server = match metrics_listener {
+            Some(listener) => {
+                metrics_port = listener.local_addr().ok().map(|a| a.port());
+                let operator_state = state.clone();
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(operator_state.clone())
+                        .configure(crate::web::metrics::configure_operator_only)
+                })
+                .workers(1)
+                .disable_signals()
+                .shutdown_timeout(shutdown_timeout.as_secs())
+                .listen(listener)
+                .map_err(|source| StartupError::Bind {
+                    bind: "the metrics address".into(),
+                    source,
+                })?
+                .run();
+                Some(server)
+            }
+            None => None,
+        };
         Ok(Application {
             port,
+            metrics_port,
             base_url,
             setup_url,
             state,
             server,
+            metrics_server,
+            jobs,
+            shutdown_trigger,
+            shutdown_timeout,
         })
     }
 
@@ -323,24 +383,63 @@ impl Application {
         self.state.clone()
     }
 
+    /// The port of the separate metrics address, when one is configured.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
+    }
+
+    /// Serves until SIGTERM or SIGINT, then stops gracefully: no new
+    /// connections, in-flight requests finish (within CHORUS_SHUTDOWN_SECONDS),
+    /// and the background jobs stop at a safe point and hand back the email
+    /// they claimed but did not send. A second signal meanwhile ends the
+    /// process at once (exit code 1).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
-    }
-}
-
-fn tracing_actix_logger() -> actix_web::middleware::Logger {
-    actix_web::middleware::Logger::new("%s %{method}xi %{path}xi %Dms")
-        .custom_request_replace("method", |req| req.method().to_string())
-        .custom_request_replace("path", |req| redact_path(req.path()))
-        .exclude("/healthz")
-}
-
-/// One-time links carry their token in the path: keep tokens out of logs.
-pub fn redact_path(path: &str) -> String {
-    for prefix in ["/setup/", "/invite/", "/password/reset/", "/unsubscribe/"] {
-        if path.starts_with(prefix) {
-            return format!("{prefix}…");
+        let Application {
+            server,
+            metrics_server,
+            jobs,
+            shutdown_trigger,
+            shutdown_timeout,
+            ..
+        } = self;
+        let handles: Vec<_> = std::iter::once(server.handle())
+            .chain(metrics_server.as_ref().map(Server::handle))
+            .collect();
+        let trigger = Arc::new(shutdown_trigger);
+        let signal_trigger = trigger.clone();
+        let watcher = actix_web::rt::spawn(async move {
+            let signal = crate::shutdown::termination_signal().await;
+            tracing::info!(
+                signal,
+                "shutting down: finishing in-flight requests and the current job step"
+            );
+            signal_trigger.fire();
+            let graceful = futures_util::future::join_all(handles.iter().map(|h| h.stop(true)));
+            tokio::select! {
+                _ = graceful => {}
+                // A second Ctrl-C means "now": claimed email waits for its lease.
+                signal = crate::shutdown::termination_signal() => {
+                    tracing::warn!(signal, "second signal: stopping at once");
+                    std::process::exit(1);
+                }
+            }
+        });
+        // A server runs only while its future is polled: both at once.
+        let metrics_served = metrics_server.map(actix_web::rt::spawn);
+        let served = server.await;
+        if let Some(metrics_served) = metrics_served {
+            let _ = metrics_served.await;
         }
+        watcher.abort();
+        // However the server ended, the jobs stop too.
+        trigger.fire();
+        if let Some(jobs) = jobs {
+            let bound = shutdown_timeout + std::time::Duration::from_secs(5);
+            if actix_web::rt::time::timeout(bound, jobs).await.is_err() {
+                tracing::warn!("background jobs did not stop in time");
+            }
+        }
+        tracing::info!("stopped");
+        served
     }
-    path.to_string()
 }

@@ -234,7 +234,10 @@ impl Db {
         E: Send + 'static,
     {
         let pool = self.pool.clone();
+        // Log lines of the work belong to the request (or job) that asked.
+        let span = tracing::Span::current();
         actix_web::rt::task::spawn_blocking(move || {
+            let _entered = span.enter();
             let mut conn = pool
                 .get()
                 .map_err(|e| RunError::Unavailable(e.to_string()))?;
@@ -254,6 +257,16 @@ impl Db {
             .get()
             .map_err(|e| RunError::Unavailable(e.to_string()))?;
         work(&mut conn).map_err(RunError::Work)
+    }
+
+    /// Open and idle connections, and the most the pool opens.
+    pub fn pool_state(&self) -> (u32, u32, u32) {
+        let state = self.pool.state();
+        (
+            state.connections,
+            state.idle_connections,
+            self.pool.max_size(),
+        )
     }
 
     /// True when a connection answers a trivial query.

@@ -11,6 +11,7 @@ use crate::clock::Clock;
 use crate::db::{Db, RunError};
 use crate::mail::compose::{Composition, compose};
 use crate::mail::transport::{FailureKind, Mailer, OutgoingEmail};
+use crate::shutdown::Shutdown;
 use crate::store::{StoreError, outbox};
 
 /// How delivery behaves; every number has a default that runs.
@@ -34,6 +35,10 @@ pub struct DeliveryReport {
     pub retried: usize,
     pub failed: usize,
     pub cancelled: usize,
+    /// Of `sent`, how many were digests.
+    pub digests_sent: usize,
+    /// Claimed, then handed back unsent because the process is stopping.
+    pub released: usize,
 }
 
 /// The wait before attempt `attempts + 1`: base · 2^(attempts−1), at most
@@ -50,10 +55,14 @@ pub fn backoff(attempts: i32, base: Duration, max: Duration) -> Duration {
 
 /// What became of one claimed email.
 enum Outcome {
-    Sent,
+    Sent {
+        digest: bool,
+    },
     Retried,
     Failed,
     Cancelled,
+    /// Not sent because the process is stopping: handed back.
+    Unsent(i64),
 }
 
 /// One round: claim a batch, send up to `concurrency` at a time, record
@@ -64,24 +73,53 @@ pub async fn deliver_once(
     clock: &Clock,
     settings: &DeliverySettings,
 ) -> Result<DeliveryReport, RunError<StoreError>> {
+    deliver_until(db, mailer, clock, settings, &Shutdown::never()).await
+}
+
+/// One round that stops early at shutdown: no new email is started, those
+/// being sent get the grace period, and every claimed row not sent is
+/// handed back at once (see [`outbox::release`]) instead of waiting for its
+/// lease to expire.
+pub async fn deliver_until(
+    db: &Db,
+    mailer: &Mailer,
+    clock: &Clock,
+    settings: &DeliverySettings,
+    shutdown: &Shutdown,
+) -> Result<DeliveryReport, RunError<StoreError>> {
     let now = clock.now_naive();
     let (worker, lease, batch) = (settings.worker_id.clone(), settings.lease, settings.batch);
     let rows = db
         .run(move |conn| outbox::claim_due(conn, &worker, now, lease, batch))
         .await?;
     let outcomes: Vec<_> = futures_util::stream::iter(rows)
-        .map(|row| deliver_one(db, mailer, clock, settings, row))
+        .map(|row| deliver_one(db, mailer, clock, settings, shutdown, row))
         .buffer_unordered(settings.concurrency.max(1))
         .collect()
         .await;
     let mut report = DeliveryReport::default();
+    let mut unsent: Vec<i64> = Vec::new();
     for outcome in outcomes {
         match outcome? {
-            Outcome::Sent => report.sent += 1,
+            Outcome::Sent { digest } => {
+                report.sent += 1;
+                report.digests_sent += usize::from(digest);
+            }
             Outcome::Retried => report.retried += 1,
             Outcome::Failed => report.failed += 1,
             Outcome::Cancelled => report.cancelled += 1,
+            Outcome::Unsent(id) => unsent.push(id),
         }
+    }
+    if !unsent.is_empty() {
+        let (worker, now) = (settings.worker_id.clone(), clock.now_naive());
+        report.released = db
+            .run(move |conn| outbox::release(conn, &unsent, &worker, now))
+            .await?;
+        tracing::info!(
+            released = report.released,
+            "stopping: claimed email handed back unsent"
+        );
     }
     Ok(report)
 }
@@ -102,6 +140,7 @@ pub async fn deliver_all_due(
         total.retried += round.retried;
         total.failed += round.failed;
         total.cancelled += round.cancelled;
+        total.digests_sent += round.digests_sent;
         if claimed == 0 {
             return Ok(total);
         }
@@ -113,8 +152,12 @@ async fn deliver_one(
     mailer: &Mailer,
     clock: &Clock,
     settings: &DeliverySettings,
+    shutdown: &Shutdown,
     row: outbox::OutboxRow,
 ) -> Result<Outcome, RunError<StoreError>> {
+    if shutdown.is_requested() {
+        return Ok(Outcome::Unsent(row.id));
+    }
     let now = clock.now_naive();
     let base_url = settings.base_url.clone();
     let claimed = row.clone();
@@ -157,7 +200,11 @@ async fn deliver_one(
         date: clock.now(),
         list_unsubscribe: composed.list_unsubscribe,
     };
-    let result = mailer.send(&email).await;
+    let Some(result) = shutdown.finish_within_grace(mailer.send(&email)).await else {
+        // Abandoned mid-send: the relay may or may not have taken it (a
+        // message in flight); either way it is due again.
+        return Ok(Outcome::Unsent(row.id));
+    };
     let (id, attempts, recipient) = (row.id, row.attempts, row.recipient.clone());
     let done_at: NaiveDateTime = clock.now_naive();
     let next_at = done_at + backoff(attempts, settings.retry_base, settings.retry_max);
@@ -179,13 +226,17 @@ async fn deliver_one(
     })
     .await?;
     Ok(match result {
-        Ok(()) => Outcome::Sent,
+        Ok(()) => Outcome::Sent {
+            digest: row.kind == outbox::Kind::Digest.as_str(),
+        },
+        // The transport logged the failure with the address taken out;
+        // the server's raw reply may name the recipient, so not here.
         Err(f) if f.kind == FailureKind::Temporary && attempts < max_attempts => {
-            tracing::warn!(error = %f, "email delivery will be retried");
+            tracing::info!(outbox_id = id, attempts, "email delivery will be retried");
             Outcome::Retried
         }
-        Err(f) => {
-            tracing::warn!(error = %f, "email delivery failed");
+        Err(_) => {
+            tracing::warn!(outbox_id = id, attempts, "email delivery failed for good");
             Outcome::Failed
         }
     })

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::db::{Db, DbConnection};
+use crate::metrics::{EmailOutcome, Job, Metrics};
+use crate::shutdown::Shutdown;
 use crate::store::{StoreError, posts};
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -32,12 +34,17 @@ pub struct Background {
     pub interval: Duration,
     pub mailer: std::sync::Arc<crate::mail::transport::Mailer>,
     pub delivery: delivery::DeliverySettings,
+    pub metrics: std::sync::Arc<Metrics>,
+    pub shutdown: Shutdown,
 }
 
-/// Runs the jobs every `interval` until the process ends: publishing and
-/// expiry, digest planning, and email delivery. A failed round (database or
-/// mail server down) is logged and retried at the next tick.
-pub fn spawn(background: Background) {
+/// Runs the jobs every `interval` until shutdown: publishing and expiry,
+/// digest planning, and email delivery. A failed round (database or mail
+/// server down) is logged and retried at the next tick. At shutdown the loop
+/// stops between steps (a step is one transaction, or one email within the
+/// grace period) and hands back the email it claimed but did not send; the
+/// returned handle resolves then.
+pub fn spawn(background: Background) -> actix_web::rt::task::JoinHandle<()> {
     actix_web::rt::spawn(async move {
         let Background {
             db,
@@ -45,47 +52,78 @@ pub fn spawn(background: Background) {
             interval,
             mailer,
             delivery,
+            metrics,
+            shutdown,
         } = background;
         let domain = crate::mail::domain_of(&delivery.mail_from);
         let mut ticker = actix_web::rt::time::interval(interval);
         loop {
-            ticker.tick().await;
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = shutdown.requested() => break,
+            }
+            let round_clock = clock.clone();
+            let report = db.run(move |conn| run_once(conn, &round_clock)).await;
+            metrics.job_ran(Job::Publishing, report.is_ok());
+            match report {
+                Ok(report) if report != JobReport::default() => tracing::info!(
+                    published = report.published.len(),
+                    expired = report.expired.len(),
+                    "scheduled posts published or expired"
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "publishing failed; retrying at the next tick")
+                }
+            }
+            if shutdown.is_requested() {
+                break;
+            }
             let (round_clock, round_domain) = (clock.clone(), domain.clone());
             let planned = db
                 .run(move |conn| {
-                    let report = run_once(conn, &round_clock)?;
-                    let now = round_clock.now_naive();
-                    let planned = crate::store::digests::plan_all(conn, now, &round_domain)?;
-                    Ok::<_, StoreError>((report, planned))
+                    crate::store::digests::plan_all(conn, round_clock.now_naive(), &round_domain)
                 })
                 .await;
+            metrics.job_ran(Job::DigestPlanning, planned.is_ok());
             match planned {
-                Ok((report, planned)) if report != JobReport::default() || planned > 0 => {
-                    tracing::info!(
-                        published = report.published.len(),
-                        expired = report.expired.len(),
-                        digests_planned = planned,
-                        "jobs ran"
-                    )
+                Ok(planned) if planned > 0 => {
+                    tracing::info!(digests_planned = planned, "digests planned")
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    tracing::warn!(error = %e, "background jobs failed; retrying at the next tick")
+                    tracing::warn!(error = %e, "digest planning failed; retrying at the next tick")
                 }
             }
-            match delivery::deliver_once(&db, &mailer, &clock, &delivery).await {
-                Ok(report) if report != delivery::DeliveryReport::default() => tracing::info!(
-                    sent = report.sent,
-                    retried = report.retried,
-                    failed = report.failed,
-                    cancelled = report.cancelled,
-                    "email delivered"
-                ),
-                Ok(_) => {}
+            if shutdown.is_requested() {
+                break;
+            }
+            let delivered =
+                delivery::deliver_until(&db, &mailer, &clock, &delivery, &shutdown).await;
+            metrics.job_ran(Job::Delivery, delivered.is_ok());
+            match delivered {
+                Ok(report) => {
+                    metrics.emails(EmailOutcome::Sent, report.sent);
+                    metrics.emails(EmailOutcome::Retried, report.retried);
+                    metrics.emails(EmailOutcome::Failed, report.failed);
+                    metrics.emails(EmailOutcome::Cancelled, report.cancelled);
+                    metrics.emails(EmailOutcome::Released, report.released);
+                    metrics.digests_sent(report.digests_sent);
+                    if report.sent + report.retried + report.failed + report.cancelled > 0 {
+                        tracing::info!(
+                            sent = report.sent,
+                            retried = report.retried,
+                            failed = report.failed,
+                            cancelled = report.cancelled,
+                            "email delivered"
+                        )
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "email delivery failed; retrying at the next tick")
                 }
             }
         }
-    });
+        tracing::info!("background jobs stopped");
+    })
 }

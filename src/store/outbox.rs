@@ -44,6 +44,8 @@ pub const SENDING: &str = "sending";
 pub const SENT: &str = "sent";
 pub const FAILED: &str = "failed";
 pub const CANCELLED: &str = "cancelled";
+/// Every status a row can have.
+pub const STATUSES: [&str; 5] = [PENDING, SENDING, SENT, FAILED, CANCELLED];
 
 pub struct NewMessage {
     pub kind: Kind,
@@ -179,6 +181,31 @@ pub fn claim_due(
         .load(conn)?)
 }
 
+/// Hands rows back unsent (a worker stopping at shutdown): due again at
+/// once rather than when the lease expires, and the claim's attempt does not
+/// count. Only rows `worker` still holds are touched.
+pub fn release(
+    conn: &mut DbConnection,
+    ids: &[i64],
+    worker: &str,
+    now: NaiveDateTime,
+) -> StoreResult<usize> {
+    Ok(diesel::update(
+        outbox::table
+            .filter(outbox::id.eq_any(ids))
+            .filter(outbox::status.eq(SENDING))
+            .filter(outbox::lease_owner.eq(worker)),
+    )
+    .set((
+        outbox::status.eq(PENDING),
+        outbox::next_attempt_at.eq(now),
+        outbox::lease_owner.eq(None::<String>),
+        outbox::lease_expires_at.eq(None::<NaiveDateTime>),
+        outbox::attempts.eq(outbox::attempts - 1),
+    ))
+    .execute(conn)?)
+}
+
 /// Keeps what was rendered, so the row shows what was (or will be) sent.
 pub fn store_rendered(
     conn: &mut DbConnection,
@@ -271,6 +298,14 @@ pub fn counts(conn: &mut DbConnection) -> StoreResult<Vec<(String, String, i64)>
         .group_by((outbox::kind, outbox::status))
         .select((outbox::kind, outbox::status, diesel::dsl::count_star()))
         .order((outbox::kind, outbox::status))
+        .load(conn)?)
+}
+
+/// Rows by status, for the metrics scrape (one grouped query).
+pub fn depth_by_status(conn: &mut DbConnection) -> StoreResult<Vec<(String, i64)>> {
+    Ok(outbox::table
+        .group_by(outbox::status)
+        .select((outbox::status, diesel::dsl::count_star()))
         .load(conn)?)
 }
 

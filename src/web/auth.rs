@@ -38,19 +38,11 @@ fn safe_next(next: &str) -> String {
 }
 
 fn client_ip(req: &HttpRequest, state: &AppState) -> std::net::IpAddr {
-    let fallback = std::net::IpAddr::from([127, 0, 0, 1]);
-    let peer = req.peer_addr().map(|a| a.ip()).unwrap_or(fallback);
-    if !state.config.trust_forwarded_for {
-        return peer;
-    }
-    req.connection_info()
-        .realip_remote_addr()
-        .and_then(|s| {
-            s.parse::<std::net::IpAddr>()
-                .ok()
-                .or_else(|| s.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
-        })
-        .unwrap_or(peer)
+    super::client_address::client_ip(
+        req,
+        state.config.trust_forwarded_for,
+        &state.trusted_proxies,
+    )
 }
 
 /// Starts a new session (a fresh id, never one the browser offered) and

@@ -7,6 +7,7 @@ pub mod admin_people;
 pub mod admin_settings;
 pub mod assets;
 pub mod auth;
+pub mod client_address;
 pub mod consent;
 pub mod error;
 pub mod headers;
@@ -14,6 +15,7 @@ pub mod health;
 pub mod home;
 pub mod hub;
 pub mod ip_throttle;
+pub mod metrics;
 pub mod my_data;
 pub mod page;
 pub mod policy;
@@ -23,6 +25,7 @@ pub mod report_cache;
 pub mod reports;
 pub mod session;
 pub mod suggestions;
+pub mod telemetry;
 pub mod unsubscribe;
 
 use std::sync::Arc;
@@ -59,6 +62,10 @@ pub struct AppState {
     pub live_posts: std::sync::Arc<crate::store::live_posts::LivePosts>,
     /// The domain of Message-IDs (from CHORUS_MAIL_FROM).
     pub mail_domain: String,
+    /// Peers whose X-Forwarded-For is believed (CHORUS_TRUSTED_PROXIES).
+    pub trusted_proxies: client_address::TrustedProxies,
+    /// This process's counters, for /metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Who may use a route. Checked centrally for every route in [`route_table`].
@@ -72,6 +79,9 @@ pub enum Access {
     Role(Role),
     /// A logged-in person holding any of these roles.
     AnyRole(&'static [Role]),
+    /// An operator's tool holding the metrics token (`Authorization: Bearer`);
+    /// without a configured token the route does not exist (404).
+    Operator,
 }
 
 pub struct RouteSpec {
@@ -106,6 +116,9 @@ pub fn route_table() -> Vec<RouteSpec> {
         spec(M::GET, "/", SignedIn, || web::get().to(home::start)),
         spec(M::GET, "/healthz", Public, || {
             web::get().to(health::healthz)
+        }),
+        spec(M::GET, "/metrics", Operator, || {
+            web::get().to(metrics::metrics)
         }),
         spec(M::GET, "/static/{file}", Public, || {
             web::get().to(assets::serve)
@@ -345,10 +358,29 @@ async fn authorize(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if access == Access::Operator {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = state.as_ref().and_then(|s| s.config.metrics_token());
+        let Some(token) = token else {
+            return Ok(req.error_response(AppError::not_found()));
+        };
+        let authorization = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if !metrics::bearer_matches(authorization, token) {
+            let response = HttpResponse::Unauthorized()
+                .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"chorus-metrics\""))
+                .content_type("text/plain; charset=utf-8")
+                .body("A valid metrics token is required.\n");
+            return Ok(req.into_response(response));
+        }
+        return next.call(req).await.map(|res| res.map_into_boxed_body());
+    }
     let visitor = req.extensions().get::<Visitor>().cloned();
     let user = visitor.as_ref().and_then(|v| v.user.clone());
     let refusal = match (access, &user) {
-        (Access::Public, _) => None,
+        (Access::Public | Access::Operator, _) => None,
         (_, None) => {
             // Not logged in: to the login page, then back here.
             let next_path = if req.method() == Method::GET {

@@ -100,7 +100,7 @@ pub fn exempt_from_csrf(path: &str) -> bool {
 }
 
 fn skips_session(path: &str) -> bool {
-    path == "/healthz" || path.starts_with("/static/")
+    path == "/healthz" || path == "/metrics" || path.starts_with("/static/")
 }
 
 /// The middleware (registered with `from_fn`). Refusals become error pages
@@ -120,6 +120,10 @@ pub async fn session_layer(
         Ok(prepared) => prepared,
         Err(error) => return Ok(req.error_response(error)),
     };
+    if let Some(user) = &prepared.visitor.user {
+        // The user id is the one thing about a person the logs may carry.
+        tracing::Span::current().record("user_id", user.id);
+    }
     req.extensions_mut().insert(prepared.visitor);
     let mut res = next.call(req).await?.map_into_boxed_body();
     let secure = state.secure_cookies;

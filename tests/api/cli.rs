@@ -163,3 +163,23 @@ fn serve_prints_a_setup_link_on_first_start_and_prepares_the_data_dir() {
     );
     assert!(dir.path().join("secret.key").is_file());
 }
+
+#[test]
+fn an_invalid_trusted_proxy_list_stops_serve_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_chorus"))
+        .arg("serve")
+        .env_remove("CHORUS_DATABASE_URL")
+        .env("CHORUS_DATA_DIR", dir.path())
+        .env("CHORUS_BIND", "127.0.0.1:0")
+        .env("CHORUS_TRUSTED_PROXIES", "127.0.0.1, proxy.internal")
+        .env("CHORUS_LOG", "warn")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("CHORUS_TRUSTED_PROXIES") && stderr.contains("proxy.internal"),
+        "{stderr}"
+    );
+}

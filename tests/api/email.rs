@@ -23,7 +23,7 @@ async fn deliver(app: &TestApp, server: &SmtpServer) -> DeliveryReport {
 
 /// An organisation with a policy, one post on X, and an employee who wants
 /// daily digests at midnight (so one is due at once).
-async fn digest_ready(app: &TestApp) -> (i64, i64) {
+pub async fn digest_ready(app: &TestApp) -> (i64, i64) {
     let hub = app
         .create_user("hub@example.com", "Hub", "comms,admin")
         .await;

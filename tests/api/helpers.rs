@@ -68,6 +68,8 @@ pub struct TestApp {
     pub clock: Clock,
     pub setup_url: Option<String>,
     pub config: Config,
+    /// The separate metrics address's port, when the config asks for one.
+    pub metrics_port: Option<u16>,
     _data_dir: tempfile::TempDir,
     pub database: Option<PgDatabase>,
 }
@@ -108,6 +110,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state();
     let setup_url = app.setup_url().map(str::to_string);
+    let metrics_port = app.metrics_port();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address,
@@ -116,6 +119,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
         clock,
         setup_url,
         config,
+        metrics_port,
         _data_dir: data_dir,
         database,
     }

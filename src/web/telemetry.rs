@@ -1,0 +1,118 @@
+//! Every request: a request id (echoed in `X-Request-Id`), a tracing span
+//! that puts it on each log line of the request, one log line when it is
+//! answered, and its count and latency in the metrics.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::web;
+use tracing::Instrument;
+
+use super::AppState;
+
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// An incoming id is kept (a proxy's, to follow one request across logs)
+/// only when it is a short token that cannot forge or break a log line.
+pub fn acceptable_request_id(value: &str) -> bool {
+    (1..=64).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| acceptable_request_id(v))
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
+}
+
+/// One-time links carry their token in the path: keep tokens out of logs.
+/// Query strings are never logged.
+pub fn redact_path(path: &str) -> String {
+    for prefix in ["/setup/", "/invite/", "/password/reset/", "/unsubscribe/"] {
+        if path.starts_with(prefix) {
+            return format!("{prefix}…");
+        }
+    }
+    path.to_string()
+}
+
+/// Probes and scrapes come every few seconds: counted, not logged at info.
+fn is_routine(path: &str) -> bool {
+    path == "/healthz" || path == "/metrics"
+}
+
+/// The middleware (registered outermost with `from_fn`).
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
+    let started = Instant::now();
+    let id = request_id(req.headers());
+    let metrics = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.metrics.clone());
+    let method = req.method().clone();
+    let path = redact_path(req.path());
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        user_id = tracing::field::Empty
+    );
+    let result = next.call(req).instrument(span.clone()).await;
+    let elapsed = started.elapsed();
+    let (status, route) = match &result {
+        Ok(res) => (res.status(), res.request().match_pattern()),
+        Err(error) => (error.as_response_error().status_code(), None),
+    };
+    if let Some(metrics) = metrics {
+        metrics.observe_request(&method, route.as_deref(), status.as_u16(), elapsed);
+    }
+    span.in_scope(|| {
+        let (status, ms) = (status.as_u16(), elapsed.as_millis() as u64);
+        if is_routine(&path) {
+            tracing::debug!(%method, path, status, ms, "request");
+        } else {
+            tracing::info!(%method, path, status, ms, "request");
+        }
+    });
+    let mut res = result?;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        res.headers_mut()
+            .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+    }
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_short_plain_request_ids_are_taken_from_the_client() {
+        assert!(acceptable_request_id(
+            "3f2a9c1e-77b0-4f5e-a1d2-c0ffee000001"
+        ));
+        assert!(acceptable_request_id("req_42.a"));
+        assert!(!acceptable_request_id(""));
+        assert!(!acceptable_request_id(&"a".repeat(65)));
+        assert!(!acceptable_request_id("a b"));
+        assert!(!acceptable_request_id("a\nlevel=ERROR"));
+        assert!(!acceptable_request_id("ünïcode"));
+        assert!(!acceptable_request_id("x\"}"));
+    }
+
+    #[test]
+    fn one_time_tokens_are_kept_out_of_logged_paths() {
+        assert_eq!(redact_path("/invite/abc123"), "/invite/…");
+        assert_eq!(redact_path("/unsubscribe/abc"), "/unsubscribe/…");
+        assert_eq!(redact_path("/queue"), "/queue");
+    }
+}
