@@ -22,6 +22,8 @@ fn flag(args: &[String], name: &str) -> Option<String> {
 }
 
 async fn session(stream: TcpStream, received: Arc<AtomicU64>) -> std::io::Result<()> {
+    // Replies go out at once, as a real relay's do.
+    stream.set_nodelay(true)?;
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
     write.write_all(b"220 sink ESMTP\r\n").await?;

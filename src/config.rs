@@ -123,7 +123,7 @@ pub struct Config {
     #[arg(
         long,
         env = "CHORUS_MAIL_CONCURRENCY",
-        default_value_t = 8,
+        default_value_t = 32,
         global = true
     )]
     pub mail_concurrency: usize,

@@ -15,9 +15,12 @@ use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, To
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 const SEND_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Few connections: emails leave one job at a time, and relays limit
-/// concurrent sessions per client.
-const POOL_SIZE: u32 = 4;
+/// Connections kept open: one per email in flight at the most
+/// (CHORUS_MAIL_CONCURRENCY is at most 64). lettre 0.11.23 leaves Nagle on,
+/// so each message waits for the relay's delayed ACK (~40 ms on Linux)
+/// before its final "." goes out: throughput comes from several sessions
+/// at once, not from one fast one.
+const POOL_SIZE: u32 = 64;
 /// Well under the 5 minutes after which RFC 5321 §4.5.3.2.7 lets a server
 /// drop an idle session, so pooled connections are rarely found dead.
 const POOL_IDLE: Duration = Duration::from_secs(60);

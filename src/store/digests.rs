@@ -5,8 +5,9 @@
 use chrono::NaiveDateTime;
 use diesel::Connection;
 
+use super::live_posts::LivePosts;
 use super::outbox::{self, Kind, NewMessage};
-use super::{DbConnection, StoreResult, consent, org, queue, users};
+use super::{DbConnection, StoreResult, consent, org, users};
 use crate::domain::consent::Purpose;
 use crate::domain::digest::{DigestPlan, FIRST_DIGEST_LOOKBACK, Frequency, due_period};
 use crate::domain::platforms::Platform;
@@ -51,6 +52,7 @@ pub fn plan_for(
     user_id: i64,
     now: NaiveDateTime,
     mail_domain: &str,
+    live: &LivePosts,
 ) -> StoreResult<PlanOutcome> {
     conn.transaction(|conn| {
         super::sqlite_write_lock(conn)?;
@@ -73,7 +75,7 @@ pub fn plan_for(
         let since = settings
             .last_digest_at
             .unwrap_or(now - FIRST_DIGEST_LOOKBACK);
-        let (items, _) = queue::page(conn, user_id, &platforms, now, 0, 200)?;
+        let (items, _) = live.queue_of(conn, user_id, &platforms, now, 0, 200)?;
         let posts: Vec<i64> = items
             .into_iter()
             .filter(|i| i.post.published_at.is_some_and(|t| t > since))
@@ -107,8 +109,10 @@ pub fn plan_all(
     mail_domain: &str,
 ) -> StoreResult<usize> {
     let mut planned = 0;
+    // Published posts are read once for the whole round.
+    let live = LivePosts::default();
     for user_id in users::with_digests(conn)? {
-        if let PlanOutcome::Planned(_) = plan_for(conn, user_id, now, mail_domain)? {
+        if let PlanOutcome::Planned(_) = plan_for(conn, user_id, now, mail_domain, &live)? {
             planned += 1;
         }
     }

@@ -44,6 +44,29 @@ impl LivePosts {
     }
 }
 
+impl LivePosts {
+    /// One page of this person's queue (see [`page`]), and its size.
+    pub fn queue_of(
+        &self,
+        conn: &mut DbConnection,
+        user_id: i64,
+        consented: &[Platform],
+        now: NaiveDateTime,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<(Vec<QueueItem>, i64)> {
+        if consented.is_empty() {
+            return Ok((Vec::new(), 0));
+        }
+        let published = self.current(conn)?;
+        let department = super::queue::department_of(conn, user_id)?;
+        let marks = marks(conn, user_id)?;
+        Ok(page(
+            &published, department, consented, &marks, now, offset, limit,
+        ))
+    }
+}
+
 /// What a person did with their queue.
 #[derive(Debug, Default)]
 pub struct Marks {

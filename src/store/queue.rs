@@ -70,7 +70,9 @@ pub struct QueueItem {
     pub shared_on: Vec<Platform>,
 }
 
-/// One page of the queue, newest first, and the number of posts in it.
+/// One page of the queue, newest first, and the number of posts in it: the
+/// rule as one SQL statement. Pages and digests cut queues from posts kept
+/// in memory (store::live_posts); tests compare the two for every person.
 pub fn page(
     conn: &mut DbConnection,
     user_id: i64,

@@ -21,7 +21,6 @@ use crate::domain::platforms::{InstanceHost, Platform, Share};
 use crate::domain::post::{offered_text, parse_text, variant_for};
 use crate::domain::schedule;
 use crate::domain::share_caps::{next_allowed, remaining};
-use crate::store::live_posts;
 use crate::store::posts::Post;
 use crate::store::queue::{QueueItem, WithdrawalNotice};
 use crate::store::shares::ShareOutcome;
@@ -217,22 +216,14 @@ async fn load(state: &AppState, user_id: i64, page_number: i64) -> WebResult<Loa
         .run(move |conn| {
             let situation = situation(conn, user_id, now)?;
             let platforms: Vec<Platform> = situation.consented.iter().map(|(p, _)| *p).collect();
-            let (items, total) = if platforms.is_empty() {
-                (Vec::new(), 0)
-            } else {
-                let published = live_posts.current(conn)?;
-                let department = store::queue::department_of(conn, user_id)?;
-                let marks = live_posts::marks(conn, user_id)?;
-                live_posts::page(
-                    &published,
-                    department,
-                    &platforms,
-                    &marks,
-                    now,
-                    (page_number - 1) * PAGE_SIZE,
-                    PAGE_SIZE,
-                )
-            };
+            let (items, total) = live_posts.queue_of(
+                conn,
+                user_id,
+                &platforms,
+                now,
+                (page_number - 1) * PAGE_SIZE,
+                PAGE_SIZE,
+            )?;
             let ids: Vec<i64> = items.iter().map(|i| i.post.id).collect();
             let since = now - chrono::Duration::hours(1);
             let crowded = store::shares::crowded(conn, &ids, since, situation.crowd_threshold)?;

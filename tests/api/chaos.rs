@@ -112,7 +112,7 @@ backend_test!(
 
         // Each person got their digest; a Message-ID arrives twice only when
         // its sender was killed mid-send: at most the emails one process has
-        // in flight (CHORUS_MAIL_CONCURRENCY, default 8) per kill.
+        // in flight (CHORUS_MAIL_CONCURRENCY) per kill.
         let received = server.received();
         let mut by_id: HashMap<String, usize> = HashMap::new();
         for message in &received {
