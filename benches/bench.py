@@ -362,6 +362,8 @@ def machine():
             "os": platform.platform(), "wrk": subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0]}
 
 
+NOTES_MARKER = "<!-- notes: kept when benches/run.sh rewrites the figures above -->"
+
 TARGETS = {
     ("sqlite", "GET /queue"): ("rps", 5000), ("postgres", "GET /queue"): ("rps", 3000),
     ("sqlite", "POST share"): ("rps", 2000), ("sqlite", "GET static"): ("rps", 20000),
@@ -374,7 +376,7 @@ def markdown(report):
     lines = [
         "# Benchmarks",
         "",
-        "Written by `benches/run.sh` (do not edit by hand; run it again). Every figure",
+        "Written by `benches/run.sh` (figures: run it again; notes at the end are kept). Every figure",
         "is from one run on one machine, with the load generator (wrk) on the same",
         "machine over loopback, so the server had the cores only part of the time.",
         "",
@@ -453,8 +455,15 @@ def main():
     os.makedirs(os.path.dirname(args.json), exist_ok=True)
     with open(args.json, "w") as f:
         json.dump(report, f, indent=2)
+    # Hand-written notes below the marker survive a new run.
+    notes = ""
+    if os.path.exists(args.out):
+        with open(args.out) as f:
+            existing = f.read()
+        if NOTES_MARKER in existing:
+            notes = existing[existing.index(NOTES_MARKER):]
     with open(args.out, "w") as f:
-        f.write(markdown(report))
+        f.write(markdown(report) + ("\n" + notes if notes else ""))
     log(f"results: {args.json} and {args.out}")
     failures = [b["backend"] for b in report["backends"]
                 if any(r["status_5xx"] for r in b["endpoints"].values())]

@@ -54,6 +54,14 @@ pub struct Table {
 }
 
 impl Table {
+    /// The same table with only its last `n` rows.
+    pub fn last_rows(&self, n: usize) -> Table {
+        Table {
+            columns: self.columns.clone(),
+            rows: self.rows[self.rows.len().saturating_sub(n)..].to_vec(),
+        }
+    }
+
     pub fn to_csv(&self) -> String {
         let mut writer = csv::Writer::from_writer(Vec::new());
         let _ = writer.write_record(&self.columns);

@@ -74,23 +74,35 @@ pub fn facts(
         .select((post_departments::post_id, post_departments::department_id))
         .load(conn)?;
     // A million rows: converted one at a time as they stream in, so only
-    // the compact form is ever held.
-    let mut share_rows: Vec<(i64, i64, Platform, NaiveDateTime)> = Vec::new();
-    for row in shares::table
+    // the compact form is ever held (on PostgreSQL, row by row, so libpq
+    // does not buffer the whole result either).
+    let query = shares::table
         .filter(shares::shared_at.ge(from).and(shares::shared_at.lt(to)))
         .select((
             shares::user_id,
             shares::post_id,
             shares::platform,
             shares::shared_at,
-        ))
-        .load_iter::<(i64, i64, String, NaiveDateTime), diesel::connection::DefaultLoadingMode>(
-            conn,
-        )?
-    {
-        let (u, p, slug, at) = row?;
+        ));
+    let mut share_rows: Vec<(i64, i64, Platform, NaiveDateTime)> = Vec::new();
+    let mut keep = |(u, p, slug, at): (i64, i64, String, NaiveDateTime)| {
         if let Some(platform) = Platform::from_slug(&slug) {
             share_rows.push((u, p, platform, at));
+        }
+    };
+    type ShareRow = (i64, i64, String, NaiveDateTime);
+    match conn {
+        DbConnection::Postgresql(pg) => {
+            for row in query.load_iter::<ShareRow, diesel::pg::PgRowByRowLoadingMode>(pg)? {
+                keep(row?);
+            }
+        }
+        DbConnection::Sqlite(sqlite) => {
+            for row in
+                query.load_iter::<ShareRow, diesel::connection::DefaultLoadingMode>(sqlite)?
+            {
+                keep(row?);
+            }
         }
     }
     let dismissal_rows: Vec<(i64, i64)> = dismissals::table

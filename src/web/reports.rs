@@ -15,7 +15,7 @@ use super::page::{PageContext, ok};
 use super::report_cache::ReportKey;
 use super::session::SignedIn;
 use crate::domain::platforms::Platform;
-use crate::domain::reports::{self, Bar, Filters, Reports, Week};
+use crate::domain::reports::{self, Bar, Filters, Reports, Table, Week};
 use crate::domain::schedule;
 use crate::store;
 use crate::store::audit::{self, Actor};
@@ -30,9 +30,15 @@ pub struct ReportQuery {
 
 pub const PERIODS: [u32; 3] = [4, 12, 26];
 
+/// Posts listed on the page; a busy hub publishes thousands in a period,
+/// which no one reads in a page (and which made every view megabytes).
+pub const POSTS_ON_PAGE: usize = 50;
+
 /// The report and what it was built from.
 pub struct Built {
     pub reports: Arc<Reports>,
+    /// The most recent posts of the period, for the page (the CSV has all).
+    pub recent_posts: Table,
     pub k: u32,
     pub weeks: u32,
     pub platform: String,
@@ -137,6 +143,7 @@ pub async fn build(state: &AppState, query: &ReportQuery) -> WebResult<Built> {
         })
         .await?;
     Ok(Built {
+        recent_posts: reports.posts.last_rows(POSTS_ON_PAGE),
         reports,
         k,
         weeks,

@@ -288,3 +288,23 @@ backend_test!(
         let _ = admin;
     }
 );
+
+backend_test!(
+    async fn a_busy_period_lists_the_recent_posts_on_the_page_and_all_of_them_in_the_csv(app) {
+        let hash = chorus::credentials::hash_password(chorus::demo::DEMO_PASSWORD).unwrap();
+        let now = app.clock.now_naive();
+        let size = chorus::demo::DemoSize { employees: 30, posts: 90, weeks: 3, seed: 4, shares: None };
+        app.db(move |conn| chorus::demo::generate(conn, size, &hash, now)).await;
+        let client = new_client();
+        app.post_form_with(&client, "/login", &[("email", "admin@demo.example"), ("password", chorus::demo::DEMO_PASSWORD)]).await;
+        let page = app.get_with(&client, "/admin/reports?weeks=4").await.text().await.unwrap();
+        let csv = app.get_with(&client, "/admin/reports/posts.csv?weeks=4").await.text().await.unwrap();
+        let in_csv = csv.lines().count() - 1;
+        assert!(in_csv > 50, "{in_csv} posts published in the period");
+        assert!(page.contains(&format!("The 50 most recent of {in_csv} posts in this period; the CSV lists all of them.")), "the page says what it leaves out");
+        let posts_section = &page[page.find("id=\"posts-title\"").unwrap()..];
+        assert_eq!(posts_section.matches("<th scope=\"row\">").count(), 50, "50 rows on the page");
+        let newest = csv.lines().last().unwrap().split(',').next().unwrap().trim_matches('"').to_string();
+        assert!(posts_section.contains(&newest), "the newest post is on the page: {newest}");
+    }
+);
