@@ -53,15 +53,38 @@ pub struct Table {
     pub rows: Vec<Vec<String>>,
 }
 
-impl Table {
-    /// The same table with only its last `n` rows.
-    pub fn last_rows(&self, n: usize) -> Table {
+fn days_live(
+    published_at: NaiveDateTime,
+    ended_at: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> String {
+    let end = ended_at.unwrap_or(now).min(now);
+    (end - published_at).num_days().max(0).to_string()
+}
+
+impl Reports {
+    /// The last `rows` rows of the posts table (all with None), with
+    /// "Days live" counted to `now`: a kept report stays right as days pass.
+    pub fn posts_as_of(&self, now: NaiveDateTime, rows: Option<usize>) -> Table {
+        let skip = rows.map_or(0, |n| self.posts.rows.len().saturating_sub(n));
         Table {
-            columns: self.columns.clone(),
-            rows: self.rows[self.rows.len().saturating_sub(n)..].to_vec(),
+            columns: self.posts.columns.clone(),
+            rows: self.posts.rows[skip..]
+                .iter()
+                .zip(&self.post_spans[skip..])
+                .map(|(row, (published_at, ended_at))| {
+                    let mut row = row.clone();
+                    if let Some(last) = row.last_mut() {
+                        *last = days_live(*published_at, *ended_at, now);
+                    }
+                    row
+                })
+                .collect(),
         }
     }
+}
 
+impl Table {
     pub fn to_csv(&self) -> String {
         let mut writer = csv::Writer::from_writer(Vec::new());
         let _ = writer.write_record(&self.columns);
@@ -89,7 +112,10 @@ pub struct Bar {
 }
 
 pub struct Reports {
+    /// Its last column, "Days live", is as of the build: see [`Reports::posts_as_of`].
     pub posts: Table,
+    /// When each post of `posts` went live and ended (same order).
+    pub post_spans: Vec<(NaiveDateTime, Option<NaiveDateTime>)>,
     pub platforms: Table,
     pub departments: Table,
     pub trend: Table,
@@ -256,8 +282,7 @@ pub fn build(
             }
             row.push(people_cell(lookup(&post_sharers, &post.id), size, k).text());
             row.push(people_cell(lookup(&post_dismissals, &post.id), size, k).text());
-            let end = post.ended_at.unwrap_or(now).min(now);
-            row.push(((end - post.published_at).num_days().max(0)).to_string());
+            row.push(days_live(post.published_at, post.ended_at, now));
             row
         })
         .collect();
@@ -487,6 +512,11 @@ pub fn build(
             columns: post_columns,
             rows: post_rows,
         },
+        post_spans: facts
+            .posts
+            .iter()
+            .map(|post| (post.published_at, post.ended_at))
+            .collect(),
         platforms: Table {
             columns: platform_columns,
             rows: platform_rows,
@@ -652,6 +682,24 @@ mod tests {
             let bars = |r: &Reports| r.chart.iter().map(|b| (b.label.clone(), b.value)).collect::<Vec<_>>();
             prop_assert_eq!(bars(&fast), bars(&direct));
         }
+    }
+
+    #[test]
+    fn a_kept_report_counts_days_live_to_the_day_it_is_shown() {
+        let filters = Filters {
+            platforms: vec![Platform::X],
+            department: None,
+        };
+        let reports = build(&facts(20, 5), &filters, &weeks(), 5, t(3));
+        assert_eq!(reports.posts.rows[0][4], "3", "as built");
+        let later = reports.posts_as_of(t(5), None);
+        assert_eq!(later.rows[0][4], "5", "two days on");
+        assert_eq!(
+            later.rows[0][..4],
+            reports.posts.rows[0][..4],
+            "counts unchanged"
+        );
+        assert_eq!(reports.posts_as_of(t(5), Some(0)).rows.len(), 0);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Built reports, kept while nothing they count has changed. The key holds
 //! the report generation (a counter triggers bump with every change to
 //! people, consent, posts, shares or dismissals), the filters, the settings
-//! that shape the tables, and the current minute (for "days live"). So a
+//! that shape the tables, and the week (the calendar ends this week). So a
 //! cached report is exactly what a fresh build would give, and an admin
 //! opening the reports page a hundred times costs one build.
 //!
@@ -21,8 +21,8 @@ pub struct ReportKey {
     pub department: Option<i64>,
     pub k: u32,
     pub timezone: String,
-    /// Minutes since the epoch.
-    pub minute: i64,
+    /// Start of the current week (UTC), the last column of the calendar.
+    pub week: chrono::NaiveDateTime,
 }
 
 /// How many filter combinations are kept for one generation.
@@ -59,8 +59,8 @@ impl ReportCache {
             entries.generation = generation;
             entries.reports.clear();
         }
-        // An older minute of the same filters is never asked for again.
-        entries.reports.retain(|(k, _)| k.minute == key.minute);
+        // An older week of the same filters is never asked for again.
+        entries.reports.retain(|(k, _)| k.week == key.week);
         if entries.reports.len() >= ENTRIES {
             entries.reports.remove(0);
         }
@@ -107,19 +107,22 @@ mod tests {
             platforms: table(title),
             departments: table(title),
             trend: table(title),
+            post_spans: vec![],
             chart: vec![],
             reportable_departments: vec![],
         }
     }
 
-    fn key(minute: i64) -> ReportKey {
+    fn key(week: i64) -> ReportKey {
         ReportKey {
             weeks: 12,
             platforms: vec![Platform::X],
             department: None,
             k: 5,
             timezone: "UTC".into(),
-            minute,
+            week: chrono::DateTime::from_timestamp(week * 604_800, 0)
+                .unwrap()
+                .naive_utc(),
         }
     }
 
@@ -139,7 +142,7 @@ mod tests {
     }
 
     #[actix_web::test]
-    async fn a_report_is_built_again_when_the_data_the_minute_or_the_filters_change() {
+    async fn a_report_is_built_again_when_the_data_the_week_or_the_filters_change() {
         let cache = ReportCache::default();
         assert_eq!(title(&cache, 1, key(100), "first").await, "first");
         assert_eq!(title(&cache, 1, key(100), "second").await, "first", "kept");
@@ -151,7 +154,7 @@ mod tests {
         assert_eq!(
             title(&cache, 2, key(101), "fourth").await,
             "fourth",
-            "a minute on"
+            "a week on"
         );
         let other = ReportKey {
             department: Some(3),

@@ -110,7 +110,7 @@ pub async fn build(state: &AppState, query: &ReportQuery) -> WebResult<Built> {
         department,
         k,
         timezone: settings.timezone_name().to_string(),
-        minute: now.and_utc().timestamp().div_euclid(60),
+        week: weeks_ending(now, tz, 1)[0].start,
     };
     let reports = state
         .report_cache
@@ -143,7 +143,7 @@ pub async fn build(state: &AppState, query: &ReportQuery) -> WebResult<Built> {
         })
         .await?;
     Ok(Built {
-        recent_posts: reports.posts.last_rows(POSTS_ON_PAGE),
+        recent_posts: reports.posts_as_of(now, Some(POSTS_ON_PAGE)),
         reports,
         k,
         weeks,
@@ -231,7 +231,7 @@ pub async fn csv(
     let built = build(&state, &query).await?;
     let table_name = table.into_inner();
     let table = match table_name.as_str() {
-        "posts" => &built.reports.posts,
+        "posts" => &built.reports.posts_as_of(state.clock.now_naive(), None),
         "platforms" => &built.reports.platforms,
         "departments" => &built.reports.departments,
         "trend" => &built.reports.trend,

@@ -295,6 +295,11 @@ pub fn build_reference(
             columns: post_columns,
             rows: post_rows,
         },
+        post_spans: facts
+            .posts
+            .iter()
+            .map(|post| (post.published_at, post.ended_at))
+            .collect(),
         platforms: Table {
             columns: platform_columns,
             rows: platform_rows,
