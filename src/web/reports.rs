@@ -130,7 +130,8 @@ pub async fn build(state: &AppState, query: &ReportQuery) -> WebResult<Built> {
                     "That department has fewer than {k} people, so it is not reported on its own."
                 )));
             }
-            Ok(reports::build(
+            let started = std::time::Instant::now();
+            let built = reports::build(
                 &facts,
                 &Filters {
                     platforms,
@@ -139,7 +140,13 @@ pub async fn build(state: &AppState, query: &ReportQuery) -> WebResult<Built> {
                 &calendar,
                 k,
                 now,
-            ))
+            );
+            tracing::info!(
+                shares = facts.shares.len(),
+                build_ms = started.elapsed().as_millis() as u64,
+                "report built"
+            );
+            Ok(built)
         })
         .await?;
     Ok(Built {
