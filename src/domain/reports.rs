@@ -176,6 +176,46 @@ fn lookup<K: Ord>(counts: &[(K, u64)], key: &K) -> u64 {
         .map_or(0, |i| counts[i].1)
 }
 
+/// The weekly trend table and its chart, from each week's share cells and
+/// number of people who shared.
+fn trend_and_chart(
+    weeks: &[Week],
+    totals: &[Cell],
+    people: &[u64],
+    group: u64,
+    k: u32,
+) -> (Table, Vec<Bar>) {
+    let people_cells = trend(
+        &people
+            .iter()
+            .map(|p| people_cell(*p, group, k))
+            .collect::<Vec<_>>(),
+        people,
+        k,
+    );
+    let rows = weeks
+        .iter()
+        .zip(totals.iter().zip(&people_cells))
+        .map(|(w, (t, p))| vec![w.label.clone(), t.text(), p.text()])
+        .collect();
+    let chart = weeks
+        .iter()
+        .zip(totals)
+        .map(|(w, t)| Bar {
+            label: w.label.clone(),
+            value: match t {
+                Cell::Shown(n) => Some(*n),
+                Cell::Suppressed => None,
+            },
+        })
+        .collect();
+    let table = Table {
+        columns: vec!["Week".into(), "Shares".into(), "People who shared".into()],
+        rows,
+    };
+    (table, chart)
+}
+
 /// Builds every table in one pass over each kind of fact, so the cost
 /// grows with the number of rows, not with posts × people. It gives the
 /// same tables as the direct definitions (`reference::build_reference`,
@@ -394,6 +434,20 @@ pub fn build(
             && *size >= k as u64
             && id.is_none_or(|id| reportable.iter().any(|(r, _)| *r == id))
     };
+    // A group's count, or suppressed when the group is not shown at all.
+    let group_cells = |values: &[u64]| -> Vec<Cell> {
+        groups
+            .iter()
+            .zip(values)
+            .map(|(g, v)| {
+                if shown_group(g) {
+                    people_cell(*v, g.2, k)
+                } else {
+                    Cell::Suppressed
+                }
+            })
+            .collect()
+    };
     let mut department_columns: Vec<String> = vec!["Department".into(), "Members".into()];
     department_columns.extend(
         platforms
@@ -412,17 +466,7 @@ pub fn build(
                     .unwrap_or(0)
             })
             .collect();
-        let cells: Vec<Cell> = groups
-            .iter()
-            .zip(&values)
-            .map(|(g, v)| {
-                if shown_group(g) {
-                    people_cell(*v, g.2, k)
-                } else {
-                    Cell::Suppressed
-                }
-            })
-            .collect();
+        let cells = group_cells(&values);
         columns.push(
             complementary(
                 &cells,
@@ -450,17 +494,7 @@ pub fn build(
         .iter()
         .map(|g| lookup(&department_sharers, &g.0))
         .collect();
-    let sharer_cells: Vec<Cell> = groups
-        .iter()
-        .zip(&sharer_values)
-        .map(|(g, v)| {
-            if shown_group(g) {
-                people_cell(*v, g.2, k)
-            } else {
-                Cell::Suppressed
-            }
-        })
-        .collect();
+    let sharer_cells = group_cells(&sharer_values);
     let total_sharers = lookup(&distinct_per_key(population_sharers), &());
     let sharer_cells = complementary(
         &sharer_cells,
@@ -482,30 +516,7 @@ pub fn build(
 
     // ---- trend over weeks, all selected platforms
     let (totals, people) = weekly(None);
-    let people_cells = trend(
-        &people
-            .iter()
-            .map(|p| people_cell(*p, group, k))
-            .collect::<Vec<_>>(),
-        &people,
-        k,
-    );
-    let trend_rows = weeks
-        .iter()
-        .zip(totals.iter().zip(&people_cells))
-        .map(|(w, (t, p))| vec![w.label.clone(), t.text(), p.text()])
-        .collect();
-    let chart = weeks
-        .iter()
-        .zip(&totals)
-        .map(|(w, t)| Bar {
-            label: w.label.clone(),
-            value: match t {
-                Cell::Shown(n) => Some(*n),
-                Cell::Suppressed => None,
-            },
-        })
-        .collect();
+    let (trend_table, chart) = trend_and_chart(weeks, &totals, &people, group, k);
 
     Reports {
         posts: Table {
@@ -525,10 +536,7 @@ pub fn build(
             columns: department_columns,
             rows: department_rows,
         },
-        trend: Table {
-            columns: vec!["Week".into(), "Shares".into(), "People who shared".into()],
-            rows: trend_rows,
-        },
+        trend: trend_table,
         chart,
         reportable_departments: reportable,
     }

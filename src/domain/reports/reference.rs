@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 
 use super::super::platforms::Platform;
 use super::super::suppression::{Cell, complementary, events_cell, may_show, people_cell, trend};
-use super::{Bar, Facts, Filters, Reports, Table, Week, distinct, percent};
+use super::{Facts, Filters, Reports, Table, Week, distinct, percent, trend_and_chart};
 
 /// Departments with at least k active employees.
 fn reportable_departments(facts: &Facts, k: u32) -> Vec<(i64, String)> {
@@ -265,30 +265,7 @@ pub fn build_reference(
 
     // ---- trend over weeks, all selected platforms
     let (totals, people) = weekly(None);
-    let people_cells = trend(
-        &people
-            .iter()
-            .map(|p| people_cell(*p, group, k))
-            .collect::<Vec<_>>(),
-        &people,
-        k,
-    );
-    let trend_rows = weeks
-        .iter()
-        .zip(totals.iter().zip(&people_cells))
-        .map(|(w, (t, p))| vec![w.label.clone(), t.text(), p.text()])
-        .collect();
-    let chart = weeks
-        .iter()
-        .zip(&totals)
-        .map(|(w, t)| Bar {
-            label: w.label.clone(),
-            value: match t {
-                Cell::Shown(n) => Some(*n),
-                Cell::Suppressed => None,
-            },
-        })
-        .collect();
+    let (trend_table, chart) = trend_and_chart(weeks, &totals, &people, group, k);
 
     Reports {
         posts: Table {
@@ -308,10 +285,7 @@ pub fn build_reference(
             columns: department_columns,
             rows: department_rows,
         },
-        trend: Table {
-            columns: vec!["Week".into(), "Shares".into(), "People who shared".into()],
-            rows: trend_rows,
-        },
+        trend: trend_table,
         chart,
         reportable_departments: reportable,
     }
