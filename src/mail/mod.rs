@@ -2,6 +2,7 @@
 //! of message says.
 
 pub mod compose;
+mod smtp_sessions;
 pub mod transport;
 
 /// The domain of Message-IDs: the sender's, so they are globally unique

@@ -7,20 +7,20 @@ use std::time::{Duration, SystemTime};
 
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
-use lettre::transport::smtp::{AsyncSmtpTransportBuilder, PoolConfig};
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::extension::ClientId;
+use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
+
+use super::smtp_sessions::{Relay, Security, SessionError, Sessions};
 
 /// lettre's async client only bounds the TCP connect, so a whole send gets a
 /// deadline of its own: a relay that stops answering must not stall the job.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 const SEND_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Connections kept open: one per email in flight at the most
-/// (CHORUS_MAIL_CONCURRENCY is at most 64). lettre 0.11.23 leaves Nagle on,
-/// so each message waits for the relay's delayed ACK (~40 ms on Linux)
-/// before its final "." goes out: throughput comes from several sessions
-/// at once, not from one fast one.
-const POOL_SIZE: u32 = 64;
+/// Sessions kept open: one per email in flight at the most
+/// (CHORUS_MAIL_CONCURRENCY is at most 64).
+const POOL_SIZE: usize = 64;
 /// Well under the 5 minutes after which RFC 5321 §4.5.3.2.7 lets a server
 /// drop an idle session, so pooled connections are rarely found dead.
 const POOL_IDLE: Duration = Duration::from_secs(60);
@@ -100,7 +100,7 @@ pub enum MailerError {
 
 #[derive(Clone)]
 pub enum Mailer {
-    /// A relay, through lettre's connection pool.
+    /// A relay, through sessions kept open between emails.
     Smtp(SmtpRelay),
     /// .eml files in a folder (the embedded default when no SMTP URL is set).
     Files(Outbox),
@@ -108,35 +108,12 @@ pub enum Mailer {
     Memory(Arc<Mutex<Vec<SentEmail>>>),
 }
 
-/// An SMTP relay and its pool of connections, shared by clones.
+/// An SMTP relay and its open sessions, shared by clones.
 #[derive(Clone)]
 pub struct SmtpRelay {
-    builder: AsyncSmtpTransportBuilder,
-    /// Built at the first send rather than in `Mailer::smtp`: lettre's pool
-    /// spawns a task (and spawns again when dropped), which panics outside
-    /// a runtime, so the pool is made and kept where emails are sent.
-    pool: Arc<Mutex<Option<AsyncSmtpTransport<Tokio1Executor>>>>,
+    sessions: Arc<Sessions>,
     /// Host, port and TLS mode for logs; never the credentials.
     relay: String,
-}
-
-impl SmtpRelay {
-    fn transport(&self) -> AsyncSmtpTransport<Tokio1Executor> {
-        let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
-        pool.get_or_insert_with(|| self.builder.clone().build())
-            .clone()
-    }
-
-    /// A send cut short by the deadline returns its connection to the pool
-    /// mid-conversation, where a late reply would be read as the answer to
-    /// the next command. A new pool starts clean; the old one closes its
-    /// connections once the last send using it ends.
-    fn discard_pool(&self) {
-        self.pool
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-    }
 }
 
 /// A folder of .eml files.
@@ -161,25 +138,33 @@ impl Mailer {
     /// Nothing connects until the first send.
     pub fn smtp(url: &str) -> Result<Mailer, MailerError> {
         let parsed = parse_smtp_url(url)?;
-        let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(&parsed.lettre_url)
-            // lettre's errors name neither the user nor the password.
-            .map_err(|e| MailerError::InvalidUrl(e.to_string()))?
-            .port(parsed.port)
-            .timeout(Some(CONNECT_TIMEOUT))
-            .pool_config(
-                PoolConfig::new()
-                    .max_size(POOL_SIZE)
-                    .idle_timeout(POOL_IDLE),
-            );
+        let relay = format!(
+            "{}:{} ({})",
+            parsed.host,
+            parsed.port,
+            parsed.security.label()
+        );
+        let hello = match parsed.hello_name {
+            Some(name) => ClientId::Domain(name),
+            None => ClientId::default(),
+        };
+        let sessions = Sessions::new(
+            Relay {
+                host: parsed.host,
+                port: parsed.port,
+                security: parsed.security,
+                hello,
+                credentials: parsed
+                    .credentials
+                    .map(|(user, password)| Credentials::new(user, password)),
+            },
+            CONNECT_TIMEOUT,
+            POOL_SIZE,
+            POOL_IDLE,
+        );
         Ok(Mailer::Smtp(SmtpRelay {
-            builder,
-            pool: Arc::new(Mutex::new(None)),
-            relay: format!(
-                "{}:{} ({})",
-                parsed.host,
-                parsed.port,
-                parsed.security.label()
-            ),
+            sessions: Arc::new(sessions),
+            relay,
         }))
     }
 
@@ -227,12 +212,15 @@ impl Mailer {
     async fn deliver(&self, email: &OutgoingEmail, message: Message) -> Result<(), SendFailure> {
         match self {
             Mailer::Smtp(relay) => {
-                let transport = relay.transport();
-                match actix_web::rt::time::timeout(SEND_TIMEOUT, transport.send(message)).await {
-                    Ok(Ok(_response)) => Ok(()),
-                    Ok(Err(error)) => Err(classify_smtp_error(&error)),
+                let raw = message.formatted();
+                let sending = relay.sessions.send(message.envelope(), &raw);
+                match actix_web::rt::time::timeout(SEND_TIMEOUT, sending).await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(SessionError::Smtp(error))) => Err(classify_smtp_error(&error)),
+                    Ok(Err(SessionError::Connect(message))) => Err(SendFailure::temporary(message)),
                     Err(_elapsed) => {
-                        relay.discard_pool();
+                        // The session went with the dropped future: a late
+                        // reply cannot be read as the answer to another email.
                         Err(SendFailure::temporary(format!(
                             "the SMTP relay did not finish within {} s",
                             SEND_TIMEOUT.as_secs()
@@ -438,36 +426,21 @@ fn enhanced_status(text: &str) -> Option<&str> {
         })
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Security {
-    StartTls,
-    ImplicitTls,
-    Plain,
-}
-
-impl Security {
-    fn label(self) -> &'static str {
-        match self {
-            Security::StartTls => "STARTTLS",
-            Security::ImplicitTls => "TLS",
-            Security::Plain => "no TLS",
-        }
-    }
-}
-
 #[derive(Debug)]
 struct SmtpUrl {
     host: String,
     port: u16,
     security: Security,
-    /// The same URL in lettre's dialect, whose bare smtp:// means plaintext.
-    lettre_url: String,
+    /// The EHLO name, from the URL's path; the host name when absent.
+    hello_name: Option<String>,
+    /// User and password, percent-decoded.
+    credentials: Option<(String, String)>,
 }
 
 /// Error texts name the part at fault, never the URL: it may hold a password.
 fn parse_smtp_url(raw: &str) -> Result<SmtpUrl, MailerError> {
     let invalid = |why: String| MailerError::InvalidUrl(why);
-    let mut url = url::Url::parse(raw.trim()).map_err(|e| invalid(format!("not a URL ({e})")))?;
+    let url = url::Url::parse(raw.trim()).map_err(|e| invalid(format!("not a URL ({e})")))?;
     let host = match url.host_str() {
         Some(host) if !host.is_empty() => host.to_owned(),
         _ => return Err(invalid("no host".to_owned())),
@@ -510,15 +483,28 @@ fn parse_smtp_url(raw: &str) -> Result<SmtpUrl, MailerError> {
         ));
     }
     let port = url.port().unwrap_or(default_port);
-    url.set_query(match security {
-        Security::StartTls => Some("tls=required"),
-        Security::ImplicitTls | Security::Plain => None,
-    });
+    let decode = |part: &str, what: &str| {
+        percent_encoding::percent_decode_str(part)
+            .decode_utf8()
+            .map(|decoded| decoded.into_owned())
+            .map_err(|_| invalid(format!("the {what} is not UTF-8 once percent-decoded")))
+    };
+    let credentials = match url.password() {
+        Some(password) => Some((
+            decode(url.username(), "user")?,
+            decode(password, "password")?,
+        )),
+        None => None,
+    };
+    let hello_name = Some(url.path().trim_matches('/'))
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned);
     Ok(SmtpUrl {
         host,
         port,
         security,
-        lettre_url: url.into(),
+        hello_name,
+        credentials,
     })
 }
 
@@ -700,7 +686,10 @@ mod tests {
         assert_eq!(starttls.security, Security::StartTls);
         assert_eq!(starttls.port, 587);
         assert_eq!(starttls.host, "mail.example.com");
-        assert!(starttls.lettre_url.ends_with("?tls=required"));
+        assert_eq!(
+            starttls.credentials,
+            Some(("user".to_owned(), "p@ss".to_owned()))
+        );
 
         let implicit = parse_smtp_url("smtps://user:pass@mail.example.com").expect("smtps");
         assert_eq!(
@@ -710,7 +699,10 @@ mod tests {
 
         let plain = parse_smtp_url("smtp://127.0.0.1:2525?tls=none").expect("plain");
         assert_eq!((plain.security, plain.port), (Security::Plain, 2525));
-        assert!(!plain.lettre_url.contains('?'), "{}", plain.lettre_url);
+        assert_eq!((plain.credentials, plain.hello_name), (None, None));
+
+        let named = parse_smtp_url("smtp://relay.example.com/chorus.example.com").expect("named");
+        assert_eq!(named.hello_name.as_deref(), Some("chorus.example.com"));
     }
 
     #[test]

@@ -497,3 +497,66 @@ backend_test!(
         assert!(server.received().is_empty());
     }
 );
+
+fn test_email(n: usize) -> chorus::mail::transport::OutgoingEmail {
+    chorus::mail::transport::OutgoingEmail {
+        from: "Chorus <chorus@example.com>".to_owned(),
+        to: format!("person{n}@example.org"),
+        subject: format!("Message {n}"),
+        text: format!("Message number {n}.\n"),
+        html: None,
+        message_id: format!("test-{n}@example.com"),
+        date: chrono::Utc::now(),
+        list_unsubscribe: None,
+    }
+}
+
+#[actix_web::test]
+async fn emails_one_after_another_go_over_one_kept_smtp_session() {
+    let server = SmtpServer::start().await;
+    let mailer = Mailer::smtp(&server.url()).unwrap();
+    for n in 0..20 {
+        mailer.send(&test_email(n)).await.expect("sent");
+    }
+    let received = server.wait_for(20, StdDuration::from_secs(5)).await;
+    assert_eq!(received.len(), 20);
+    assert_eq!(
+        server.sessions_opened(),
+        1,
+        "twenty emails in a row should reuse one session, not reconnect each time"
+    );
+}
+
+#[actix_web::test]
+async fn a_kept_session_the_relay_dropped_is_replaced_without_failing_the_email() {
+    let server = SmtpServer::start().await;
+    let mailer = Mailer::smtp(&server.url()).unwrap();
+    mailer.send(&test_email(1)).await.expect("first sent");
+    // As a relay does with a session idle for too long.
+    server.hang_up_open_sessions();
+    mailer
+        .send(&test_email(2))
+        .await
+        .expect("the second email goes over a new session");
+    assert_eq!(server.wait_for(2, StdDuration::from_secs(5)).await.len(), 2);
+    assert_eq!(server.sessions_opened(), 2);
+}
+
+#[actix_web::test]
+async fn a_relay_without_starttls_gets_nothing_when_tls_is_required() {
+    let server = SmtpServer::start().await;
+    // smtp:// without tls=none means STARTTLS is required; the test relay
+    // offers none.
+    let mailer = Mailer::smtp(&format!("smtp://127.0.0.1:{}", server.port())).unwrap();
+    let failure = mailer
+        .send(&test_email(1))
+        .await
+        .expect_err("must not fall back to plaintext");
+    assert_eq!(
+        failure.kind,
+        chorus::mail::transport::FailureKind::Temporary,
+        "{failure}"
+    );
+    assert!(failure.message.contains("STARTTLS"), "{}", failure.message);
+    assert!(server.received().is_empty());
+}

@@ -2,6 +2,7 @@
 //! on its own thread and runtime, whose answers a test can switch at run time.
 #![allow(dead_code)]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::Duration;
 
@@ -38,6 +39,10 @@ pub struct Received {
 pub struct SmtpServer {
     port: u16,
     received: Arc<Mutex<Vec<Received>>>,
+    /// SMTP sessions (TCP connections) accepted so far.
+    sessions: Arc<AtomicUsize>,
+    /// Bumped to make every open session close at its next command.
+    hang_ups: Arc<AtomicUsize>,
     // Dropping the sender stops the server thread.
     mode: watch::Sender<Mode>,
     applied: Mutex<mpsc::Receiver<Result<(), String>>>,
@@ -56,6 +61,10 @@ impl SmtpServer {
         let (mode, mode_rx) = watch::channel(Mode::Accept);
         let (applied_tx, applied) = mpsc::channel();
         let store = Arc::clone(&received);
+        let sessions = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&sessions);
+        let hang_ups = Arc::new(AtomicUsize::new(0));
+        let hang_up_signal = Arc::clone(&hang_ups);
         std::thread::Builder::new()
             .name("smtp-test-server".to_owned())
             .spawn(move || {
@@ -63,9 +72,14 @@ impl SmtpServer {
                     .enable_all()
                     .build()
                 {
-                    Ok(runtime) => {
-                        runtime.block_on(serve(listener, port, store, mode_rx, applied_tx))
-                    }
+                    Ok(runtime) => runtime.block_on(serve(
+                        listener,
+                        port,
+                        store,
+                        (counter, hang_up_signal),
+                        mode_rx,
+                        applied_tx,
+                    )),
                     Err(e) => drop(applied_tx.send(Err(format!("no runtime: {e}")))),
                 }
             })
@@ -74,6 +88,8 @@ impl SmtpServer {
         SmtpServer {
             port,
             received,
+            sessions,
+            hang_ups,
             mode,
             applied: Mutex::new(applied),
         }
@@ -96,6 +112,17 @@ impl SmtpServer {
         let applied = self.applied.lock().unwrap_or_else(PoisonError::into_inner);
         self.mode.send_replace(mode);
         wait_until_applied(&applied);
+    }
+
+    /// Every open session is closed at its next command, as a relay does
+    /// with sessions idle for too long; new ones are served as before.
+    pub fn hang_up_open_sessions(&self) {
+        self.hang_ups.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// How many SMTP sessions (TCP connections) clients opened so far.
+    pub fn sessions_opened(&self) -> usize {
+        self.sessions.load(Ordering::SeqCst)
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -131,6 +158,7 @@ async fn serve(
     listener: std::net::TcpListener,
     port: u16,
     received: Arc<Mutex<Vec<Received>>>,
+    (sessions, hang_ups): (Arc<AtomicUsize>, Arc<AtomicUsize>),
     mut mode: watch::Receiver<Mode>,
     applied: mpsc::Sender<Result<(), String>>,
 ) {
@@ -177,7 +205,13 @@ async fn serve(
             }
             accepted = accept => {
                 if let Some((stream, _)) = accepted {
-                    tokio::spawn(session(stream, Arc::clone(&received), mode.clone()));
+                    sessions.fetch_add(1, Ordering::SeqCst);
+                    tokio::spawn(session(
+                        stream,
+                        Arc::clone(&received),
+                        mode.clone(),
+                        Arc::clone(&hang_ups),
+                    ));
                 }
             }
         }
@@ -207,7 +241,9 @@ async fn session(
     stream: TcpStream,
     received: Arc<Mutex<Vec<Received>>>,
     mode: watch::Receiver<Mode>,
+    hang_ups: Arc<AtomicUsize>,
 ) -> std::io::Result<()> {
+    let opened_in = hang_ups.load(Ordering::SeqCst);
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     write.write_all(b"220 chorus-test ESMTP ready\r\n").await?;
@@ -217,7 +253,7 @@ async fn session(
 
     while let Some(line) = read_line(&mut reader).await? {
         let current = *mode.borrow();
-        if current == Mode::Down {
+        if current == Mode::Down || hang_ups.load(Ordering::SeqCst) != opened_in {
             return Ok(());
         }
         let upper = line.to_ascii_uppercase();
