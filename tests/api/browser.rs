@@ -244,8 +244,10 @@ impl Browser {
         if look.width < 500 {
             // Headless Chromium's windows are at least 500 px wide; below
             // that the viewport is emulated, as DevTools' device mode does.
+            // Not as "mobile": a phone browser zooms out a page that is too
+            // wide, which would hide the sideways scrolling tested for.
             options["mobileEmulation"] = json!({
-                "deviceMetrics": { "width": look.width, "height": 640, "pixelRatio": 1.0, "mobile": true, "touch": false },
+                "deviceMetrics": { "width": look.width, "height": 640, "pixelRatio": 1.0, "mobile": false, "touch": false },
             });
         }
         if look.dark {

@@ -25,13 +25,19 @@ const WCAG_TAGS: [&str; 4] = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
 const NOT_PAGES: &[(&str, &str)] = &[
     ("/healthz", "plain-text health check for load balancers"),
     ("/metrics", "Prometheus text for operators"),
-    ("/static/{file}", "the stylesheet, script and icon themselves"),
+    (
+        "/static/{file}",
+        "the stylesheet, script and icon themselves",
+    ),
     ("/me/data.json", "JSON download of one's own data"),
     (
         "/me/receipts/{id:[0-9a-f-]+}.json",
         "JSON download (Kantara Consent Receipt)",
     ),
-    ("/admin/reports/{table:[a-z]+}.csv", "CSV download of a report table"),
+    (
+        "/admin/reports/{table:[a-z]+}.csv",
+        "CSV download of a report table",
+    ),
 ];
 
 /// Pages audited without logging in (with the states they are audited in).
@@ -118,8 +124,8 @@ fn every_get_route_is_audited_or_an_explained_download() {
 // ---- the audit of one page -----------------------------------------------------
 
 fn axe_source() -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/a11y/node_modules/axe-core/axe.min.js");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/a11y/node_modules/axe-core/axe.min.js");
     std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
             "{} is missing ({e}): run `npm ci --prefix tests/a11y`",
@@ -140,18 +146,34 @@ struct Audit<'a> {
     problems: Vec<String>,
 }
 
+/// On a phone: what sticks out of the window, other than what scrolls in a
+/// container of its own (a wide table in its scrolling region).
 const MEASURE: &str = r#"
 const root = document.documentElement;
 const width = root.clientWidth;
+function name(el) {
+  return el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\s+/).join('.') : '')
+    + ' "' + (el.textContent || el.name || '').trim().slice(0, 40) + '"';
+}
+function inScroller(el) {
+  for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+    const o = getComputedStyle(p).overflowX;
+    if ((o === 'auto' || o === 'scroll') && p.scrollWidth > p.clientWidth) return true;
+  }
+  return false;
+}
 const offscreen = [];
-document.querySelectorAll('main button, main a.button, main input[type=submit], main select, main textarea, main input:not([type=hidden]), header nav a, header button')
-  .forEach(function (el) {
-    if (el.getClientRects().length === 0) return;
-    const r = el.getBoundingClientRect();
-    if (r.left < -0.5 || r.right > width + 0.5) {
-      offscreen.push(el.tagName.toLowerCase() + ' "' + (el.textContent || el.name || '').trim().slice(0, 40) + '" spans ' + Math.round(r.left) + '..' + Math.round(r.right));
-    }
-  });
+document.querySelectorAll('body *').forEach(function (el) {
+  if (el.getClientRects().length === 0 || el.classList.contains('skip-link') || inScroller(el)) return;
+  const r = el.getBoundingClientRect();
+  const action = el.matches('main button, main a.button, main input:not([type=hidden]), main select, main textarea, header a, header button');
+  const tooWide = r.right > width + 0.5 && !Array.prototype.some.call(el.children, function (c) { return c.getBoundingClientRect().right > width + 0.5; });
+  if (action && (r.left < -0.5 || r.right > width + 0.5)) {
+    offscreen.push('the control ' + name(el) + ' spans ' + Math.round(r.left) + '..' + Math.round(r.right) + ' px');
+  } else if (tooWide && offscreen.length < 8) {
+    offscreen.push(name(el) + ' reaches ' + Math.round(r.right) + ' px');
+  }
+});
 return {
   dark: matchMedia('(prefers-color-scheme: dark)').matches,
   lang: root.lang,
@@ -242,8 +264,10 @@ impl<'a> Audit<'a> {
             }
             if let Some(list) = measured["offscreen"].as_array() {
                 for item in list {
-                    self.problems
-                        .push(format!("{place}: {} is cut off", item.as_str().unwrap_or("")));
+                    self.problems.push(format!(
+                        "{place}: sticks out: {}",
+                        item.as_str().unwrap_or("")
+                    ));
                 }
             }
         }
@@ -427,7 +451,11 @@ async fn signed_in_pages(audit: &mut Audit<'_>, org: &Organisation, welcome: &st
         .visit("/me/password", "/me/password", "Change your password")
         .await;
     audit
-        .visit("/me/visibility", "/me/visibility", "What others at Acme Demo can see")
+        .visit(
+            "/me/visibility",
+            "/me/visibility",
+            "What others at Acme Demo can see",
+        )
         .await;
     let current = format!("Social-media policy, version {}", org.policy_version);
     audit.visit("/policy", "/policy", &current).await;
@@ -438,7 +466,11 @@ async fn signed_in_pages(audit: &mut Audit<'_>, org: &Organisation, welcome: &st
             &format!("Social-media policy, version {}", org.policy_version),
         )
         .await;
-    audit.browser.goto(&audit.app.url("/nowhere")).await.unwrap();
+    audit
+        .browser
+        .goto(&audit.app.url("/nowhere"))
+        .await
+        .unwrap();
     audit.browser.expect_heading("Page not found").await;
     audit.check("404 page").await;
 }
@@ -463,7 +495,9 @@ async fn every_page_without_an_account_passes_wcag_aa_on_desktop_and_dark_phone(
         let browser = Browser::start_with(Scripts::On, look).await;
         let mut audit = Audit::new(&browser, &app, look);
         audit.visit("/login", "/login", "Log in").await;
-        browser.log_in(&app, GRACE, "not the right password at all").await;
+        browser
+            .log_in(&app, GRACE, "not the right password at all")
+            .await;
         browser
             .wait()
             .at_most(PATIENCE)
@@ -472,9 +506,18 @@ async fn every_page_without_an_account_passes_wcag_aa_on_desktop_and_dark_phone(
             .expect("the login error");
         audit.check("login with an error").await;
         audit
-            .visit("/password/forgot", "/password/forgot", "Forgot your password?")
+            .visit(
+                "/password/forgot",
+                "/password/forgot",
+                "Forgot your password?",
+            )
             .await;
-        browser.field("Email address").await.send_keys(GRACE).await.unwrap();
+        browser
+            .field("Email address")
+            .await
+            .send_keys(GRACE)
+            .await
+            .unwrap();
         browser.click_button("Send me a link").await;
         browser
             .wait()
@@ -550,7 +593,9 @@ async fn every_employee_page_passes_wcag_aa_on_desktop_and_dark_phone() {
         browser.log_in(&app, "new@example.com", PASSWORD).await;
         browser.expect_heading("Welcome, Nora New").await;
         audit.visit("/queue", "/queue", "Your queue").await;
-        audit.visit("/me/consent", "/me/consent", "Your sharing choices").await;
+        audit
+            .visit("/me/consent", "/me/consent", "Your sharing choices")
+            .await;
         browser.click_button("Log out").await;
         browser.expect_heading("Log in").await;
 
@@ -558,7 +603,9 @@ async fn every_employee_page_passes_wcag_aa_on_desktop_and_dark_phone() {
         browser.expect_heading("Welcome, Grace Hopper").await;
         audit.visit("/queue", "/queue", "Your queue").await;
         audit.check("queue with posts").await;
-        audit.visit("/me/consent", "/me/consent", "Your sharing choices").await;
+        audit
+            .visit("/me/consent", "/me/consent", "Your sharing choices")
+            .await;
         audit
             .visit("/me/preferences", "/me/preferences", "Preferences")
             .await;
@@ -569,7 +616,9 @@ async fn every_employee_page_passes_wcag_aa_on_desktop_and_dark_phone() {
                 "Consent receipt",
             )
             .await;
-        audit.visit("/suggest", "/suggest", "Suggest a link to the hub").await;
+        audit
+            .visit("/suggest", "/suggest", "Suggest a link to the hub")
+            .await;
         signed_in_pages(&mut audit, &org, "Welcome, Grace Hopper").await;
         // Past her cap on X: the 429 page. (Another post than the one she
         // shared, whose button is disabled: the form is sent as a page
@@ -613,7 +662,9 @@ async fn every_comms_page_passes_wcag_aa_on_desktop_and_dark_phone() {
             .await;
         browser.expect_heading("Welcome, Casey Comms").await;
         audit.visit("/hub/posts", "/hub/posts", "Posts").await;
-        audit.visit("/hub/posts/new", "/hub/posts/new", "Write a post").await;
+        audit
+            .visit("/hub/posts/new", "/hub/posts/new", "Write a post")
+            .await;
         // Past the browser's own checks (required fields) to Chorus's.
         browser
             .execute(
@@ -637,11 +688,15 @@ async fn every_comms_page_passes_wcag_aa_on_desktop_and_dark_phone() {
                 "Annual report",
             )
             .await;
-        audit.visit("/hub/calendar", "/hub/calendar", "Calendar").await;
+        audit
+            .visit("/hub/calendar", "/hub/calendar", "Calendar")
+            .await;
         audit
             .visit("/hub/suggestions", "/hub/suggestions", "Suggestions")
             .await;
-        audit.visit("/admin/reports", "/admin/reports", "Reports").await;
+        audit
+            .visit("/admin/reports", "/admin/reports", "Reports")
+            .await;
         signed_in_pages(&mut audit, &org, "Welcome, Casey Comms").await;
         audit.finish(&[COMMS_PAGES, SIGNED_IN_PAGES]);
         browser.close().await;
@@ -663,7 +718,9 @@ async fn every_admin_page_passes_wcag_aa_on_desktop_and_dark_phone() {
             .log_in(&app, "admin@demo.example", DEMO_PASSWORD)
             .await;
         browser.expect_heading("Welcome, Alex Admin").await;
-        audit.visit("/admin/people", "/admin/people", "People").await;
+        audit
+            .visit("/admin/people", "/admin/people", "People")
+            .await;
         audit
             .visit("/admin/people/new", "/admin/people/new", "Add a person")
             .await;
@@ -687,14 +744,18 @@ async fn every_admin_page_passes_wcag_aa_on_desktop_and_dark_phone() {
         audit
             .visit("/admin/policy", "/admin/policy", "Social-media policy")
             .await;
-        audit.visit("/admin/reports", "/admin/reports", "Reports").await;
+        audit
+            .visit("/admin/reports", "/admin/reports", "Reports")
+            .await;
         let suppressed = browser
             .find_all(Locator::Css("td.suppressed"))
             .await
             .unwrap()
             .len();
         assert!(suppressed > 0, "the reports show suppressed cells");
-        audit.visit("/admin/audit", "/admin/audit", "Audit log").await;
+        audit
+            .visit("/admin/audit", "/admin/audit", "Audit log")
+            .await;
         audit.visit("/admin/email", "/admin/email", "Email").await;
         signed_in_pages(&mut audit, &org, "Welcome, Alex Admin").await;
         audit.finish(&[ADMIN_PAGES, SIGNED_IN_PAGES]);
@@ -742,7 +803,12 @@ async fn focused(browser: &Browser) -> Value {
 }
 
 /// Presses Tab until `wanted` says yes to the focused element (at most `limit` times).
-async fn tab_until(browser: &Browser, what: &str, limit: usize, wanted: impl Fn(&Value) -> bool) -> Value {
+async fn tab_until(
+    browser: &Browser,
+    what: &str,
+    limit: usize,
+    wanted: impl Fn(&Value) -> bool,
+) -> Value {
     for _ in 0..limit {
         press(browser, Key::Tab).await;
         let now = focused(browser).await;
@@ -773,14 +839,28 @@ async fn a_keyboard_alone_logs_in_opens_the_queue_and_shares() {
     // The first Tab reaches "Skip to content", shown while focused.
     press(&browser, Key::Tab).await;
     let first = focused(&browser).await;
-    assert_eq!(first["class"], json!("skip-link"), "first tab stop: {first}");
+    assert_eq!(
+        first["class"],
+        json!("skip-link"),
+        "first tab stop: {first}"
+    );
     assert_eq!(first["text"], json!("Skip to content"));
-    assert_eq!(first["visible"], json!(true), "the skip link shows when focused");
+    assert_eq!(
+        first["visible"],
+        json!(true),
+        "the skip link shows when focused"
+    );
     assert_eq!(first["indicator"], json!(true), "and has a focus ring");
 
-    tab_until(&browser, "the email field", 5, |f| f["id"] == json!("email")).await;
+    tab_until(&browser, "the email field", 5, |f| {
+        f["id"] == json!("email")
+    })
+    .await;
     type_text(&browser, GRACE).await;
-    tab_until(&browser, "the password field", 1, |f| f["id"] == json!("password")).await;
+    tab_until(&browser, "the password field", 1, |f| {
+        f["id"] == json!("password")
+    })
+    .await;
     type_text(&browser, PASSWORD).await;
     press(&browser, Key::Enter).await;
     browser.expect_heading("Welcome, Grace Hopper").await;
@@ -833,4 +913,3 @@ async fn a_keyboard_alone_logs_in_opens_the_queue_and_shares() {
     );
     browser.close().await;
 }
-
