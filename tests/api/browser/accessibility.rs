@@ -18,8 +18,9 @@ use serde_json::{Value, json};
 
 use super::*;
 
-/// The WCAG 2.1 A and AA rules of axe-core.
-const WCAG_TAGS: [&str; 4] = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
+/// The WCAG 2.1 A and AA rules of axe-core, and its best practices (unique
+/// landmarks, heading order, one main, everything inside a landmark …).
+const AXE_TAGS: [&str; 5] = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"];
 
 /// GET routes that answer something other than a page, and why no audit.
 const NOT_PAGES: &[(&str, &str)] = &[
@@ -279,7 +280,7 @@ impl<'a> Audit<'a> {
         }
         let result: Value = self
             .browser
-            .execute_async(RUN_AXE, vec![json!(WCAG_TAGS)])
+            .execute_async(RUN_AXE, vec![json!(AXE_TAGS)])
             .await
             .expect("axe-core runs");
         assert!(
