@@ -214,14 +214,15 @@ impl<'a> Audit<'a> {
         }
     }
 
-    /// Opens `path` (an example of the route `route`) and audits it.
-    async fn visit(&mut self, route: &str, path: &str, heading: &str) {
+    /// Opens `path`, waits for its `<h1>` and audits it as `what` (the route
+    /// pattern, or a state such as "404 page").
+    async fn visit(&mut self, what: &str, path: &str, heading: &str) {
         self.browser
             .goto(&self.app.url(path))
             .await
             .unwrap_or_else(|e| panic!("GET {path} opens: {e}"));
         self.browser.expect_heading(heading).await;
-        self.check(route).await;
+        self.check(what).await;
     }
 
     /// Audits the page the browser shows now, as `what`.
@@ -487,16 +488,41 @@ async fn signed_in_pages(audit: &mut Audit<'_>, org: &Organisation, welcome: &st
             &format!("Social-media policy, version {}", org.policy_version),
         )
         .await;
-    audit
-        .browser
-        .goto(&audit.app.url("/nowhere"))
-        .await
-        .unwrap();
-    audit.browser.expect_heading("Page not found").await;
-    audit.check("404 page").await;
+    audit.visit("404 page", "/nowhere", "Page not found").await;
 }
 
 // ---- the walks -------------------------------------------------------------------
+
+/// Runs `walk` once per look, each time in a browser of its own, then fails
+/// with every problem found, or if one of `pages` was not audited.
+async fn in_each_look(app: &TestApp, pages: &[&[&str]], walk: impl AsyncFn(&mut Audit<'_>)) {
+    for look in LOOKS {
+        let browser = Browser::start_with(Scripts::On, look).await;
+        let mut audit = Audit::new(&browser, app, look);
+        walk(&mut audit).await;
+        audit.finish(pages);
+        browser.close().await;
+    }
+}
+
+/// Logs in with the browser's login form; lands on the start page.
+async fn log_in(audit: &Audit<'_>, email: &str, password: &str, name: &str) {
+    audit.browser.log_in(audit.app, email, password).await;
+    audit
+        .browser
+        .expect_heading(&format!("Welcome, {name}"))
+        .await;
+}
+
+/// Waits until the page shows `selector` (after a form was sent).
+async fn wait_for(browser: &Browser, selector: &str) {
+    browser
+        .wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Css(selector))
+        .await
+        .unwrap_or_else(|e| panic!("the page shows {selector}: {e}"));
+}
 
 #[actix_web::test]
 #[cfg_attr(
@@ -512,19 +538,13 @@ async fn every_page_without_an_account_passes_wcag_aa_on_desktop_and_dark_phone(
         .clone()
         .expect("a fresh Chorus prints a setup link");
     let org = organisation(&app).await;
-    for look in LOOKS {
-        let browser = Browser::start_with(Scripts::On, look).await;
-        let mut audit = Audit::new(&browser, &app, look);
+    in_each_look(&app, &[ANONYMOUS_PAGES], async |audit| {
+        let browser = audit.browser;
         audit.visit("/login", "/login", "Log in").await;
         browser
             .log_in(&app, GRACE, "not the right password at all")
             .await;
-        browser
-            .wait()
-            .at_most(PATIENCE)
-            .for_element(Locator::Css("#login-error"))
-            .await
-            .expect("the login error");
+        wait_for(browser, "#login-error").await;
         audit.check("login with an error").await;
         audit
             .visit(
@@ -538,44 +558,31 @@ async fn every_page_without_an_account_passes_wcag_aa_on_desktop_and_dark_phone(
             .await
             .send_keys(GRACE)
             .await
-            .unwrap();
+            .expect("typing the email");
         browser.click_button("Send me a link").await;
-        browser
-            .wait()
-            .at_most(PATIENCE)
-            .for_element(Locator::Css("main .notice"))
-            .await
-            .expect("the answer to a reset request");
+        wait_for(browser, "main .notice").await;
         audit.check("forgot password, sent").await;
-        browser.goto(&setup).await.unwrap();
+        browser.goto(&setup).await.expect("the setup link opens");
         browser.expect_heading("Set up Chorus").await;
         audit.check("/setup/{token}").await;
+        let invite = format!("/invite/{}", org.invite_token);
         audit
-            .visit(
-                "/invite/{token}",
-                &format!("/invite/{}", org.invite_token),
-                "Set your password",
-            )
+            .visit("/invite/{token}", &invite, "Set your password")
             .await;
+        let reset = format!("/password/reset/{}", org.reset_token);
         audit
-            .visit(
-                "/password/reset/{token}",
-                &format!("/password/reset/{}", org.reset_token),
-                "Set your password",
-            )
+            .visit("/password/reset/{token}", &reset, "Set your password")
             .await;
+        let unsubscribe = format!("/unsubscribe/{}", org.unsubscribe_token);
         audit
-            .visit(
-                "/unsubscribe/{token}",
-                &format!("/unsubscribe/{}", org.unsubscribe_token),
-                "Stop digest emails?",
-            )
+            .visit("/unsubscribe/{token}", &unsubscribe, "Stop digest emails?")
             .await;
-        browser.goto(&app.url("/nowhere")).await.unwrap();
-        browser.expect_heading("Page not found").await;
-        audit.check("404 page").await;
+        audit.visit("404 page", "/nowhere", "Page not found").await;
         // A form whose CSRF token does not match: the 403 page.
-        browser.goto(&app.url("/login")).await.unwrap();
+        browser
+            .goto(&app.url("/login"))
+            .await
+            .expect("/login opens");
         browser
             .execute(
                 "const f = document.querySelector('main form'); \
@@ -583,18 +590,11 @@ async fn every_page_without_an_account_passes_wcag_aa_on_desktop_and_dark_phone(
                 vec![],
             )
             .await
-            .unwrap();
-        browser
-            .wait()
-            .at_most(PATIENCE)
-            .for_element(Locator::Css("main.error-page"))
-            .await
-            .expect("the 403 page");
+            .expect("sending the form");
+        wait_for(browser, "main.error-page").await;
         audit.check("403 page").await;
-        audit.finish(&[ANONYMOUS_PAGES]);
-        browser.close().await;
-    }
-    let _ = (org.person, org.grace, org.post);
+    })
+    .await;
 }
 
 #[actix_web::test]
@@ -607,12 +607,11 @@ async fn every_employee_page_passes_wcag_aa_on_desktop_and_dark_phone() {
     let org = organisation(&app).await;
     app.create_user_in("new@example.com", "Nora New", "employee", None)
         .await;
-    for look in LOOKS {
-        let browser = Browser::start_with(Scripts::On, look).await;
-        let mut audit = Audit::new(&browser, &app, look);
+    let pages: &[&[&str]] = &[EMPLOYEE_PAGES, SIGNED_IN_PAGES];
+    in_each_look(&app, pages, async |audit| {
+        let browser = audit.browser;
         // Someone who has not said yes to anything: the empty queue.
-        browser.log_in(&app, "new@example.com", PASSWORD).await;
-        browser.expect_heading("Welcome, Nora New").await;
+        log_in(audit, "new@example.com", PASSWORD, "Nora New").await;
         audit.visit("/queue", "/queue", "Your queue").await;
         audit
             .visit("/me/consent", "/me/consent", "Your sharing choices")
@@ -620,31 +619,31 @@ async fn every_employee_page_passes_wcag_aa_on_desktop_and_dark_phone() {
         browser.click_button("Log out").await;
         browser.expect_heading("Log in").await;
 
-        browser.log_in(&app, GRACE, PASSWORD).await;
-        browser.expect_heading("Welcome, Grace Hopper").await;
-        audit.visit("/queue", "/queue", "Your queue").await;
-        audit.check("queue with posts").await;
+        log_in(audit, GRACE, PASSWORD, "Grace Hopper").await;
+        audit
+            .visit("queue with posts", "/queue", "Your queue")
+            .await;
         audit
             .visit("/me/consent", "/me/consent", "Your sharing choices")
             .await;
         audit
             .visit("/me/preferences", "/me/preferences", "Preferences")
             .await;
+        let receipt = format!("/me/receipts/{}", org.receipt);
         audit
-            .visit(
-                "/me/receipts/{id:[0-9a-f-]+}",
-                &format!("/me/receipts/{}", org.receipt),
-                "Consent receipt",
-            )
+            .visit("/me/receipts/{id:[0-9a-f-]+}", &receipt, "Consent receipt")
             .await;
         audit
             .visit("/suggest", "/suggest", "Suggest a link to the hub")
             .await;
-        signed_in_pages(&mut audit, &org, "Welcome, Grace Hopper").await;
+        signed_in_pages(audit, &org, "Welcome, Grace Hopper").await;
         // Past her cap on X: the 429 page. (Another post than the one she
         // shared, whose button is disabled: the form is sent as a page
         // left open since before would.)
-        browser.goto(&app.url("/queue")).await.unwrap();
+        browser
+            .goto(&app.url("/queue"))
+            .await
+            .expect("/queue opens");
         browser
             .execute(
                 "const mine = arguments[0]; \
@@ -654,17 +653,15 @@ async fn every_employee_page_passes_wcag_aa_on_desktop_and_dark_phone() {
                 vec![json!(format!("/queue/{}/share/x", org.post))],
             )
             .await
-            .unwrap();
+            .expect("sending the share form");
         browser.expect_heading("Not yet on X").await;
         audit.check("429 page").await;
         // Another role's page: the 403 page.
-        browser.goto(&app.url("/admin/people")).await.unwrap();
-        browser.expect_heading("Not allowed").await;
-        audit.check("403 page").await;
-        audit.finish(&[EMPLOYEE_PAGES, SIGNED_IN_PAGES]);
-        browser.close().await;
-    }
-    let _ = org.grace;
+        audit
+            .visit("403 page", "/admin/people", "Not allowed")
+            .await;
+    })
+    .await;
 }
 
 #[actix_web::test]
@@ -675,13 +672,10 @@ async fn every_employee_page_passes_wcag_aa_on_desktop_and_dark_phone() {
 async fn every_comms_page_passes_wcag_aa_on_desktop_and_dark_phone() {
     let app = spawn_app(Backend::Sqlite).await;
     let org = organisation(&app).await;
-    for look in LOOKS {
-        let browser = Browser::start_with(Scripts::On, look).await;
-        let mut audit = Audit::new(&browser, &app, look);
-        browser
-            .log_in(&app, "comms@demo.example", DEMO_PASSWORD)
-            .await;
-        browser.expect_heading("Welcome, Casey Comms").await;
+    let pages: &[&[&str]] = &[COMMS_PAGES, SIGNED_IN_PAGES];
+    in_each_look(&app, pages, async |audit| {
+        let browser = audit.browser;
+        log_in(audit, "comms@demo.example", DEMO_PASSWORD, "Casey Comms").await;
         audit.visit("/hub/posts", "/hub/posts", "Posts").await;
         audit
             .visit("/hub/posts/new", "/hub/posts/new", "Write a post")
@@ -693,21 +687,13 @@ async fn every_comms_page_passes_wcag_aa_on_desktop_and_dark_phone() {
                 vec![],
             )
             .await
-            .unwrap();
+            .expect("turning off the browser's form checks");
         browser.click_button("Save draft").await;
-        browser
-            .wait()
-            .at_most(PATIENCE)
-            .for_element(Locator::Css(".error-summary"))
-            .await
-            .expect("the form shows what to fix");
+        wait_for(browser, ".error-summary").await;
         audit.check("new post with errors").await;
+        let post = format!("/hub/posts/{}", org.post);
         audit
-            .visit(
-                "/hub/posts/{id:\\d+}",
-                &format!("/hub/posts/{}", org.post),
-                "Annual report",
-            )
+            .visit("/hub/posts/{id:\\d+}", &post, "Annual report")
             .await;
         audit
             .visit("/hub/calendar", "/hub/calendar", "Calendar")
@@ -718,10 +704,9 @@ async fn every_comms_page_passes_wcag_aa_on_desktop_and_dark_phone() {
         audit
             .visit("/admin/reports", "/admin/reports", "Reports")
             .await;
-        signed_in_pages(&mut audit, &org, "Welcome, Casey Comms").await;
-        audit.finish(&[COMMS_PAGES, SIGNED_IN_PAGES]);
-        browser.close().await;
-    }
+        signed_in_pages(audit, &org, "Welcome, Casey Comms").await;
+    })
+    .await;
 }
 
 #[actix_web::test]
@@ -732,13 +717,10 @@ async fn every_comms_page_passes_wcag_aa_on_desktop_and_dark_phone() {
 async fn every_admin_page_passes_wcag_aa_on_desktop_and_dark_phone() {
     let app = spawn_app(Backend::Sqlite).await;
     let org = organisation(&app).await;
-    for look in LOOKS {
-        let browser = Browser::start_with(Scripts::On, look).await;
-        let mut audit = Audit::new(&browser, &app, look);
-        browser
-            .log_in(&app, "admin@demo.example", DEMO_PASSWORD)
-            .await;
-        browser.expect_heading("Welcome, Alex Admin").await;
+    let pages: &[&[&str]] = &[ADMIN_PAGES, SIGNED_IN_PAGES];
+    in_each_look(&app, pages, async |audit| {
+        let browser = audit.browser;
+        log_in(audit, "admin@demo.example", DEMO_PASSWORD, "Alex Admin").await;
         audit
             .visit("/admin/people", "/admin/people", "People")
             .await;
@@ -752,12 +734,9 @@ async fn every_admin_page_passes_wcag_aa_on_desktop_and_dark_phone() {
                 "Invite from a CSV file",
             )
             .await;
+        let person = format!("/admin/people/{}", org.person);
         audit
-            .visit(
-                "/admin/people/{id:\\d+}",
-                &format!("/admin/people/{}", org.person),
-                "Ivy Invited",
-            )
+            .visit("/admin/people/{id:\\d+}", &person, "Ivy Invited")
             .await;
         audit
             .visit("/admin/settings", "/admin/settings", "Settings")
@@ -771,7 +750,7 @@ async fn every_admin_page_passes_wcag_aa_on_desktop_and_dark_phone() {
         let suppressed = browser
             .find_all(Locator::Css("td.suppressed"))
             .await
-            .unwrap()
+            .expect("the report cells")
             .len();
         assert!(suppressed > 0, "the reports show suppressed cells");
         let chart = browser
@@ -789,10 +768,9 @@ async fn every_admin_page_passes_wcag_aa_on_desktop_and_dark_phone() {
             .visit("/admin/audit", "/admin/audit", "Audit log")
             .await;
         audit.visit("/admin/email", "/admin/email", "Email").await;
-        signed_in_pages(&mut audit, &org, "Welcome, Alex Admin").await;
-        audit.finish(&[ADMIN_PAGES, SIGNED_IN_PAGES]);
-        browser.close().await;
-    }
+        signed_in_pages(audit, &org, "Welcome, Alex Admin").await;
+    })
+    .await;
 }
 
 // ---- the keyboard alone ------------------------------------------------------------
