@@ -190,6 +190,26 @@ fn group_alive(group: u32) -> bool {
     })
 }
 
+/// How the browser shows pages: the colour scheme it asks for and the width
+/// of its window (CSS pixels).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Look {
+    dark: bool,
+    width: u32,
+}
+
+impl Look {
+    const DESKTOP: Look = Look {
+        dark: false,
+        width: 1280,
+    };
+    /// A dark colour scheme on the narrowest phone WCAG 1.4.10 (Reflow) names.
+    const DARK_PHONE: Look = Look {
+        dark: true,
+        width: 320,
+    };
+}
+
 /// A WebDriver session on a headless Chromium of its own.
 struct Browser {
     client: Client,
@@ -198,6 +218,10 @@ struct Browser {
 
 impl Browser {
     async fn start(scripts: Scripts) -> Browser {
+        Browser::start_with(scripts, Look::DESKTOP).await
+    }
+
+    async fn start_with(scripts: Scripts, look: Look) -> Browser {
         let driver = Driver::start().await;
         let profile = driver.dir.path().join("profile");
         let mut options = json!({
@@ -213,10 +237,27 @@ impl Browser {
                 "--no-first-run",
                 // Small /dev/shm in containers crashes tabs; /tmp is fine.
                 "--disable-dev-shm-usage",
-                "--window-size=1280,900",
+                format!("--window-size={},900", look.width),
                 format!("--user-data-dir={}", profile.display()),
             ],
         });
+        if look.width < 500 {
+            // Headless Chromium's windows are at least 500 px wide; below
+            // that the viewport is emulated, as DevTools' device mode does.
+            // Not as "mobile": a phone browser zooms out a page that is too
+            // wide, which would hide the sideways scrolling tested for.
+            options["mobileEmulation"] = json!({
+                "deviceMetrics": { "width": look.width, "height": 640, "pixelRatio": 1.0, "mobile": false, "touch": false },
+            });
+        }
+        if look.dark {
+            // What the operating system's dark setting does: the page's
+            // `prefers-color-scheme: dark` matches (Blink's enum: 0 = dark).
+            if let Some(args) = options["args"].as_array_mut() {
+                args.push(json!("--blink-settings=preferredColorScheme=0"));
+                args.push(json!("--force-dark-mode"));
+            }
+        }
         if scripts == Scripts::Off {
             // The same switch as "Don't allow sites to use JavaScript".
             options["prefs"] = json!({ "profile.managed_default_content_settings.javascript": 2 });
@@ -224,7 +265,8 @@ impl Browser {
         let capabilities = json!({
             "browserName": "chrome",
             "goog:chromeOptions": options,
-            "timeouts": { "pageLoad": 20_000, "script": 10_000, "implicit": 0 },
+            // axe-core takes a few seconds on the longest pages.
+            "timeouts": { "pageLoad": 20_000, "script": 60_000, "implicit": 0 },
         });
         let serde_json::Value::Object(capabilities) = capabilities else {
             unreachable!()
@@ -504,3 +546,4 @@ async fn a_wrong_password_shows_the_error_and_keeps_the_email() {
 
     browser.close().await;
 }
+mod accessibility;
