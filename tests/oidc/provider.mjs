@@ -2,8 +2,9 @@
 // SSO tests (tests/api/sso.rs). It listens on 127.0.0.1 on a free port and
 // prints one JSON line {"issuer": "..."} to stdout once it accepts requests.
 //
-// Settings (environment): CLIENT_ID, CLIENT_SECRET, REDIRECT_URI (Chorus's
-// callback), POST_LOGOUT_REDIRECT_URI (optional).
+// Settings (environment): CLIENT_ID, CLIENT_SECRET. The client is registered
+// as "native" with http://127.0.0.1/login/oidc/callback, so Chorus may run on
+// any loopback port (RFC 8252 §7.3) and be started after the provider.
 //
 // Instead of a login form, the test "types" the person's login by asking
 // GET /interaction/<uid>/login?account=<id>, which finishes login and consent
@@ -32,8 +33,7 @@ const need = (name) => {
 };
 const clientId = need('CLIENT_ID');
 const clientSecret = need('CLIENT_SECRET');
-const redirectUri = need('REDIRECT_URI');
-const postLogout = process.env.POST_LOGOUT_REDIRECT_URI;
+const redirectUri = 'http://127.0.0.1/login/oidc/callback';
 
 const server = http.createServer();
 server.listen(0, '127.0.0.1', () => {
@@ -43,8 +43,10 @@ server.listen(0, '127.0.0.1', () => {
     clients: [{
       client_id: clientId,
       client_secret: clientSecret,
+      application_type: 'native',
+      token_endpoint_auth_method: 'client_secret_basic',
       redirect_uris: [redirectUri],
-      post_logout_redirect_uris: postLogout ? [postLogout] : [],
+      post_logout_redirect_uris: ['http://127.0.0.1/login'],
       response_types: ['code'],
       grant_types: ['authorization_code'],
     }],
