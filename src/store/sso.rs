@@ -204,14 +204,18 @@ fn link_subject(
     Ok(())
 }
 
-/// Whether the person has signed in with SSO at least once (so an admin
-/// who turns password login off is not locking themselves out).
-pub fn is_linked(conn: &mut DbConnection, user_id: i64) -> StoreResult<bool> {
+/// The provider's subject the person is linked to, if any.
+pub fn subject_of(conn: &mut DbConnection, user_id: i64) -> StoreResult<Option<String>> {
     Ok(users_table::table
         .find(user_id)
         .select(users_table::oidc_subject)
-        .first::<Option<String>>(conn)?
-        .is_some())
+        .first::<Option<String>>(conn)?)
+}
+
+/// Whether the person has signed in with SSO at least once (so an admin
+/// who turns password login off is not locking themselves out).
+pub fn is_linked(conn: &mut DbConnection, user_id: i64) -> StoreResult<bool> {
+    Ok(subject_of(conn, user_id)?.is_some())
 }
 
 /// The organisation's two SSO settings.

@@ -342,6 +342,32 @@ sso_test! {
         assert!(alice.roles.employee && !alice.roles.comms && !alice.roles.admin, "employee only");
         assert_eq!(alice.password_hash, None, "no password");
         assert!(audit_actions(&app).await.iter().any(|a| a.starts_with("user.created_by_sso")));
+
+        // Her data export names the link; without a password she erases her
+        // account by typing her email address, and the link goes with it.
+        let export = app.get_with(&client, "/me/data.json").await.text().await.unwrap();
+        assert!(export.contains("\"singleSignOnSubject\": \"alice\""), "{export}");
+        let token = app.csrf_token_with(&client, "/me/delete").await;
+        let response = client
+            .post(app.url("/me/delete"))
+            .form(&[("csrf_token", token.as_str()), ("confirm_email", "someone@example.com")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 422, "the wrong address deletes nothing");
+        let response = client
+            .post(app.url("/me/delete"))
+            .form(&[("csrf_token", token.as_str()), ("confirm_email", "Alice@Example.com")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303);
+        assert_eq!(location(&response), "/login?erased=1");
+        assert!(find_user(&app, "alice@example.com").await.is_none(), "erased");
+        let erased_subject = app
+            .db(move |conn| store::sso::subject_of(conn, alice.id))
+            .await;
+        assert_eq!(erased_subject, None, "the erased tombstone keeps no subject");
     }
 }
 
