@@ -58,6 +58,7 @@ pub fn take(
     now: NaiveDateTime,
 ) -> StoreResult<Option<PendingLogin>> {
     conn.transaction(|conn| {
+        super::sqlite_write_lock(conn)?;
         let mine = sso_logins::table
             .find(state_hash)
             .filter(sso_logins::browser_hash.eq(browser_hash));
