@@ -595,3 +595,20 @@ backend_test! {
         assert_eq!(app.get("/login/oidc/callback?code=x&state=y").await.status(), 404);
     }
 }
+
+sso_test! {
+    async fn two_callbacks_at_once_sign_in_exactly_once(app, _idp) {
+        app.create_user("ada@example.com", "Ada Lovelace", "employee").await;
+        let client = new_client();
+        let callback = callback_url_for(&app, &client, "ada").await;
+        // The same callback twice at the same moment (a double click, a
+        // replay racing the real one): the sign-in is taken once.
+        let (first, second) = tokio::join!(
+            client.get(&callback).send(),
+            client.get(&callback).send()
+        );
+        let mut statuses = [first.unwrap().status().as_u16(), second.unwrap().status().as_u16()];
+        statuses.sort();
+        assert_eq!(statuses, [303, 400], "one sign-in, one refusal");
+    }
+}
