@@ -5,11 +5,15 @@
 
 use std::time::{Duration, Instant};
 
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreIdToken};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope,
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, LogoutRequest, Nonce,
+    PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout,
+    RedirectUrl, Scope,
 };
+
+/// The discovery document, with `end_session_endpoint` (RP-initiated logout).
+type Metadata = ProviderMetadataWithLogout;
 use tokio::sync::Mutex;
 
 use crate::config::Config;
@@ -100,6 +104,9 @@ pub struct Identity {
     pub email_verified: bool,
     pub name: Option<String>,
     pub department: Option<String>,
+    /// The ID token itself, kept with the session as the hint of the
+    /// provider's logout.
+    pub id_token: String,
 }
 
 /// The provider client of one process: settings, an HTTP client with
@@ -107,7 +114,7 @@ pub struct Identity {
 pub struct Sso {
     pub settings: SsoSettings,
     http: openidconnect::reqwest::Client,
-    metadata: Mutex<Option<(CoreProviderMetadata, Instant)>>,
+    metadata: Mutex<Option<(Metadata, Instant)>>,
 }
 
 impl Sso {
@@ -128,7 +135,7 @@ impl Sso {
 
     /// The discovery document, fetched when missing or stale. A failure is
     /// not kept: the next sign-in tries again (bounded by the timeout).
-    async fn metadata(&self, refresh: bool) -> Result<CoreProviderMetadata, SsoError> {
+    async fn metadata(&self, refresh: bool) -> Result<Metadata, SsoError> {
         let mut cached = self.metadata.lock().await;
         if !refresh
             && let Some((metadata, at)) = cached.as_ref()
@@ -136,10 +143,9 @@ impl Sso {
         {
             return Ok(metadata.clone());
         }
-        let fetched =
-            CoreProviderMetadata::discover_async(self.settings.issuer.clone(), &self.http)
-                .await
-                .map_err(|e| SsoError::Unreachable(error_chain(&e)))?;
+        let fetched = Metadata::discover_async(self.settings.issuer.clone(), &self.http)
+            .await
+            .map_err(|e| SsoError::Unreachable(error_chain(&e)))?;
         *cached = Some((fetched.clone(), Instant::now()));
         Ok(fetched)
     }
@@ -150,7 +156,7 @@ impl Sso {
         self.metadata(true).await.map(|_| ())
     }
 
-    fn client(&self, metadata: CoreProviderMetadata) -> DiscoveredClient {
+    fn client(&self, metadata: Metadata) -> DiscoveredClient {
         CoreClient::from_provider_metadata(
             metadata,
             self.settings.client_id.clone(),
@@ -163,6 +169,29 @@ impl Sso {
     pub async fn authorize(&self) -> Result<Authorization, SsoError> {
         let client = self.client(self.metadata(false).await?);
         Ok(authorization(&client))
+    }
+
+    /// Where to send the browser at logout so that the provider ends its
+    /// session too (OpenID Connect RP-Initiated Logout 1.0), when its
+    /// discovery document names an end_session_endpoint. Only a document
+    /// already at hand is used: logout never waits for the provider.
+    pub async fn logout_url(&self, id_token: &str, after_logout: &str) -> Option<String> {
+        let endpoint = {
+            let cached = self.metadata.lock().await;
+            let (metadata, _) = cached.as_ref()?;
+            metadata
+                .additional_metadata()
+                .end_session_endpoint
+                .clone()?
+        };
+        let after = PostLogoutRedirectUrl::new(after_logout.to_string()).ok()?;
+        let mut request = LogoutRequest::from(endpoint)
+            .set_client_id(self.settings.client_id.clone())
+            .set_post_logout_redirect_uri(after);
+        if let Ok(token) = id_token.parse::<CoreIdToken>() {
+            request = request.set_id_token_hint(&token);
+        }
+        Some(request.http_get_url().to_string())
     }
 
     /// Exchanges the code (with the PKCE verifier) and verifies the ID token:
@@ -258,6 +287,7 @@ async fn identity(
             .and_then(|n| n.get(None))
             .map(|n| n.to_string()),
         department,
+        id_token: id_token.to_string(),
     })
 }
 

@@ -63,6 +63,7 @@ diesel::table! {
         created_at -> Timestamp,
         last_seen_at -> Timestamp,
         expires_at -> Timestamp,
+        sso_id_token -> Nullable<Text>,
     }
 }
 

@@ -205,6 +205,32 @@ fn link_subject(
     Ok(())
 }
 
+/// Keeps the ID token a session was signed in with, for the provider's logout.
+pub fn remember_id_token(
+    conn: &mut DbConnection,
+    session_hash: &str,
+    id_token: &str,
+) -> StoreResult<()> {
+    use crate::db::schema::sessions;
+    diesel::update(sessions::table.find(session_hash))
+        .set(sessions::sso_id_token.eq(Some(id_token)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Ends a session; the ID token it was signed in with, if any.
+pub fn end_session(conn: &mut DbConnection, session_hash: &str) -> StoreResult<Option<String>> {
+    use crate::db::schema::sessions;
+    let id_token = sessions::table
+        .find(session_hash)
+        .select(sessions::sso_id_token)
+        .first::<Option<String>>(conn)
+        .optional()?
+        .flatten();
+    super::sessions::delete(conn, session_hash)?;
+    Ok(id_token)
+}
+
 /// The provider's subject the person is linked to, if any.
 pub fn subject_of(conn: &mut DbConnection, user_id: i64) -> StoreResult<Option<String>> {
     Ok(users_table::table

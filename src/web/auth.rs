@@ -52,6 +52,16 @@ pub(super) async fn start_session(
     user_id: i64,
     location: &str,
 ) -> WebResult<HttpResponse> {
+    start_session_signed_in_with(state, user_id, location, None).await
+}
+
+/// [`start_session`], keeping the ID token of a single sign-on with it.
+pub(super) async fn start_session_signed_in_with(
+    state: &AppState,
+    user_id: i64,
+    location: &str,
+    sso_id_token: Option<String>,
+) -> WebResult<HttpResponse> {
     let session_id = credentials::random_token();
     let id_hash = credentials::token_hash(&session_id);
     let now = state.clock.now_naive();
@@ -67,7 +77,11 @@ pub(super) async fn start_session(
                     now,
                     expires_at,
                 },
-            )
+            )?;
+            match sso_id_token {
+                Some(token) => store::sso::remember_id_token(conn, &id_hash, &token),
+                None => Ok(()),
+            }
         })
         .await?;
     let mut response = see_other(location);
@@ -290,13 +304,14 @@ pub async fn login(
 }
 
 pub async fn logout(state: web::Data<AppState>, visitor: Visitor) -> WebResult<HttpResponse> {
+    let mut location = "/login".to_string();
     if let Some(hash) = visitor.session_hash {
-        state
-            .db
-            .run(move |conn| store::sessions::delete(conn, &hash))
-            .await?;
+        // A single sign-on session goes on to the provider's logout.
+        if let Some(provider_logout) = super::sso::end_session(&state, hash).await? {
+            location = provider_logout;
+        }
     }
-    let mut response = see_other("/login");
+    let mut response = see_other(&location);
     response
         .add_cookie(&removal_cookie(&state))
         .map_err(AppError::internal)?;

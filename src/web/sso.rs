@@ -9,7 +9,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::AppState;
-use super::auth::{safe_next, start_session};
+use super::auth::{safe_next, start_session_signed_in_with};
 use super::error::{AppError, WebResult};
 use super::page::{PageContext, SavedQuery, ok, refused, render, see_other};
 use super::session::{SignedIn, Visitor};
@@ -258,6 +258,7 @@ pub async fn callback(
             ),
         );
     };
+    let id_token = identity.id_token;
     let vouched = VouchedFor {
         subject: identity.subject,
         email,
@@ -315,11 +316,28 @@ pub async fn callback(
             .run(move |conn| store::sessions::delete(conn, &old))
             .await?;
     }
-    let mut response = start_session(&state, user.id, &pending.next_path).await?;
+    let mut response =
+        start_session_signed_in_with(&state, user.id, &pending.next_path, Some(id_token)).await?;
     response
         .add_cookie(&browser_cookie(&state, String::new(), time::Duration::ZERO))
         .map_err(AppError::internal)?;
     Ok(response)
+}
+
+/// Ends a session; for one signed in with SSO, where the browser goes next
+/// so that the provider ends its session too (if it offers that).
+pub async fn end_session(state: &AppState, session_hash: String) -> WebResult<Option<String>> {
+    let id_token = state
+        .db
+        .run(move |conn| store_sso::end_session(conn, &session_hash))
+        .await?;
+    Ok(match (&state.sso, id_token) {
+        (Some(sso), Some(token)) => {
+            sso.logout_url(&token, &format!("{}/login", state.base_url))
+                .await
+        }
+        _ => None,
+    })
 }
 
 /// Whether people may log in with a password now (the admin's setting,

@@ -226,6 +226,40 @@ async fn sign_in(app: &TestApp, client: &reqwest::Client, account: &str) -> reqw
         .expect("callback answered")
 }
 
+/// Confirms "sign me out" on the provider's logout page; where it sends
+/// the browser afterwards.
+async fn end_provider_session(client: &reqwest::Client, logout_url: &str) -> String {
+    let page = client.get(logout_url).send().await.unwrap();
+    assert_eq!(page.status(), 200, "the provider asks to confirm");
+    let html = page.text().await.unwrap();
+    let attribute = |name: &str| {
+        let marker = format!("{name}=\"");
+        let start = html.find(&marker).map(|i| i + marker.len())?;
+        html[start..]
+            .find('"')
+            .map(|end| html[start..start + end].to_string())
+    };
+    let action = attribute("action").expect("a logout form");
+    let xsrf = html
+        .split("name=\"xsrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the form's xsrf token")
+        .to_string();
+    let response = client
+        .post(absolute(logout_url, &action))
+        .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status().as_u16() / 100,
+        3,
+        "the provider signs out"
+    );
+    absolute(logout_url, &location(&response))
+}
+
 async fn subject_of(app: &TestApp, email: &str) -> Option<String> {
     let email = email.to_string();
     app.db(move |conn| {
@@ -272,7 +306,7 @@ async fn set_sso_policy(app: &TestApp, create_accounts: bool, password_login: bo
 }
 
 sso_test! {
-    async fn signing_in_links_the_account_by_verified_email_lands_on_the_queue_and_logout_ends_it(app, _idp) {
+    async fn signing_in_links_the_account_by_verified_email_lands_on_the_queue_and_logout_ends_it(app, idp) {
         let ada = app.create_user("ada@example.com", "Ada Lovelace", "employee").await;
         let client = new_client();
         // A session from before (password login) must not survive SSO login.
@@ -306,10 +340,23 @@ sso_test! {
             .await
             .unwrap();
         assert_eq!(response.status(), 303);
-        assert_eq!(location(&response), "/login");
         let queue = app.get_with(&client, "/queue").await;
         assert_eq!(queue.status(), 303, "logged out, the queue asks to log in");
         assert_eq!(app.db(move |conn| store::sessions::count_for_user(conn, ada)).await, 0);
+
+        // ... and goes on to the provider's logout (RP-initiated logout),
+        // which ends the provider's session and sends the browser back.
+        let provider_logout = location(&response);
+        assert!(provider_logout.starts_with(&format!("{}/session/end?", idp.issuer)), "{provider_logout}");
+        assert!(provider_logout.contains("id_token_hint="), "{provider_logout}");
+        let back = end_provider_session(&client, &provider_logout).await;
+        assert_eq!(back, app.url("/login"));
+        let auth_url = start_sign_in(&app, &client).await;
+        let at_provider = client.get(&auth_url).send().await.unwrap();
+        assert!(
+            location(&at_provider).contains("/interaction/"),
+            "signed out at the provider too: it asks who you are again"
+        );
 
         // Linked now: the next sign-in finds the account by its subject.
         let again = new_client();

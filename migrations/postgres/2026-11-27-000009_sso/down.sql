@@ -1,3 +1,4 @@
+ALTER TABLE sessions DROP COLUMN sso_id_token;
 DROP TABLE sso_logins;
 ALTER TABLE org_settings DROP COLUMN password_login;
 ALTER TABLE org_settings DROP COLUMN sso_create_accounts;

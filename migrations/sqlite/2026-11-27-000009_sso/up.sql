@@ -20,3 +20,7 @@ CREATE TABLE sso_logins (
     expires_at TIMESTAMP NOT NULL
 );
 CREATE INDEX sso_logins_expires_at ON sso_logins (expires_at);
+
+-- The ID token a session was signed in with, as the id_token_hint of the
+-- provider's logout (RP-initiated logout); NULL for password sessions.
+ALTER TABLE sessions ADD COLUMN sso_id_token TEXT;
