@@ -1,6 +1,8 @@
 //! Turns on the PostgreSQL half of the test suite when
 //! CHORUS_TEST_POSTGRES_URL is set, and the browser test when
-//! CHORUS_TEST_BROWSER is set. Without them those tests are listed as
+//! CHORUS_TEST_BROWSER is set, and the single sign-on tests (a real
+//! OpenID provider on Node.js, tests/oidc) when CHORUS_TEST_OIDC is set.
+//! Without them those tests are listed as
 //! "ignored" with the reason, so a run says plainly what it skipped.
 //!
 //! The fault tests need tools of the machine: PostgreSQL's own `initdb` and
@@ -13,10 +15,12 @@ use std::path::{Path, PathBuf};
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(chorus_pg_tests)");
     println!("cargo::rustc-check-cfg=cfg(chorus_browser_tests)");
+    println!("cargo::rustc-check-cfg=cfg(chorus_oidc_tests)");
     println!("cargo::rustc-check-cfg=cfg(chorus_pg_cluster)");
     println!("cargo::rustc-check-cfg=cfg(chorus_unshare)");
     println!("cargo::rerun-if-env-changed=CHORUS_TEST_POSTGRES_URL");
     println!("cargo::rerun-if-env-changed=CHORUS_TEST_BROWSER");
+    println!("cargo::rerun-if-env-changed=CHORUS_TEST_OIDC");
     println!("cargo::rerun-if-env-changed=CHORUS_TEST_PG_BINDIR");
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-changed=migrations");
@@ -25,6 +29,9 @@ fn main() {
     }
     if std::env::var("CHORUS_TEST_BROWSER").is_ok_and(|v| !v.trim().is_empty() && v != "0") {
         println!("cargo::rustc-cfg=chorus_browser_tests");
+    }
+    if std::env::var("CHORUS_TEST_OIDC").is_ok_and(|v| !v.trim().is_empty() && v != "0") {
+        println!("cargo::rustc-cfg=chorus_oidc_tests");
     }
     if let Some(bindir) = postgres_bindir() {
         println!("cargo::rustc-cfg=chorus_pg_cluster");

@@ -183,6 +183,44 @@ pub struct Config {
         global = true
     )]
     pub shutdown_seconds: u64,
+
+    /// Single sign-on: the OpenID Connect provider's issuer URL (its
+    /// discovery document is <issuer>/.well-known/openid-configuration).
+    /// Unset: no SSO, password login only.
+    #[arg(long, env = "CHORUS_OIDC_ISSUER_URL", global = true)]
+    pub oidc_issuer_url: Option<String>,
+
+    /// The client id Chorus is registered under at the provider.
+    #[arg(long, env = "CHORUS_OIDC_CLIENT_ID", global = true)]
+    pub oidc_client_id: Option<String>,
+
+    /// The client secret from the provider (client_secret_basic).
+    #[arg(
+        long,
+        env = "CHORUS_OIDC_CLIENT_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub oidc_client_secret: Option<String>,
+
+    /// The provider's name on the login button ("Sign in with …").
+    #[arg(long, env = "CHORUS_OIDC_PROVIDER_NAME", global = true)]
+    pub oidc_provider_name: Option<String>,
+
+    /// The ID token claim that carries the department of a person whose
+    /// account SSO creates (e.g. `department`). Unset: no department.
+    #[arg(long, env = "CHORUS_OIDC_DEPARTMENT_CLAIM", global = true)]
+    pub oidc_department_claim: Option<String>,
+
+    /// Seconds Chorus waits for the provider (discovery, code exchange)
+    /// before it says SSO is unavailable.
+    #[arg(
+        long,
+        env = "CHORUS_OIDC_TIMEOUT_SECONDS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub oidc_timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -16,6 +16,7 @@ pub mod mail;
 pub mod metrics;
 pub mod secret_key;
 pub mod shutdown;
+pub mod sso;
 pub mod startup;
 pub mod store;
 pub mod web;

@@ -111,6 +111,12 @@ enum UserCommand {
         #[arg(long)]
         department: Option<String>,
     },
+    /// Break-glass for single sign-on: turn password login for everyone on
+    /// (or off again), e.g. when the identity provider fails. Audit-logged.
+    PasswordLogin {
+        #[arg(value_parser = ["on", "off"])]
+        setting: String,
+    },
 }
 
 /// glibc raises its mmap threshold after the first large block is freed;
@@ -193,6 +199,9 @@ fn run(cli: Cli) -> Result<(), String> {
             role,
             department,
         }) => add_user(&cli.config, &email, &name, &role, department.as_deref()),
+        Command::User(UserCommand::PasswordLogin { setting }) => {
+            set_password_login(&cli.config, setting == "on")
+        }
         Command::Consent(ConsentCommand::Verify) => verify_consent(&cli.config),
         Command::Digests(DigestsCommand::Plan { .. }) => {
             let db = startup::open_database(&cli.config).map_err(|e| e.to_string())?;
@@ -237,6 +246,35 @@ fn serve(config: Config) -> Result<(), String> {
         }
         app.run_until_stopped().await.map_err(|e| e.to_string())
     })
+}
+
+/// `chorus user password-login on|off`: the way back in when single
+/// sign-on locks everyone out (the admin page refuses to lock out its user,
+/// but a provider can still fail or be removed).
+fn set_password_login(config: &Config, on: bool) -> Result<(), String> {
+    let db = startup::open_database(config).map_err(|e| e.to_string())?;
+    let now = chorus::clock::Clock::system().now_naive();
+    db.run_sync(|conn| {
+        let current = store::org::settings(conn)?;
+        store::sso::set_policy(
+            conn,
+            store::sso::SsoPolicy {
+                create_accounts: current.sso_create_accounts,
+                password_login: on,
+            },
+            store::audit::Actor::System,
+            now,
+        )
+    })
+    .map_err(|e| e.to_string())?;
+    if on {
+        println!(
+            "Password login is on. `chorus user add` or Admin → People gives a set-password link."
+        );
+    } else {
+        println!("Password login is off while single sign-on is configured.");
+    }
+    Ok(())
 }
 
 fn add_user(

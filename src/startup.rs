@@ -47,6 +47,8 @@ pub enum StartupError {
     #[error("database error during start-up: {0}")]
     Store(String),
     #[error(transparent)]
+    Sso(#[from] crate::sso::SsoError),
+    #[error(transparent)]
     Mailer(#[from] crate::mail::transport::MailerError),
 }
 
@@ -270,6 +272,22 @@ impl Application {
             })
         });
         let mail_domain = crate::mail::domain_of(&config.mail_from);
+        let sso = match crate::sso::SsoSettings::from_config(&config, &base_url)? {
+            Some(settings) => Some(Arc::new(crate::sso::Sso::new(settings)?)),
+            None => None,
+        };
+        if let Some(sso) = sso.clone() {
+            // Lazily used at sign-in anyway; this only makes a wrong issuer
+            // or an unreachable provider show in the log at start-up.
+            actix_web::rt::spawn(async move {
+                match sso.check().await {
+                    Ok(()) => tracing::info!("single sign-on provider discovered"),
+                    Err(error) => {
+                        tracing::warn!(error = %error, "single sign-on provider not reachable yet")
+                    }
+                }
+            });
+        }
         let state = web::Data::new(AppState {
             db,
             clock,
@@ -284,6 +302,7 @@ impl Application {
             mail_domain,
             trusted_proxies,
             metrics,
+            sso,
         });
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {

@@ -17,6 +17,8 @@ diesel::table! {
         crowd_threshold -> Integer,
         crowd_cap_per_hour -> Integer,
         k_anonymity -> Integer,
+        sso_create_accounts -> Bool,
+        password_login -> Bool,
     }
 }
 
@@ -50,6 +52,7 @@ diesel::table! {
         digest_hour -> Integer,
         digest_max_posts -> Integer,
         last_digest_at -> Nullable<Timestamp>,
+        oidc_subject -> Nullable<Text>,
     }
 }
 
@@ -60,6 +63,7 @@ diesel::table! {
         created_at -> Timestamp,
         last_seen_at -> Timestamp,
         expires_at -> Timestamp,
+        sso_id_token -> Nullable<Text>,
     }
 }
 
@@ -291,6 +295,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sso_logins (state_hash) {
+        state_hash -> Text,
+        browser_hash -> Text,
+        nonce -> Text,
+        pkce_verifier -> Text,
+        next_path -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(shares -> posts (post_id));
 diesel::joinable!(dismissals -> posts (post_id));
 diesel::joinable!(post_captions -> posts (post_id));
@@ -338,4 +354,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     suppressed_addresses,
     unsubscribe_tokens,
+    sso_logins,
 );

@@ -178,6 +178,7 @@ pub fn erase_account(
                 users_table::email.eq(format!("erased-{}@erased.invalid", user.id)),
                 users_table::name.eq("Erased account"),
                 users_table::password_hash.eq(None::<String>),
+                users_table::oidc_subject.eq(None::<String>),
                 users_table::active.eq(false),
                 users_table::is_employee.eq(false),
                 users_table::is_comms.eq(false),

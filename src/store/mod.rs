@@ -16,6 +16,7 @@ pub mod queue;
 pub mod reports;
 pub mod sessions;
 pub mod shares;
+pub mod sso;
 pub mod suggestions;
 pub mod tokens;
 pub mod users;

@@ -25,6 +25,11 @@ pub struct OrgSettings {
     /// The most shares of one post on one platform per hour (0: no limit).
     pub crowd_cap_per_hour: i32,
     k_anonymity: i32,
+    /// Single sign-on may create an employee account at a first sign-in.
+    pub sso_create_accounts: bool,
+    /// Whether people may log in with a password; only heeded while SSO
+    /// is configured (see `password_login_allowed`).
+    pub password_login: bool,
 }
 
 impl OrgSettings {
@@ -36,6 +41,12 @@ impl OrgSettings {
     /// The organisation's time zone (UTC if the stored name is unknown).
     pub fn timezone(&self) -> chrono_tz::Tz {
         self.timezone.parse().unwrap_or(chrono_tz::UTC)
+    }
+
+    /// Password login is on unless the admin turned it off *and* SSO is
+    /// configured: removing the SSO settings brings passwords back.
+    pub fn password_login_allowed(&self, sso_configured: bool) -> bool {
+        self.password_login || !sso_configured
     }
 
     pub fn timezone_name(&self) -> &str {

@@ -25,7 +25,7 @@ use crate::store::{self, StoreError, accounts, users};
 const LOGIN_REFUSED: &str = "That email and password do not match an active account.";
 
 /// Only paths on this site, so a crafted link cannot send people elsewhere.
-fn safe_next(next: &str) -> String {
+pub(super) fn safe_next(next: &str) -> String {
     let ok = next.starts_with('/')
         && !next.starts_with("//")
         && !next.starts_with("/\\")
@@ -47,7 +47,21 @@ fn client_ip(req: &HttpRequest, state: &AppState) -> std::net::IpAddr {
 
 /// Starts a new session (a fresh id, never one the browser offered) and
 /// answers with a redirect that sets its cookie.
-async fn start_session(state: &AppState, user_id: i64, location: &str) -> WebResult<HttpResponse> {
+pub(super) async fn start_session(
+    state: &AppState,
+    user_id: i64,
+    location: &str,
+) -> WebResult<HttpResponse> {
+    start_session_signed_in_with(state, user_id, location, None).await
+}
+
+/// [`start_session`], keeping the ID token of a single sign-on with it.
+pub(super) async fn start_session_signed_in_with(
+    state: &AppState,
+    user_id: i64,
+    location: &str,
+    sso_id_token: Option<String>,
+) -> WebResult<HttpResponse> {
     let session_id = credentials::random_token();
     let id_hash = credentials::token_hash(&session_id);
     let now = state.clock.now_naive();
@@ -63,7 +77,11 @@ async fn start_session(state: &AppState, user_id: i64, location: &str) -> WebRes
                     now,
                     expires_at,
                 },
-            )
+            )?;
+            match sso_id_token {
+                Some(token) => store::sso::remember_id_token(conn, &id_hash, &token),
+                None => Ok(()),
+            }
         })
         .await?;
     let mut response = see_other(location);
@@ -105,9 +123,15 @@ struct LoginPage {
     next: String,
     error: Option<String>,
     erased: bool,
+    /// Single sign-on: the provider's button, and whether the password form shows.
+    login: super::sso::LoginOptions,
 }
 
-pub async fn login_form(visitor: Visitor, query: web::Query<NextQuery>) -> WebResult<HttpResponse> {
+pub async fn login_form(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    query: web::Query<NextQuery>,
+) -> WebResult<HttpResponse> {
     let next = safe_next(&query.next);
     if visitor.user.is_some() {
         return Ok(see_other(&next));
@@ -118,6 +142,7 @@ pub async fn login_form(visitor: Visitor, query: web::Query<NextQuery>) -> WebRe
         next,
         error: None,
         erased: query.erased.is_some(),
+        login: super::sso::login_options(&state).await?,
     })
 }
 
@@ -134,6 +159,9 @@ pub async fn login(
 ) -> WebResult<HttpResponse> {
     let form = form.into_inner();
     let next = safe_next(&form.next);
+    let options = super::sso::login_options(&state).await?;
+    let password_login = options.password_login;
+    let sso_name = options.sso_name.clone();
     let refuse =
         |status: StatusCode, error: String, retry_after: Option<i64>| -> WebResult<HttpResponse> {
             let mut response = render(
@@ -144,6 +172,10 @@ pub async fn login(
                     next: next.clone(),
                     error: Some(error),
                     erased: false,
+                    login: super::sso::LoginOptions {
+                        sso_name: options.sso_name.clone(),
+                        password_login: options.password_login,
+                    },
                 },
             )?;
             if let Some(seconds) = retry_after
@@ -153,6 +185,16 @@ pub async fn login(
             }
             Ok(response)
         };
+    if !password_login {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            format!(
+                "Password login is turned off here. Sign in with {} instead.",
+                sso_name.as_deref().unwrap_or("single sign-on")
+            ),
+            None,
+        );
+    }
 
     let ip = client_ip(&req, &state);
     if let Some(seconds) = state.ip_throttle.retry_after(ip, state.clock.now()) {
@@ -262,13 +304,14 @@ pub async fn login(
 }
 
 pub async fn logout(state: web::Data<AppState>, visitor: Visitor) -> WebResult<HttpResponse> {
+    let mut location = "/login".to_string();
     if let Some(hash) = visitor.session_hash {
-        state
-            .db
-            .run(move |conn| store::sessions::delete(conn, &hash))
-            .await?;
+        // A single sign-on session goes on to the provider's logout.
+        if let Some(provider_logout) = super::sso::end_session(&state, hash).await? {
+            location = provider_logout;
+        }
     }
-    let mut response = see_other("/login");
+    let mut response = see_other(&location);
     response
         .add_cookie(&removal_cookie(&state))
         .map_err(AppError::internal)?;
@@ -445,6 +488,9 @@ pub async fn set_password_form(
     visitor: Visitor,
     token: web::Path<String>,
 ) -> WebResult<HttpResponse> {
+    if !super::sso::password_login_allowed(&state).await? {
+        return super::sso::password_login_off(&state, &visitor);
+    }
     let (user, _) = link_holder(&state, &token).await?;
     ok(&SetPasswordPage {
         page: PageContext::from(&visitor),
@@ -460,6 +506,9 @@ pub async fn set_password(
     token: web::Path<String>,
     form: web::Form<PasswordForm>,
 ) -> WebResult<HttpResponse> {
+    if !super::sso::password_login_allowed(&state).await? {
+        return super::sso::password_login_off(&state, &visitor);
+    }
     let (user, org_name) = link_holder(&state, &token).await?;
     let context = PasswordContext {
         email: &user.email,
@@ -596,7 +645,10 @@ struct ForgotPage {
     sent: bool,
 }
 
-pub async fn forgot_form(visitor: Visitor) -> WebResult<HttpResponse> {
+pub async fn forgot_form(state: web::Data<AppState>, visitor: Visitor) -> WebResult<HttpResponse> {
+    if !super::sso::password_login_allowed(&state).await? {
+        return super::sso::password_login_off(&state, &visitor);
+    }
     ok(&ForgotPage {
         page: PageContext::from(&visitor),
         email: String::new(),
@@ -618,6 +670,9 @@ pub async fn forgot(
     visitor: Visitor,
     form: web::Form<ForgotForm>,
 ) -> WebResult<HttpResponse> {
+    if !super::sso::password_login_allowed(&state).await? {
+        return super::sso::password_login_off(&state, &visitor);
+    }
     let form = form.into_inner();
     let email = match EmailAddress::parse(&form.email) {
         Ok(email) => email,

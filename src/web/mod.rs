@@ -24,6 +24,7 @@ pub mod queue;
 pub mod report_cache;
 pub mod reports;
 pub mod session;
+pub mod sso;
 pub mod suggestions;
 pub mod telemetry;
 pub mod unsubscribe;
@@ -66,6 +67,8 @@ pub struct AppState {
     pub trusted_proxies: client_address::TrustedProxies,
     /// This process's counters, for /metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The OpenID Connect provider client, when SSO is configured.
+    pub sso: Option<Arc<crate::sso::Sso>>,
 }
 
 /// Who may use a route. Checked centrally for every route in [`route_table`].
@@ -126,6 +129,12 @@ pub fn route_table() -> Vec<RouteSpec> {
         spec(M::GET, "/login", Public, || web::get().to(auth::login_form)),
         spec(M::POST, "/login", Public, || web::post().to(auth::login)),
         spec(M::POST, "/logout", Public, || web::post().to(auth::logout)),
+        spec(M::POST, "/login/oidc", Public, || {
+            web::post().to(sso::start)
+        }),
+        spec(M::GET, "/login/oidc/callback", Public, || {
+            web::get().to(sso::callback)
+        }),
         spec(M::GET, "/setup/{token}", Public, || {
             web::get().to(auth::setup_form)
         }),
@@ -286,6 +295,12 @@ pub fn route_table() -> Vec<RouteSpec> {
         }),
         spec(M::POST, "/admin/settings", admin, || {
             web::post().to(admin_settings::save)
+        }),
+        spec(M::GET, "/admin/settings/sso", admin, || {
+            web::get().to(sso::settings)
+        }),
+        spec(M::POST, "/admin/settings/sso", admin, || {
+            web::post().to(sso::save_settings)
         }),
         spec(M::GET, "/admin/policy", admin, || {
             web::get().to(policy::admin_index)

@@ -101,6 +101,11 @@ pub async fn show(state: web::Data<AppState>, signed_in: SignedIn) -> WebResult<
 pub async fn download(state: web::Data<AppState>, signed_in: SignedIn) -> WebResult<HttpResponse> {
     let held = holdings(&state, signed_in.user.id).await?;
     let user = &signed_in.user;
+    let user_id = user.id;
+    let sso_subject = state
+        .db
+        .run(move |conn| crate::store::sso::subject_of(conn, user_id))
+        .await?;
     let current: Vec<_> = held
         .states
         .iter()
@@ -140,6 +145,7 @@ pub async fn download(state: web::Data<AppState>, signed_in: SignedIn) -> WebRes
             "roles": user.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
             "active": user.active,
             "openSessions": held.sessions,
+            "singleSignOnSubject": sso_subject,
         },
         "consent": {
             "current": current,
@@ -180,6 +186,9 @@ pub async fn download(state: web::Data<AppState>, signed_in: SignedIn) -> WebRes
 struct DeletePage {
     page: PageContext,
     email: String,
+    /// Accounts made by single sign-on have no password: they confirm by
+    /// typing their email address instead.
+    has_password: bool,
     error: Option<String>,
 }
 
@@ -187,6 +196,7 @@ pub async fn delete_form(signed_in: SignedIn) -> WebResult<HttpResponse> {
     ok(&DeletePage {
         page: PageContext::from(&signed_in),
         email: signed_in.user.email.clone(),
+        has_password: signed_in.user.password_hash.is_some(),
         error: None,
     })
 }
@@ -195,6 +205,7 @@ pub async fn delete_form(signed_in: SignedIn) -> WebResult<HttpResponse> {
 #[serde(default)]
 pub struct DeleteForm {
     password: String,
+    confirm_email: String,
 }
 
 pub async fn delete(
@@ -202,10 +213,17 @@ pub async fn delete(
     signed_in: SignedIn,
     form: web::Form<DeleteForm>,
 ) -> WebResult<HttpResponse> {
-    let password = form.into_inner().password;
+    let form = form.into_inner();
+    let password = form.password;
     let stored = signed_in.user.password_hash.clone();
+    let has_password = stored.is_some();
+    let typed_email = form
+        .confirm_email
+        .trim()
+        .eq_ignore_ascii_case(&signed_in.user.email);
     let verified = web::block(move || match stored {
         Some(hash) => credentials::verify_password(&password, &hash),
+        None if typed_email => Verified::Yes,
         None => Verified::No,
     })
     .await
@@ -214,11 +232,16 @@ pub async fn delete(
         refused(&DeletePage {
             page: PageContext::from(&signed_in),
             email: signed_in.user.email.clone(),
+            has_password,
             error: Some(message.to_string()),
         })
     };
     if verified == Verified::No {
-        return refuse("That is not your password. Nothing was deleted.");
+        return refuse(if has_password {
+            "That is not your password. Nothing was deleted."
+        } else {
+            "That is not your email address. Nothing was deleted."
+        });
     }
     let user = signed_in.user.clone();
     let now = state.clock.now_naive();

@@ -57,7 +57,7 @@ fn presession_cookie_name(secure: bool) -> &'static str {
     }
 }
 
-fn cookie(name: &'static str, value: String, secure: bool) -> Cookie<'static> {
+pub(super) fn cookie(name: &'static str, value: String, secure: bool) -> Cookie<'static> {
     // The __Host- prefix requires Secure, Path=/ and no Domain (RFC 6265bis §4.1.3.2).
     Cookie::build(name, value)
         .path("/")

@@ -24,4 +24,5 @@ mod queue;
 mod reports;
 mod security;
 mod smtp_server;
+mod sso;
 mod storage;
