@@ -1,0 +1,164 @@
+//! Who a JSON API token speaks for and what it may do: scopes, personal and
+//! service tokens, and the rule each API route asks of a caller.
+
+use super::Invalid;
+use super::roles::{Role, Roles};
+
+/// What a token may do: `read` answers GET only; `read-write` may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Read,
+    ReadWrite,
+}
+
+impl Scope {
+    pub fn parse(input: &str) -> Result<Scope, Invalid> {
+        match input.trim() {
+            "read" => Ok(Scope::Read),
+            "read-write" => Ok(Scope::ReadWrite),
+            _ => Err(Invalid::new("Choose read or read-write.")),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::ReadWrite => "read-write",
+        }
+    }
+}
+
+/// What an admin's service token (an integration: a chat bot, an intranet
+/// widget) may do. It never speaks for a person, so it never sees a queue
+/// or anyone's consent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceRole {
+    /// Aggregate reports only.
+    Reports,
+    /// The hub: post CRUD and scheduling, and aggregate reports.
+    Comms,
+}
+
+impl ServiceRole {
+    pub fn parse(input: &str) -> Result<ServiceRole, Invalid> {
+        match input.trim() {
+            "reports" => Ok(ServiceRole::Reports),
+            "comms" => Ok(ServiceRole::Comms),
+            _ => Err(Invalid::new("Choose reports or comms.")),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceRole::Reports => "reports",
+            ServiceRole::Comms => "comms",
+        }
+    }
+}
+
+/// Whose token it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// Acts as its owner, with the owner's roles as they are now.
+    Personal,
+    /// An integration created by an admin, limited to its service role.
+    Service(ServiceRole),
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Personal => "personal",
+            TokenKind::Service(_) => "service",
+        }
+    }
+
+    /// Printed in front of the secret, so that a leaked token is recognisable
+    /// (secret scanners, logs) and its kind is plain.
+    pub fn token_prefix(self) -> &'static str {
+        match self {
+            TokenKind::Personal => "chorus_pat_",
+            TokenKind::Service(_) => "chorus_svc_",
+        }
+    }
+}
+
+/// The roles a caller acts with: a personal token has its owner's roles; a
+/// service token has no person behind it, only its service role (comms, or
+/// none for a reports token).
+pub fn acting_roles(kind: TokenKind, owner: Roles) -> Roles {
+    match kind {
+        TokenKind::Personal => owner,
+        TokenKind::Service(ServiceRole::Comms) => Roles::only(Role::Comms),
+        TokenKind::Service(ServiceRole::Reports) => Roles::default(),
+    }
+}
+
+/// Who may see aggregate reports: the same roles as the Reports page.
+pub const REPORTING_ROLES: &[Role] = &[Role::Admin, Role::Comms];
+
+/// What an API route asks of its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Any valid token.
+    AnyToken,
+    /// A person (personal token) holding the role.
+    Person(Role),
+    /// A caller acting with the role (a person or a comms service token).
+    Role(Role),
+    /// Aggregate reports: the reporting roles, or any service token.
+    Reports,
+}
+
+/// Why a caller is refused, or None when the route is theirs.
+pub fn refusal(kind: TokenKind, roles: Roles, need: Need) -> Option<&'static str> {
+    let allowed = match need {
+        Need::AnyToken => true,
+        Need::Person(role) => kind == TokenKind::Personal && roles.has(role),
+        Need::Role(role) => roles.has(role),
+        Need::Reports => {
+            matches!(kind, TokenKind::Service(_)) || REPORTING_ROLES.iter().any(|r| roles.has(*r))
+        }
+    };
+    (!allowed).then_some(match need {
+        Need::Person(_) if kind != TokenKind::Personal => {
+            "A service token does not speak for a person; use a personal token."
+        }
+        _ => "This token's holder does not have the role needed here.",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_service_token_never_reaches_a_persons_queue_even_with_comms() {
+        let comms = TokenKind::Service(ServiceRole::Comms);
+        let roles = acting_roles(comms, Roles::only(Role::Admin));
+        assert!(refusal(comms, roles, Need::Person(Role::Employee)).is_some());
+        assert!(refusal(comms, roles, Need::Role(Role::Comms)).is_none());
+        assert!(refusal(comms, roles, Need::Reports).is_none());
+        let reports = TokenKind::Service(ServiceRole::Reports);
+        let roles = acting_roles(reports, Roles::only(Role::Admin));
+        assert!(refusal(reports, roles, Need::Role(Role::Comms)).is_some());
+        assert!(refusal(reports, roles, Need::Reports).is_none());
+    }
+
+    #[test]
+    fn a_personal_token_has_exactly_its_owners_roles() {
+        let employee = Roles::only(Role::Employee);
+        let kind = TokenKind::Personal;
+        let roles = acting_roles(kind, employee);
+        assert!(refusal(kind, roles, Need::Person(Role::Employee)).is_none());
+        assert!(refusal(kind, roles, Need::Role(Role::Comms)).is_some());
+        assert!(refusal(kind, roles, Need::Reports).is_some());
+    }
+
+    #[test]
+    fn scopes_parse_only_the_two_names() {
+        assert_eq!(Scope::parse("read"), Ok(Scope::Read));
+        assert_eq!(Scope::parse("read-write"), Ok(Scope::ReadWrite));
+        assert!(Scope::parse("admin").is_err());
+    }
+}
