@@ -94,6 +94,40 @@ pub fn acting_roles(kind: TokenKind, owner: Roles) -> Roles {
     }
 }
 
+/// A token's name, to tell one's tokens apart: one line, 1–80 characters.
+pub fn parse_token_name(input: &str) -> Result<String, Invalid> {
+    let name = input.split_whitespace().collect::<Vec<_>>().join(" ");
+    if name.is_empty() {
+        return Err(Invalid::new(
+            "Give the token a name, e.g. the tool that will use it.",
+        ));
+    }
+    if name.chars().count() > 80 || name.chars().any(char::is_control) {
+        return Err(Invalid::new(
+            "Keep the name to one line of at most 80 characters.",
+        ));
+    }
+    Ok(name)
+}
+
+/// The lifetimes offered for a token, in days; `None` never expires.
+pub const EXPIRY_CHOICES: [Option<i64>; 5] = [Some(7), Some(30), Some(90), Some(365), None];
+
+/// The lifetime chosen in the form: a number of days from the list, or
+/// "never".
+pub fn parse_expiry(input: &str) -> Result<Option<i64>, Invalid> {
+    let input = input.trim();
+    if input == "never" {
+        return Ok(None);
+    }
+    input
+        .parse::<i64>()
+        .ok()
+        .filter(|days| EXPIRY_CHOICES.contains(&Some(*days)))
+        .map(Some)
+        .ok_or_else(|| Invalid::new("Choose how long the token works from the list."))
+}
+
 /// Who may see aggregate reports: the same roles as the Reports page.
 pub const REPORTING_ROLES: &[Role] = &[Role::Admin, Role::Comms];
 
@@ -153,6 +187,17 @@ mod tests {
         assert!(refusal(kind, roles, Need::Person(Role::Employee)).is_none());
         assert!(refusal(kind, roles, Need::Role(Role::Comms)).is_some());
         assert!(refusal(kind, roles, Need::Reports).is_some());
+    }
+
+    #[test]
+    fn names_and_lifetimes_are_checked() {
+        assert_eq!(parse_token_name("  chat   bot ").unwrap(), "chat bot");
+        assert!(parse_token_name(" ").is_err());
+        assert!(parse_token_name(&"x".repeat(81)).is_err());
+        assert_eq!(parse_expiry("30"), Ok(Some(30)));
+        assert_eq!(parse_expiry("never"), Ok(None));
+        assert!(parse_expiry("31").is_err());
+        assert!(parse_expiry("").is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod admin_email;
 pub mod admin_people;
 pub mod admin_settings;
 pub mod api;
+pub mod api_tokens;
 pub mod assets;
 pub mod auth;
 pub mod client_address;
@@ -330,6 +331,24 @@ pub fn route_table() -> Vec<RouteSpec> {
             admin,
             || web::post().to(admin_people::password_link),
         ),
+        spec(M::GET, "/me/tokens", SignedIn, || {
+            web::get().to(api_tokens::show_personal)
+        }),
+        spec(M::POST, "/me/tokens", SignedIn, || {
+            web::post().to(api_tokens::create_personal)
+        }),
+        spec(M::POST, "/me/tokens/{id:\\d+}/revoke", SignedIn, || {
+            web::post().to(api_tokens::revoke_personal)
+        }),
+        spec(M::GET, "/admin/tokens", admin, || {
+            web::get().to(api_tokens::show_service)
+        }),
+        spec(M::POST, "/admin/tokens", admin, || {
+            web::post().to(api_tokens::create_service)
+        }),
+        spec(M::POST, "/admin/tokens/{id:\\d+}/revoke", admin, || {
+            web::post().to(api_tokens::revoke_service)
+        }),
         spec(M::GET, "/api/v1/openapi.json", Public, || {
             web::get().to(api::docs::openapi_json)
         }),
