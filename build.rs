@@ -1,6 +1,7 @@
 //! Turns on the PostgreSQL half of the test suite when
 //! CHORUS_TEST_POSTGRES_URL is set, and the browser test when
-//! CHORUS_TEST_BROWSER is set. Without them those tests are listed as
+//! CHORUS_TEST_BROWSER is set, and the API fuzz test when
+//! CHORUS_TEST_SCHEMATHESIS names schemathesis' `st`. Without them those tests are listed as
 //! "ignored" with the reason, so a run says plainly what it skipped.
 //!
 //! The fault tests need tools of the machine: PostgreSQL's own `initdb` and
@@ -15,6 +16,8 @@ fn main() {
     println!("cargo::rustc-check-cfg=cfg(chorus_browser_tests)");
     println!("cargo::rustc-check-cfg=cfg(chorus_pg_cluster)");
     println!("cargo::rustc-check-cfg=cfg(chorus_unshare)");
+    println!("cargo::rustc-check-cfg=cfg(chorus_schemathesis)");
+    println!("cargo::rerun-if-env-changed=CHORUS_TEST_SCHEMATHESIS");
     println!("cargo::rerun-if-env-changed=CHORUS_TEST_POSTGRES_URL");
     println!("cargo::rerun-if-env-changed=CHORUS_TEST_BROWSER");
     println!("cargo::rerun-if-env-changed=CHORUS_TEST_PG_BINDIR");
@@ -25,6 +28,15 @@ fn main() {
     }
     if std::env::var("CHORUS_TEST_BROWSER").is_ok_and(|v| !v.trim().is_empty() && v != "0") {
         println!("cargo::rustc-cfg=chorus_browser_tests");
+    }
+    // The API fuzz test: the path of schemathesis' `st` (.ci/run installs it
+    // into target/schemathesis-venv).
+    if let Ok(st) = std::env::var("CHORUS_TEST_SCHEMATHESIS")
+        && !st.trim().is_empty()
+        && st != "0"
+    {
+        println!("cargo::rustc-cfg=chorus_schemathesis");
+        println!("cargo::rustc-env=CHORUS_TEST_SCHEMATHESIS={st}");
     }
     if let Some(bindir) = postgres_bindir() {
         println!("cargo::rustc-cfg=chorus_pg_cluster");

@@ -250,7 +250,7 @@ pub async fn list(
     path = "/api/v1/posts/{id}",
     operation_id = "posts_show",
     tag = "posts",
-    params(("id" = i64, Path, description = "Post id")),
+    params(("id" = i64, Path, description = "Post id", example = 1)),
     responses((status = 200, description = "The post", body = PostJson)),
     security(("bearer" = []))
 )]
@@ -305,7 +305,7 @@ fn edit_refusal(outcome: EditOutcome, what: &str) -> ApiResult<()> {
     path = "/api/v1/posts/{id}",
     operation_id = "posts_update",
     tag = "posts",
-    params(("id" = i64, Path, description = "Post id")),
+    params(("id" = i64, Path, description = "Post id", example = 1)),
     request_body = PostRequest,
     responses(
         (status = 200, description = "Saved", body = PostJson),
@@ -351,7 +351,7 @@ pub struct ScheduleRequest {
     path = "/api/v1/posts/{id}/schedule",
     operation_id = "posts_schedule",
     tag = "posts",
-    params(("id" = i64, Path, description = "Post id")),
+    params(("id" = i64, Path, description = "Post id", example = 1)),
     request_body = ScheduleRequest,
     responses(
         (status = 200, description = "Scheduled, or published when the time is now", body = PostJson),
@@ -420,7 +420,7 @@ pub async fn schedule(
     path = "/api/v1/posts/{id}/unschedule",
     operation_id = "posts_unschedule",
     tag = "posts",
-    params(("id" = i64, Path, description = "Post id")),
+    params(("id" = i64, Path, description = "Post id", example = 1)),
     responses(
         (status = 200, description = "Back to draft", body = PostJson),
         (status = 409, description = "Not scheduled", body = super::error::ErrorBody),
@@ -454,7 +454,7 @@ pub struct WithdrawRequest {
     path = "/api/v1/posts/{id}/withdraw",
     operation_id = "posts_withdraw",
     tag = "posts",
-    params(("id" = i64, Path, description = "Post id")),
+    params(("id" = i64, Path, description = "Post id", example = 1)),
     request_body = WithdrawRequest,
     responses(
         (status = 200, description = "Withdrawn from every queue; those who shared it are told", body = PostJson),

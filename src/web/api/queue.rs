@@ -154,8 +154,8 @@ pub struct ShareResponse {
     operation_id = "queue_share",
     tag = "queue",
     params(
-        ("id" = i64, Path, description = "Post id"),
-        ("platform" = String, Path, description = "Platform slug, e.g. linkedin")
+        ("id" = i64, Path, description = "Post id", example = 1),
+        ("platform" = String, Path, description = "Platform slug, e.g. linkedin", example = "x")
     ),
     request_body(content = Option<ShareRequest>, content_type = "application/json", description = "Optional; an empty body shares the offered text"),
     responses(
@@ -212,7 +212,7 @@ pub async fn share(
     path = "/api/v1/queue/{id}/dismiss",
     operation_id = "queue_dismiss",
     tag = "queue",
-    params(("id" = i64, Path, description = "Post id")),
+    params(("id" = i64, Path, description = "Post id", example = 1)),
     responses((status = 204, description = "Not for me: the post leaves the caller's queue")),
     security(("bearer" = []))
 )]
