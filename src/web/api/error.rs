@@ -41,7 +41,7 @@ pub struct ApiError {
     pub fields: BTreeMap<String, String>,
     pub retry_after: Option<i64>,
     /// The page error it came from, for the log.
-    cause: Option<AppError>,
+    cause: Option<Box<AppError>>,
 }
 
 impl ApiError {
@@ -157,7 +157,7 @@ impl From<AppError> for ApiError {
                 "An unexpected error stopped this request. It has been logged.",
             ),
         };
-        api.cause = Some(error);
+        api.cause = Some(Box::new(error));
         api
     }
 }
