@@ -568,3 +568,23 @@ backend_test!(
         assert_eq!(listed, doc["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum::<usize>());
     }
 );
+
+backend_test!(
+    async fn wrong_methods_huge_bodies_and_odd_paths_answer_the_error_shape_never_a_page(app) {
+        let cora = app.create_user("cora@example.com", "Cora", "comms").await;
+        let tok = token(&app, cora, TokenKind::Personal, Scope::ReadWrite).await;
+        let (status, _, body) = call(&app, "DELETE", "/api/v1/posts", &tok, None).await;
+        assert_eq!((status, code(&body)), (405, "method_not_allowed"));
+        let huge = json!({"title": "x".repeat(100 * 1024), "link": "https://example.com", "platforms": []});
+        let (status, _, body) = call(&app, "POST", "/api/v1/posts", &tok, Some(huge)).await;
+        assert_eq!((status, code(&body)), (413, "payload_too_large"));
+        let (status, _, body) = call(&app, "GET", "/api/v1/posts/99999999999999999999999", &tok, None).await;
+        assert_eq!((status, code(&body)), (404, "not_found"));
+        let (status, _, body) = call(&app, "GET", "/api/v1/posts?status=bogus", &tok, None).await;
+        assert_eq!((status, code(&body)), (400, "bad_request"));
+        let (status, _, body) = call(&app, "POST", "/api/v1/posts", &tok, Some(json!({"title": 5}))).await;
+        assert_eq!((status, code(&body)), (400, "bad_request"));
+        let (status, _, body) = call(&app, "GET", "/api/v1/me", "chorus_pat_not-a-real-token", None).await;
+        assert_eq!((status, code(&body)), (401, "unauthorized"));
+    }
+);

@@ -224,3 +224,54 @@ pub fn json_error(error: actix_web::error::JsonPayloadError) -> ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::MessageBody;
+
+    fn json_of(error: &ApiError) -> serde_json::Value {
+        let bytes = error.error_response().into_body().try_into_bytes().unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[test]
+    fn every_page_error_kind_becomes_the_one_json_shape_and_a_500_hides_its_cause() {
+        let cases = [
+            (
+                AppError::bad_request("Choose a period."),
+                400,
+                "bad_request",
+            ),
+            (AppError::forbidden(), 403, "forbidden"),
+            (AppError::not_found(), 404, "not_found"),
+            (
+                AppError::new(ErrorKind::PayloadTooLarge),
+                413,
+                "payload_too_large",
+            ),
+            (AppError::new(ErrorKind::Unavailable), 503, "unavailable"),
+            (
+                AppError::internal(std::io::Error::other("SELECT secret")),
+                500,
+                "internal",
+            ),
+        ];
+        for (page_error, status, code) in cases {
+            let error = ApiError::from(page_error);
+            assert_eq!(error.status_code().as_u16(), status);
+            let body = json_of(&error);
+            assert_eq!(body["error"]["code"], code);
+            assert!(body["error"]["fields"].is_object());
+            assert!(!body.to_string().contains("SELECT"), "{body}");
+        }
+    }
+
+    #[test]
+    fn a_cap_refusal_says_when_to_retry() {
+        let error = ApiError::too_many("cap_reached", "Wait.".into(), Some(90));
+        let response = error.error_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "90");
+    }
+}

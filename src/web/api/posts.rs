@@ -8,6 +8,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiCaller, ApiError, ApiResult, utc};
@@ -78,6 +79,12 @@ fn post_json(post: &Post) -> PostJson {
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "title": "Launch",
+    "link": "https://example.com/launch",
+    "base_text": "We launched today",
+    "platforms": [{"platform": "x", "variants": ["We launched today"]}]
+}))]
 pub struct PostRequest {
     /// Internal title, for the hub.
     pub title: String,
@@ -339,6 +346,7 @@ pub async fn update(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"now": true}))]
 pub struct ScheduleRequest {
     /// RFC 3339; leave out with `now: true` to publish at once.
     pub publish_at: Option<String>,
@@ -444,6 +452,7 @@ pub async fn unschedule(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "The figures were wrong."}))]
 pub struct WithdrawRequest {
     /// Shown to those who already shared it; 1–500 characters.
     pub reason: String,
