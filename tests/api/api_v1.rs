@@ -172,6 +172,8 @@ backend_test!(
         assert_eq!(listed.matches("UTC").count(), 3, "created, last used and expiry are shown: {listed}");
         let audit = app.db(|conn| store::audit::page(conn, 0, 10)).await.0;
         assert!(audit.iter().any(|e| e.action == "api_token.created"));
+        let export = app.get_html("/me/data.json").await;
+        assert!(export.contains("\"apiTokens\"") && export.contains("My script") && !export.contains(&token), "the export lists it, without the secret");
 
         // A refused form keeps the input and says why, on the same page.
         let response = app.post_form_with(&client, "/me/tokens", &[("name", "kept name"), ("scope", "admin"), ("expires", "31")]).await;
