@@ -1,7 +1,8 @@
 //! Turns on the PostgreSQL half of the test suite when
 //! CHORUS_TEST_POSTGRES_URL is set, and the browser test when
-//! CHORUS_TEST_BROWSER is set, and the single sign-on tests (a real
-//! OpenID provider on Node.js, tests/oidc) when CHORUS_TEST_OIDC is set.
+//! CHORUS_TEST_BROWSER is set, the single sign-on tests (a real OpenID
+//! provider on Node.js, tests/oidc) when CHORUS_TEST_OIDC is set, and the
+//! API fuzz test when CHORUS_TEST_SCHEMATHESIS names schemathesis' `st`.
 //! Without them those tests are listed as
 //! "ignored" with the reason, so a run says plainly what it skipped.
 //!
@@ -18,6 +19,8 @@ fn main() {
     println!("cargo::rustc-check-cfg=cfg(chorus_oidc_tests)");
     println!("cargo::rustc-check-cfg=cfg(chorus_pg_cluster)");
     println!("cargo::rustc-check-cfg=cfg(chorus_unshare)");
+    println!("cargo::rustc-check-cfg=cfg(chorus_schemathesis)");
+    println!("cargo::rerun-if-env-changed=CHORUS_TEST_SCHEMATHESIS");
     println!("cargo::rerun-if-env-changed=CHORUS_TEST_POSTGRES_URL");
     println!("cargo::rerun-if-env-changed=CHORUS_TEST_BROWSER");
     println!("cargo::rerun-if-env-changed=CHORUS_TEST_OIDC");
@@ -32,6 +35,15 @@ fn main() {
     }
     if std::env::var("CHORUS_TEST_OIDC").is_ok_and(|v| !v.trim().is_empty() && v != "0") {
         println!("cargo::rustc-cfg=chorus_oidc_tests");
+    }
+    // The API fuzz test: the path of schemathesis' `st` (.ci/run installs it
+    // into target/schemathesis-venv).
+    if let Ok(st) = std::env::var("CHORUS_TEST_SCHEMATHESIS")
+        && !st.trim().is_empty()
+        && st != "0"
+    {
+        println!("cargo::rustc-cfg=chorus_schemathesis");
+        println!("cargo::rustc-env=CHORUS_TEST_SCHEMATHESIS={st}");
     }
     if let Some(bindir) = postgres_bindir() {
         println!("cargo::rustc-cfg=chorus_pg_cluster");

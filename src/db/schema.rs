@@ -329,7 +329,27 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_tokens (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        prefix -> Text,
+        kind -> Text,
+        service_role -> Nullable<Text>,
+        user_id -> BigInt,
+        name -> Text,
+        scope -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        expires_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(api_tokens -> users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    api_tokens,
     org_settings,
     departments,
     users,

@@ -1,5 +1,6 @@
 //! Pure rules of the product: no I/O, unit-tested.
 
+pub mod api_access;
 pub mod consent;
 pub mod digest;
 pub mod disclosure;

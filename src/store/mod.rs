@@ -2,6 +2,7 @@
 //! a connection so that callers can compose them inside one transaction.
 
 pub mod accounts;
+pub mod api_tokens;
 pub mod audit;
 pub mod consent;
 pub mod departments;

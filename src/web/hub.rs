@@ -207,13 +207,13 @@ fn check_view(check: &CaptionCheck, link: &str, title: &str) -> CheckView {
     }
 }
 
-struct Validated {
-    input: Option<PostInput>,
-    errors: PostErrors,
+pub(crate) struct Validated {
+    pub(crate) input: Option<PostInput>,
+    pub(crate) errors: PostErrors,
     sections: Vec<PlatformSection>,
 }
 
-fn validate(form: &PostForm, context: &HubContext) -> Validated {
+pub(crate) fn validate(form: &PostForm, context: &HubContext) -> Validated {
     let mut errors = PostErrors::default();
     let title = post::parse_title(&form.title)
         .map_err(|e| errors.title = Some(e.0))
@@ -324,6 +324,9 @@ fn validate(form: &PostForm, context: &HubContext) -> Validated {
 
 // ---- pages -------------------------------------------------------------------------
 
+/// Posts listed at most (newest publish time first).
+pub(crate) const LIST_LIMIT: i64 = 200;
+
 pub struct PostRowView {
     pub id: i64,
     pub title: String,
@@ -358,7 +361,7 @@ pub async fn list(
         .db
         .run(move |conn| {
             Ok::<_, StoreError>((
-                store::posts::list(conn, status, 200)?,
+                store::posts::list(conn, status, LIST_LIMIT)?,
                 store::org::settings(conn)?,
             ))
         })
@@ -541,7 +544,7 @@ pub struct DoneQuery {
     done: String,
 }
 
-async fn load_post(state: &AppState, id: i64) -> WebResult<Post> {
+pub(crate) async fn load_post(state: &AppState, id: i64) -> WebResult<Post> {
     state
         .db
         .run(move |conn| store::posts::find(conn, id))
@@ -668,6 +671,39 @@ pub async fn update(
     }
 }
 
+/// A publish time the hub may choose: not in the past, not after the expiry.
+pub(crate) fn check_publish_time(
+    post: &Post,
+    at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<(), String> {
+    if at < now - chrono::Duration::minutes(1) {
+        return Err("That time has passed. Choose a time in the future, or publish now.".into());
+    }
+    if post.expires_at.is_some_and(|e| e <= at) {
+        return Err(
+            "The post would expire before it is published. Change the expiry first.".into(),
+        );
+    }
+    Ok(())
+}
+
+/// Why a schedule was refused by the hub cap, naming the next free slot.
+pub(crate) fn cap_message(platform: Platform, next_slot: Option<NaiveDateTime>, tz: Tz) -> String {
+    match next_slot {
+        Some(slot) => format!(
+            "The hub cap for {} is reached for that day or week. The next free slot for every platform of this post is {} ({}).",
+            platform.name(),
+            display_local(slot, tz),
+            tz.name()
+        ),
+        None => format!(
+            "The hub cap for {} is 0: nothing can be published there. Change the caps under Settings.",
+            platform.name()
+        ),
+    }
+}
+
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct ScheduleForm {
@@ -702,23 +738,12 @@ pub async fn schedule_post(
         now
     } else {
         match parse_local(&form.publish_at, tz) {
-            Some(at) if at >= now - chrono::Duration::minutes(1) => at,
-            Some(_) => {
-                return refuse(
-                    "That time has passed. Choose a time in the future, or publish now.".into(),
-                    post,
-                )
-                .await;
-            }
+            Some(at) => at,
             None => return refuse("Enter the date and time to publish.".into(), post).await,
         }
     };
-    if post.expires_at.is_some_and(|e| e <= at) {
-        return refuse(
-            "The post would expire before it is published. Change the expiry first.".into(),
-            post,
-        )
-        .await;
+    if let Err(message) = check_publish_time(&post, at, now) {
+        return refuse(message, post).await;
     }
     let by = signed_in.user.id;
     let post_id = post.id;
@@ -737,18 +762,7 @@ pub async fn schedule_post(
             platform,
             next_slot,
         } => {
-            let message = match next_slot {
-                Some(slot) => format!(
-                    "The hub cap for {} is reached for that day or week. The next free slot for every platform of this post is {} ({}).",
-                    platform.name(),
-                    display_local(slot, tz),
-                    tz.name()
-                ),
-                None => format!(
-                    "The hub cap for {} is 0: nothing can be published there. Change the caps under Settings.",
-                    platform.name()
-                ),
-            };
+            let message = cap_message(platform, next_slot, tz);
             let at_text = next_slot
                 .map(|s| format_local(s, tz))
                 .unwrap_or_else(|| form.publish_at.clone());
@@ -798,6 +812,18 @@ pub async fn unschedule(
     }
 }
 
+/// The reason shown to those who shared a withdrawn post: one line, 1–500 characters.
+pub(crate) fn parse_withdrawal_reason(input: &str) -> Result<String, String> {
+    let reason = input.split_whitespace().collect::<Vec<_>>().join(" ");
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(
+            "Say why it is withdrawn (at most 500 characters): people who shared it will see this."
+                .to_string(),
+        );
+    }
+    Ok(reason)
+}
+
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct WithdrawForm {
@@ -811,15 +837,14 @@ pub async fn withdraw(
     form: web::Form<WithdrawForm>,
 ) -> WebResult<HttpResponse> {
     let post = load_post(&state, *id).await?;
-    let reason = form.reason.split_whitespace().collect::<Vec<_>>().join(" ");
-    if reason.is_empty() || reason.chars().count() > 500 {
-        let message =
-            "Say why it is withdrawn (at most 500 characters): people who shared it will see this."
-                .to_string();
-        return refused(
-            &show_post(&state, &signed_in, post, None, None, Some(message), None).await?,
-        );
-    }
+    let reason = match parse_withdrawal_reason(&form.reason) {
+        Ok(reason) => reason,
+        Err(message) => {
+            return refused(
+                &show_post(&state, &signed_in, post, None, None, Some(message), None).await?,
+            );
+        }
+    };
     let (post_id, by, now) = (post.id, signed_in.user.id, state.clock.now_naive());
     let domain = state.mail_domain.clone();
     match state

@@ -5,6 +5,8 @@ pub mod admin_audit;
 pub mod admin_email;
 pub mod admin_people;
 pub mod admin_settings;
+pub mod api;
+pub mod api_tokens;
 pub mod assets;
 pub mod auth;
 pub mod client_address;
@@ -35,7 +37,7 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, header};
 use actix_web::middleware::{Next, from_fn};
-use actix_web::{HttpMessage, HttpResponse, Route, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, Route, web};
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -85,6 +87,9 @@ pub enum Access {
     /// An operator's tool holding the metrics token (`Authorization: Bearer`);
     /// without a configured token the route does not exist (404).
     Operator,
+    /// A JSON API caller with a valid API token (`Authorization: Bearer`)
+    /// that meets the need; never a session cookie, so no CSRF either.
+    Token(crate::domain::api_access::Need),
 }
 
 pub struct RouteSpec {
@@ -111,10 +116,10 @@ pub fn route_table() -> Vec<RouteSpec> {
     let admin = Role(crate::domain::roles::Role::Admin);
     let employee = Role(crate::domain::roles::Role::Employee);
     let comms = Role(crate::domain::roles::Role::Comms);
-    let reporting = AnyRole(&[
-        crate::domain::roles::Role::Admin,
-        crate::domain::roles::Role::Comms,
-    ]);
+    let reporting = AnyRole(crate::domain::api_access::REPORTING_ROLES);
+    use crate::domain::api_access::Need;
+    let api_employee = Token(Need::Person(crate::domain::roles::Role::Employee));
+    let api_comms = Token(Need::Role(crate::domain::roles::Role::Comms));
     vec![
         spec(M::GET, "/", SignedIn, || web::get().to(home::start)),
         spec(M::GET, "/healthz", Public, || {
@@ -341,6 +346,81 @@ pub fn route_table() -> Vec<RouteSpec> {
             admin,
             || web::post().to(admin_people::password_link),
         ),
+        spec(M::GET, "/me/tokens", SignedIn, || {
+            web::get().to(api_tokens::show_personal)
+        }),
+        spec(M::POST, "/me/tokens", SignedIn, || {
+            web::post().to(api_tokens::create_personal)
+        }),
+        spec(M::POST, "/me/tokens/{id:\\d+}/revoke", SignedIn, || {
+            web::post().to(api_tokens::revoke_personal)
+        }),
+        spec(M::GET, "/admin/tokens", admin, || {
+            web::get().to(api_tokens::show_service)
+        }),
+        spec(M::POST, "/admin/tokens", admin, || {
+            web::post().to(api_tokens::create_service)
+        }),
+        spec(M::POST, "/admin/tokens/{id:\\d+}/revoke", admin, || {
+            web::post().to(api_tokens::revoke_service)
+        }),
+        spec(M::GET, "/api/v1/openapi.json", Public, || {
+            web::get().to(api::docs::openapi_json)
+        }),
+        spec(M::GET, "/api/v1/me", Token(Need::AnyToken), || {
+            web::get().to(api::me::show)
+        }),
+        spec(M::GET, "/api/v1/queue", api_employee, || {
+            web::get().to(api::queue::list)
+        }),
+        spec(
+            M::POST,
+            "/api/v1/queue/{id:\\d+}/share/{platform}",
+            api_employee,
+            || web::post().to(api::queue::share),
+        ),
+        spec(
+            M::POST,
+            "/api/v1/queue/{id:\\d+}/dismiss",
+            api_employee,
+            || web::post().to(api::queue::dismiss),
+        ),
+        spec(M::GET, "/api/v1/consent", api_employee, || {
+            web::get().to(api::consent::show)
+        }),
+        spec(M::GET, "/api/v1/posts", api_comms, || {
+            web::get().to(api::posts::list)
+        }),
+        spec(M::POST, "/api/v1/posts", api_comms, || {
+            web::post().to(api::posts::create)
+        }),
+        spec(M::GET, "/api/v1/posts/{id:\\d+}", api_comms, || {
+            web::get().to(api::posts::show)
+        }),
+        spec(M::PUT, "/api/v1/posts/{id:\\d+}", api_comms, || {
+            web::put().to(api::posts::update)
+        }),
+        spec(
+            M::POST,
+            "/api/v1/posts/{id:\\d+}/schedule",
+            api_comms,
+            || web::post().to(api::posts::schedule),
+        ),
+        spec(
+            M::POST,
+            "/api/v1/posts/{id:\\d+}/unschedule",
+            api_comms,
+            || web::post().to(api::posts::unschedule),
+        ),
+        spec(
+            M::POST,
+            "/api/v1/posts/{id:\\d+}/withdraw",
+            api_comms,
+            || web::post().to(api::posts::withdraw),
+        ),
+        spec(M::GET, "/api/v1/reports", Token(Need::Reports), || {
+            web::get().to(api::reports::show)
+        }),
     ]
 }
 
@@ -361,6 +441,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "all methods of {path} must share one access rule"
         );
         let mut resource = web::resource(path);
+        if api::is_api_path(path) {
+            resource = resource
+                .app_data(api::json_config())
+                .app_data(api::path_config())
+                .app_data(api::query_config())
+                .default_service(web::to(api::method_not_allowed));
+        }
         for spec in specs {
             resource = resource.route((spec.route)());
         }
@@ -373,6 +460,9 @@ async fn authorize(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if let Access::Token(need) = access {
+        return api::authorize(need, req, next).await;
+    }
     if access == Access::Operator {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = state.as_ref().and_then(|s| s.config.metrics_token());
@@ -395,7 +485,7 @@ async fn authorize(
     let visitor = req.extensions().get::<Visitor>().cloned();
     let user = visitor.as_ref().and_then(|v| v.user.clone());
     let refusal = match (access, &user) {
-        (Access::Public | Access::Operator, _) => None,
+        (Access::Public | Access::Operator | Access::Token(_), _) => None,
         (_, None) => {
             // Not logged in: to the login page, then back here.
             let next_path = if req.method() == Method::GET {
@@ -429,7 +519,11 @@ async fn authorize(
     }
 }
 
-/// Unknown routes.
-pub async fn not_found() -> Result<HttpResponse, AppError> {
-    Err(AppError::not_found())
+/// Unknown routes: a page, or under /api/ the API's JSON error.
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    if api::is_api_path(req.path()) {
+        api::ApiError::not_found().error_response()
+    } else {
+        AppError::not_found().error_response()
+    }
 }

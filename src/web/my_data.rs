@@ -27,6 +27,7 @@ struct Holdings {
     suggestions: Vec<store::suggestions::Suggestion>,
     emails: Vec<store::outbox::OutboxRow>,
     own_actions: Vec<(chrono::NaiveDateTime, String, String, String)>,
+    api_tokens: Vec<store::api_tokens::ApiToken>,
 }
 
 async fn holdings(state: &AppState, user_id: i64) -> WebResult<Holdings> {
@@ -45,6 +46,7 @@ async fn holdings(state: &AppState, user_id: i64) -> WebResult<Holdings> {
                 suggestions: store::suggestions::of_user(conn, user_id)?,
                 emails: store::outbox::of_user(conn, user_id)?,
                 own_actions: store::audit::by_actor(conn, user_id)?,
+                api_tokens: store::api_tokens::personal_of(conn, user_id)?,
             })
         })
         .await?)
@@ -163,6 +165,14 @@ pub async fn download(state: web::Data<AppState>, signed_in: SignedIn) -> WebRes
         })).collect::<Vec<_>>(),
         "auditLogOfYourOwnActions": held.own_actions.iter().map(|(at, action, subject, detail)| json!({
             "at": at.and_utc().to_rfc3339(), "action": action, "subject": subject, "detail": detail,
+        })).collect::<Vec<_>>(),
+        // What is known of each personal API token: never the token itself.
+        "apiTokens": held.api_tokens.iter().map(|t| json!({
+            "name": t.name, "prefix": t.prefix, "scope": t.scope.as_str(),
+            "createdAt": t.created_at.and_utc().to_rfc3339(),
+            "lastUsedAt": t.last_used_at.map(|x| x.and_utc().to_rfc3339()),
+            "expiresAt": t.expires_at.map(|x| x.and_utc().to_rfc3339()),
+            "revokedAt": t.revoked_at.map(|x| x.and_utc().to_rfc3339()),
         })).collect::<Vec<_>>(),
         "emails": held.emails.iter().map(|e| json!({
             "kind": e.kind, "status": e.status, "messageId": e.message_id,

@@ -26,7 +26,9 @@ use crate::store::queue::{QueueItem, WithdrawalNotice};
 use crate::store::shares::ShareOutcome;
 use crate::store::{self, StoreError};
 
-const PAGE_SIZE: i64 = 20;
+pub(crate) const PAGE_SIZE: i64 = 20;
+/// Past this a page number is nonsense (and its offset would overflow).
+pub(crate) const MAX_PAGE: i64 = 100_000;
 
 /// One platform on which a post is offered to the person.
 pub struct Offer {
@@ -79,13 +81,13 @@ struct WaitPage {
 }
 
 /// Everything the queue needs about the person and the organisation.
-struct Situation {
-    consented: Vec<(Platform, Option<String>)>,
-    caps: HashMap<Platform, crate::domain::share_caps::ShareCaps>,
-    recent: HashMap<Platform, Vec<NaiveDateTime>>,
-    disclosure: Option<String>,
-    tz: Tz,
-    crowd_threshold: i64,
+pub(crate) struct Situation {
+    pub(crate) consented: Vec<(Platform, Option<String>)>,
+    pub(crate) caps: HashMap<Platform, crate::domain::share_caps::ShareCaps>,
+    pub(crate) recent: HashMap<Platform, Vec<NaiveDateTime>>,
+    pub(crate) disclosure: Option<String>,
+    pub(crate) tz: Tz,
+    pub(crate) crowd_threshold: i64,
 }
 
 fn situation(
@@ -154,7 +156,7 @@ fn wait_text(situation: &Situation, platform: Platform, now: NaiveDateTime) -> O
     })
 }
 
-fn queue_post(
+pub(crate) fn queue_post(
     item: &QueueItem,
     situation: &Situation,
     user_id: i64,
@@ -200,15 +202,15 @@ fn queue_post(
     }
 }
 
-struct Loaded {
-    situation: Situation,
-    items: Vec<QueueItem>,
-    total: i64,
-    notices: Vec<WithdrawalNotice>,
-    crowded: Vec<(i64, Platform)>,
+pub(crate) struct Loaded {
+    pub(crate) situation: Situation,
+    pub(crate) items: Vec<QueueItem>,
+    pub(crate) total: i64,
+    pub(crate) notices: Vec<WithdrawalNotice>,
+    pub(crate) crowded: Vec<(i64, Platform)>,
 }
 
-async fn load(state: &AppState, user_id: i64, page_number: i64) -> WebResult<Loaded> {
+pub(crate) async fn load(state: &AppState, user_id: i64, page_number: i64) -> WebResult<Loaded> {
     let now = state.clock.now_naive();
     let live_posts = state.live_posts.clone();
     Ok(state
@@ -297,7 +299,7 @@ pub async fn index(
     signed_in: SignedIn,
     query: web::Query<QueueQuery>,
 ) -> WebResult<HttpResponse> {
-    let page_number = query.page.max(1);
+    let page_number = query.page.clamp(1, MAX_PAGE);
     let loaded = load(&state, signed_in.user.id, page_number).await?;
     ok(&queue_page(
         &signed_in,
@@ -314,15 +316,54 @@ pub struct ShareForm {
     text: String,
 }
 
-pub async fn share(
-    state: web::Data<AppState>,
-    signed_in: SignedIn,
-    path: web::Path<(i64, String)>,
-    form: web::Form<ShareForm>,
-) -> WebResult<HttpResponse> {
-    let (post_id, slug) = path.into_inner();
-    let platform = Platform::from_slug(&slug).ok_or_else(AppError::not_found)?;
-    let user_id = signed_in.user.id;
+/// What became of a share attempt; the page and the API answer from it.
+pub(crate) enum ShareAttempt {
+    /// Recorded (or recorded before): the platform's share-intent URL.
+    Shared { url: String, already: bool },
+    /// The person's edited text was refused; nothing was recorded.
+    TextRefused {
+        problem: String,
+        post: Box<Post>,
+        situation: Box<Situation>,
+    },
+    /// Past a cap: why, and when sharing is possible again (None: paused at 0).
+    Wait {
+        message: String,
+        retry_at: Option<NaiveDateTime>,
+    },
+    /// The person has not said yes to this platform.
+    NoConsent(String),
+}
+
+/// The platform's own share dialog for a text and a link.
+pub(crate) fn share_intent(
+    platform: Platform,
+    text: &str,
+    link: &str,
+    instance: Option<&str>,
+) -> WebResult<String> {
+    let host = instance.and_then(|i| InstanceHost::parse(i).ok());
+    platform
+        .share_url(&Share {
+            text,
+            url: link,
+            title: text,
+            instance: host.as_ref(),
+        })
+        .map_err(|e| AppError::bad_request(e.0))
+}
+
+/// Shares a post on a platform exactly as the queue does: only a post offered
+/// to the person, only on a platform they said yes to, an edited text checked
+/// for the disclosure and the platform's limit, and the person's caps checked
+/// and the share recorded in one transaction (`store::shares::record`).
+pub(crate) async fn attempt_share(
+    state: &AppState,
+    user_id: i64,
+    post_id: i64,
+    platform: Platform,
+    typed: &str,
+) -> WebResult<ShareAttempt> {
     let now = state.clock.now_naive();
     let (post, situation) = state
         .db
@@ -336,20 +377,17 @@ pub async fn share(
     // A post that is not offered to this person answers as if it did not exist.
     let post = post.ok_or_else(AppError::not_found)?;
     let Some((_, instance)) = situation.consented.iter().find(|(p, _)| *p == platform) else {
-        return Err(AppError::bad_request(format!(
+        return Ok(ShareAttempt::NoConsent(format!(
             "You have not said yes to suggestions for {}. You can change that under Sharing choices.",
             platform.name()
         )));
     };
+    let instance = instance.clone();
     let (variant, offered) =
         offered_caption(&post, platform, user_id, situation.disclosure.as_deref());
-    let typed = parse_text(&form.text, "Your text").unwrap_or_else(|_| offered.clone());
+    let typed = parse_text(typed, "Your text").unwrap_or_else(|_| offered.clone());
     let edited = platform.accepts_prefilled_text() && !typed.is_empty() && typed != offered;
-    let text = if edited {
-        typed.clone()
-    } else {
-        offered.clone()
-    };
+    let text = if edited { typed } else { offered };
     if edited {
         let problem = match &situation.disclosure {
             Some(d) => disclosure::check_edited(&text, d, true).err().map(|e| e.0),
@@ -367,13 +405,84 @@ pub async fn share(
             })
         });
         if let Some(problem) = problem {
+            return Ok(ShareAttempt::TextRefused {
+                problem,
+                post: Box::new(post),
+                situation: Box::new(situation),
+            });
+        }
+    }
+    let outcome = state
+        .db
+        .run(move |conn| {
+            store::shares::record(conn, user_id, post_id, platform, variant, edited, now)
+        })
+        .await?;
+    Ok(match outcome {
+        ShareOutcome::Recorded | ShareOutcome::AlreadyShared => ShareAttempt::Shared {
+            url: share_intent(platform, &text, &post.link, instance.as_deref())?,
+            already: outcome == ShareOutcome::AlreadyShared,
+        },
+        ShareOutcome::CapReached(Some(at)) => ShareAttempt::Wait {
+            message: format!(
+                "You have reached the limit you chose for {}. Your next share there is possible {}.",
+                platform.name(),
+                display(at, situation.tz)
+            ),
+            retry_at: Some(at),
+        },
+        ShareOutcome::CapReached(None) => ShareAttempt::Wait {
+            message: format!(
+                "Sharing on {} is paused: you set your limit to 0 under Preferences.",
+                platform.name()
+            ),
+            retry_at: None,
+        },
+        ShareOutcome::CrowdCapReached(at) => ShareAttempt::Wait {
+            message: format!(
+                "Many colleagues shared this on {} in the last hour, and your organisation spreads identical posts out. It can be shared again {}.",
+                platform.name(),
+                display(at, situation.tz)
+            ),
+            retry_at: Some(at),
+        },
+        ShareOutcome::NoConsent => ShareAttempt::NoConsent(format!(
+            "You have not said yes to suggestions for {}.",
+            platform.name()
+        )),
+    })
+}
+
+/// Seconds until `at`, at least 1, for Retry-After.
+pub(crate) fn retry_after_seconds(at: NaiveDateTime, now: NaiveDateTime) -> i64 {
+    (at - now).num_seconds().max(1)
+}
+
+pub async fn share(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    path: web::Path<(i64, String)>,
+    form: web::Form<ShareForm>,
+) -> WebResult<HttpResponse> {
+    let (post_id, slug) = path.into_inner();
+    let platform = Platform::from_slug(&slug).ok_or_else(AppError::not_found)?;
+    let user_id = signed_in.user.id;
+    let now = state.clock.now_naive();
+    match attempt_share(&state, user_id, post_id, platform, &form.text).await? {
+        ShareAttempt::Shared { url, .. } => Ok(see_other(&url)),
+        ShareAttempt::NoConsent(message) => Err(AppError::bad_request(message)),
+        ShareAttempt::TextRefused {
+            problem,
+            post,
+            situation,
+        } => {
             // Show the queue again, this post first, with the text as typed.
             let mut loaded = load(&state, user_id, 1).await?;
             loaded.items.retain(|i| i.post.id != post.id);
             let mut page = queue_page(&signed_in, &loaded, &state, 1, None);
             let mut this = queue_post(
                 &QueueItem {
-                    post: post.clone(),
+                    post: *post,
                     shared_on: Vec::new(),
                 },
                 &situation,
@@ -386,79 +495,29 @@ pub async fn share(
                 offer.error = Some(problem);
             }
             page.posts.insert(0, this);
-            return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
+            render(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
-    }
-    let outcome = state
-        .db
-        .run(move |conn| {
-            store::shares::record(conn, user_id, post_id, platform, variant, edited, now)
-        })
-        .await?;
-    let wait = |message: String, retry_at: Option<NaiveDateTime>| -> WebResult<HttpResponse> {
-        let mut response = render(
-            StatusCode::TOO_MANY_REQUESTS,
-            &WaitPage {
-                page: PageContext::from(&signed_in),
-                platform: platform.name(),
-                message,
-            },
-        )?;
-        if let Some(at) = retry_at {
-            let seconds = (at - now).num_seconds().max(1);
-            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+        ShareAttempt::Wait { message, retry_at } => {
+            let mut response = render(
+                StatusCode::TOO_MANY_REQUESTS,
+                &WaitPage {
+                    page: PageContext::from(&signed_in),
+                    platform: platform.name(),
+                    message,
+                },
+            )?;
+            if let Some(at) = retry_at
+                && let Ok(value) = HeaderValue::from_str(&retry_after_seconds(at, now).to_string())
+            {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
             }
+            Ok(response)
         }
-        Ok(response)
-    };
-    match outcome {
-        ShareOutcome::Recorded | ShareOutcome::AlreadyShared => {
-            let host = instance
-                .as_deref()
-                .and_then(|i| InstanceHost::parse(i).ok());
-            let url = platform
-                .share_url(&Share {
-                    text: &text,
-                    url: &post.link,
-                    title: &text,
-                    instance: host.as_ref(),
-                })
-                .map_err(|e| AppError::bad_request(e.0))?;
-            Ok(see_other(&url))
-        }
-        ShareOutcome::CapReached(Some(at)) => wait(
-            format!(
-                "You have reached the limit you chose for {}. Your next share there is possible {}.",
-                platform.name(),
-                display(at, situation.tz)
-            ),
-            Some(at),
-        ),
-        ShareOutcome::CapReached(None) => wait(
-            format!(
-                "Sharing on {} is paused: you set your limit to 0 under Preferences.",
-                platform.name()
-            ),
-            None,
-        ),
-        ShareOutcome::CrowdCapReached(at) => wait(
-            format!(
-                "Many colleagues shared this on {} in the last hour, and your organisation spreads identical posts out. It can be shared again {}.",
-                platform.name(),
-                display(at, situation.tz)
-            ),
-            Some(at),
-        ),
-        ShareOutcome::NoConsent => Err(AppError::bad_request(format!(
-            "You have not said yes to suggestions for {}.",
-            platform.name()
-        ))),
     }
 }
 
 /// A post id that names no post answers 404.
-async fn ensure_post_exists(state: &AppState, post_id: i64) -> WebResult<()> {
+pub(crate) async fn ensure_post_exists(state: &AppState, post_id: i64) -> WebResult<()> {
     let exists = state
         .db
         .run(move |conn| store::posts::find(conn, post_id).map(|p| p.is_some()))

@@ -23,9 +23,9 @@ use crate::store::audit::{self, Actor};
 #[derive(Deserialize, Default, Clone)]
 #[serde(default)]
 pub struct ReportQuery {
-    weeks: String,
-    platform: String,
-    department: String,
+    pub weeks: String,
+    pub platform: String,
+    pub department: String,
 }
 
 pub const PERIODS: [u32; 3] = [4, 12, 26];

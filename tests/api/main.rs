@@ -4,6 +4,8 @@
 mod helpers;
 
 mod admin_people;
+mod api_fuzz;
+mod api_v1;
 mod auth;
 mod browser;
 mod chaos;

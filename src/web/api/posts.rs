@@ -1,0 +1,496 @@
+//! The hub over the API (comms): post CRUD and scheduling, validated by the
+//! hub pages' own validation and scheduled within the same hub caps.
+//! Posts are never deleted: withdrawing takes one out of every queue.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{ApiCaller, ApiError, ApiResult, utc};
+use crate::domain::platforms::Platform;
+use crate::domain::post::{MAX_VARIANTS, PostStatus};
+use crate::store;
+use crate::store::posts::{EditOutcome, Post, ScheduleOutcome};
+use crate::web::AppState;
+use crate::web::hub::{self, HubContext, PostErrors, PostForm};
+
+#[derive(Serialize, ToSchema)]
+pub struct PostJson {
+    pub id: i64,
+    pub title: String,
+    pub link: String,
+    pub base_text: String,
+    /// `draft`, `scheduled`, `published`, `expired` or `withdrawn`.
+    pub status: String,
+    /// Empty: offered to everyone.
+    pub department_ids: Vec<i64>,
+    pub platforms: Vec<PlatformCaptions>,
+    pub publish_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub withdrawn_at: Option<DateTime<Utc>>,
+    pub withdrawal_reason: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformCaptions {
+    /// Platform slug, e.g. `linkedin`; one of the organisation's platforms.
+    pub platform: String,
+    /// Caption variants (at most 3); none, or an empty first one, means the
+    /// base text. Each is checked against the platform's limit with the link
+    /// and the disclosure, as the hub page checks it.
+    #[serde(default)]
+    pub variants: Vec<String>,
+}
+
+fn post_json(post: &Post) -> PostJson {
+    PostJson {
+        id: post.id,
+        title: post.title.clone(),
+        link: post.link.clone(),
+        base_text: post.base_text.clone(),
+        status: post.status.as_str().to_string(),
+        department_ids: if post.target_all {
+            Vec::new()
+        } else {
+            post.department_ids.clone()
+        },
+        platforms: post
+            .captions
+            .iter()
+            .map(|(p, v)| PlatformCaptions {
+                platform: p.slug().to_string(),
+                variants: v.clone(),
+            })
+            .collect(),
+        publish_at: post.publish_at.map(utc),
+        expires_at: post.expires_at.map(utc),
+        published_at: post.published_at.map(utc),
+        withdrawn_at: post.withdrawn_at.map(utc),
+        withdrawal_reason: post.withdrawal_reason.clone(),
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "title": "Launch",
+    "link": "https://example.com/launch",
+    "base_text": "We launched today",
+    "platforms": [{"platform": "x", "variants": ["We launched today"]}]
+}))]
+pub struct PostRequest {
+    /// Internal title, for the hub.
+    pub title: String,
+    /// The link to share (http or https).
+    pub link: String,
+    #[serde(default)]
+    pub base_text: String,
+    /// The platforms the post is for, each with its caption variants.
+    pub platforms: Vec<PlatformCaptions>,
+    /// Department ids to offer it to; empty or absent: everyone.
+    #[serde(default)]
+    pub department_ids: Vec<i64>,
+    /// RFC 3339, e.g. `2026-12-01T09:30:00Z`; absent: never expires.
+    pub expires_at: Option<String>,
+}
+
+/// RFC 3339 with an offset, as UTC.
+fn parse_time(input: &str) -> Option<NaiveDateTime> {
+    DateTime::parse_from_rfc3339(input.trim())
+        .ok()
+        .map(|t| t.naive_utc())
+}
+
+fn error_fields(errors: PostErrors) -> BTreeMap<String, String> {
+    let mut fields = BTreeMap::new();
+    let mut put = |name: &str, message: Option<String>| {
+        if let Some(message) = message {
+            fields.insert(name.to_string(), message);
+        }
+    };
+    put("title", errors.title);
+    put("link", errors.link);
+    put("base_text", errors.base_text);
+    put("platforms", errors.platforms);
+    put("department_ids", errors.target);
+    put("expires_at", errors.expires_at);
+    put("timezone", errors.timezone);
+    if !errors.captions.is_empty() {
+        fields.insert("captions".into(), errors.captions.join(" "));
+    }
+    fields
+}
+
+/// The request as the hub form would have sent it, then the hub's validation.
+fn validated_input(
+    request: &PostRequest,
+    context: &HubContext,
+) -> ApiResult<store::posts::PostInput> {
+    let enabled = context.settings.enabled_platforms();
+    let mut fields = BTreeMap::new();
+    let mut chosen: Vec<(Platform, Vec<String>)> = Vec::new();
+    for entry in &request.platforms {
+        match Platform::from_slug(&entry.platform).filter(|p| enabled.contains(p)) {
+            None => {
+                fields.insert(
+                    "platforms".to_string(),
+                    format!(
+                        "{:?} is not one of the organisation's platforms.",
+                        entry.platform
+                    ),
+                );
+            }
+            Some(p) if chosen.iter().any(|(q, _)| *q == p) => {
+                fields.insert(
+                    "platforms".to_string(),
+                    format!("{} is listed twice.", p.name()),
+                );
+            }
+            Some(p) if entry.variants.len() > MAX_VARIANTS => {
+                fields.insert(
+                    "platforms".to_string(),
+                    format!("{}: at most {MAX_VARIANTS} caption variants.", p.name()),
+                );
+            }
+            Some(p) => chosen.push((p, entry.variants.clone())),
+        }
+    }
+    let expires_at = match request.expires_at.as_deref().map(str::trim) {
+        None | Some("") => String::new(),
+        Some(text) => match parse_time(text) {
+            Some(at) => at.format("%Y-%m-%dT%H:%M:%S").to_string(),
+            None => {
+                fields.insert(
+                    "expires_at".to_string(),
+                    "Give the expiry as an RFC 3339 time, e.g. 2026-12-01T09:30:00Z.".into(),
+                );
+                String::new()
+            }
+        },
+    };
+    let form = PostForm {
+        title: request.title.clone(),
+        link: request.link.clone(),
+        base_text: request.base_text.clone(),
+        target_all: request.department_ids.is_empty(),
+        department_ids: request.department_ids.clone(),
+        expires_at,
+        timezone: "UTC".into(),
+        platforms: enabled
+            .iter()
+            .map(|p| {
+                let written = chosen.iter().find(|(q, _)| q == p).map(|(_, v)| v.clone());
+                let used = written.is_some();
+                let mut variants = written.unwrap_or_default();
+                variants.resize(MAX_VARIANTS, String::new());
+                (*p, used, variants)
+            })
+            .collect(),
+    };
+    let validated = hub::validate(&form, context);
+    let mut all = error_fields(validated.errors);
+    all.extend(fields);
+    match validated.input {
+        Some(input) if all.is_empty() => Ok(input),
+        _ => Err(ApiError::validation(all)),
+    }
+}
+
+async fn reload(state: &AppState, id: i64) -> ApiResult<PostJson> {
+    Ok(post_json(&hub::load_post(state, id).await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// `draft`, `scheduled`, `published`, `expired` or `withdrawn`; all by default.
+    pub status: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PostList {
+    /// Newest publish time first, at most 200.
+    pub posts: Vec<PostJson>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/posts",
+    operation_id = "posts_list",
+    tag = "posts",
+    params(ListParams),
+    responses((status = 200, description = "Posts of the hub", body = PostList)),
+    security(("bearer" = []))
+)]
+/// The hub's posts, optionally of one status.
+pub async fn list(
+    state: web::Data<AppState>,
+    _caller: ApiCaller,
+    params: web::Query<ListParams>,
+) -> ApiResult<HttpResponse> {
+    let status = match params.status.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(PostStatus::parse(text).ok_or_else(|| {
+            ApiError::bad_request(
+                "status is one of draft, scheduled, published, expired, withdrawn.",
+            )
+        })?),
+    };
+    let posts = state
+        .db
+        .run(move |conn| store::posts::list(conn, status, hub::LIST_LIMIT))
+        .await?;
+    Ok(HttpResponse::Ok().json(PostList {
+        posts: posts.iter().map(post_json).collect(),
+    }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/posts/{id}",
+    operation_id = "posts_show",
+    tag = "posts",
+    params(("id" = i64, Path, description = "Post id", example = 1)),
+    responses((status = 200, description = "The post", body = PostJson)),
+    security(("bearer" = []))
+)]
+/// One post.
+pub async fn show(
+    state: web::Data<AppState>,
+    _caller: ApiCaller,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(reload(&state, *id).await?))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/posts",
+    operation_id = "posts_create",
+    tag = "posts",
+    request_body = PostRequest,
+    responses((status = 201, description = "Saved as a draft", body = PostJson,
+        headers(("Location" = String, description = "The new post")))),
+    security(("bearer" = []))
+)]
+/// Writes a new post, saved as a draft (schedule it to publish).
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    request: web::Json<PostRequest>,
+) -> ApiResult<HttpResponse> {
+    let context = hub::hub_context(&state).await?;
+    let input = validated_input(&request, &context)?;
+    let (by, now) = (caller.owner.id, state.clock.now_naive());
+    let id = state
+        .db
+        .run(move |conn| store::posts::create_draft(conn, &input, by, now))
+        .await?;
+    let post = reload(&state, id).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/posts/{id}")))
+        .json(post))
+}
+
+fn edit_refusal(outcome: EditOutcome, what: &str) -> ApiResult<()> {
+    match outcome {
+        EditOutcome::Done => Ok(()),
+        EditOutcome::NotFound => Err(ApiError::not_found()),
+        EditOutcome::NotEditable => Err(ApiError::conflict(what.to_string())),
+    }
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/v1/posts/{id}",
+    operation_id = "posts_update",
+    tag = "posts",
+    params(("id" = i64, Path, description = "Post id", example = 1)),
+    request_body = PostRequest,
+    responses(
+        (status = 200, description = "Saved", body = PostJson),
+        (status = 409, description = "Published, expired or withdrawn: no longer editable", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+/// Replaces a draft or scheduled post.
+pub async fn update(
+    state: web::Data<AppState>,
+    _caller: ApiCaller,
+    id: web::Path<i64>,
+    request: web::Json<PostRequest>,
+) -> ApiResult<HttpResponse> {
+    let post = hub::load_post(&state, *id).await?;
+    if !post.status.is_editable() {
+        return Err(ApiError::conflict(
+            "This post has been published, has expired or was withdrawn; it can no longer be edited.",
+        ));
+    }
+    let context = hub::hub_context(&state).await?;
+    let input = validated_input(&request, &context)?;
+    let (post_id, now) = (post.id, state.clock.now_naive());
+    let outcome = state
+        .db
+        .run(move |conn| store::posts::update(conn, post_id, &input, now))
+        .await?;
+    edit_refusal(outcome, "This post can no longer be edited.")?;
+    Ok(HttpResponse::Ok().json(reload(&state, post_id).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"now": true}))]
+pub struct ScheduleRequest {
+    /// RFC 3339; leave out with `now: true` to publish at once.
+    pub publish_at: Option<String>,
+    #[serde(default)]
+    pub now: bool,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/posts/{id}/schedule",
+    operation_id = "posts_schedule",
+    tag = "posts",
+    params(("id" = i64, Path, description = "Post id", example = 1)),
+    request_body = ScheduleRequest,
+    responses(
+        (status = 200, description = "Scheduled, or published when the time is now", body = PostJson),
+        (status = 409, description = "No longer schedulable", body = super::error::ErrorBody),
+        (status = 422, description = "A time in the past, after the expiry, or past a hub cap (the message names the next free slot)", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+/// Schedules a post within the hub caps (or publishes it now).
+pub async fn schedule(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<i64>,
+    request: web::Json<ScheduleRequest>,
+) -> ApiResult<HttpResponse> {
+    let post = hub::load_post(&state, *id).await?;
+    let settings = hub::hub_context(&state).await?.settings;
+    let now = state.clock.now_naive();
+    let at = match (request.now, request.publish_at.as_deref()) {
+        (true, _) => now,
+        (false, Some(text)) => parse_time(text).ok_or_else(|| {
+            ApiError::field(
+                "publish_at",
+                "Give the time as RFC 3339, e.g. 2026-12-01T09:30:00Z, or send now: true.",
+            )
+        })?,
+        (false, None) => {
+            return Err(ApiError::field(
+                "publish_at",
+                "Enter the time to publish, or send now: true.",
+            ));
+        }
+    };
+    hub::check_publish_time(&post, at, now).map_err(|m| ApiError::field("publish_at", m))?;
+    let (post_id, by, tz) = (post.id, caller.owner.id, settings.timezone());
+    let outcome = state
+        .db
+        .run(move |conn| store::posts::schedule(conn, post_id, at, tz, by, now))
+        .await?;
+    match outcome {
+        ScheduleOutcome::Scheduled | ScheduleOutcome::Published => {
+            Ok(HttpResponse::Ok().json(reload(&state, post_id).await?))
+        }
+        ScheduleOutcome::CapReached {
+            platform,
+            next_slot,
+        } => {
+            let mut error =
+                ApiError::field("publish_at", hub::cap_message(platform, next_slot, tz));
+            error.code = "hub_cap_reached";
+            Err(error)
+        }
+        ScheduleOutcome::NoPlatforms => Err(ApiError::field(
+            "platforms",
+            "Choose at least one platform before scheduling.",
+        )),
+        ScheduleOutcome::NotEditable => {
+            Err(ApiError::conflict("This post can no longer be scheduled."))
+        }
+        ScheduleOutcome::NotFound => Err(ApiError::not_found()),
+    }
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/posts/{id}/unschedule",
+    operation_id = "posts_unschedule",
+    tag = "posts",
+    params(("id" = i64, Path, description = "Post id", example = 1)),
+    responses(
+        (status = 200, description = "Back to draft", body = PostJson),
+        (status = 409, description = "Not scheduled", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+/// Takes a scheduled post back to draft.
+pub async fn unschedule(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let (post_id, by, now) = (*id, caller.owner.id, state.clock.now_naive());
+    let outcome = state
+        .db
+        .run(move |conn| store::posts::unschedule(conn, post_id, by, now))
+        .await?;
+    edit_refusal(outcome, "Only a scheduled post can go back to draft.")?;
+    Ok(HttpResponse::Ok().json(reload(&state, post_id).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "The figures were wrong."}))]
+pub struct WithdrawRequest {
+    /// Shown to those who already shared it; 1–500 characters.
+    pub reason: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/posts/{id}/withdraw",
+    operation_id = "posts_withdraw",
+    tag = "posts",
+    params(("id" = i64, Path, description = "Post id", example = 1)),
+    request_body = WithdrawRequest,
+    responses(
+        (status = 200, description = "Withdrawn from every queue; those who shared it are told", body = PostJson),
+        (status = 409, description = "Not scheduled or published", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+/// Withdraws a scheduled or published post from every queue and unsent digest.
+pub async fn withdraw(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<i64>,
+    request: web::Json<WithdrawRequest>,
+) -> ApiResult<HttpResponse> {
+    let post = hub::load_post(&state, *id).await?;
+    let reason =
+        hub::parse_withdrawal_reason(&request.reason).map_err(|m| ApiError::field("reason", m))?;
+    let (post_id, by, now) = (post.id, caller.owner.id, state.clock.now_naive());
+    let domain = state.mail_domain.clone();
+    let outcome = state
+        .db
+        .run(move |conn| {
+            store::posts::withdraw_and_notify(conn, post_id, &reason, by, now, &domain)
+        })
+        .await?;
+    edit_refusal(
+        outcome,
+        "Only a scheduled or published post can be withdrawn.",
+    )?;
+    Ok(HttpResponse::Ok().json(reload(&state, post_id).await?))
+}

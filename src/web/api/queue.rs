@@ -1,0 +1,232 @@
+//! The caller's queue: posts offered to them, with the share-intent URL per
+//! platform; share (caps and consent enforced as on the page) and dismiss.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{ApiCaller, ApiError, ApiResult, optional_json, utc};
+use crate::domain::platforms::Platform;
+use crate::domain::share_caps::next_allowed;
+use crate::store;
+use crate::web::AppState;
+use crate::web::queue::{self as page, MAX_PAGE, PAGE_SIZE, ShareAttempt};
+
+#[derive(Serialize, ToSchema)]
+pub struct QueueResponse {
+    /// Newest first.
+    pub posts: Vec<QueuePost>,
+    pub page: i64,
+    pub pages: i64,
+    pub total: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct QueuePost {
+    pub id: i64,
+    pub title: String,
+    pub link: String,
+    /// One offer per platform the caller said yes to and the post is for.
+    pub offers: Vec<Offer>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Offer {
+    /// Platform slug, e.g. `linkedin`, `x`, `mastodon`.
+    pub platform: String,
+    pub platform_name: String,
+    /// The caption offered to the caller, with the disclosure.
+    pub text: String,
+    /// The platform's own share dialog. Opening it does not record a share:
+    /// `POST …/share/{platform}` does, within the caller's caps.
+    pub share_url: String,
+    /// Whether the platform's share dialog takes a pre-filled text.
+    pub text_editable: bool,
+    pub shared: bool,
+    pub remaining_today: u32,
+    pub remaining_this_week: u32,
+    /// Set when a cap stops sharing now: when it is possible again.
+    pub next_share_at: Option<DateTime<Utc>>,
+    /// True when the caller set their cap for the platform to 0.
+    pub paused: bool,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct QueueQuery {
+    /// Page of 20 posts, from 1.
+    #[param(minimum = 1, maximum = 100000)]
+    pub page: Option<i64>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/queue",
+    operation_id = "queue_list",
+    tag = "queue",
+    params(QueueQuery),
+    responses((status = 200, description = "The caller's queue", body = QueueResponse)),
+    security(("bearer" = []))
+)]
+/// The caller's queue: published posts for the platforms they said yes to.
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    query: web::Query<QueueQuery>,
+) -> ApiResult<HttpResponse> {
+    let page_number = query.page.unwrap_or(1);
+    if !(1..=MAX_PAGE).contains(&page_number) {
+        return Err(ApiError::bad_request(format!(
+            "page runs from 1 to {MAX_PAGE}."
+        )));
+    }
+    let user_id = caller.owner.id;
+    let now = state.clock.now_naive();
+    let loaded = page::load(&state, user_id, page_number).await?;
+    let situation = &loaded.situation;
+    let mut posts = Vec::new();
+    for item in &loaded.items {
+        let shown = page::queue_post(item, situation, user_id, now, &loaded.crowded);
+        let mut offers = Vec::new();
+        for offer in shown.offers {
+            let instance = situation
+                .consented
+                .iter()
+                .find(|(p, _)| *p == offer.platform)
+                .and_then(|(_, i)| i.as_deref());
+            let recent = situation
+                .recent
+                .get(&offer.platform)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            let next = next_allowed(situation.caps[&offer.platform], recent, now);
+            offers.push(Offer {
+                platform: offer.platform.slug().to_string(),
+                platform_name: offer.platform.name().to_string(),
+                share_url: page::share_intent(offer.platform, &offer.text, &shown.link, instance)?,
+                text: offer.text,
+                text_editable: offer.editable,
+                shared: offer.shared,
+                remaining_today: offer.remaining_day,
+                remaining_this_week: offer.remaining_week,
+                next_share_at: next.flatten().map(utc),
+                paused: next == Some(None),
+            });
+        }
+        posts.push(QueuePost {
+            id: shown.id,
+            title: item.post.title.clone(),
+            link: shown.link,
+            offers,
+        });
+    }
+    Ok(HttpResponse::Ok().json(QueueResponse {
+        posts,
+        page: page_number,
+        pages: ((loaded.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
+        total: loaded.total,
+    }))
+}
+
+#[derive(Deserialize, Default, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShareRequest {
+    /// The caller's own wording, where the platform takes a pre-filled text;
+    /// checked like the queue page checks it (disclosure kept, within the
+    /// platform's limit). Leave out to share the offered text.
+    pub text: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ShareResponse {
+    pub post_id: i64,
+    pub platform: String,
+    /// Open this to share: the platform's own share dialog.
+    pub share_url: String,
+    /// True when this share had been recorded before (not counted twice).
+    pub already_shared: bool,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/queue/{id}/share/{platform}",
+    operation_id = "queue_share",
+    tag = "queue",
+    params(
+        ("id" = i64, Path, description = "Post id", example = 1),
+        ("platform" = String, Path, description = "Platform slug, e.g. linkedin", example = "x")
+    ),
+    request_body(content = Option<ShareRequest>, content_type = "application/json", description = "Optional; an empty body shares the offered text"),
+    responses(
+        (status = 200, description = "Recorded; open `share_url`", body = ShareResponse),
+        (status = 409, description = "The caller has not said yes to this platform", body = super::error::ErrorBody),
+        (status = 429, description = "Past the caller's cap (`Retry-After` says when it is possible again) or sharing paused", body = super::error::ErrorBody,
+            headers(("Retry-After" = i64, description = "Seconds until the next share is possible"))),
+    ),
+    security(("bearer" = []))
+)]
+/// Records a share within the caller's caps and answers the share-intent URL.
+pub async fn share(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(i64, String)>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let (post_id, slug) = path.into_inner();
+    let request: ShareRequest = optional_json(&req, &body)?;
+    let platform = Platform::from_slug(&slug).ok_or_else(ApiError::not_found)?;
+    let now = state.clock.now_naive();
+    let typed = request.text.unwrap_or_default();
+    match page::attempt_share(&state, caller.owner.id, post_id, platform, &typed).await? {
+        ShareAttempt::Shared { url, already } => Ok(HttpResponse::Ok().json(ShareResponse {
+            post_id,
+            platform: platform.slug().to_string(),
+            share_url: url,
+            already_shared: already,
+        })),
+        ShareAttempt::NoConsent(message) => Err(ApiError::new(
+            actix_web::http::StatusCode::CONFLICT,
+            "no_consent",
+            message,
+        )),
+        ShareAttempt::TextRefused { problem, .. } => Err(ApiError::field("text", problem)),
+        ShareAttempt::Wait {
+            message,
+            retry_at: Some(at),
+        } => Err(ApiError::too_many(
+            "cap_reached",
+            message,
+            Some(page::retry_after_seconds(at, now)),
+        )),
+        ShareAttempt::Wait {
+            message,
+            retry_at: None,
+        } => Err(ApiError::too_many("sharing_paused", message, None)),
+    }
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/queue/{id}/dismiss",
+    operation_id = "queue_dismiss",
+    tag = "queue",
+    params(("id" = i64, Path, description = "Post id", example = 1)),
+    responses((status = 204, description = "Not for me: the post leaves the caller's queue")),
+    security(("bearer" = []))
+)]
+/// "Not for me": hides a post from the caller's queue, as the page does.
+pub async fn dismiss(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    post: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let (user_id, post_id, now) = (caller.owner.id, *post, state.clock.now_naive());
+    page::ensure_post_exists(&state, post_id).await?;
+    state
+        .db
+        .run(move |conn| store::shares::dismiss(conn, user_id, post_id, now))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
