@@ -39,6 +39,11 @@ const NOT_PAGES: &[(&str, &str)] = &[
         "/admin/reports/{table:[a-z]+}.csv",
         "CSV download of a report table",
     ),
+    (
+        "/login/oidc/callback",
+        "the identity provider's redirect back: answers a redirect, or a refusal \
+         on the error layout audited as the 404 page (needs a provider; tests/api/sso.rs)",
+    ),
 ];
 
 /// Whole families of GET routes that answer no page.
@@ -63,6 +68,7 @@ const SIGNED_IN_PAGES: &[&str] = &[
     "/me/visibility",
     "/policy",
     "/policy/{version:\\d+}",
+    "/me/tokens",
 ];
 
 const EMPLOYEE_PAGES: &[&str] = &[
@@ -92,6 +98,8 @@ const ADMIN_PAGES: &[&str] = &[
     "/admin/reports",
     "/admin/audit",
     "/admin/email",
+    "/admin/settings/sso",
+    "/admin/tokens",
 ];
 
 #[test]
@@ -496,6 +504,7 @@ async fn signed_in_pages(audit: &mut Audit<'_>, org: &Organisation, welcome: &st
             &format!("Social-media policy, version {}", org.policy_version),
         )
         .await;
+    audit.visit("/me/tokens", "/me/tokens", "API tokens").await;
     audit.visit("404 page", "/nowhere", "Page not found").await;
 }
 
@@ -776,6 +785,16 @@ async fn every_admin_page_passes_wcag_aa_on_desktop_and_dark_phone() {
             .visit("/admin/audit", "/admin/audit", "Audit log")
             .await;
         audit.visit("/admin/email", "/admin/email", "Email").await;
+        audit
+            .visit(
+                "/admin/settings/sso",
+                "/admin/settings/sso",
+                "Single sign-on",
+            )
+            .await;
+        audit
+            .visit("/admin/tokens", "/admin/tokens", "Integrations")
+            .await;
         signed_in_pages(audit, &org, "Welcome, Alex Admin").await;
     })
     .await;
