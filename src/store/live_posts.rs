@@ -6,7 +6,6 @@
 //! shares) instead of a scan of every post, and the rule below gives the
 //! same posts as `queue::page` (compared in tests/api/queue.rs).
 
-use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::NaiveDateTime;
@@ -67,20 +66,38 @@ impl LivePosts {
     }
 }
 
-/// What a person did with their queue.
+/// What a person did with their queue. Sorted, so that the test made for
+/// each of the thousands of published posts is a binary search over the
+/// person's few marks rather than a hash.
 #[derive(Debug, Default)]
 pub struct Marks {
-    pub dismissed: HashSet<i64>,
-    pub shared: HashSet<(i64, Platform)>,
+    dismissed: Vec<i64>,
+    shared: Vec<(i64, Platform)>,
+}
+
+impl Marks {
+    pub fn new(mut dismissed: Vec<i64>, mut shared: Vec<(i64, Platform)>) -> Marks {
+        dismissed.sort_unstable();
+        dismissed.dedup();
+        shared.sort_unstable();
+        shared.dedup();
+        Marks { dismissed, shared }
+    }
+
+    pub fn is_dismissed(&self, post_id: i64) -> bool {
+        self.dismissed.binary_search(&post_id).is_ok()
+    }
+
+    pub fn is_shared(&self, post_id: i64, platform: Platform) -> bool {
+        self.shared.binary_search(&(post_id, platform)).is_ok()
+    }
 }
 
 pub fn marks(conn: &mut DbConnection, user_id: i64) -> StoreResult<Marks> {
     let dismissed = dismissals::table
         .filter(dismissals::user_id.eq(user_id))
         .select(dismissals::post_id)
-        .load::<i64>(conn)?
-        .into_iter()
-        .collect();
+        .load::<i64>(conn)?;
     let shared = shares::table
         .filter(shares::user_id.eq(user_id))
         .select((shares::post_id, shares::platform))
@@ -88,7 +105,7 @@ pub fn marks(conn: &mut DbConnection, user_id: i64) -> StoreResult<Marks> {
         .into_iter()
         .filter_map(|(post, slug)| Platform::from_slug(&slug).map(|p| (post, p)))
         .collect();
-    Ok(Marks { dismissed, shared })
+    Ok(Marks::new(dismissed, shared))
 }
 
 /// Whether a published post is offered to this person now: not expired,
@@ -103,9 +120,9 @@ fn offered(
 ) -> bool {
     post.expires_at.is_none_or(|at| at > now)
         && (post.target_all || department.is_some_and(|d| post.department_ids.contains(&d)))
-        && !marks.dismissed.contains(&post.id)
+        && !marks.is_dismissed(post.id)
         && post.captions.iter().any(|(platform, _)| {
-            consented.contains(platform) && !marks.shared.contains(&(post.id, *platform))
+            consented.contains(platform) && !marks.is_shared(post.id, *platform)
         })
 }
 
@@ -130,7 +147,7 @@ pub fn page(
                 shared_on: Platform::ALL
                     .iter()
                     .copied()
-                    .filter(|p| marks.shared.contains(&(post.id, *p)))
+                    .filter(|p| marks.is_shared(post.id, *p))
                     .collect(),
                 post: post.clone(),
             });
