@@ -57,11 +57,29 @@ impl LivePosts {
         if consented.is_empty() {
             return Ok((Vec::new(), 0));
         }
-        let published = self.current(conn)?;
         let department = super::queue::department_of(conn, user_id)?;
         let marks = marks(conn, user_id)?;
+        self.queue_with(conn, department, consented, &marks, now, offset, limit)
+    }
+
+    /// The same, for a caller that read the person's department and marks.
+    #[allow(clippy::too_many_arguments)]
+    pub fn queue_with(
+        &self,
+        conn: &mut DbConnection,
+        department: Option<i64>,
+        consented: &[Platform],
+        marks: &Marks,
+        now: NaiveDateTime,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<(Vec<QueueItem>, i64)> {
+        if consented.is_empty() {
+            return Ok((Vec::new(), 0));
+        }
+        let published = self.current(conn)?;
         Ok(page(
-            &published, department, consented, &marks, now, offset, limit,
+            &published, department, consented, marks, now, offset, limit,
         ))
     }
 }
@@ -94,18 +112,29 @@ impl Marks {
 }
 
 pub fn marks(conn: &mut DbConnection, user_id: i64) -> StoreResult<Marks> {
+    Ok(marks_and_share_times(conn, user_id)?.0)
+}
+
+/// The person's marks, and when they shared on which platform (what their
+/// caps count), from the same two reads.
+pub fn marks_and_share_times(
+    conn: &mut DbConnection,
+    user_id: i64,
+) -> StoreResult<(Marks, Vec<(Platform, NaiveDateTime)>)> {
     let dismissed = dismissals::table
         .filter(dismissals::user_id.eq(user_id))
         .select(dismissals::post_id)
         .load::<i64>(conn)?;
-    let shared = shares::table
+    let rows: Vec<(i64, Platform, NaiveDateTime)> = shares::table
         .filter(shares::user_id.eq(user_id))
-        .select((shares::post_id, shares::platform))
-        .load::<(i64, String)>(conn)?
+        .select((shares::post_id, shares::platform, shares::shared_at))
+        .load::<(i64, String, NaiveDateTime)>(conn)?
         .into_iter()
-        .filter_map(|(post, slug)| Platform::from_slug(&slug).map(|p| (post, p)))
+        .filter_map(|(post, slug, at)| Platform::from_slug(&slug).map(|p| (post, p, at)))
         .collect();
-    Ok(Marks::new(dismissed, shared))
+    let times = rows.iter().map(|&(_, p, at)| (p, at)).collect();
+    let shared = rows.into_iter().map(|(post, p, _)| (post, p)).collect();
+    Ok((Marks::new(dismissed, shared), times))
 }
 
 /// Whether a published post is offered to this person now: not expired,

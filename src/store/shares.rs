@@ -152,13 +152,26 @@ pub fn recent(
         .filter(shares::shared_at.gt(now - WEEK))
         .select((shares::platform, shares::shared_at))
         .load(conn)?;
+    Ok(recent_among(
+        rows.into_iter()
+            .filter_map(|(slug, at)| Platform::from_slug(&slug).map(|p| (p, at))),
+        now,
+    ))
+}
+
+/// Of a person's shares (platform, time), those of the last 7 days, per
+/// platform: what [`recent`] reads, for a caller that has all of them.
+pub fn recent_among(
+    shares: impl IntoIterator<Item = (Platform, NaiveDateTime)>,
+    now: NaiveDateTime,
+) -> HashMap<Platform, Vec<NaiveDateTime>> {
     let mut by_platform: HashMap<Platform, Vec<NaiveDateTime>> = HashMap::new();
-    for (slug, at) in rows {
-        if let Some(p) = Platform::from_slug(&slug) {
-            by_platform.entry(p).or_default().push(at);
+    for (platform, at) in shares {
+        if at > now - WEEK {
+            by_platform.entry(platform).or_default().push(at);
         }
     }
-    Ok(by_platform)
+    by_platform
 }
 
 /// Posts (among `post_ids`) shared on a platform at least `threshold` times

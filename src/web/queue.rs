@@ -21,6 +21,7 @@ use crate::domain::platforms::{InstanceHost, Platform, Share};
 use crate::domain::post::{offered_text, parse_text, variant_for};
 use crate::domain::schedule;
 use crate::domain::share_caps::{next_allowed, remaining};
+use crate::store::live_posts;
 use crate::store::posts::Post;
 use crate::store::queue::{QueueItem, WithdrawalNotice};
 use crate::store::shares::ShareOutcome;
@@ -88,6 +89,7 @@ pub(crate) struct Situation {
     pub(crate) disclosure: Option<String>,
     pub(crate) tz: Tz,
     pub(crate) crowd_threshold: i64,
+    pub(crate) department: Option<i64>,
 }
 
 fn situation(
@@ -95,8 +97,18 @@ fn situation(
     user_id: i64,
     now: NaiveDateTime,
 ) -> Result<Situation, StoreError> {
+    let recent = store::shares::recent(conn, user_id, now)?;
+    situation_with(conn, user_id, recent)
+}
+
+/// The situation, for a caller that already has the person's recent shares.
+fn situation_with(
+    conn: &mut crate::db::DbConnection,
+    user_id: i64,
+    recent: HashMap<Platform, Vec<NaiveDateTime>>,
+) -> Result<Situation, StoreError> {
     let settings = store::org::settings(conn)?;
-    let preferences = store::users::preferences(conn, user_id)?;
+    let (timezone, department) = store::users::timezone_and_department(conn, user_id)?;
     let enabled = settings.enabled_platforms();
     Ok(Situation {
         consented: store::consent::consented_platforms(conn, user_id)?
@@ -104,13 +116,13 @@ fn situation(
             .filter(|(p, _)| enabled.contains(p))
             .collect(),
         caps: store::shares::effective_caps(conn, user_id)?,
-        recent: store::shares::recent(conn, user_id, now)?,
+        recent,
         disclosure: settings.disclosure(),
-        tz: preferences
-            .timezone
+        tz: timezone
             .and_then(|t| t.parse().ok())
             .unwrap_or_else(|| settings.timezone()),
         crowd_threshold: settings.crowd_threshold as i64,
+        department,
     })
 }
 
@@ -216,12 +228,17 @@ pub(crate) async fn load(state: &AppState, user_id: i64, page_number: i64) -> We
     Ok(state
         .db
         .run(move |conn| {
-            let situation = situation(conn, user_id, now)?;
+            // One read of the person's shares gives both what the queue
+            // leaves out and what their caps count.
+            let (marks, share_times) = live_posts::marks_and_share_times(conn, user_id)?;
+            let recent = store::shares::recent_among(share_times, now);
+            let situation = situation_with(conn, user_id, recent)?;
             let platforms: Vec<Platform> = situation.consented.iter().map(|(p, _)| *p).collect();
-            let (items, total) = live_posts.queue_of(
+            let (items, total) = live_posts.queue_with(
                 conn,
-                user_id,
+                situation.department,
                 &platforms,
+                &marks,
                 now,
                 (page_number - 1) * PAGE_SIZE,
                 PAGE_SIZE,
