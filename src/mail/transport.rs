@@ -13,8 +13,8 @@ use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::smtp_sessions::{Relay, Security, SessionError, Sessions};
 
-/// lettre's async client only bounds the TCP connect, so a whole send gets a
-/// deadline of its own: a relay that stops answering must not stall the job.
+/// The connect has a deadline of its own; lettre's commands have none, so a
+/// whole send gets one too: a relay that stops answering must not stall the job.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 const SEND_TIMEOUT: Duration = Duration::from_secs(60);
 

@@ -57,29 +57,11 @@ impl LivePosts {
         if consented.is_empty() {
             return Ok((Vec::new(), 0));
         }
+        let published = self.current(conn)?;
         let department = super::queue::department_of(conn, user_id)?;
         let marks = marks(conn, user_id)?;
-        self.queue_with(conn, department, consented, &marks, now, offset, limit)
-    }
-
-    /// The same, for a caller that read the person's department and marks.
-    #[allow(clippy::too_many_arguments)]
-    pub fn queue_with(
-        &self,
-        conn: &mut DbConnection,
-        department: Option<i64>,
-        consented: &[Platform],
-        marks: &Marks,
-        now: NaiveDateTime,
-        offset: i64,
-        limit: i64,
-    ) -> StoreResult<(Vec<QueueItem>, i64)> {
-        if consented.is_empty() {
-            return Ok((Vec::new(), 0));
-        }
-        let published = self.current(conn)?;
         Ok(page(
-            &published, department, consented, marks, now, offset, limit,
+            &published, department, consented, &marks, now, offset, limit,
         ))
     }
 }

@@ -33,10 +33,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 /// Both sides are hashed first, so the comparison takes the same time
 /// whatever the length or content of the guess.
 pub fn bearer_matches(authorization: Option<&str>, token: &str) -> bool {
-    let Some(offered) = authorization
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim)
-    else {
+    let Some(offered) = authorization.and_then(crate::credentials::bearer_token) else {
         return false;
     };
     let offered = Sha256::digest(offered.as_bytes());

@@ -224,7 +224,7 @@ pub(crate) struct Loaded {
 
 pub(crate) async fn load(state: &AppState, user_id: i64, page_number: i64) -> WebResult<Loaded> {
     let now = state.clock.now_naive();
-    let live_posts = state.live_posts.clone();
+    let live = state.live_posts.clone();
     Ok(state
         .db
         .run(move |conn| {
@@ -234,15 +234,16 @@ pub(crate) async fn load(state: &AppState, user_id: i64, page_number: i64) -> We
             let recent = store::shares::recent_among(share_times, now);
             let situation = situation_with(conn, user_id, recent)?;
             let platforms: Vec<Platform> = situation.consented.iter().map(|(p, _)| *p).collect();
-            let (items, total) = live_posts.queue_with(
-                conn,
+            // No consent, no caption offered: the page is empty by the rule.
+            let (items, total) = live_posts::page(
+                &live.current(conn)?,
                 situation.department,
                 &platforms,
                 &marks,
                 now,
                 (page_number - 1) * PAGE_SIZE,
                 PAGE_SIZE,
-            )?;
+            );
             let ids: Vec<i64> = items.iter().map(|i| i.post.id).collect();
             let since = now - chrono::Duration::hours(1);
             let crowded = store::shares::crowded(conn, &ids, since, situation.crowd_threshold)?;

@@ -61,9 +61,7 @@ impl FromRequest for ApiCaller {
 
 fn bearer(req: &ServiceRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_string())
+    crate::credentials::bearer_token(value).map(str::to_string)
 }
 
 fn reads_only(method: &Method) -> bool {
