@@ -299,6 +299,7 @@ impl Application {
             ip_throttle: Default::default(),
             report_cache: Default::default(),
             live_posts: Default::default(),
+            crowd_memo: Default::default(),
             mail_domain,
             trusted_proxies,
             metrics,

@@ -8,11 +8,12 @@ use futures_util::StreamExt;
 use rand::Rng;
 
 use crate::clock::Clock;
-use crate::db::{Db, RunError};
-use crate::mail::compose::{Composition, compose};
+use crate::db::{Db, DbConnection, RunError};
+use crate::mail::compose::{Composed, Composition, compose};
 use crate::mail::transport::{FailureKind, Mailer, OutgoingEmail};
 use crate::shutdown::Shutdown;
 use crate::store::{StoreError, outbox};
+use diesel::Connection;
 
 /// How delivery behaves; every number has a default that runs.
 #[derive(Debug, Clone)]
@@ -65,6 +66,37 @@ enum Outcome {
     Unsent(i64),
 }
 
+/// A claimed row after its turn in the database before sending.
+enum Prepared {
+    /// Rendered and stored; ready to go.
+    Send(Box<(outbox::OutboxRow, Composed)>),
+    /// Already settled in the database (suppressed address, cancelled).
+    Settled(Outcome),
+}
+
+/// What the relay's answer means for the row; written in batches.
+enum Settle {
+    Sent {
+        id: i64,
+        at: NaiveDateTime,
+    },
+    Retry {
+        id: i64,
+        message: String,
+        next_at: NaiveDateTime,
+    },
+    Suppress {
+        id: i64,
+        recipient: String,
+        message: String,
+        at: NaiveDateTime,
+    },
+    Fail {
+        id: i64,
+        message: String,
+    },
+}
+
 /// One round: claim a batch, send up to `concurrency` at a time, record
 /// each result.
 pub async fn deliver_once(
@@ -76,10 +108,19 @@ pub async fn deliver_once(
     deliver_until(db, mailer, clock, settings, &Shutdown::never()).await
 }
 
+/// Most outcomes written in one transaction.
+const SETTLE_BATCH: usize = 256;
+
 /// One round that stops early at shutdown: no new email is started, those
 /// being sent get the grace period, and every claimed row not sent is
 /// handed back at once (see [`outbox::release`]) instead of waiting for its
 /// lease to expire.
+///
+/// The round is a pipeline. Claimed rows are rendered `concurrency` at a
+/// time in one transaction each, sent with up to `concurrency` in flight,
+/// and the relay's answers are written as they come, all that have arrived
+/// in one transaction. So an email costs no commit of its own, and sending
+/// never waits for the database.
 pub async fn deliver_until(
     db: &Db,
     mailer: &Mailer,
@@ -92,24 +133,77 @@ pub async fn deliver_until(
     let rows = db
         .run(move |conn| outbox::claim_due(conn, &worker, now, lease, batch))
         .await?;
-    let outcomes: Vec<_> = futures_util::stream::iter(rows)
-        .map(|row| deliver_one(db, mailer, clock, settings, shutdown, row))
-        .buffer_unordered(settings.concurrency.max(1))
-        .collect()
-        .await;
-    let mut report = DeliveryReport::default();
-    let mut unsent: Vec<i64> = Vec::new();
-    for outcome in outcomes {
-        match outcome? {
-            Outcome::Sent { digest } => {
-                report.sent += 1;
-                report.digests_sent += usize::from(digest);
+    let concurrency = settings.concurrency.max(1);
+    let chunks: Vec<Vec<outbox::OutboxRow>> = rows.chunks(concurrency).map(<[_]>::to_vec).collect();
+    let (answers, mut answered) = tokio::sync::mpsc::unbounded_channel();
+    let sending = futures_util::stream::iter(chunks)
+        .then(|chunk| prepare(db, settings, clock.now_naive(), chunk))
+        .flat_map(|prepared| {
+            futures_util::stream::iter(match prepared {
+                Ok(rows) => rows.into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e)],
+            })
+        })
+        .map(|prepared| async move {
+            match prepared {
+                Ok(Prepared::Send(row)) => Ok(send(mailer, clock, settings, shutdown, *row).await),
+                Ok(Prepared::Settled(outcome)) => Ok((outcome, None)),
+                Err(e) => Err(e),
             }
-            Outcome::Retried => report.retried += 1,
-            Outcome::Failed => report.failed += 1,
-            Outcome::Cancelled => report.cancelled += 1,
-            Outcome::Unsent(id) => unsent.push(id),
+        })
+        .buffer_unordered(concurrency)
+        .for_each(move |answer| {
+            // The receiver lives until this stream ends.
+            let _ = answers.send(answer);
+            futures_util::future::ready(())
+        });
+    let recording = async {
+        let mut report = DeliveryReport::default();
+        let mut unsent: Vec<i64> = Vec::new();
+        let mut first_error = None;
+        while let Some(answer) = answered.recv().await {
+            let mut arrived = vec![answer];
+            while arrived.len() < SETTLE_BATCH {
+                match answered.try_recv() {
+                    Ok(more) => arrived.push(more),
+                    Err(_) => break,
+                }
+            }
+            let mut settles = Vec::new();
+            for answer in arrived {
+                match answer {
+                    Ok((outcome, settle)) => {
+                        match outcome {
+                            Outcome::Sent { digest } => {
+                                report.sent += 1;
+                                report.digests_sent += usize::from(digest);
+                            }
+                            Outcome::Retried => report.retried += 1,
+                            Outcome::Failed => report.failed += 1,
+                            Outcome::Cancelled => report.cancelled += 1,
+                            Outcome::Unsent(id) => unsent.push(id),
+                        }
+                        settles.extend(settle);
+                    }
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            // Every answer is written, even after an error elsewhere: an
+            // email the relay took must not be sent again.
+            if !settles.is_empty()
+                && let Err(e) = db.run(move |conn| settle_all(conn, &settles)).await
+            {
+                first_error.get_or_insert(e);
+            }
         }
+        (report, unsent, first_error)
+    };
+    let ((), (mut report, unsent, first_error)) =
+        futures_util::future::join(sending, recording).await;
+    if let Some(e) = first_error {
+        return Err(e);
     }
     if !unsent.is_empty() {
         let (worker, now) = (settings.worker_id.clone(), clock.now_naive());
@@ -147,49 +241,67 @@ pub async fn deliver_all_due(
     }
 }
 
-async fn deliver_one(
+/// Renders and stores a chunk of claimed rows in one transaction; a
+/// suppressed address fails and a row past its period is cancelled there.
+async fn prepare(
     db: &Db,
+    settings: &DeliverySettings,
+    now: NaiveDateTime,
+    chunk: Vec<outbox::OutboxRow>,
+) -> Result<Vec<Prepared>, RunError<StoreError>> {
+    let base_url = settings.base_url.clone();
+    db.run(move |conn| {
+        conn.transaction(|conn| {
+            crate::store::sqlite_write_lock(conn)?;
+            let mut prepared = Vec::with_capacity(chunk.len());
+            for row in chunk {
+                if outbox::is_suppressed(conn, &row.recipient)? {
+                    outbox::mark_failed(
+                        conn,
+                        row.id,
+                        "the address is suppressed after a permanent failure",
+                    )?;
+                    prepared.push(Prepared::Settled(Outcome::Failed));
+                    continue;
+                }
+                match compose(conn, &row, &base_url, now)? {
+                    Composition::Cancel(reason) => {
+                        outbox::cancel(conn, row.id, reason)?;
+                        prepared.push(Prepared::Settled(Outcome::Cancelled));
+                    }
+                    Composition::Send(composed) => {
+                        let headers =
+                            serde_json::json!({ "List-Unsubscribe": composed.list_unsubscribe })
+                                .to_string();
+                        outbox::store_rendered(
+                            conn,
+                            row.id,
+                            &composed.subject,
+                            &composed.text,
+                            &composed.html,
+                            &headers,
+                        )?;
+                        prepared.push(Prepared::Send(Box::new((row, composed))));
+                    }
+                }
+            }
+            Ok::<_, StoreError>(prepared)
+        })
+    })
+    .await
+}
+
+/// Sends one rendered email; what became of it and what to write.
+async fn send(
     mailer: &Mailer,
     clock: &Clock,
     settings: &DeliverySettings,
     shutdown: &Shutdown,
-    row: outbox::OutboxRow,
-) -> Result<Outcome, RunError<StoreError>> {
+    (row, composed): (outbox::OutboxRow, Composed),
+) -> (Outcome, Option<Settle>) {
     if shutdown.is_requested() {
-        return Ok(Outcome::Unsent(row.id));
+        return (Outcome::Unsent(row.id), None);
     }
-    let now = clock.now_naive();
-    let base_url = settings.base_url.clone();
-    let claimed = row.clone();
-    let composition = db
-        .run(move |conn| {
-            if outbox::is_suppressed(conn, &claimed.recipient)? {
-                outbox::mark_failed(
-                    conn,
-                    claimed.id,
-                    "the address is suppressed after a permanent failure",
-                )?;
-                return Ok(None);
-            }
-            let composition = compose(conn, &claimed, &base_url, now)?;
-            match &composition {
-                Composition::Cancel(reason) => outbox::cancel(conn, claimed.id, reason)?,
-                Composition::Send(c) => {
-                    let headers =
-                        serde_json::json!({ "List-Unsubscribe": c.list_unsubscribe }).to_string();
-                    outbox::store_rendered(
-                        conn, claimed.id, &c.subject, &c.text, &c.html, &headers,
-                    )?
-                }
-            }
-            Ok::<_, StoreError>(Some(composition))
-        })
-        .await?;
-    let composed = match composition {
-        None => return Ok(Outcome::Failed),
-        Some(Composition::Cancel(_)) => return Ok(Outcome::Cancelled),
-        Some(Composition::Send(composed)) => composed,
-    };
     let email = OutgoingEmail {
         from: settings.mail_from.clone(),
         to: row.recipient.clone(),
@@ -203,42 +315,75 @@ async fn deliver_one(
     let Some(result) = shutdown.finish_within_grace(mailer.send(&email)).await else {
         // Abandoned mid-send: the relay may or may not have taken it (a
         // message in flight); either way it is due again.
-        return Ok(Outcome::Unsent(row.id));
+        return (Outcome::Unsent(row.id), None);
     };
-    let (id, attempts, recipient) = (row.id, row.attempts, row.recipient.clone());
-    let done_at: NaiveDateTime = clock.now_naive();
-    let next_at = done_at + backoff(attempts, settings.retry_base, settings.retry_max);
-    let max_attempts = settings.max_attempts;
-    let outcome = result
-        .as_ref()
-        .map_err(|f| (f.kind.clone(), f.message.clone()))
-        .err();
-    db.run(move |conn| match outcome {
-        None => outbox::mark_sent(conn, id, done_at),
-        Some((FailureKind::Temporary, message)) if attempts < max_attempts => {
-            outbox::mark_retry(conn, id, &message, next_at)
-        }
-        Some((FailureKind::NoSuchUser, message)) => {
-            outbox::suppress(conn, &recipient, &message, done_at)?;
-            outbox::mark_failed(conn, id, &message)
-        }
-        Some((_, message)) => outbox::mark_failed(conn, id, &message),
-    })
-    .await?;
-    Ok(match result {
-        Ok(()) => Outcome::Sent {
-            digest: row.kind == outbox::Kind::Digest.as_str(),
-        },
+    let (id, attempts) = (row.id, row.attempts);
+    let at: NaiveDateTime = clock.now_naive();
+    match result {
+        Ok(()) => (
+            Outcome::Sent {
+                digest: row.kind == outbox::Kind::Digest.as_str(),
+            },
+            Some(Settle::Sent { id, at }),
+        ),
         // The transport logged the failure with the address taken out;
         // the server's raw reply may name the recipient, so not here.
-        Err(f) if f.kind == FailureKind::Temporary && attempts < max_attempts => {
+        Err(f) if f.kind == FailureKind::Temporary && attempts < settings.max_attempts => {
             tracing::info!(outbox_id = id, attempts, "email delivery will be retried");
-            Outcome::Retried
+            let next_at = at + backoff(attempts, settings.retry_base, settings.retry_max);
+            (
+                Outcome::Retried,
+                Some(Settle::Retry {
+                    id,
+                    message: f.message,
+                    next_at,
+                }),
+            )
         }
-        Err(_) => {
+        Err(f) => {
             tracing::warn!(outbox_id = id, attempts, "email delivery failed for good");
-            Outcome::Failed
+            let settle = if f.kind == FailureKind::NoSuchUser {
+                Settle::Suppress {
+                    id,
+                    recipient: row.recipient,
+                    message: f.message,
+                    at,
+                }
+            } else {
+                Settle::Fail {
+                    id,
+                    message: f.message,
+                }
+            };
+            (Outcome::Failed, Some(settle))
         }
+    }
+}
+
+/// Writes the relay's answers in one transaction.
+fn settle_all(conn: &mut DbConnection, settles: &[Settle]) -> Result<(), StoreError> {
+    conn.transaction(|conn| {
+        for settle in settles {
+            match settle {
+                Settle::Sent { id, at } => outbox::mark_sent(conn, *id, *at)?,
+                Settle::Retry {
+                    id,
+                    message,
+                    next_at,
+                } => outbox::mark_retry(conn, *id, message, *next_at)?,
+                Settle::Suppress {
+                    id,
+                    recipient,
+                    message,
+                    at,
+                } => {
+                    outbox::suppress(conn, recipient, message, *at)?;
+                    outbox::mark_failed(conn, *id, message)?
+                }
+                Settle::Fail { id, message } => outbox::mark_failed(conn, *id, message)?,
+            }
+        }
+        Ok(())
     })
 }
 

@@ -6,6 +6,7 @@
 //! shares) instead of a scan of every post, and the rule below gives the
 //! same posts as `queue::page` (compared in tests/api/queue.rs).
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::NaiveDateTime;
@@ -19,27 +20,140 @@ use crate::domain::platforms::Platform;
 
 #[derive(Default)]
 pub struct LivePosts {
-    kept: Mutex<Option<(i64, Arc<Vec<Post>>)>>,
+    kept: Mutex<Option<Arc<Published>>>,
+}
+
+/// The published posts as of one queue generation.
+pub struct Published {
+    pub generation: i64,
+    /// Newest first.
+    posts: Vec<Arc<Post>>,
+    /// What the queue rule reads of each post, in the same order, packed so
+    /// that a queue view's walk over thousands of posts stays in the cache.
+    entries: Vec<Entry>,
+    /// Texts offered for captions, worked out once per caption while the
+    /// posts and the disclosure hold.
+    offered: Mutex<OfferedTexts>,
+}
+
+#[derive(Default)]
+struct OfferedTexts {
+    disclosure: Option<String>,
+    texts: HashMap<(i64, Platform, usize), Arc<str>>,
+}
+
+/// More than a busy organisation's first pages ever offer; past it the
+/// memo starts again rather than grow.
+const OFFERED_TEXTS: usize = 20_000;
+
+struct Entry {
+    id: i64,
+    expires_at: Option<NaiveDateTime>,
+    target_all: bool,
+    /// The platforms the post has a caption for.
+    platforms: PlatformSet,
+}
+
+/// A set of platforms as bits (there are eight).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlatformSet(u8);
+
+impl PlatformSet {
+    fn bit(platform: Platform) -> u8 {
+        1 << (platform as u8)
+    }
+
+    pub fn of(platforms: impl IntoIterator<Item = Platform>) -> PlatformSet {
+        PlatformSet(platforms.into_iter().fold(0, |set, p| set | Self::bit(p)))
+    }
+
+    pub fn contains(self, platform: Platform) -> bool {
+        self.0 & Self::bit(platform) != 0
+    }
+
+    fn and(self, other: PlatformSet) -> PlatformSet {
+        PlatformSet(self.0 & other.0)
+    }
+
+    fn without(self, other: PlatformSet) -> PlatformSet {
+        PlatformSet(self.0 & !other.0)
+    }
+
+    fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl Published {
+    fn new(generation: i64, posts: Vec<Post>) -> Published {
+        let entries = posts
+            .iter()
+            .map(|post| Entry {
+                id: post.id,
+                expires_at: post.expires_at,
+                target_all: post.target_all,
+                platforms: PlatformSet::of(post.captions.iter().map(|(p, _)| *p)),
+            })
+            .collect();
+        Published {
+            generation,
+            posts: posts.into_iter().map(Arc::new).collect(),
+            entries,
+            offered: Mutex::default(),
+        }
+    }
+
+    pub fn posts(&self) -> &[Arc<Post>] {
+        &self.posts
+    }
+
+    /// The text offered for caption `variant` of a post on a platform under
+    /// this disclosure: `make` works it out the first time, then it is kept
+    /// (the posts of a generation do not change; a new disclosure starts
+    /// the memo again).
+    pub fn offered_text(
+        &self,
+        (post_id, platform, variant): (i64, Platform, usize),
+        disclosure: Option<&str>,
+        make: impl FnOnce() -> String,
+    ) -> Arc<str> {
+        let key = (post_id, platform, variant);
+        {
+            let memo = self.offered.lock().unwrap_or_else(PoisonError::into_inner);
+            if memo.disclosure.as_deref() == disclosure
+                && let Some(text) = memo.texts.get(&key)
+            {
+                return text.clone();
+            }
+        }
+        let text: Arc<str> = make().into();
+        let mut memo = self.offered.lock().unwrap_or_else(PoisonError::into_inner);
+        if memo.disclosure.as_deref() != disclosure || memo.texts.len() >= OFFERED_TEXTS {
+            memo.disclosure = disclosure.map(str::to_string);
+            memo.texts.clear();
+        }
+        memo.texts.insert(key, text.clone());
+        text
+    }
 }
 
 impl LivePosts {
     /// The published posts, newest first, as of now.
-    pub fn current(&self, conn: &mut DbConnection) -> StoreResult<Arc<Vec<Post>>> {
+    pub fn current(&self, conn: &mut DbConnection) -> StoreResult<Arc<Published>> {
         let generation: i64 = queue_generation::table
             .find(1)
             .select(queue_generation::changes)
             .first(conn)?;
-        if let Some((kept, posts)) = &*self.kept.lock().unwrap_or_else(PoisonError::into_inner)
-            && *kept == generation
+        if let Some(published) = &*self.kept.lock().unwrap_or_else(PoisonError::into_inner)
+            && published.generation == generation
         {
-            return Ok(posts.clone());
+            return Ok(published.clone());
         }
         // Read after the counter: a change committed in between makes the
         // copy newer than its key, which only costs one more reload.
-        let posts = Arc::new(posts::published(conn)?);
-        *self.kept.lock().unwrap_or_else(PoisonError::into_inner) =
-            Some((generation, posts.clone()));
-        Ok(posts)
+        let published = Arc::new(Published::new(generation, posts::published(conn)?));
+        *self.kept.lock().unwrap_or_else(PoisonError::into_inner) = Some(published.clone());
+        Ok(published)
     }
 }
 
@@ -91,6 +205,17 @@ impl Marks {
     pub fn is_shared(&self, post_id: i64, platform: Platform) -> bool {
         self.shared.binary_search(&(post_id, platform)).is_ok()
     }
+
+    /// The platforms the person shared a post on.
+    fn shared_on(&self, post_id: i64) -> PlatformSet {
+        let start = self.shared.partition_point(|(post, _)| *post < post_id);
+        PlatformSet::of(
+            self.shared[start..]
+                .iter()
+                .take_while(|(post, _)| *post == post_id)
+                .map(|(_, platform)| *platform),
+        )
+    }
 }
 
 pub fn marks(conn: &mut DbConnection, user_id: i64) -> StoreResult<Marks> {
@@ -119,27 +244,13 @@ pub fn marks_and_share_times(
     Ok((Marks::new(dismissed, shared), times))
 }
 
-/// Whether a published post is offered to this person now: not expired,
-/// for everyone or their department, not dismissed, and with a caption for
-/// a platform they agreed to and have not shared it on yet.
-fn offered(
-    post: &Post,
-    department: Option<i64>,
-    consented: &[Platform],
-    marks: &Marks,
-    now: NaiveDateTime,
-) -> bool {
-    post.expires_at.is_none_or(|at| at > now)
-        && (post.target_all || department.is_some_and(|d| post.department_ids.contains(&d)))
-        && !marks.is_dismissed(post.id)
-        && post.captions.iter().any(|(platform, _)| {
-            consented.contains(platform) && !marks.is_shared(post.id, *platform)
-        })
-}
-
 /// One page of the queue, newest first, and the number of posts in it.
+///
+/// A published post is offered to this person now when it has not expired,
+/// is for everyone or their department, is not dismissed, and has a caption
+/// for a platform they agreed to and have not shared it on yet.
 pub fn page(
-    published: &[Post],
+    published: &Published,
     department: Option<i64>,
     consented: &[Platform],
     marks: &Marks,
@@ -147,18 +258,27 @@ pub fn page(
     offset: i64,
     limit: i64,
 ) -> (Vec<QueueItem>, i64) {
+    let consented = PlatformSet::of(consented.iter().copied());
     let mut total = 0;
     let mut items = Vec::new();
-    for post in published
-        .iter()
-        .filter(|post| offered(post, department, consented, marks, now))
-    {
+    for (entry, post) in published.entries.iter().zip(&published.posts) {
+        let open = entry.platforms.and(consented);
+        if open.is_empty()
+            || entry.expires_at.is_some_and(|at| at <= now)
+            || !(entry.target_all || department.is_some_and(|d| post.department_ids.contains(&d)))
+            || marks.is_dismissed(entry.id)
+        {
+            continue;
+        }
+        let shared_on = marks.shared_on(entry.id);
+        if open.without(shared_on).is_empty() {
+            continue;
+        }
         if total >= offset && (items.len() as i64) < limit {
             items.push(QueueItem {
                 shared_on: Platform::ALL
-                    .iter()
-                    .copied()
-                    .filter(|p| marks.is_shared(post.id, *p))
+                    .into_iter()
+                    .filter(|p| shared_on.contains(*p))
                     .collect(),
                 post: post.clone(),
             });

@@ -2,6 +2,8 @@
 //! department) with a caption for a platform they agreed to, minus what they
 //! dismissed or already shared everywhere they could.
 
+use std::sync::Arc;
+
 use chrono::NaiveDateTime;
 use diesel::dsl::{exists, not};
 use diesel::prelude::*;
@@ -65,7 +67,7 @@ pub fn department_of(conn: &mut DbConnection, user_id: i64) -> StoreResult<Optio
 }
 
 pub struct QueueItem {
-    pub post: Post,
+    pub post: Arc<Post>,
     /// Platforms of this post the person already shared it on.
     pub shared_on: Vec<Platform>,
 }
@@ -109,7 +111,7 @@ pub fn page(
                 .filter(|(id, _)| *id == post.id)
                 .filter_map(|(_, slug)| Platform::from_slug(slug))
                 .collect(),
-            post,
+            post: Arc::new(post),
         })
         .collect();
     Ok((items, total))

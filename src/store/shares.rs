@@ -3,6 +3,7 @@
 //! holds the person's lock, so caps hold across processes.
 
 use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -174,24 +175,121 @@ pub fn recent_among(
     by_platform
 }
 
-/// Posts (among `post_ids`) shared on a platform at least `threshold` times
-/// since `since`, by anyone: one grouped query for a whole queue page.
-pub fn crowded(
+/// Of the given (post, platform) pairs, those shared at least `threshold`
+/// times in the hour before `now`, by anyone: one query for a whole queue
+/// page, and none for pairs the memo already knows are crowded.
+///
+/// A fresh post can gather hundreds of shares in its first hour; counting
+/// them all for every page view was most of the queue's cost. Instead, for
+/// each pair, the index on (post_id, platform, shared_at) gives the
+/// threshold-th newest share directly, and the pair is crowded while that
+/// share is less than an hour old. New shares only make a pair more
+/// crowded, so it stays crowded at least until then: the memo keeps that
+/// time, and a pair is asked about again only after it. (Only erasing a
+/// person removes shares; the hint may then outlast them by up to an hour.)
+#[derive(Default)]
+pub struct CrowdMemo {
+    kept: Mutex<CrowdedUntil>,
+}
+
+#[derive(Default)]
+struct CrowdedUntil {
+    threshold: i64,
+    until: HashMap<(i64, Platform), NaiveDateTime>,
+}
+
+/// Past this many pairs the memo drops those no longer crowded.
+const CROWD_MEMO_PAIRS: usize = 10_000;
+
+impl CrowdMemo {
+    pub fn crowded(
+        &self,
+        conn: &mut DbConnection,
+        pairs: &[(i64, Platform)],
+        now: NaiveDateTime,
+        threshold: i64,
+    ) -> StoreResult<Vec<(i64, Platform)>> {
+        let mut crowded = Vec::new();
+        let mut ask = Vec::new();
+        {
+            let kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+            for pair in pairs {
+                match kept.until.get(pair) {
+                    Some(until) if kept.threshold == threshold && *until > now => {
+                        crowded.push(*pair)
+                    }
+                    _ => ask.push(*pair),
+                }
+            }
+        }
+        let found = nth_newest_shares(conn, &ask, now - HOUR, threshold)?;
+        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        if kept.threshold != threshold {
+            kept.threshold = threshold;
+            kept.until.clear();
+        }
+        if kept.until.len() + found.len() > CROWD_MEMO_PAIRS {
+            kept.until.retain(|_, until| *until > now);
+        }
+        for (pair, nth) in found {
+            kept.until.insert(pair, nth + HOUR);
+            crowded.push(pair);
+        }
+        Ok(crowded)
+    }
+}
+
+const HOUR: chrono::Duration = chrono::Duration::hours(1);
+
+/// For each pair whose `threshold`-th newest share is after `since`: that
+/// share's time.
+fn nth_newest_shares(
     conn: &mut DbConnection,
-    post_ids: &[i64],
+    pairs: &[(i64, Platform)],
     since: NaiveDateTime,
     threshold: i64,
-) -> StoreResult<Vec<(i64, Platform)>> {
-    let counts: Vec<(i64, String, i64)> = shares::table
-        .filter(shares::post_id.eq_any(post_ids))
-        .filter(shares::shared_at.gt(since))
-        .group_by((shares::post_id, shares::platform))
-        .select((shares::post_id, shares::platform, diesel::dsl::count_star()))
+) -> StoreResult<Vec<((i64, Platform), NaiveDateTime)>> {
+    #[derive(QueryableByName)]
+    struct Nth {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        post_id: i64,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        platform: String,
+        #[diesel(sql_type = diesel::sql_types::Timestamp)]
+        shared_at: NaiveDateTime,
+    }
+    if pairs.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Only integers and the platforms' own fixed slugs are written into the
+    // text; the time is bound.
+    let values = pairs
+        .iter()
+        .map(|(post, platform)| format!("({post}, '{}')", platform.slug()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let placeholder = match conn {
+        DbConnection::Postgresql(_) => "$1",
+        DbConnection::Sqlite(_) => "?",
+    };
+    let query = format!(
+        "SELECT t.post_id, t.platform, t.shared_at FROM ( \
+           SELECT CAST(c.column1 AS BIGINT) AS post_id, c.column2 AS platform, \
+                  (SELECT s.shared_at FROM shares s \
+                   WHERE s.post_id = c.column1 AND s.platform = c.column2 \
+                   ORDER BY s.shared_at DESC LIMIT 1 OFFSET {offset}) AS shared_at \
+           FROM (VALUES {values}) AS c) AS t \
+         WHERE t.shared_at > {placeholder}",
+        offset = (threshold - 1).max(0),
+    );
+    let rows: Vec<Nth> = diesel::sql_query(query)
+        .bind::<diesel::sql_types::Timestamp, _>(since)
         .load(conn)?;
-    Ok(counts
+    Ok(rows
         .into_iter()
-        .filter(|(_, _, n)| *n >= threshold)
-        .filter_map(|(post, slug, _)| Platform::from_slug(&slug).map(|p| (post, p)))
+        .filter_map(|row| {
+            Platform::from_slug(&row.platform).map(|p| ((row.post_id, p), row.shared_at))
+        })
         .collect())
 }
 

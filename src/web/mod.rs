@@ -63,6 +63,7 @@ pub struct AppState {
     pub report_cache: report_cache::ReportCache,
     /// Published posts, kept while no post changes (shared by all workers).
     pub live_posts: std::sync::Arc<crate::store::live_posts::LivePosts>,
+    pub crowd_memo: std::sync::Arc<crate::store::shares::CrowdMemo>,
     /// The domain of Message-IDs (from CHORUS_MAIL_FROM).
     pub mail_domain: String,
     /// Peers whose X-Forwarded-For is believed (CHORUS_TRUSTED_PROXIES).

@@ -3,6 +3,7 @@
 //! nothing here counts what colleagues did.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -21,7 +22,7 @@ use crate::domain::platforms::{InstanceHost, Platform, Share};
 use crate::domain::post::{offered_text, parse_text, variant_for};
 use crate::domain::schedule;
 use crate::domain::share_caps::{next_allowed, remaining};
-use crate::store::live_posts;
+use crate::store::live_posts::{self, Published};
 use crate::store::posts::Post;
 use crate::store::queue::{QueueItem, WithdrawalNotice};
 use crate::store::shares::ShareOutcome;
@@ -134,13 +135,9 @@ fn display(at: NaiveDateTime, tz: Tz) -> String {
     )
 }
 
-/// The caption this person is offered for a post on a platform.
-fn offered_caption(
-    post: &Post,
-    platform: Platform,
-    user_id: i64,
-    disclosure: Option<&str>,
-) -> (usize, String) {
+/// Which caption variant this person gets for a post on a platform, and
+/// its text (the post's base text when the platform has none).
+fn caption_of(post: &Post, platform: Platform, user_id: i64) -> (usize, &str) {
     let variants = post
         .captions
         .iter()
@@ -148,11 +145,20 @@ fn offered_caption(
         .map(|(_, v)| v.as_slice())
         .unwrap_or(&[]);
     let index = variant_for(user_id, post.id, variants.len());
-    let caption = variants
-        .get(index)
-        .cloned()
-        .unwrap_or_else(|| post.base_text.clone());
-    (index + 1, offered_text(&caption, disclosure))
+    let caption = variants.get(index).unwrap_or(&post.base_text);
+    (index, caption)
+}
+
+/// The caption this person is offered for a post on a platform (numbered
+/// from 1), with the disclosure in place.
+fn offered_caption(
+    post: &Post,
+    platform: Platform,
+    user_id: i64,
+    disclosure: Option<&str>,
+) -> (usize, String) {
+    let (index, caption) = caption_of(post, platform, user_id);
+    (index + 1, offered_text(caption, disclosure))
 }
 
 fn wait_text(situation: &Situation, platform: Platform, now: NaiveDateTime) -> Option<String> {
@@ -171,6 +177,7 @@ fn wait_text(situation: &Situation, platform: Platform, now: NaiveDateTime) -> O
 pub(crate) fn queue_post(
     item: &QueueItem,
     situation: &Situation,
+    published: &Published,
     user_id: i64,
     now: NaiveDateTime,
     crowded: &[(i64, Platform)],
@@ -181,8 +188,13 @@ pub(crate) fn queue_post(
         .iter()
         .filter(|(p, _)| post.platforms().contains(p))
         .map(|(platform, _)| {
-            let (_, text) =
-                offered_caption(post, *platform, user_id, situation.disclosure.as_deref());
+            let disclosure = situation.disclosure.as_deref();
+            let (variant, caption) = caption_of(post, *platform, user_id);
+            let text = published
+                .offered_text((post.id, *platform, variant), disclosure, || {
+                    offered_text(caption, disclosure)
+                })
+                .to_string();
             let recent = situation
                 .recent
                 .get(platform)
@@ -216,6 +228,7 @@ pub(crate) fn queue_post(
 
 pub(crate) struct Loaded {
     pub(crate) situation: Situation,
+    pub(crate) published: Arc<Published>,
     pub(crate) items: Vec<QueueItem>,
     pub(crate) total: i64,
     pub(crate) notices: Vec<WithdrawalNotice>,
@@ -225,6 +238,7 @@ pub(crate) struct Loaded {
 pub(crate) async fn load(state: &AppState, user_id: i64, page_number: i64) -> WebResult<Loaded> {
     let now = state.clock.now_naive();
     let live = state.live_posts.clone();
+    let crowd = state.crowd_memo.clone();
     Ok(state
         .db
         .run(move |conn| {
@@ -235,8 +249,9 @@ pub(crate) async fn load(state: &AppState, user_id: i64, page_number: i64) -> We
             let situation = situation_with(conn, user_id, recent)?;
             let platforms: Vec<Platform> = situation.consented.iter().map(|(p, _)| *p).collect();
             // No consent, no caption offered: the page is empty by the rule.
+            let published = live.current(conn)?;
             let (items, total) = live_posts::page(
-                &live.current(conn)?,
+                &published,
                 situation.department,
                 &platforms,
                 &marks,
@@ -244,12 +259,20 @@ pub(crate) async fn load(state: &AppState, user_id: i64, page_number: i64) -> We
                 (page_number - 1) * PAGE_SIZE,
                 PAGE_SIZE,
             );
-            let ids: Vec<i64> = items.iter().map(|i| i.post.id).collect();
-            let since = now - chrono::Duration::hours(1);
-            let crowded = store::shares::crowded(conn, &ids, since, situation.crowd_threshold)?;
+            let offered: Vec<(i64, Platform)> = items
+                .iter()
+                .flat_map(|item| {
+                    platforms
+                        .iter()
+                        .filter(|p| item.post.platforms().contains(p))
+                        .map(|p| (item.post.id, *p))
+                })
+                .collect();
+            let crowded = crowd.crowded(conn, &offered, now, situation.crowd_threshold)?;
             Ok::<_, StoreError>(Loaded {
                 notices: store::queue::withdrawal_notices(conn, user_id)?,
                 situation,
+                published,
                 items,
                 total,
                 crowded,
@@ -276,6 +299,7 @@ fn queue_page(
                 queue_post(
                     item,
                     &loaded.situation,
+                    &loaded.published,
                     signed_in.user.id,
                     now,
                     &loaded.crowded,
@@ -500,10 +524,11 @@ pub async fn share(
             let mut page = queue_page(&signed_in, &loaded, &state, 1, None);
             let mut this = queue_post(
                 &QueueItem {
-                    post: *post,
+                    post: Arc::new(*post),
                     shared_on: Vec::new(),
                 },
                 &situation,
+                &loaded.published,
                 user_id,
                 now,
                 &[],

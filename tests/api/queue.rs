@@ -492,6 +492,37 @@ backend_test!(
 );
 
 backend_test!(
+    async fn the_crowd_hint_lasts_an_hour_from_the_shares_that_made_it_and_follows_the_threshold(app) {
+        organisation(&app, &[Platform::X]).await;
+        app.db(|conn| Ok(diesel::sql_query("UPDATE org_settings SET crowd_threshold = 2").execute(conn).map(|_| ())?)).await;
+        let post = publish(&app, PostSpec::default()).await;
+        let mut clients = Vec::new();
+        for n in 0..4 {
+            let email = format!("emp{n}@example.com");
+            let id = app.create_user(&email, "Emp", "employee").await;
+            agree(&app, id, Platform::X, None).await;
+            clients.push(app.login_client(&email).await);
+        }
+        let hinted = |page: String| page.to_lowercase().contains("popular on x right now");
+        share(&app, &clients[0], post, "x", None).await;
+        assert!(!hinted(app.get_with(&clients[3], "/queue").await.text().await.unwrap()), "one share is not a crowd");
+        app.clock.advance(chrono::Duration::minutes(40));
+        share(&app, &clients[1], post, "x", None).await;
+        assert!(hinted(app.get_with(&clients[3], "/queue").await.text().await.unwrap()), "two within the hour");
+        // The older share leaves the hour 60 minutes after it was made; the
+        // hint goes with it, although it was seen (and kept) before.
+        app.clock.advance(chrono::Duration::minutes(19));
+        assert!(hinted(app.get_with(&clients[3], "/queue").await.text().await.unwrap()), "still within the hour");
+        app.clock.advance(chrono::Duration::minutes(2));
+        assert!(!hinted(app.get_with(&clients[3], "/queue").await.text().await.unwrap()), "an hour on, one recent share is left");
+        share(&app, &clients[2], post, "x", None).await;
+        assert!(hinted(app.get_with(&clients[3], "/queue").await.text().await.unwrap()), "a new share makes two again");
+        app.db(|conn| Ok(diesel::sql_query("UPDATE org_settings SET crowd_threshold = 3").execute(conn).map(|_| ())?)).await;
+        assert!(!hinted(app.get_with(&clients[3], "/queue").await.text().await.unwrap()), "a higher threshold applies at once");
+    }
+);
+
+backend_test!(
     async fn an_hourly_cap_per_post_spreads_identical_posts_out(app) {
         organisation(&app, &[Platform::X]).await;
         app.db(|conn| Ok(diesel::sql_query("UPDATE org_settings SET crowd_cap_per_hour = 1").execute(conn).map(|_| ())?)).await;
