@@ -239,9 +239,10 @@ pub(crate) async fn load(state: &AppState, user_id: i64, page_number: i64) -> We
     let now = state.clock.now_naive();
     let live = state.live_posts.clone();
     let crowd = state.crowd_memo.clone();
+    // Reads only: on SQLite they run without a hand-off (see `Db::read`).
     Ok(state
         .db
-        .run(move |conn| {
+        .read(move |conn| {
             // One read of the person's shares gives both what the queue
             // leaves out and what their caps count.
             let (marks, share_times) = live_posts::marks_and_share_times(conn, user_id)?;

@@ -164,18 +164,20 @@ async fn prepare(req: &mut ServiceRequest, state: &AppState) -> Result<Prepared,
         let now = state.clock.now_naive();
         let idle = state.config.session_idle();
         let lookup_hash = id_hash.clone();
-        let user = state
+        let found = state
             .db
-            .run(move |conn| {
-                let found = store::sessions::find_live(conn, &lookup_hash, now, idle)?;
-                if let Some(found) = &found
-                    && (now - found.last_seen_at).num_seconds() >= TOUCH_EVERY_SECONDS
-                {
-                    store::sessions::touch(conn, &lookup_hash, now)?;
-                }
-                Ok::<_, store::StoreError>(found.map(|f| f.user))
-            })
+            .read(move |conn| store::sessions::find_live(conn, &lookup_hash, now, idle))
             .await?;
+        if let Some(found) = &found
+            && (now - found.last_seen_at).num_seconds() >= TOUCH_EVERY_SECONDS
+        {
+            let touch_hash = id_hash.clone();
+            state
+                .db
+                .run(move |conn| store::sessions::touch(conn, &touch_hash, now))
+                .await?;
+        }
+        let user = found.map(|f| f.user);
         if let Some(user) = user {
             live = Some((user, id_hash, id));
         }
