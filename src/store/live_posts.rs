@@ -31,6 +31,8 @@ pub struct Published {
     /// What the queue rule reads of each post, in the same order, packed so
     /// that a queue view's walk over thousands of posts stays in the cache.
     entries: Vec<Entry>,
+    /// Withdrawn posts, ascending: whoever shared one has a notice to see.
+    withdrawn: Vec<i64>,
     /// Texts offered for captions, worked out once per caption while the
     /// posts and the disclosure hold.
     offered: Mutex<OfferedTexts>,
@@ -115,7 +117,7 @@ impl PlatformSet {
 }
 
 impl Published {
-    fn new(generation: i64, posts: Vec<Post>) -> Published {
+    fn new(generation: i64, posts: Vec<Post>, withdrawn: Vec<i64>) -> Published {
         let entries = posts
             .iter()
             .map(|post| Entry {
@@ -129,8 +131,18 @@ impl Published {
             generation,
             posts: posts.into_iter().map(Arc::new).collect(),
             entries,
+            withdrawn,
             offered: Mutex::default(),
         }
+    }
+
+    /// Whether the person shared a post that has since been withdrawn (so
+    /// the queue has a notice to read for them).
+    pub fn withdrawn_among(&self, marks: &Marks) -> bool {
+        marks
+            .shared
+            .iter()
+            .any(|(post, _)| self.withdrawn.binary_search(post).is_ok())
     }
 
     pub fn posts(&self) -> &[Arc<Post>] {
@@ -181,7 +193,11 @@ impl LivePosts {
         }
         // Read after the counter: a change committed in between makes the
         // copy newer than its key, which only costs one more reload.
-        let published = Arc::new(Published::new(generation, posts::published(conn)?));
+        let published = Arc::new(Published::new(
+            generation,
+            posts::published(conn)?,
+            posts::withdrawn_ids(conn)?,
+        ));
         *self.kept.lock().unwrap_or_else(PoisonError::into_inner) = Some(published.clone());
         Ok(published)
     }
@@ -405,6 +421,7 @@ mod tests {
                 post(3, Some(vec![64, 5_000_000]), &[Platform::X]),
                 post(4, Some(vec![3, 200]), &[Platform::X]),
             ],
+            Vec::new(),
         );
         let none = Marks::default();
         assert_eq!(ids(&published, None, &[Platform::X], &none), [1]);
@@ -430,6 +447,7 @@ mod tests {
                 post(4101, None, &[Platform::X]),
                 post(8197, None, &[Platform::X]),
             ],
+            Vec::new(),
         );
         let marks = Marks::new(vec![8197], vec![(5, Platform::X)]);
         assert!(marks.may_have(4101), "a shared filter bit");

@@ -174,6 +174,15 @@ pub fn published(conn: &mut DbConnection) -> StoreResult<Vec<Post>> {
     assemble(conn, rows)
 }
 
+/// The ids of withdrawn posts, ascending.
+pub fn withdrawn_ids(conn: &mut DbConnection) -> StoreResult<Vec<i64>> {
+    Ok(posts::table
+        .filter(posts::status.eq(PostStatus::Withdrawn.as_str()))
+        .order(posts::id.asc())
+        .select(posts::id)
+        .load(conn)?)
+}
+
 /// Posts, newest first, optionally of one status.
 pub fn list(
     conn: &mut DbConnection,

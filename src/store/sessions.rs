@@ -33,37 +33,33 @@ pub struct LiveSession {
     pub last_seen_at: NaiveDateTime,
 }
 
-/// Finds the session if it is within both its absolute expiry and its idle
-/// timeout and its user is active; an expired session is deleted on sight.
+/// What a session id names.
+pub enum Lookup {
+    Live(LiveSession),
+    /// Past its idle or absolute limit, or its person is deactivated: the
+    /// caller deletes it (see [`delete`]); this read writes nothing.
+    Ended,
+    Unknown,
+}
+
+/// The session and its person, in one read that never writes (so the
+/// session layer may run it without leaving the request's thread).
 pub fn find_live(
     conn: &mut DbConnection,
     id_hash: &str,
     now: NaiveDateTime,
     idle_timeout: chrono::Duration,
-) -> StoreResult<Option<LiveSession>> {
-    let row = sessions::table
-        .find(id_hash)
-        .select((
-            sessions::user_id,
-            sessions::last_seen_at,
-            sessions::expires_at,
-        ))
-        .first::<(i64, NaiveDateTime, NaiveDateTime)>(conn)
-        .optional()?;
-    let Some((user_id, last_seen_at, expires_at)) = row else {
-        return Ok(None);
-    };
-    if expires_at <= now || last_seen_at + idle_timeout <= now {
-        delete(conn, id_hash)?;
-        return Ok(None);
-    }
-    match users::find(conn, user_id)? {
-        Some(user) if user.active => Ok(Some(LiveSession { user, last_seen_at })),
-        _ => {
-            delete(conn, id_hash)?;
-            Ok(None)
+) -> StoreResult<Lookup> {
+    Ok(match users::with_session(conn, id_hash)? {
+        None => Lookup::Unknown,
+        Some((user, last_seen_at, expires_at)) => {
+            if expires_at <= now || last_seen_at + idle_timeout <= now || !user.active {
+                Lookup::Ended
+            } else {
+                Lookup::Live(LiveSession { user, last_seen_at })
+            }
         }
-    }
+    })
 }
 
 pub fn touch(conn: &mut DbConnection, id_hash: &str, now: NaiveDateTime) -> StoreResult<()> {

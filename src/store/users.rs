@@ -54,9 +54,10 @@ diesel::define_sql_function! {
     fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 
-macro_rules! user_query {
+/// The columns a [`User`] is made of (users left-joined to departments).
+macro_rules! user_columns {
     () => {
-        users::table.left_join(dept::table).select((
+        (
             users::id,
             users::email,
             users::name,
@@ -66,8 +67,34 @@ macro_rules! user_query {
             users::is_admin,
             users::active,
             users::password_hash,
-        ))
+        )
     };
+}
+
+macro_rules! user_query {
+    () => {
+        users::table.left_join(dept::table).select(user_columns!())
+    };
+}
+
+/// The person whose session this is, with the session's times, in one
+/// read (the session layer asks this on every request).
+pub(super) fn with_session(
+    conn: &mut DbConnection,
+    id_hash: &str,
+) -> StoreResult<Option<(User, NaiveDateTime, NaiveDateTime)>> {
+    use crate::db::schema::sessions;
+    Ok(sessions::table
+        .inner_join(users::table.left_join(dept::table))
+        .filter(sessions::id_hash.eq(id_hash))
+        .select((
+            user_columns!(),
+            sessions::last_seen_at,
+            sessions::expires_at,
+        ))
+        .first::<(UserRow, NaiveDateTime, NaiveDateTime)>(conn)
+        .optional()?
+        .map(|(row, last_seen_at, expires_at)| (from_row(row), last_seen_at, expires_at)))
 }
 
 pub fn find(conn: &mut DbConnection, id: i64) -> StoreResult<Option<User>> {

@@ -271,7 +271,12 @@ pub(crate) async fn load(state: &AppState, user_id: i64, page_number: i64) -> We
                 .collect();
             let crowded = crowd.crowded(conn, &offered, now, situation.crowd_threshold)?;
             Ok::<_, StoreError>(Loaded {
-                notices: store::queue::withdrawal_notices(conn, user_id)?,
+                // Most people shared nothing since withdrawn: no query then.
+                notices: if published.withdrawn_among(&marks) {
+                    store::queue::withdrawal_notices(conn, user_id)?
+                } else {
+                    Vec::new()
+                },
                 situation,
                 published,
                 items,

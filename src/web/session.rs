@@ -164,20 +164,32 @@ async fn prepare(req: &mut ServiceRequest, state: &AppState) -> Result<Prepared,
         let now = state.clock.now_naive();
         let idle = state.config.session_idle();
         let lookup_hash = id_hash.clone();
-        let found = state
+        let lookup = state
             .db
             .read(move |conn| store::sessions::find_live(conn, &lookup_hash, now, idle))
             .await?;
-        if let Some(found) = &found
-            && (now - found.last_seen_at).num_seconds() >= TOUCH_EVERY_SECONDS
-        {
-            let touch_hash = id_hash.clone();
-            state
-                .db
-                .run(move |conn| store::sessions::touch(conn, &touch_hash, now))
-                .await?;
-        }
-        let user = found.map(|f| f.user);
+        // The writes, when due, on the blocking pool (they may wait for the
+        // write lock).
+        let write_hash = id_hash.clone();
+        let user = match lookup {
+            store::sessions::Lookup::Live(found) => {
+                if (now - found.last_seen_at).num_seconds() >= TOUCH_EVERY_SECONDS {
+                    state
+                        .db
+                        .run(move |conn| store::sessions::touch(conn, &write_hash, now))
+                        .await?;
+                }
+                Some(found.user)
+            }
+            store::sessions::Lookup::Ended => {
+                state
+                    .db
+                    .run(move |conn| store::sessions::delete(conn, &write_hash))
+                    .await?;
+                None
+            }
+            store::sessions::Lookup::Unknown => None,
+        };
         if let Some(user) = user {
             live = Some((user, id_hash, id));
         }

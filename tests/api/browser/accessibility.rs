@@ -956,3 +956,48 @@ async fn a_keyboard_alone_logs_in_opens_the_queue_and_shares() {
     );
     browser.close().await;
 }
+
+#[actix_web::test]
+#[cfg_attr(
+    not(chorus_browser_tests),
+    ignore = "browser test skipped: set CHORUS_TEST_BROWSER=1 (needs chromium and chromium-driver)"
+)]
+async fn the_copy_button_copies_the_text_as_shown_with_the_link() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let org = organisation(&app).await;
+    let browser = Browser::start(Scripts::On).await;
+    browser.log_in(&app, GRACE, PASSWORD).await;
+    browser.goto(&app.url("/queue")).await.unwrap();
+    browser.expect_heading("Your queue").await;
+    // The page's clipboard is swapped for a recorder; chorus.js looks it up
+    // at each click.
+    let copied = browser
+        .execute(
+            r#"
+            const copied = [];
+            navigator.clipboard.writeText = (text) => { copied.push(text); return Promise.resolve(); };
+            const form = (platform) =>
+                document.querySelector(`form[action="/queue/${arguments[0]}/share/${platform}"]`);
+            const x = form("x");
+            x.querySelector("textarea").value = "My own words about it.";
+            for (const f of [x, form("linkedin")]) {
+                const button = f.querySelector(".copy-button");
+                if (button.hidden) return `the copy button is hidden in ${f.action}`;
+                button.click();
+            }
+            return copied;
+            "#,
+            vec![json!(org.post)],
+        )
+        .await
+        .expect("the script runs");
+    assert_eq!(
+        copied,
+        json!([
+            "My own words about it.\nhttps://example.com/news/annual-report",
+            "I work at Acme Demo. Our annual report is out.\nhttps://example.com/news/annual-report"
+        ]),
+        "X (editable): the text as changed, then the link; LinkedIn (link only): the suggested text with the disclosure, and the link, as shown"
+    );
+    browser.close().await;
+}
