@@ -176,6 +176,8 @@ pub struct Db {
     pool: Pool,
     backend: Backend,
     queries: Arc<AtomicU64>,
+    /// SQLite's writers of this process, one at a time (see [`Db::write`]).
+    writer: Arc<std::sync::Mutex<()>>,
 }
 
 /// What went wrong while running work on a pooled connection.
@@ -212,6 +214,7 @@ impl Db {
             pool,
             backend,
             queries,
+            writer: Arc::default(),
         })
     }
 
@@ -267,6 +270,29 @@ impl Db {
             return work(&mut conn).map_err(RunError::Work);
         }
         self.run(work).await
+    }
+
+    /// Runs work that writes, as [`Db::run`]. On SQLite, this process's
+    /// writers take turns here first: one waiting in line is woken the
+    /// moment the writer before it is done, while one waiting in SQLite's
+    /// busy handler naps a millisecond and more between tries, and under
+    /// load those naps, not the writes, set the pace. Other processes still
+    /// meet SQLite's own lock and busy timeout.
+    pub async fn write<T, E, F>(&self, work: F) -> Result<T, RunError<E>>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        let line = (self.backend == Backend::Sqlite).then(|| self.writer.clone());
+        self.run(move |conn| {
+            let _turn = line.as_ref().map(|line| {
+                line.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+            });
+            work(conn)
+        })
+        .await
     }
 
     /// Runs blocking work synchronously (command-line tools, tests).

@@ -131,7 +131,7 @@ pub async fn deliver_until(
     let now = clock.now_naive();
     let (worker, lease, batch) = (settings.worker_id.clone(), settings.lease, settings.batch);
     let rows = db
-        .run(move |conn| outbox::claim_due(conn, &worker, now, lease, batch))
+        .write(move |conn| outbox::claim_due(conn, &worker, now, lease, batch))
         .await?;
     let concurrency = settings.concurrency.max(1);
     let chunks: Vec<Vec<outbox::OutboxRow>> = rows.chunks(concurrency).map(<[_]>::to_vec).collect();
@@ -193,7 +193,7 @@ pub async fn deliver_until(
             // Every answer is written, even after an error elsewhere: an
             // email the relay took must not be sent again.
             if !settles.is_empty()
-                && let Err(e) = db.run(move |conn| settle_all(conn, &settles)).await
+                && let Err(e) = db.write(move |conn| settle_all(conn, &settles)).await
             {
                 first_error.get_or_insert(e);
             }
@@ -250,7 +250,7 @@ async fn prepare(
     chunk: Vec<outbox::OutboxRow>,
 ) -> Result<Vec<Prepared>, RunError<StoreError>> {
     let base_url = settings.base_url.clone();
-    db.run(move |conn| {
+    db.write(move |conn| {
         conn.transaction(|conn| {
             crate::store::sqlite_write_lock(conn)?;
             let mut prepared = Vec::with_capacity(chunk.len());

@@ -462,7 +462,7 @@ pub(crate) async fn attempt_share(
     }
     let outcome = state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             store::shares::record(conn, user_id, post_id, platform, variant, edited, now)
         })
         .await?;

@@ -176,7 +176,7 @@ async fn prepare(req: &mut ServiceRequest, state: &AppState) -> Result<Prepared,
                 if (now - found.last_seen_at).num_seconds() >= TOUCH_EVERY_SECONDS {
                     state
                         .db
-                        .run(move |conn| store::sessions::touch(conn, &write_hash, now))
+                        .write(move |conn| store::sessions::touch(conn, &write_hash, now))
                         .await?;
                 }
                 Some(found.user)
@@ -184,7 +184,7 @@ async fn prepare(req: &mut ServiceRequest, state: &AppState) -> Result<Prepared,
             store::sessions::Lookup::Ended => {
                 state
                     .db
-                    .run(move |conn| store::sessions::delete(conn, &write_hash))
+                    .write(move |conn| store::sessions::delete(conn, &write_hash))
                     .await?;
                 None
             }
