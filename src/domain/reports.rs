@@ -276,20 +276,34 @@ pub fn build(
     };
 
     // ---- per post
-    let mut post_shares: Vec<((i64, usize), i64)> = Vec::new();
-    let mut post_sharers: Vec<(i64, i64)> = Vec::new();
+    // Each list of (key, person) pairs is counted before the next is made:
+    // at a million shares each is tens of megabytes.
+    // Which shares count, and on which chosen platform: worked out once,
+    // one byte a share.
+    const NOT_COUNTED: u8 = u8::MAX;
+    let counted: Vec<u8> = facts
+        .shares
+        .iter()
+        .map(|(u, p, platform, _)| {
+            platform_index(*platform)
+                .filter(|_| in_audience(u, *p))
+                .map_or(NOT_COUNTED, |i| i as u8)
+        })
+        .collect();
+    let counted_shares = || {
+        facts
+            .shares
+            .iter()
+            .zip(&counted)
+            .filter(|(_, i)| **i != NOT_COUNTED)
+            .map(|((u, p, _, _), i)| (*u, *p, *i as usize))
+    };
     let mut post_events: HashMap<(i64, usize), u64> = HashMap::new();
-    for (u, p, platform, _) in &facts.shares {
-        if let Some(i) = platform_index(*platform)
-            && in_audience(u, *p)
-        {
-            post_shares.push(((*p, i), *u));
-            post_sharers.push((*p, *u));
-            *post_events.entry((*p, i)).or_insert(0) += 1;
-        }
+    for (_, p, i) in counted_shares() {
+        *post_events.entry((p, i)).or_insert(0) += 1;
     }
-    let post_people = distinct_per_key(post_shares);
-    let post_sharers = distinct_per_key(post_sharers);
+    let post_people = distinct_per_key(counted_shares().map(|(u, p, i)| ((p, i), u)).collect());
+    let post_sharers = distinct_per_key(counted_shares().map(|(u, p, _)| (p, u)).collect());
     let post_dismissals = distinct_per_key(
         facts
             .dismissals
@@ -343,26 +357,23 @@ pub fn build(
     }
 
     // ---- shares per week: events and distinct people, per platform and in all
+    let weekly_shares = || {
+        facts.shares.iter().flat_map(|(u, _, platform, at)| {
+            let i = platform_index(*platform).filter(|_| in_population(u));
+            weeks
+                .iter()
+                .enumerate()
+                .filter(move |(_, week)| i.is_some() && *at >= week.start && *at < week.end)
+                .filter_map(move |(w, _)| i.map(|i| (*u, w, i)))
+        })
+    };
     let mut week_events: HashMap<(usize, usize), u64> = HashMap::new();
-    let mut week_platform_people: Vec<((usize, usize), i64)> = Vec::new();
-    let mut week_people: Vec<(usize, i64)> = Vec::new();
-    for (u, _, platform, at) in &facts.shares {
-        let Some(i) = platform_index(*platform) else {
-            continue;
-        };
-        if !in_population(u) {
-            continue;
-        }
-        for (w, week) in weeks.iter().enumerate() {
-            if *at >= week.start && *at < week.end {
-                *week_events.entry((w, i)).or_insert(0) += 1;
-                week_platform_people.push(((w, i), *u));
-                week_people.push((w, *u));
-            }
-        }
+    for (_, w, i) in weekly_shares() {
+        *week_events.entry((w, i)).or_insert(0) += 1;
     }
-    let week_platform_people = distinct_per_key(week_platform_people);
-    let week_people = distinct_per_key(week_people);
+    let week_platform_people =
+        distinct_per_key(weekly_shares().map(|(u, w, i)| ((w, i), u)).collect());
+    let week_people = distinct_per_key(weekly_shares().map(|(u, w, _)| (w, u)).collect());
     let weekly = |platform: Option<usize>| -> (Vec<Cell>, Vec<u64>) {
         let mut cells = Vec::new();
         let mut people = Vec::new();
@@ -476,20 +487,20 @@ pub fn build(
             .0,
         );
     }
-    let mut department_sharers: Vec<(Option<i64>, i64)> = Vec::new();
-    let mut population_sharers: Vec<((), i64)> = Vec::new();
-    for (u, _, platform, _) in &facts.shares {
-        let Some(department) = department_of.get(u) else {
-            continue;
-        };
-        if platform_index(*platform).is_some() {
-            department_sharers.push((*department, *u));
-        }
-        if in_population(u) {
-            population_sharers.push(((), *u));
-        }
-    }
-    let department_sharers = distinct_per_key(department_sharers);
+    let department_sharers = distinct_per_key(
+        facts
+            .shares
+            .iter()
+            .filter(|(_, _, platform, _)| platform_index(*platform).is_some())
+            .filter_map(|(u, _, _, _)| department_of.get(u).map(|d| (*d, *u)))
+            .collect(),
+    );
+    let population_sharers: Vec<((), i64)> = facts
+        .shares
+        .iter()
+        .filter(|(u, _, _, _)| in_population(u))
+        .map(|(u, _, _, _)| ((), *u))
+        .collect();
     let sharer_values: Vec<u64> = groups
         .iter()
         .map(|g| lookup(&department_sharers, &g.0))
