@@ -4,7 +4,10 @@
 //! change to posts, captions or audiences, so the copy is never stale. A
 //! person's queue then costs two small queries of their own (dismissals and
 //! shares) instead of a scan of every post, and the rule below gives the
-//! same posts as `queue::page` (compared in tests/api/queue.rs).
+//! same posts as `queue::page` (compared in tests/api/queue.rs). The kept
+//! copy also knows which posts were withdrawn (so a person's withdrawal
+//! notices are asked for only when they shared one) and keeps each
+//! caption's offered text once worked out.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -143,10 +146,6 @@ impl Published {
             .shared
             .iter()
             .any(|(post, _)| self.withdrawn.binary_search(post).is_ok())
-    }
-
-    pub fn posts(&self) -> &[Arc<Post>] {
-        &self.posts
     }
 
     /// The text offered for caption `variant` of a post on a platform under

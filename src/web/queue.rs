@@ -239,7 +239,8 @@ pub(crate) async fn load(state: &AppState, user_id: i64, page_number: i64) -> We
     let now = state.clock.now_naive();
     let live = state.live_posts.clone();
     let crowd = state.crowd_memo.clone();
-    // Reads only: on SQLite they run without a hand-off (see `Db::read`).
+    // Reads only: on SQLite they run without a hand-off (see `Db::read`);
+    // after a hub change that includes reloading the kept posts, once.
     Ok(state
         .db
         .read(move |conn| {
