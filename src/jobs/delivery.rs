@@ -66,6 +66,23 @@ enum Outcome {
     Unsent(i64),
 }
 
+impl DeliveryReport {
+    /// Counts one email; an unsent one's id is handed back to the caller.
+    fn count(&mut self, outcome: Outcome) -> Option<i64> {
+        match outcome {
+            Outcome::Sent { digest } => {
+                self.sent += 1;
+                self.digests_sent += usize::from(digest);
+            }
+            Outcome::Retried => self.retried += 1,
+            Outcome::Failed => self.failed += 1,
+            Outcome::Cancelled => self.cancelled += 1,
+            Outcome::Unsent(id) => return Some(id),
+        }
+        None
+    }
+}
+
 /// A claimed row after its turn in the database before sending.
 enum Prepared {
     /// Rendered and stored; ready to go.
@@ -173,15 +190,8 @@ pub async fn deliver_until(
             for answer in arrived {
                 match answer {
                     Ok((outcome, settle)) => {
-                        match outcome {
-                            Outcome::Sent { digest } => {
-                                report.sent += 1;
-                                report.digests_sent += usize::from(digest);
-                            }
-                            Outcome::Retried => report.retried += 1,
-                            Outcome::Failed => report.failed += 1,
-                            Outcome::Cancelled => report.cancelled += 1,
-                            Outcome::Unsent(id) => unsent.push(id),
+                        if let Some(id) = report.count(outcome) {
+                            unsent.push(id);
                         }
                         settles.extend(settle);
                     }
@@ -208,7 +218,7 @@ pub async fn deliver_until(
     if !unsent.is_empty() {
         let (worker, now) = (settings.worker_id.clone(), clock.now_naive());
         report.released = db
-            .run(move |conn| outbox::release(conn, &unsent, &worker, now))
+            .write(move |conn| outbox::release(conn, &unsent, &worker, now))
             .await?;
         tracing::info!(
             released = report.released,

@@ -91,18 +91,18 @@ impl Audience {
 
 /// A set of platforms as bits (there are eight).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PlatformSet(u8);
+struct PlatformSet(u8);
 
 impl PlatformSet {
     fn bit(platform: Platform) -> u8 {
         1 << (platform as u8)
     }
 
-    pub fn of(platforms: impl IntoIterator<Item = Platform>) -> PlatformSet {
+    fn of(platforms: impl IntoIterator<Item = Platform>) -> PlatformSet {
         PlatformSet(platforms.into_iter().fold(0, |set, p| set | Self::bit(p)))
     }
 
-    pub fn contains(self, platform: Platform) -> bool {
+    fn contains(self, platform: Platform) -> bool {
         self.0 & Self::bit(platform) != 0
     }
 
@@ -276,10 +276,6 @@ impl Marks {
 
     pub fn is_dismissed(&self, post_id: i64) -> bool {
         self.dismissed.binary_search(&post_id).is_ok()
-    }
-
-    pub fn is_shared(&self, post_id: i64, platform: Platform) -> bool {
-        self.shared.binary_search(&(post_id, platform)).is_ok()
     }
 
     /// The platforms the person shared a post on.

@@ -175,9 +175,7 @@ pub fn recent_among(
     by_platform
 }
 
-/// Of the given (post, platform) pairs, those shared at least `threshold`
-/// times in the hour before `now`, by anyone: one query for a whole queue
-/// page, and none for pairs the memo already knows are crowded.
+/// Which offers are "popular right now", kept per process.
 ///
 /// A fresh post can gather hundreds of shares in its first hour; counting
 /// them all for every page view was most of the queue's cost. Instead, for
@@ -202,6 +200,9 @@ struct CrowdedUntil {
 const CROWD_MEMO_PAIRS: usize = 10_000;
 
 impl CrowdMemo {
+    /// Of the given (post, platform) pairs, those shared at least
+    /// `threshold` times in the hour before `now`, by anyone: one query for
+    /// a whole queue page, and none for pairs already known to be crowded.
     pub fn crowded(
         &self,
         conn: &mut DbConnection,

@@ -469,18 +469,32 @@ backend_test!(
     }
 );
 
+/// An organisation on X with a crowd threshold of 2, one post, and `people`
+/// employees who said yes to X, logged in.
+async fn crowd_of(app: &TestApp, people: usize) -> (i64, Vec<reqwest::Client>) {
+    organisation(app, &[Platform::X]).await;
+    app.db(|conn| {
+        Ok(
+            diesel::sql_query("UPDATE org_settings SET crowd_threshold = 2")
+                .execute(conn)
+                .map(|_| ())?,
+        )
+    })
+    .await;
+    let post = publish(app, PostSpec::default()).await;
+    let mut clients = Vec::new();
+    for n in 0..people {
+        let email = format!("emp{n}@example.com");
+        let id = app.create_user(&email, "Emp", "employee").await;
+        agree(app, id, Platform::X, None).await;
+        clients.push(app.login_client(&email).await);
+    }
+    (post, clients)
+}
+
 backend_test!(
     async fn the_queue_never_counts_what_colleagues_did(app) {
-        organisation(&app, &[Platform::X]).await;
-        app.db(|conn| Ok(diesel::sql_query("UPDATE org_settings SET crowd_threshold = 2").execute(conn).map(|_| ())?)).await;
-        let post = publish(&app, PostSpec::default()).await;
-        let mut clients = Vec::new();
-        for n in 0..3 {
-            let email = format!("emp{n}@example.com");
-            let id = app.create_user(&email, "Emp", "employee").await;
-            agree(&app, id, Platform::X, None).await;
-            clients.push(app.login_client(&email).await);
-        }
+        let (post, clients) = crowd_of(&app, 3).await;
         share(&app, &clients[0], post, "x", None).await;
         share(&app, &clients[1], post, "x", None).await;
         let page = app.get_with(&clients[2], "/queue").await.text().await.unwrap().to_lowercase();
@@ -493,16 +507,7 @@ backend_test!(
 
 backend_test!(
     async fn the_crowd_hint_lasts_an_hour_from_the_shares_that_made_it_and_follows_the_threshold(app) {
-        organisation(&app, &[Platform::X]).await;
-        app.db(|conn| Ok(diesel::sql_query("UPDATE org_settings SET crowd_threshold = 2").execute(conn).map(|_| ())?)).await;
-        let post = publish(&app, PostSpec::default()).await;
-        let mut clients = Vec::new();
-        for n in 0..4 {
-            let email = format!("emp{n}@example.com");
-            let id = app.create_user(&email, "Emp", "employee").await;
-            agree(&app, id, Platform::X, None).await;
-            clients.push(app.login_client(&email).await);
-        }
+        let (post, clients) = crowd_of(&app, 4).await;
         let hinted = |page: String| page.to_lowercase().contains("popular on x right now");
         share(&app, &clients[0], post, "x", None).await;
         assert!(!hinted(app.get_with(&clients[3], "/queue").await.text().await.unwrap()), "one share is not a crowd");
