@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
 
+use self::counting::People;
 use super::platforms::Platform;
 use super::suppression::{Cell, complementary, events_cell, may_show, people_cell, trend};
 
@@ -156,26 +157,6 @@ pub fn reportable_departments(facts: &Facts, k: u32) -> Vec<(i64, String)> {
         .collect()
 }
 
-/// Distinct people in a list of (key, person) pairs, per key.
-fn distinct_per_key<K: Ord + Copy>(mut pairs: Vec<(K, i64)>) -> Vec<(K, u64)> {
-    pairs.sort_unstable();
-    pairs.dedup();
-    let mut out: Vec<(K, u64)> = Vec::new();
-    for (key, _) in pairs {
-        match out.last_mut() {
-            Some((last, n)) if *last == key => *n += 1,
-            _ => out.push((key, 1)),
-        }
-    }
-    out
-}
-
-fn lookup<K: Ord>(counts: &[(K, u64)], key: &K) -> u64 {
-    counts
-        .binary_search_by(|(k, _)| k.cmp(key))
-        .map_or(0, |i| counts[i].1)
-}
-
 /// The weekly trend table and its chart, from each week's share cells and
 /// number of people who shared.
 fn trend_and_chart(
@@ -228,12 +209,7 @@ pub fn build(
     now: NaiveDateTime,
 ) -> Reports {
     let platforms = &filters.platforms;
-    let department_of: HashMap<i64, Option<i64>> = facts.employees.iter().copied().collect();
-    let in_population = |u: &i64| {
-        department_of
-            .get(u)
-            .is_some_and(|d| filters.department.is_none() || *d == filters.department)
-    };
+    let people = People::new(facts, filters);
     let members = members_per_department(facts);
     let population_of = |department: Option<i64>| -> u64 {
         if filters.department.is_none() || filters.department == department {
@@ -242,83 +218,18 @@ pub fn build(
             0
         }
     };
-    let group = facts
-        .employees
-        .iter()
-        .filter(|(u, _)| in_population(u))
-        .count() as u64;
-    let platform_index = |p: Platform| platforms.iter().position(|x| *x == p);
-
-    // Which posts a person's department sees.
-    let targets: HashMap<i64, Option<HashSet<i64>>> = facts
-        .posts
-        .iter()
-        .map(|post| {
-            (
-                post.id,
-                post.departments
-                    .as_ref()
-                    .map(|ds| ds.iter().copied().collect()),
-            )
-        })
-        .collect();
-    let in_audience = |u: &i64, post: i64| match targets.get(&post) {
-        None => false,
-        Some(None) => in_population(u),
-        Some(Some(ds)) => {
-            in_population(u)
-                && department_of
-                    .get(u)
-                    .copied()
-                    .flatten()
-                    .is_some_and(|d| ds.contains(&d))
-        }
-    };
+    let group = people.in_population.iter().filter(|p| **p).count() as u64;
+    let counts = counting::count(facts, filters, &people, weeks);
 
     // ---- per post
-    // Each list of (key, person) pairs is counted before the next is made:
-    // at a million shares each is tens of megabytes.
-    // Which shares count, and on which chosen platform: worked out once,
-    // one byte a share.
-    const NOT_COUNTED: u8 = u8::MAX;
-    let counted: Vec<u8> = facts
-        .shares
-        .iter()
-        .map(|(u, p, platform, _)| {
-            platform_index(*platform)
-                .filter(|_| in_audience(u, *p))
-                .map_or(NOT_COUNTED, |i| i as u8)
-        })
-        .collect();
-    let counted_shares = || {
-        facts
-            .shares
-            .iter()
-            .zip(&counted)
-            .filter(|(_, i)| **i != NOT_COUNTED)
-            .map(|((u, p, _, _), i)| (*u, *p, *i as usize))
-    };
-    let mut post_events: HashMap<(i64, usize), u64> = HashMap::new();
-    for (_, p, i) in counted_shares() {
-        *post_events.entry((p, i)).or_insert(0) += 1;
-    }
-    let post_people = distinct_per_key(counted_shares().map(|(u, p, i)| ((p, i), u)).collect());
-    let post_sharers = distinct_per_key(counted_shares().map(|(u, p, _)| (p, u)).collect());
-    let post_dismissals = distinct_per_key(
-        facts
-            .dismissals
-            .iter()
-            .filter(|(u, p)| in_audience(u, *p))
-            .map(|(u, p)| (*p, *u))
-            .collect(),
-    );
     let mut post_columns = vec!["Post".to_string()];
     post_columns.extend(platforms.iter().map(|p| format!("Shares on {}", p.name())));
     post_columns.extend(["People who shared", "Dismissals", "Days live"].map(String::from));
     let post_rows = facts
         .posts
         .iter()
-        .map(|post| {
+        .enumerate()
+        .map(|(index, post)| {
             let size = match &post.departments {
                 None => group,
                 Some(ds) => ds
@@ -330,64 +241,27 @@ pub fn build(
             };
             let mut row = vec![post.title.clone()];
             for i in 0..platforms.len() {
-                let events = post_events.get(&(post.id, i)).copied().unwrap_or(0);
-                let people = lookup(&post_people, &(post.id, i));
+                let events = counts.post_events(index, i);
+                let people = counts.post_people(index, i);
                 row.push(events_cell(events, people, size, k).text());
             }
-            row.push(people_cell(lookup(&post_sharers, &post.id), size, k).text());
-            row.push(people_cell(lookup(&post_dismissals, &post.id), size, k).text());
+            row.push(people_cell(counts.post_sharers[index], size, k).text());
+            row.push(people_cell(counts.post_dismissals[index], size, k).text());
             row.push(days_live(post.published_at, post.ended_at, now));
             row
         })
         .collect();
 
-    // ---- opt-ins, per platform for the population and per department
-    let opted_pairs: HashSet<(i64, Platform)> = facts.opted_in.iter().copied().collect();
-    let mut opted_population: HashMap<Platform, u64> = HashMap::new();
-    let mut opted_department: HashMap<(Option<i64>, Platform), u64> = HashMap::new();
-    for (u, platform) in &opted_pairs {
-        if let Some(department) = department_of.get(u) {
-            *opted_department
-                .entry((*department, *platform))
-                .or_insert(0) += 1;
-            if in_population(u) {
-                *opted_population.entry(*platform).or_insert(0) += 1;
-            }
-        }
-    }
-
     // ---- shares per week: events and distinct people, per platform and in all
-    let weekly_shares = || {
-        facts.shares.iter().flat_map(|(u, _, platform, at)| {
-            let i = platform_index(*platform).filter(|_| in_population(u));
-            weeks
-                .iter()
-                .enumerate()
-                .filter(move |(_, week)| i.is_some() && *at >= week.start && *at < week.end)
-                .filter_map(move |(w, _)| i.map(|i| (*u, w, i)))
-        })
-    };
-    let mut week_events: HashMap<(usize, usize), u64> = HashMap::new();
-    for (_, w, i) in weekly_shares() {
-        *week_events.entry((w, i)).or_insert(0) += 1;
-    }
-    let week_platform_people =
-        distinct_per_key(weekly_shares().map(|(u, w, i)| ((w, i), u)).collect());
-    let week_people = distinct_per_key(weekly_shares().map(|(u, w, _)| (w, u)).collect());
     let weekly = |platform: Option<usize>| -> (Vec<Cell>, Vec<u64>) {
         let mut cells = Vec::new();
         let mut people = Vec::new();
         for w in 0..weeks.len() {
             let (events, sharers) = match platform {
-                Some(i) => (
-                    week_events.get(&(w, i)).copied().unwrap_or(0),
-                    lookup(&week_platform_people, &(w, i)),
-                ),
+                Some(i) => (counts.week_events(w, i), counts.week_platform_people(w, i)),
                 None => (
-                    (0..platforms.len())
-                        .map(|i| week_events.get(&(w, i)).copied().unwrap_or(0))
-                        .sum(),
-                    lookup(&week_people, &w),
+                    (0..platforms.len()).map(|i| counts.week_events(w, i)).sum(),
+                    counts.week_people[w],
                 ),
             };
             cells.push(events_cell(events, sharers, group, k));
@@ -409,7 +283,7 @@ pub fn build(
     let mut platform_rows = Vec::new();
     let mut platform_totals: HashMap<Platform, bool> = HashMap::new();
     for (i, platform) in platforms.iter().enumerate() {
-        let count = opted_population.get(platform).copied().unwrap_or(0);
+        let count = counts.opted_population.get(platform).copied().unwrap_or(0);
         let cell = people_cell(count, group, k);
         platform_totals.insert(*platform, cell.is_shown());
         let mut row = vec![
@@ -471,7 +345,8 @@ pub fn build(
         let values: Vec<u64> = groups
             .iter()
             .map(|g| {
-                opted_department
+                counts
+                    .opted_department
                     .get(&(g.0, *platform))
                     .copied()
                     .unwrap_or(0)
@@ -487,26 +362,12 @@ pub fn build(
             .0,
         );
     }
-    let department_sharers = distinct_per_key(
-        facts
-            .shares
-            .iter()
-            .filter(|(_, _, platform, _)| platform_index(*platform).is_some())
-            .filter_map(|(u, _, _, _)| department_of.get(u).map(|d| (*d, *u)))
-            .collect(),
-    );
-    let population_sharers: Vec<((), i64)> = facts
-        .shares
-        .iter()
-        .filter(|(u, _, _, _)| in_population(u))
-        .map(|(u, _, _, _)| ((), *u))
-        .collect();
     let sharer_values: Vec<u64> = groups
         .iter()
-        .map(|g| lookup(&department_sharers, &g.0))
+        .map(|g| counts.department_sharers.get(&g.0).copied().unwrap_or(0))
         .collect();
     let sharer_cells = group_cells(&sharer_values);
-    let total_sharers = lookup(&distinct_per_key(population_sharers), &());
+    let total_sharers = counts.population_sharers;
     let sharer_cells = complementary(
         &sharer_cells,
         &sharer_values,
@@ -553,6 +414,7 @@ pub fn build(
     }
 }
 
+mod counting;
 #[cfg(test)]
 mod reference;
 
