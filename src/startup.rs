@@ -300,6 +300,7 @@ impl Application {
             report_cache: Default::default(),
             live_posts: Default::default(),
             crowd_memo: Default::default(),
+            report_facts: Default::default(),
             mail_domain,
             trusted_proxies,
             metrics,

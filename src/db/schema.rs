@@ -316,7 +316,8 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(one_time_tokens -> users (user_id));
 
 diesel::table! {
-    report_generation (shard) {
+    report_changes (kind, shard) {
+        kind -> Integer,
         shard -> Integer,
         changes -> BigInt,
     }

@@ -10,7 +10,7 @@ use self::counting::People;
 use super::platforms::Platform;
 use super::suppression::{Cell, complementary, events_cell, may_show, people_cell, trend};
 
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PostFact {
     pub id: i64,
     pub title: String,
@@ -21,7 +21,7 @@ pub struct PostFact {
 }
 
 /// What the reports count; rows never leave the builder.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Facts {
     /// Active employees and their department.
     pub employees: Vec<(i64, Option<i64>)>,

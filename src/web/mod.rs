@@ -64,6 +64,8 @@ pub struct AppState {
     /// Published posts, kept while no post changes (shared by all workers).
     pub live_posts: std::sync::Arc<crate::store::live_posts::LivePosts>,
     pub crowd_memo: std::sync::Arc<crate::store::shares::CrowdMemo>,
+    /// The reports' facts, kept between builds.
+    pub report_facts: std::sync::Arc<crate::store::reports::FactsMemo>,
     /// The domain of Message-IDs (from CHORUS_MAIL_FROM).
     pub mail_domain: String,
     /// Peers whose X-Forwarded-For is believed (CHORUS_TRUSTED_PROXIES).

@@ -117,10 +117,8 @@ pub async fn build(state: &AppState, query: &ReportQuery) -> WebResult<Built> {
         .get_or_build(generation, key, || async move {
             let calendar = weeks_ending(now, tz, weeks);
             let (from, to) = (calendar[0].start, now + chrono::Duration::seconds(1));
-            let facts = state
-                .db
-                .run(move |conn| store::reports::facts(conn, from, to))
-                .await?;
+            let memo = state.report_facts.clone();
+            let facts = state.db.run(move |conn| memo.facts(conn, from, to)).await?;
             if let Some(id) = department
                 && !reports::reportable_departments(&facts, k)
                     .iter()
