@@ -88,6 +88,48 @@ pub fn sqlite_path(url: &str) -> &str {
     url.strip_prefix("sqlite://").unwrap_or(url)
 }
 
+/// Makes every SQLite connection this process opens from now on keep the
+/// plan a statement was prepared with.
+///
+/// Since 3.47, SQLite re-plans a prepared statement before each run when a
+/// bound value might change its plan, and it counts the `LIMIT ?` of every
+/// diesel `.first()` among those: each run of a cached statement was parsed
+/// and planned again (a third of the CPU of a queue page, most of it the
+/// session lookup). The query-planner stability guarantee (QPSG) turns
+/// that off. Diesel gives no handle to the raw connection, so the setting
+/// goes through SQLite's auto-extension hook, which runs for each new
+/// connection.
+fn keep_sqlite_plans() {
+    use libsqlite3_sys as ffi;
+    use std::ffi::{c_char, c_int};
+
+    unsafe extern "C" fn stable_plans(
+        db: *mut ffi::sqlite3,
+        _error: *mut *mut c_char,
+        _api: *const ffi::sqlite3_api_routines,
+    ) -> c_int {
+        // SAFETY: SQLite calls this with the connection it has just opened;
+        // the option takes an int (1: on) and an optional int* (none).
+        unsafe {
+            ffi::sqlite3_db_config(
+                db,
+                ffi::SQLITE_DBCONFIG_ENABLE_QPSG,
+                1 as c_int,
+                std::ptr::null_mut::<c_int>(),
+            );
+        }
+        ffi::SQLITE_OK
+    }
+
+    static REGISTER: std::sync::Once = std::sync::Once::new();
+    REGISTER.call_once(|| {
+        // SAFETY: the entry point has the signature SQLite calls it with.
+        unsafe {
+            ffi::sqlite3_auto_extension(Some(stable_plans));
+        }
+    });
+}
+
 /// Opens one connection, with the real error of the chosen backend.
 pub fn establish(url: &str) -> Result<DbConnection, DbError> {
     let backend = Backend::from_url(url)?;
@@ -101,6 +143,7 @@ pub fn establish(url: &str) -> Result<DbConnection, DbError> {
             .map(DbConnection::Postgresql)
             .map_err(|e| connect_error(e.to_string())),
         Backend::Sqlite => {
+            keep_sqlite_plans();
             let mut conn = diesel::SqliteConnection::establish(sqlite_path(url))
                 .map_err(|e| connect_error(e.to_string()))?;
             // busy_timeout first: switching to WAL may itself wait for a lock.
