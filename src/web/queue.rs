@@ -91,6 +91,8 @@ pub(crate) struct Situation {
     pub(crate) tz: Tz,
     pub(crate) crowd_threshold: i64,
     pub(crate) department: Option<i64>,
+    /// Per consented platform.
+    pub(crate) standings: HashMap<Platform, Standing>,
 }
 
 fn situation(
@@ -99,7 +101,7 @@ fn situation(
     now: NaiveDateTime,
 ) -> Result<Situation, StoreError> {
     let recent = store::shares::recent(conn, user_id, now)?;
-    situation_with(conn, user_id, recent)
+    situation_with(conn, user_id, recent, now)
 }
 
 /// The situation, for a caller that already has the person's recent shares.
@@ -107,11 +109,12 @@ fn situation_with(
     conn: &mut crate::db::DbConnection,
     user_id: i64,
     recent: HashMap<Platform, Vec<NaiveDateTime>>,
+    now: NaiveDateTime,
 ) -> Result<Situation, StoreError> {
     let settings = store::org::settings(conn)?;
     let (timezone, department) = store::users::timezone_and_department(conn, user_id)?;
     let enabled = settings.enabled_platforms();
-    Ok(Situation {
+    let mut situation = Situation {
         consented: store::consent::consented_platforms(conn, user_id)?
             .into_iter()
             .filter(|(p, _)| enabled.contains(p))
@@ -124,7 +127,36 @@ fn situation_with(
             .unwrap_or_else(|| settings.timezone()),
         crowd_threshold: settings.crowd_threshold as i64,
         department,
-    })
+        standings: HashMap::new(),
+    };
+    situation.standings = situation
+        .consented
+        .iter()
+        .map(|(platform, _)| (*platform, standing(&situation, *platform, now)))
+        .collect();
+    Ok(situation)
+}
+
+/// What the person's caps leave them on a platform now: the same for every
+/// post, so worked out once a page.
+pub(crate) struct Standing {
+    remaining_day: u32,
+    remaining_week: u32,
+    wait: Option<String>,
+}
+
+fn standing(situation: &Situation, platform: Platform, now: NaiveDateTime) -> Standing {
+    let recent = situation
+        .recent
+        .get(&platform)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let (remaining_day, remaining_week) = remaining(situation.caps[&platform], recent, now);
+    Standing {
+        remaining_day,
+        remaining_week,
+        wait: wait_text(situation, platform, now),
+    }
 }
 
 fn display(at: NaiveDateTime, tz: Tz) -> String {
@@ -179,7 +211,6 @@ pub(crate) fn queue_post(
     situation: &Situation,
     published: &Published,
     user_id: i64,
-    now: NaiveDateTime,
     crowded: &[(i64, Platform)],
 ) -> QueuePost {
     let post = &item.post;
@@ -195,20 +226,15 @@ pub(crate) fn queue_post(
                     offered_text(caption, disclosure)
                 })
                 .to_string();
-            let recent = situation
-                .recent
-                .get(platform)
-                .map(Vec::as_slice)
-                .unwrap_or(&[]);
-            let (remaining_day, remaining_week) = remaining(situation.caps[platform], recent, now);
+            let standing = &situation.standings[platform];
             Offer {
                 platform: *platform,
                 copy_text: format!("{text}\n{}", post.link),
                 editable: platform.accepts_prefilled_text(),
                 shared: item.shared_on.contains(platform),
-                remaining_day,
-                remaining_week,
-                wait: wait_text(situation, *platform, now),
+                remaining_day: standing.remaining_day,
+                remaining_week: standing.remaining_week,
+                wait: standing.wait.clone(),
                 crowded: crowded.contains(&(post.id, *platform)),
                 error: None,
                 text,
@@ -248,7 +274,7 @@ pub(crate) async fn load(state: &AppState, user_id: i64, page_number: i64) -> We
             // leaves out and what their caps count.
             let (marks, share_times) = live_posts::marks_and_share_times(conn, user_id)?;
             let recent = store::shares::recent_among(share_times, now);
-            let situation = situation_with(conn, user_id, recent)?;
+            let situation = situation_with(conn, user_id, recent, now)?;
             let platforms: Vec<Platform> = situation.consented.iter().map(|(p, _)| *p).collect();
             // No consent, no caption offered: the page is empty by the rule.
             let published = live.current(conn)?;
@@ -291,11 +317,9 @@ pub(crate) async fn load(state: &AppState, user_id: i64, page_number: i64) -> We
 fn queue_page(
     signed_in: &SignedIn,
     loaded: &Loaded,
-    state: &AppState,
     page_number: i64,
     hidden: Option<i64>,
 ) -> QueuePage {
-    let now = state.clock.now_naive();
     let tz = loaded.situation.tz;
     QueuePage {
         page: PageContext::from(signed_in),
@@ -308,7 +332,6 @@ fn queue_page(
                     &loaded.situation,
                     &loaded.published,
                     signed_in.user.id,
-                    now,
                     &loaded.crowded,
                 )
             })
@@ -350,13 +373,7 @@ pub async fn index(
 ) -> WebResult<HttpResponse> {
     let page_number = query.page.clamp(1, MAX_PAGE);
     let loaded = load(&state, signed_in.user.id, page_number).await?;
-    ok(&queue_page(
-        &signed_in,
-        &loaded,
-        &state,
-        page_number,
-        query.hidden,
-    ))
+    ok(&queue_page(&signed_in, &loaded, page_number, query.hidden))
 }
 
 #[derive(Deserialize, Default)]
@@ -528,7 +545,7 @@ pub async fn share(
             // Show the queue again, this post first, with the text as typed.
             let mut loaded = load(&state, user_id, 1).await?;
             loaded.items.retain(|i| i.post.id != post.id);
-            let mut page = queue_page(&signed_in, &loaded, &state, 1, None);
+            let mut page = queue_page(&signed_in, &loaded, 1, None);
             let mut this = queue_post(
                 &QueueItem {
                     post: Arc::new(*post),
@@ -537,7 +554,6 @@ pub async fn share(
                 &situation,
                 &loaded.published,
                 user_id,
-                now,
                 &[],
             );
             if let Some(offer) = this.offers.iter_mut().find(|o| o.platform == platform) {
