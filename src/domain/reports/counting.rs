@@ -344,3 +344,36 @@ pub(super) fn count(facts: &Facts, filters: &Filters, people: &People, weeks: &[
     }
     counts
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_far_apart_are_indexed_as_well_as_compact_ones() {
+        let compact = IdIndex::new([7_i64, 3, 5].into_iter());
+        let sparse = IdIndex::new([7_i64, -3, 5_000_000_000].into_iter());
+        assert!(matches!(compact, IdIndex::Table { .. }));
+        assert!(matches!(sparse, IdIndex::Map(_)));
+        assert_eq!(
+            [7, 3, 5, 4, 8].map(|id| compact.get(id)),
+            [Some(0), Some(1), Some(2), None, None]
+        );
+        assert_eq!(
+            [7, -3, 5_000_000_000, 0, i64::MIN].map(|id| sparse.get(id)),
+            [Some(0), Some(1), Some(2), None, None]
+        );
+        let empty = IdIndex::new(std::iter::empty());
+        assert_eq!(empty.get(1), None);
+    }
+
+    #[test]
+    fn a_person_counts_once_in_a_set_however_often_added() {
+        let mut set = PeopleSet::new(130);
+        assert!(set.insert(129));
+        assert!(!set.insert(129));
+        assert!(set.insert(0));
+        assert!(set.contains(129) && set.contains(0) && !set.contains(64));
+        assert_eq!(set.len, 2);
+    }
+}
