@@ -15,6 +15,31 @@ use diesel::prelude::*;
 use crate::backend_test;
 use crate::helpers::*;
 
+/// A post for everyone with an X caption, published now.
+fn publish_for_everyone(
+    conn: &mut chorus::db::DbConnection,
+    title: &str,
+    hub: i64,
+    now: chrono::NaiveDateTime,
+) -> Result<i64, store::StoreError> {
+    let post = posts::create_draft(
+        conn,
+        &posts::PostInput {
+            title: title.into(),
+            link: format!("https://example.com/{}", title.len()),
+            base_text: title.into(),
+            captions: vec![(Platform::X, vec![title.into()])],
+            target_all: true,
+            department_ids: vec![],
+            expires_at: None,
+        },
+        hub,
+        now,
+    )?;
+    posts::schedule(conn, post, now, chrono_tz::UTC, hub, now)?;
+    Ok(post)
+}
+
 /// `n` employees in one department, the first `sharing` of whom opted in to
 /// X and shared one post; returns the post id.
 async fn organisation(app: &TestApp, n: usize, sharing: usize) -> i64 {
@@ -45,21 +70,7 @@ async fn organisation(app: &TestApp, n: usize, sharing: usize) -> i64 {
                 per_week: 100,
             },
         )?;
-        let post = posts::create_draft(
-            conn,
-            &posts::PostInput {
-                title: "Quarterly report".into(),
-                link: "https://example.com/q".into(),
-                base_text: "Q".into(),
-                captions: vec![(Platform::X, vec!["Q".into()])],
-                target_all: true,
-                department_ids: vec![],
-                expires_at: None,
-            },
-            hub,
-            now,
-        )?;
-        posts::schedule(conn, post, now, chrono_tz::UTC, hub, now)?;
+        let post = publish_for_everyone(conn, "Quarterly report", hub, now)?;
         for (i, person) in people.iter().enumerate() {
             if i < sharing {
                 consent::record_choice(
@@ -421,21 +432,7 @@ backend_test!(
         let hub = person(&app, "hub@example.com").await;
         let second = app
             .db(move |conn| {
-                let second = posts::create_draft(
-                    conn,
-                    &posts::PostInput {
-                        title: "Second".into(),
-                        link: "https://example.com/2".into(),
-                        base_text: "2".into(),
-                        captions: vec![(Platform::X, vec!["2".into()])],
-                        target_all: true,
-                        department_ids: vec![],
-                        expires_at: None,
-                    },
-                    hub,
-                    now,
-                )?;
-                posts::schedule(conn, second, now, chrono_tz::UTC, hub, now)?;
+                let second = publish_for_everyone(conn, "Second", hub, now)?;
                 shares::dismiss(conn, w0, second, now)?;
                 Ok(second)
             })
