@@ -39,14 +39,29 @@ impl Changes {
         let mut changes = Changes::default();
         for (kind, n) in rows {
             match kind {
-                0 => changes.org += n,
-                1 => changes.shares_added += n,
-                2 => changes.shares_changed += n,
+                ORG => changes.org += n,
+                SHARES_ADDED => changes.shares_added += n,
+                SHARES_CHANGED => changes.shares_changed += n,
                 _ => changes.dismissals += n,
             }
         }
         Ok(changes)
     }
+}
+
+// The kinds of report_changes (see its migration).
+const ORG: i32 = 0;
+const SHARES_ADDED: i32 = 1;
+const SHARES_CHANGED: i32 = 2;
+
+/// How many shares were ever added: changes, in the same transaction,
+/// whenever a share is added, by any process.
+pub fn shares_added(conn: &mut DbConnection) -> StoreResult<i64> {
+    let shards: Vec<i64> = report_changes::table
+        .filter(report_changes::kind.eq(SHARES_ADDED))
+        .select(report_changes::changes)
+        .load(conn)?;
+    Ok(shards.into_iter().sum())
 }
 
 /// A number that changes (in the same transaction) whenever anything the

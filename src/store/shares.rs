@@ -2,7 +2,7 @@
 //! they chose. A share is checked and recorded in one transaction that
 //! holds the person's lock, so caps hold across processes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
 
 use chrono::NaiveDateTime;
@@ -185,6 +185,13 @@ pub fn recent_among(
 /// crowded, so it stays crowded at least until then: the memo keeps that
 /// time, and a pair is asked about again only after it. (Only erasing a
 /// person removes shares; the hint may then outlast them by up to an hour.)
+///
+/// The other way round, a pair found calm (not crowded) can only become
+/// crowded through a new share: calm pairs are kept while the count of
+/// shares ever added (kept by a trigger, so shares made by other processes
+/// count too) stays what it was before they were asked about. Most views
+/// then cost that one small read instead of a walk through each offer's
+/// recent shares.
 #[derive(Default)]
 pub struct CrowdMemo {
     kept: Mutex<CrowdedUntil>,
@@ -194,15 +201,20 @@ pub struct CrowdMemo {
 struct CrowdedUntil {
     threshold: i64,
     until: HashMap<(i64, Platform), NaiveDateTime>,
+    calm: HashSet<(i64, Platform)>,
+    /// The count of shares ever added when `calm` was found.
+    calm_as_of: i64,
 }
 
-/// Past this many pairs the memo drops those no longer crowded.
+/// Past this many pairs the memo drops those no longer crowded, or forgets
+/// the calm ones.
 const CROWD_MEMO_PAIRS: usize = 10_000;
 
 impl CrowdMemo {
     /// Of the given (post, platform) pairs, those shared at least
-    /// `threshold` times in the hour before `now`, by anyone: one query for
-    /// a whole queue page, and none for pairs already known to be crowded.
+    /// `threshold` times in the hour before `now`, by anyone: at most one
+    /// query for a whole queue page besides the count of shares, and none
+    /// for pairs already known to be crowded, or calm since the last share.
     pub fn crowded(
         &self,
         conn: &mut DbConnection,
@@ -223,17 +235,39 @@ impl CrowdMemo {
                 }
             }
         }
+        if ask.is_empty() {
+            return Ok(crowded);
+        }
+        // Read before the shares: one added after this changes the count.
+        let shares_added = super::reports::shares_added(conn)?;
+        {
+            let kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+            if kept.threshold == threshold && kept.calm_as_of == shares_added {
+                ask.retain(|pair| !kept.calm.contains(pair));
+            }
+        }
         let found = nth_newest_shares(conn, &ask, now - HOUR, threshold)?;
         let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
         if kept.threshold != threshold {
             kept.threshold = threshold;
             kept.until.clear();
+            kept.calm.clear();
+        }
+        if kept.calm_as_of != shares_added || kept.calm.len() + ask.len() > CROWD_MEMO_PAIRS {
+            kept.calm.clear();
+            kept.calm_as_of = shares_added;
         }
         if kept.until.len() + found.len() > CROWD_MEMO_PAIRS {
             kept.until.retain(|_, until| *until > now);
         }
+        for pair in &ask {
+            if !found.iter().any(|(p, _)| p == pair) {
+                kept.calm.insert(*pair);
+            }
+        }
         for (pair, nth) in found {
             kept.until.insert(pair, nth + HOUR);
+            kept.calm.remove(&pair);
             crowded.push(pair);
         }
         Ok(crowded)

@@ -520,7 +520,18 @@ backend_test!(
         assert!(hinted(app.get_with(&clients[3], "/queue").await.text().await.unwrap()), "still within the hour");
         app.clock.advance(chrono::Duration::minutes(2));
         assert!(!hinted(app.get_with(&clients[3], "/queue").await.text().await.unwrap()), "an hour on, one recent share is left");
-        share(&app, &clients[2], post, "x", None).await;
+        // Recorded by another server process (written straight to the
+        // database): the pair this process found calm is asked about again.
+        let now = app.clock.now_naive();
+        app.db(move |conn| {
+            diesel::sql_query(format!(
+                "INSERT INTO shares (user_id, post_id, platform, variant, edited, shared_at) \
+                 SELECT id, {post}, 'x', 0, false, '{now}' FROM users WHERE email = 'emp2@example.com'"
+            ))
+            .execute(conn)?;
+            Ok(())
+        })
+        .await;
         assert!(hinted(app.get_with(&clients[3], "/queue").await.text().await.unwrap()), "a new share makes two again");
         app.db(|conn| Ok(diesel::sql_query("UPDATE org_settings SET crowd_threshold = 3").execute(conn).map(|_| ())?)).await;
         assert!(!hinted(app.get_with(&clients[3], "/queue").await.text().await.unwrap()), "a higher threshold applies at once");
