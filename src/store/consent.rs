@@ -77,7 +77,7 @@ fn to_state(
 }
 
 pub fn states_for(conn: &mut DbConnection, user_id: i64) -> StoreResult<Vec<ConsentState>> {
-    Ok(consent_state::table
+    let query = consent_state::table
         .filter(consent_state::user_id.eq(user_id))
         .select((
             consent_state::purpose,
@@ -86,8 +86,8 @@ pub fn states_for(conn: &mut DbConnection, user_id: i64) -> StoreResult<Vec<Cons
             consent_state::policy_version,
             consent_state::instance,
             consent_state::updated_at,
-        ))
-        .load::<StateRow>(conn)?
+        ));
+    Ok(super::natively!(conn, |c| query.load::<StateRow>(c))?
         .into_iter()
         .filter_map(to_state)
         .collect())

@@ -181,10 +181,10 @@ impl Published {
 impl LivePosts {
     /// The published posts, newest first, as of now.
     pub fn current(&self, conn: &mut DbConnection) -> StoreResult<Arc<Published>> {
-        let generation: i64 = queue_generation::table
+        let query = queue_generation::table
             .find(1)
-            .select(queue_generation::changes)
-            .first(conn)?;
+            .select(queue_generation::changes);
+        let generation: i64 = super::natively!(conn, |c| query.first(c))?;
         if let Some(published) = &*self.kept.lock().unwrap_or_else(PoisonError::into_inner)
             && published.generation == generation
         {
@@ -302,15 +302,18 @@ pub fn marks_and_share_times(
 ) -> StoreResult<(Marks, Vec<(Platform, NaiveDateTime)>)> {
     let dismissed = dismissals::table
         .filter(dismissals::user_id.eq(user_id))
-        .select(dismissals::post_id)
-        .load::<i64>(conn)?;
-    let rows: Vec<(i64, Platform, NaiveDateTime)> = shares::table
-        .filter(shares::user_id.eq(user_id))
-        .select((shares::post_id, shares::platform, shares::shared_at))
-        .load::<(i64, String, NaiveDateTime)>(conn)?
-        .into_iter()
-        .filter_map(|(post, slug, at)| Platform::from_slug(&slug).map(|p| (post, p, at)))
-        .collect();
+        .select(dismissals::post_id);
+    let dismissed = super::natively!(conn, |c| dismissed.load::<i64>(c))?;
+    let shared = shares::table.filter(shares::user_id.eq(user_id)).select((
+        shares::post_id,
+        shares::platform,
+        shares::shared_at,
+    ));
+    let rows: Vec<(i64, Platform, NaiveDateTime)> =
+        super::natively!(conn, |c| shared.load::<(i64, String, NaiveDateTime)>(c))?
+            .into_iter()
+            .filter_map(|(post, slug, at)| Platform::from_slug(&slug).map(|p| (post, p, at)))
+            .collect();
     let times = rows.iter().map(|&(_, p, at)| (p, at)).collect();
     let shared = rows.into_iter().map(|(post, p, _)| (post, p)).collect();
     Ok((Marks::new(dismissed, shared), times))

@@ -24,6 +24,21 @@ pub mod users;
 
 pub use crate::db::DbConnection;
 
+/// Runs a query on the backend's own connection. Through the
+/// MultiConnection, diesel writes out a statement's whole SQL text on every
+/// run just to find it in the statement cache; on the backend's connection
+/// it finds it by type. For the few queries every page runs (`conn` is a
+/// `&mut DbConnection`, `c` names the backend's connection in `body`).
+macro_rules! natively {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Sqlite($c) => $body,
+            $crate::db::DbConnection::Postgresql($c) => $body,
+        }
+    };
+}
+pub(crate) use natively;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database query failed: {0}")]

@@ -70,10 +70,11 @@ impl OrgSettings {
 }
 
 pub fn settings(conn: &mut DbConnection) -> StoreResult<OrgSettings> {
-    Ok(org_settings::table
+    // The selection names its backend, so the query is built per backend.
+    Ok(super::natively!(conn, |c| org_settings::table
         .find(1_i64)
         .select(OrgSettings::as_select())
-        .first(conn)?)
+        .first(c))?)
 }
 
 /// Marks first-run setup as done; false when another request did it first.

@@ -57,10 +57,10 @@ const SHARES_CHANGED: i32 = 2;
 /// How many shares were ever added: changes, in the same transaction,
 /// whenever a share is added, by any process.
 pub fn shares_added(conn: &mut DbConnection) -> StoreResult<i64> {
-    let shards: Vec<i64> = report_changes::table
+    let query = report_changes::table
         .filter(report_changes::kind.eq(SHARES_ADDED))
-        .select(report_changes::changes)
-        .load(conn)?;
+        .select(report_changes::changes);
+    let shards: Vec<i64> = super::natively!(conn, |c| query.load(c))?;
     Ok(shards.into_iter().sum())
 }
 

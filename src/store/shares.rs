@@ -18,15 +18,14 @@ use crate::domain::share_caps::{CapPolicy, ShareCaps, WEEK, next_allowed};
 
 /// The organisation's default and ceiling per platform.
 pub fn policies(conn: &mut DbConnection) -> StoreResult<HashMap<Platform, CapPolicy>> {
-    let rows: Vec<(String, i32, i32, i32, i32)> = share_caps::table
-        .select((
-            share_caps::platform,
-            share_caps::default_day,
-            share_caps::default_week,
-            share_caps::ceiling_day,
-            share_caps::ceiling_week,
-        ))
-        .load(conn)?;
+    let query = share_caps::table.select((
+        share_caps::platform,
+        share_caps::default_day,
+        share_caps::default_week,
+        share_caps::ceiling_day,
+        share_caps::ceiling_week,
+    ));
+    let rows: Vec<(String, i32, i32, i32, i32)> = super::natively!(conn, |c| query.load(c))?;
     let mut policies: HashMap<Platform, CapPolicy> = Platform::ALL
         .into_iter()
         .map(|p| (p, CapPolicy::DEFAULT))
@@ -81,10 +80,10 @@ pub fn personal(
     conn: &mut DbConnection,
     user_id: i64,
 ) -> StoreResult<HashMap<Platform, ShareCaps>> {
-    let rows: Vec<(String, i32, i32)> = user_caps::table
+    let query = user_caps::table
         .filter(user_caps::user_id.eq(user_id))
-        .select((user_caps::platform, user_caps::per_day, user_caps::per_week))
-        .load(conn)?;
+        .select((user_caps::platform, user_caps::per_day, user_caps::per_week));
+    let rows: Vec<(String, i32, i32)> = super::natively!(conn, |c| query.load(c))?;
     Ok(rows
         .into_iter()
         .filter_map(|(slug, d, w)| {

@@ -84,17 +84,20 @@ pub(super) fn with_session(
     id_hash: &str,
 ) -> StoreResult<Option<(User, NaiveDateTime, NaiveDateTime)>> {
     use crate::db::schema::sessions;
-    Ok(sessions::table
+    let query = sessions::table
         .inner_join(users::table.left_join(dept::table))
         .filter(sessions::id_hash.eq(id_hash))
         .select((
             user_columns!(),
             sessions::last_seen_at,
             sessions::expires_at,
-        ))
-        .first::<(UserRow, NaiveDateTime, NaiveDateTime)>(conn)
-        .optional()?
-        .map(|(row, last_seen_at, expires_at)| (from_row(row), last_seen_at, expires_at)))
+        ));
+    let row = super::natively!(conn, |c| {
+        query
+            .first::<(UserRow, NaiveDateTime, NaiveDateTime)>(c)
+            .optional()
+    })?;
+    Ok(row.map(|(row, last_seen_at, expires_at)| (from_row(row), last_seen_at, expires_at)))
 }
 
 pub fn find(conn: &mut DbConnection, id: i64) -> StoreResult<Option<User>> {
@@ -349,10 +352,10 @@ pub fn timezone_and_department(
     conn: &mut DbConnection,
     user_id: i64,
 ) -> StoreResult<(Option<String>, Option<i64>)> {
-    Ok(users::table
+    let query = users::table
         .find(user_id)
-        .select((users::timezone, users::department_id))
-        .first(conn)?)
+        .select((users::timezone, users::department_id));
+    Ok(super::natively!(conn, |c| query.first(c))?)
 }
 
 pub fn preferences(conn: &mut DbConnection, user_id: i64) -> StoreResult<Preferences> {
