@@ -29,7 +29,8 @@ pub struct Facts {
     /// (person, platform) with a consent given now.
     pub opted_in: Vec<(i64, Platform)>,
     pub posts: Vec<PostFact>,
-    /// (person, post, platform, when).
+    /// (person, post, platform, when): every share recorded since the
+    /// period began.
     pub shares: Vec<(i64, i64, Platform, NaiveDateTime)>,
     /// (person, post).
     pub dismissals: Vec<(i64, i64)>,
