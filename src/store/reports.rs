@@ -145,7 +145,7 @@ const SHARE_COLUMNS: (
 );
 
 /// Active employees, departments and who is opted in, per platform.
-fn people(conn: &mut DbConnection) -> StoreResult<People> {
+fn people(conn: &mut DbConnection) -> StoreResult<PeopleRows> {
     let employees: Vec<(i64, Option<i64>)> = users::table
         .filter(users::active.eq(true))
         .filter(users::is_employee.eq(true))
@@ -160,7 +160,7 @@ fn people(conn: &mut DbConnection) -> StoreResult<People> {
         .filter(consent_state::status.eq(Status::Given.as_str()))
         .select((consent_state::user_id, consent_state::platform))
         .load(conn)?;
-    Ok(People {
+    Ok(PeopleRows {
         employees,
         departments,
         opted_in: opted_in
@@ -170,7 +170,8 @@ fn people(conn: &mut DbConnection) -> StoreResult<People> {
     })
 }
 
-struct People {
+/// The rows about people that the reports count.
+struct PeopleRows {
     employees: Vec<(i64, Option<i64>)>,
     departments: Vec<(i64, String)>,
     opted_in: Vec<(i64, Platform)>,

@@ -142,6 +142,9 @@ fn situation_with(
 pub(crate) struct Standing {
     remaining_day: u32,
     remaining_week: u32,
+    /// None: a share is possible now; Some(None): paused (a cap of 0);
+    /// Some(Some(at)): possible again at `at`.
+    pub(crate) next: Option<Option<NaiveDateTime>>,
     wait: Option<String>,
 }
 
@@ -151,11 +154,17 @@ fn standing(situation: &Situation, platform: Platform, now: NaiveDateTime) -> St
         .get(&platform)
         .map(Vec::as_slice)
         .unwrap_or(&[]);
-    let (remaining_day, remaining_week) = remaining(situation.caps[&platform], recent, now);
+    let caps = situation.caps[&platform];
+    let (remaining_day, remaining_week) = remaining(caps, recent, now);
+    let next = next_allowed(caps, recent, now);
     Standing {
         remaining_day,
         remaining_week,
-        wait: wait_text(situation, platform, now),
+        next,
+        wait: next.map(|next| match next {
+            Some(at) => format!("next share possible {}", display(at, situation.tz)),
+            None => "paused: you set your cap to 0".to_string(),
+        }),
     }
 }
 
@@ -191,19 +200,6 @@ fn offered_caption(
 ) -> (usize, String) {
     let (index, caption) = caption_of(post, platform, user_id);
     (index + 1, offered_text(caption, disclosure))
-}
-
-fn wait_text(situation: &Situation, platform: Platform, now: NaiveDateTime) -> Option<String> {
-    let caps = situation.caps[&platform];
-    let recent = situation
-        .recent
-        .get(&platform)
-        .map(Vec::as_slice)
-        .unwrap_or(&[]);
-    next_allowed(caps, recent, now).map(|next| match next {
-        Some(at) => format!("next share possible {}", display(at, situation.tz)),
-        None => "paused: you set your cap to 0".to_string(),
-    })
 }
 
 pub(crate) fn queue_post(

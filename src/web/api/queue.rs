@@ -8,7 +8,6 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiCaller, ApiError, ApiResult, optional_json, utc};
 use crate::domain::platforms::Platform;
-use crate::domain::share_caps::next_allowed;
 use crate::store;
 use crate::web::AppState;
 use crate::web::queue::{self as page, MAX_PAGE, PAGE_SIZE, ShareAttempt};
@@ -82,7 +81,6 @@ pub async fn list(
         )));
     }
     let user_id = caller.owner.id;
-    let now = state.clock.now_naive();
     let loaded = page::load(&state, user_id, page_number).await?;
     let situation = &loaded.situation;
     let mut posts = Vec::new();
@@ -95,12 +93,7 @@ pub async fn list(
                 .iter()
                 .find(|(p, _)| *p == offer.platform)
                 .and_then(|(_, i)| i.as_deref());
-            let recent = situation
-                .recent
-                .get(&offer.platform)
-                .map(Vec::as_slice)
-                .unwrap_or(&[]);
-            let next = next_allowed(situation.caps[&offer.platform], recent, now);
+            let next = situation.standings[&offer.platform].next;
             offers.push(Offer {
                 platform: offer.platform.slug().to_string(),
                 platform_name: offer.platform.name().to_string(),
