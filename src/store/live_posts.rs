@@ -1,7 +1,9 @@
-//! Every queue is cut from the same published posts. Each process keeps
-//! them (with captions and audiences) in memory while the queue_generation
+//! Every queue is cut from the same published posts, under the same
+//! organisation settings and share caps. Each process keeps them (posts
+//! with captions and audiences) in memory while the queue_generation
 //! counter holds; triggers bump that counter in the same transaction as any
-//! change to posts, captions or audiences, so the copy is never stale. A
+//! change to posts, captions, audiences, settings or share caps, so the
+//! copy is never stale. A
 //! person's queue then costs two small queries of their own (dismissals and
 //! shares) instead of a scan of every post, and the rule below gives the
 //! same posts as `queue::page` (compared in tests/api/queue.rs). The kept
@@ -15,20 +17,31 @@ use std::sync::{Arc, Mutex, PoisonError};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::org::{self, OrgSettings};
 use super::posts::{self, Post};
 use super::queue::QueueItem;
 use super::{DbConnection, StoreResult};
 use crate::db::schema::{dismissals, queue_generation, shares};
 use crate::domain::platforms::Platform;
+use crate::domain::share_caps::CapPolicy;
 
 #[derive(Default)]
 pub struct LivePosts {
-    kept: Mutex<Option<Arc<Published>>>,
+    kept: Mutex<Option<Arc<Hub>>>,
 }
 
-/// The published posts as of one queue generation.
-pub struct Published {
+/// What every queue is cut from, as of one queue generation: the published
+/// posts, the organisation's settings and its share caps.
+pub struct Hub {
     pub generation: i64,
+    pub settings: OrgSettings,
+    /// The organisation's default and ceiling per platform.
+    pub cap_policies: HashMap<Platform, CapPolicy>,
+    pub published: Published,
+}
+
+/// The published posts.
+pub struct Published {
     /// Newest first.
     posts: Vec<Arc<Post>>,
     /// What the queue rule reads of each post, in the same order, packed so
@@ -120,7 +133,7 @@ impl PlatformSet {
 }
 
 impl Published {
-    fn new(generation: i64, posts: Vec<Post>, withdrawn: Vec<i64>) -> Published {
+    fn new(posts: Vec<Post>, withdrawn: Vec<i64>) -> Published {
         let entries = posts
             .iter()
             .map(|post| Entry {
@@ -131,7 +144,6 @@ impl Published {
             })
             .collect();
         Published {
-            generation,
             posts: posts.into_iter().map(Arc::new).collect(),
             entries,
             withdrawn,
@@ -178,27 +190,33 @@ impl Published {
     }
 }
 
+/// The queue counter: it moves with every change to what [`Hub`] holds.
+pub fn generation(conn: &mut DbConnection) -> StoreResult<i64> {
+    let query = queue_generation::table
+        .find(1)
+        .select(queue_generation::changes);
+    Ok(super::natively!(conn, |c| query.first(c))?)
+}
+
 impl LivePosts {
-    /// The published posts, newest first, as of now.
-    pub fn current(&self, conn: &mut DbConnection) -> StoreResult<Arc<Published>> {
-        let query = queue_generation::table
-            .find(1)
-            .select(queue_generation::changes);
-        let generation: i64 = super::natively!(conn, |c| query.first(c))?;
-        if let Some(published) = &*self.kept.lock().unwrap_or_else(PoisonError::into_inner)
-            && published.generation == generation
+    /// The hub as of now: published posts (newest first), settings, caps.
+    pub fn current(&self, conn: &mut DbConnection) -> StoreResult<Arc<Hub>> {
+        let generation = generation(conn)?;
+        if let Some(hub) = &*self.kept.lock().unwrap_or_else(PoisonError::into_inner)
+            && hub.generation == generation
         {
-            return Ok(published.clone());
+            return Ok(hub.clone());
         }
         // Read after the counter: a change committed in between makes the
         // copy newer than its key, which only costs one more reload.
-        let published = Arc::new(Published::new(
+        let hub = Arc::new(Hub {
             generation,
-            posts::published(conn)?,
-            posts::withdrawn_ids(conn)?,
-        ));
-        *self.kept.lock().unwrap_or_else(PoisonError::into_inner) = Some(published.clone());
-        Ok(published)
+            settings: org::settings(conn)?,
+            cap_policies: super::shares::policies(conn)?,
+            published: Published::new(posts::published(conn)?, posts::withdrawn_ids(conn)?),
+        });
+        *self.kept.lock().unwrap_or_else(PoisonError::into_inner) = Some(hub.clone());
+        Ok(hub)
     }
 }
 
@@ -216,11 +234,17 @@ impl LivePosts {
         if consented.is_empty() {
             return Ok((Vec::new(), 0));
         }
-        let published = self.current(conn)?;
+        let hub = self.current(conn)?;
         let department = super::queue::department_of(conn, user_id)?;
         let marks = marks(conn, user_id)?;
         Ok(page(
-            &published, department, consented, &marks, now, offset, limit,
+            &hub.published,
+            department,
+            consented,
+            &marks,
+            now,
+            offset,
+            limit,
         ))
     }
 }
@@ -295,27 +319,42 @@ pub fn marks(conn: &mut DbConnection, user_id: i64) -> StoreResult<Marks> {
 }
 
 /// The person's marks, and when they shared on which platform (what their
-/// caps count), from the same two reads.
+/// caps count), in one read: their shares, then their dismissals (rows
+/// without a platform).
 pub fn marks_and_share_times(
     conn: &mut DbConnection,
     user_id: i64,
 ) -> StoreResult<(Marks, Vec<(Platform, NaiveDateTime)>)> {
-    let dismissed = dismissals::table
-        .filter(dismissals::user_id.eq(user_id))
-        .select(dismissals::post_id);
-    let dismissed = super::natively!(conn, |c| dismissed.load::<i64>(c))?;
+    use diesel::sql_types::{Nullable, Text, Timestamp};
     let shared = shares::table.filter(shares::user_id.eq(user_id)).select((
         shares::post_id,
-        shares::platform,
-        shares::shared_at,
+        shares::platform.nullable(),
+        shares::shared_at.nullable(),
     ));
-    let rows: Vec<(i64, Platform, NaiveDateTime)> =
-        super::natively!(conn, |c| shared.load::<(i64, String, NaiveDateTime)>(c))?
-            .into_iter()
-            .filter_map(|(post, slug, at)| Platform::from_slug(&slug).map(|p| (post, p, at)))
-            .collect();
-    let times = rows.iter().map(|&(_, p, at)| (p, at)).collect();
-    let shared = rows.into_iter().map(|(post, p, _)| (post, p)).collect();
+    let dismissed = dismissals::table
+        .filter(dismissals::user_id.eq(user_id))
+        .select((
+            dismissals::post_id,
+            None::<String>.into_sql::<Nullable<Text>>(),
+            None::<NaiveDateTime>.into_sql::<Nullable<Timestamp>>(),
+        ));
+    let query = shared.union_all(dismissed);
+    let rows = super::natively!(conn, |c| query
+        .load::<(i64, Option<String>, Option<NaiveDateTime>)>(c))?;
+    let mut dismissed = Vec::new();
+    let mut shared = Vec::new();
+    let mut times = Vec::new();
+    for (post, slug, at) in rows {
+        match (slug.as_deref().map(Platform::from_slug), at) {
+            (Some(Some(platform)), Some(at)) => {
+                shared.push((post, platform));
+                times.push((platform, at));
+            }
+            // A platform this version does not know.
+            (Some(None), _) => {}
+            _ => dismissed.push(post),
+        }
+    }
     Ok((Marks::new(dismissed, shared), times))
 }
 
@@ -412,7 +451,6 @@ mod tests {
     #[test]
     fn department_posts_reach_their_departments_whatever_their_ids() {
         let published = Published::new(
-            1,
             vec![
                 post(1, None, &[Platform::X]),
                 post(2, Some(vec![3, 63]), &[Platform::X]),
@@ -439,7 +477,6 @@ mod tests {
      {
         // 5 and 5 + 4096 fall on the same bit of the marks' filter.
         let published = Published::new(
-            1,
             vec![
                 post(5, None, &[Platform::X, Platform::Bluesky]),
                 post(4101, None, &[Platform::X]),

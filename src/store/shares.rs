@@ -128,16 +128,17 @@ pub fn set_personal(
     })
 }
 
-/// The caps that apply to a person on each platform.
+/// The caps that apply to a person on each platform, under the
+/// organisation's `policies` (see [`policies`]).
 pub fn effective_caps(
     conn: &mut DbConnection,
+    policies: &HashMap<Platform, CapPolicy>,
     user_id: i64,
 ) -> StoreResult<HashMap<Platform, ShareCaps>> {
-    let policies = policies(conn)?;
     let personal = personal(conn, user_id)?;
     Ok(policies
-        .into_iter()
-        .map(|(p, policy)| (p, policy.effective(personal.get(&p).copied())))
+        .iter()
+        .map(|(p, policy)| (*p, policy.effective(personal.get(p).copied())))
         .collect())
 }
 
@@ -376,7 +377,8 @@ pub fn record(
         if already > 0 {
             return Ok(ShareOutcome::AlreadyShared);
         }
-        let caps = effective_caps(conn, user_id)?[&platform];
+        let policies = policies(conn)?;
+        let caps = effective_caps(conn, &policies, user_id)?[&platform];
         let recent = recent(conn, user_id, now)?
             .remove(&platform)
             .unwrap_or_default();

@@ -22,7 +22,7 @@ use crate::domain::platforms::{InstanceHost, Platform, Share};
 use crate::domain::post::{offered_text, parse_text, variant_for};
 use crate::domain::schedule;
 use crate::domain::share_caps::{next_allowed, remaining};
-use crate::store::live_posts::{self, Published};
+use crate::store::live_posts::{self, Hub};
 use crate::store::posts::Post;
 use crate::store::queue::{QueueItem, WithdrawalNotice};
 use crate::store::shares::ShareOutcome;
@@ -97,21 +97,23 @@ pub(crate) struct Situation {
 
 fn situation(
     conn: &mut crate::db::DbConnection,
+    hub: &Hub,
     user_id: i64,
     now: NaiveDateTime,
 ) -> Result<Situation, StoreError> {
     let recent = store::shares::recent(conn, user_id, now)?;
-    situation_with(conn, user_id, recent, now)
+    situation_with(conn, hub, user_id, recent, now)
 }
 
 /// The situation, for a caller that already has the person's recent shares.
 fn situation_with(
     conn: &mut crate::db::DbConnection,
+    hub: &Hub,
     user_id: i64,
     recent: HashMap<Platform, Vec<NaiveDateTime>>,
     now: NaiveDateTime,
 ) -> Result<Situation, StoreError> {
-    let settings = store::org::settings(conn)?;
+    let settings = &hub.settings;
     let (timezone, department) = store::users::timezone_and_department(conn, user_id)?;
     let enabled = settings.enabled_platforms();
     let mut situation = Situation {
@@ -119,7 +121,7 @@ fn situation_with(
             .into_iter()
             .filter(|(p, _)| enabled.contains(p))
             .collect(),
-        caps: store::shares::effective_caps(conn, user_id)?,
+        caps: store::shares::effective_caps(conn, &hub.cap_policies, user_id)?,
         recent,
         disclosure: settings.disclosure(),
         tz: timezone
@@ -205,7 +207,7 @@ fn offered_caption(
 pub(crate) fn queue_post(
     item: &QueueItem,
     situation: &Situation,
-    published: &Published,
+    hub: &Hub,
     user_id: i64,
     crowded: &[(i64, Platform)],
 ) -> QueuePost {
@@ -217,7 +219,8 @@ pub(crate) fn queue_post(
         .map(|(platform, _)| {
             let disclosure = situation.disclosure.as_deref();
             let (variant, caption) = caption_of(post, *platform, user_id);
-            let text = published
+            let text = hub
+                .published
                 .offered_text((post.id, *platform, variant), disclosure, || {
                     offered_text(caption, disclosure)
                 })
@@ -250,7 +253,7 @@ pub(crate) fn queue_post(
 
 pub(crate) struct Loaded {
     pub(crate) situation: Situation,
-    pub(crate) published: Arc<Published>,
+    pub(crate) hub: Arc<Hub>,
     pub(crate) items: Vec<QueueItem>,
     pub(crate) total: i64,
     pub(crate) notices: Vec<WithdrawalNotice>,
@@ -270,12 +273,12 @@ pub(crate) async fn load(state: &AppState, user_id: i64, page_number: i64) -> We
             // leaves out and what their caps count.
             let (marks, share_times) = live_posts::marks_and_share_times(conn, user_id)?;
             let recent = store::shares::recent_among(share_times, now);
-            let situation = situation_with(conn, user_id, recent, now)?;
+            let hub = live.current(conn)?;
+            let situation = situation_with(conn, &hub, user_id, recent, now)?;
             let platforms: Vec<Platform> = situation.consented.iter().map(|(p, _)| *p).collect();
             // No consent, no caption offered: the page is empty by the rule.
-            let published = live.current(conn)?;
             let (items, total) = live_posts::page(
-                &published,
+                &hub.published,
                 situation.department,
                 &platforms,
                 &marks,
@@ -295,13 +298,13 @@ pub(crate) async fn load(state: &AppState, user_id: i64, page_number: i64) -> We
             let crowded = crowd.crowded(conn, &offered, now, situation.crowd_threshold)?;
             Ok::<_, StoreError>(Loaded {
                 // Most people shared nothing since withdrawn: no query then.
-                notices: if published.withdrawn_among(&marks) {
+                notices: if hub.published.withdrawn_among(&marks) {
                     store::queue::withdrawal_notices(conn, user_id)?
                 } else {
                     Vec::new()
                 },
                 situation,
-                published,
+                hub,
                 items,
                 total,
                 crowded,
@@ -326,7 +329,7 @@ fn queue_page(
                 queue_post(
                     item,
                     &loaded.situation,
-                    &loaded.published,
+                    &loaded.hub,
                     signed_in.user.id,
                     &loaded.crowded,
                 )
@@ -427,12 +430,14 @@ pub(crate) async fn attempt_share(
     typed: &str,
 ) -> WebResult<ShareAttempt> {
     let now = state.clock.now_naive();
+    let live = state.live_posts.clone();
     let (post, situation) = state
         .db
         .run(move |conn| {
+            let hub = live.current(conn)?;
             Ok::<_, StoreError>((
                 store::queue::offered(conn, user_id, post_id, platform, now)?,
-                situation(conn, user_id, now)?,
+                situation(conn, &hub, user_id, now)?,
             ))
         })
         .await?;
@@ -548,7 +553,7 @@ pub async fn share(
                     shared_on: Vec::new(),
                 },
                 &situation,
-                &loaded.published,
+                &loaded.hub,
                 user_id,
                 &[],
             );

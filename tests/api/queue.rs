@@ -586,10 +586,18 @@ fn queues_agree(
         let (in_memory, total) = if platforms.is_empty() {
             (Vec::new(), 0)
         } else {
-            let published = live.current(conn)?;
+            let hub = live.current(conn)?;
             let marks = live_posts::marks(conn, user)?;
             let department = queue::department_of(conn, user)?;
-            live_posts::page(&published, department, &platforms, &marks, now, 0, 10_000)
+            live_posts::page(
+                &hub.published,
+                department,
+                &platforms,
+                &marks,
+                now,
+                0,
+                10_000,
+            )
         };
         let view = |items: &[queue::QueueItem]| {
             items
@@ -657,5 +665,77 @@ backend_test!(
             })
             .await;
         assert!(after < offered, "the changes took posts out of queues ({after} < {offered})");
+    }
+);
+
+backend_test!(
+    async fn settings_and_share_caps_changed_by_another_process_reach_the_next_queue_view(app) {
+        organisation(&app, &[Platform::X, Platform::Bluesky]).await;
+        let me = app.create_user("emp@example.com", "Emp", "employee").await;
+        agree(&app, me, Platform::X, None).await;
+        agree(&app, me, Platform::Bluesky, None).await;
+        publish(&app, PostSpec { platforms: &[Platform::X, Platform::Bluesky], ..PostSpec::default() }).await;
+        app.db(|conn| {
+            store::shares::set_policy(conn, Platform::X, chorus::domain::share_caps::CapPolicy {
+                default: chorus::domain::share_caps::ShareCaps { per_day: 4, per_week: 20 },
+                ceiling: chorus::domain::share_caps::ShareCaps { per_day: 10, per_week: 30 },
+            })
+        })
+        .await;
+        let client = app.login_client("emp@example.com").await;
+        let queue = app.get_with(&client, "/queue").await.text().await.unwrap();
+        assert!(queue.contains("Left for you on X: 4 today, 20 this week"), "{queue}");
+        assert!(queue.contains("Our report is out"), "{queue}");
+        assert!(!queue.contains("Views are my own"), "no disclosure yet");
+
+        // Written straight to the database, as another `chorus serve` would.
+        let sql = |sql: &'static str| app.db(move |conn| Ok(diesel::sql_query(sql).execute(conn)?));
+        sql("UPDATE share_caps SET default_day = 2, default_week = 9 WHERE platform = 'x'").await;
+        let queue = app.get_with(&client, "/queue").await.text().await.unwrap();
+        assert!(queue.contains("Left for you on X: 2 today, 9 this week"), "{queue}");
+
+        sql("UPDATE org_settings SET disclosure_required = TRUE, disclosure_template = 'Views are my own at {org}.'").await;
+        let queue = app.get_with(&client, "/queue").await.text().await.unwrap();
+        assert!(queue.contains("Views are my own at Acme."), "{queue}");
+
+        sql("UPDATE org_settings SET enabled_platforms = 'x'").await;
+        let queue = app.get_with(&client, "/queue").await.text().await.unwrap();
+        assert!(queue.contains("Left for you on X"), "{queue}");
+        assert!(!queue.contains("Left for you on Bluesky"), "a platform turned off is offered no more: {queue}");
+    }
+);
+
+#[derive(diesel::QueryableByName)]
+struct ColumnName {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+}
+
+backend_test!(
+    async fn every_settings_column_but_the_write_lock_stamp_moves_the_queue_counter(app) {
+        // The queue keeps the settings while this counter holds, so a
+        // settings column the counter's trigger misses would go stale.
+        let columns_sql = match app.backend() {
+            Backend::Sqlite => "SELECT name FROM pragma_table_info('org_settings')",
+            Backend::Postgres => "SELECT column_name::text AS name FROM information_schema.columns \
+                                  WHERE table_schema = 'public' AND table_name = 'org_settings'",
+        };
+        let columns = app
+            .db(move |conn| Ok(diesel::sql_query(columns_sql).load::<ColumnName>(conn)?))
+            .await;
+        assert!(columns.iter().any(|c| c.name == "disclosure_template"), "the columns were read");
+        let generation = || app.db(store::live_posts::generation);
+        for column in columns.iter().map(|c| c.name.clone()).filter(|c| c != "id") {
+            let before = generation().await;
+            let update = format!("UPDATE org_settings SET {column} = {column}");
+            app.db(move |conn| Ok(diesel::sql_query(update).execute(conn)?)).await;
+            let after = generation().await;
+            if column == "updated_at" {
+                // What SQLite's writers touch to take the write lock.
+                assert_eq!(after, before, "updated_at alone leaves the queue's copy be");
+            } else {
+                assert!(after > before, "a change of org_settings.{column} must move queue_generation");
+            }
+        }
     }
 );

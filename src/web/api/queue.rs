@@ -85,7 +85,7 @@ pub async fn list(
     let situation = &loaded.situation;
     let mut posts = Vec::new();
     for item in &loaded.items {
-        let shown = page::queue_post(item, situation, &loaded.published, user_id, &loaded.crowded);
+        let shown = page::queue_post(item, situation, &loaded.hub, user_id, &loaded.crowded);
         let mut offers = Vec::new();
         for offer in shown.offers {
             let instance = situation

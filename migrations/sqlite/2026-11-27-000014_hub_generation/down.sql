@@ -1,0 +1,6 @@
+DROP TRIGGER queue_generation_org_settings_update;
+DROP TRIGGER queue_generation_org_settings_insert;
+DROP TRIGGER queue_generation_org_settings_delete;
+DROP TRIGGER queue_generation_share_caps_insert;
+DROP TRIGGER queue_generation_share_caps_update;
+DROP TRIGGER queue_generation_share_caps_delete;
