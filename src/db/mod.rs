@@ -5,8 +5,8 @@
 pub mod schema;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -185,27 +185,113 @@ impl std::fmt::Display for ManagerError {
 
 impl std::error::Error for ManagerError {}
 
+/// A connection in the pool, and what the pool knows of its health.
+pub struct PooledDb {
+    conn: DbConnection,
+    /// The worst outcome of its statements since it was last known good
+    /// (set by the connection's instrumentation): [`CLEAN`], [`FAILED`] or
+    /// [`LOST`].
+    health: Arc<AtomicU8>,
+    /// When it last went back to the pool with every statement succeeded.
+    clean_at: Option<Instant>,
+}
+
+const CLEAN: u8 = 0;
+/// A statement failed (a constraint, a bad query): the connection is
+/// probably fine, but it is tried before its next use.
+const FAILED: u8 = 1;
+/// The server or the network dropped it: it leaves the pool.
+const LOST: u8 = 2;
+
+/// A PostgreSQL connection that went back to the pool in good order this
+/// recently is handed out again without a `SELECT 1` first. Under load a
+/// connection comes back every few milliseconds, and the check was one of
+/// a queue view's round trips; a connection idle for longer, or one whose
+/// last statement failed, is still tried. A server restart shorter than
+/// this window can still cost one request a 503 (its statement reports the
+/// lost connection, and the pool drops it).
+const TRUSTED_AFTER_RETURN: Duration = Duration::from_millis(100);
+
+impl std::ops::Deref for PooledDb {
+    type Target = DbConnection;
+    fn deref(&self) -> &DbConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for PooledDb {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.conn
+    }
+}
+
+fn is_lost(error: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    matches!(
+        error,
+        Error::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _
+        )
+    )
+}
+
 impl ManageConnection for ConnectionManager {
-    type Connection = DbConnection;
+    type Connection = PooledDb;
     type Error = ManagerError;
 
-    fn connect(&self) -> Result<DbConnection, ManagerError> {
+    fn connect(&self) -> Result<PooledDb, ManagerError> {
         let mut conn = establish(&self.url).map_err(|e| ManagerError(e.to_string()))?;
         let queries = self.queries.clone();
+        let health = Arc::new(AtomicU8::new(CLEAN));
+        let seen = health.clone();
         conn.set_instrumentation(move |event: diesel::connection::InstrumentationEvent<'_>| {
-            if let diesel::connection::InstrumentationEvent::StartQuery { .. } = event {
-                queries.fetch_add(1, Ordering::Relaxed);
+            use diesel::connection::InstrumentationEvent::*;
+            match event {
+                StartQuery { .. } => {
+                    queries.fetch_add(1, Ordering::Relaxed);
+                }
+                FinishQuery {
+                    error: Some(error), ..
+                } => {
+                    let outcome = if is_lost(error) { LOST } else { FAILED };
+                    seen.fetch_max(outcome, Ordering::Relaxed);
+                }
+                _ => {}
             }
         });
-        Ok(conn)
+        Ok(PooledDb {
+            conn,
+            health,
+            clean_at: None,
+        })
     }
 
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ManagerError> {
-        conn.batch_execute("SELECT 1")
-            .map_err(|e| ManagerError(e.to_string()))
+    /// Called on check-out (PostgreSQL only, see `test_on_check_out`).
+    fn is_valid(&self, pooled: &mut PooledDb) -> Result<(), ManagerError> {
+        let trusted = pooled.health.load(Ordering::Relaxed) == CLEAN
+            && pooled
+                .clean_at
+                .is_some_and(|at| at.elapsed() < TRUSTED_AFTER_RETURN);
+        if trusted {
+            return Ok(());
+        }
+        pooled
+            .conn
+            .batch_execute("SELECT 1")
+            .map_err(|e| ManagerError(e.to_string()))?;
+        pooled.health.store(CLEAN, Ordering::Relaxed);
+        Ok(())
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+    /// Called as a connection goes back to the pool: one that was lost, or
+    /// left inside a broken transaction, is dropped.
+    fn has_broken(&self, pooled: &mut PooledDb) -> bool {
+        let health = pooled.health.load(Ordering::Relaxed);
+        if health == LOST || diesel::r2d2::R2D2Connection::is_broken(&mut pooled.conn) {
+            return true;
+        }
+        pooled.clean_at = (health == CLEAN).then(Instant::now);
         false
     }
 }

@@ -480,3 +480,121 @@ async fn restarting_postgres_under_load_gives_503_pages_and_service_resumes_by_i
         summary(&samples)
     );
 }
+
+#[derive(diesel::QueryableByName)]
+struct BackendPid {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pid: i32,
+}
+
+/// Statements one unit of work cost the pool, checks included.
+async fn statements_for(
+    db: &chorus::db::Db,
+    sql: &'static str,
+) -> (
+    u64,
+    Result<usize, chorus::db::RunError<chorus::store::StoreError>>,
+) {
+    let before = db.queries_started();
+    let outcome = db
+        .run(move |conn| Ok(diesel::sql_query(sql).execute(conn)?))
+        .await;
+    (db.queries_started() - before, outcome)
+}
+
+#[actix_web::test]
+#[cfg_attr(
+    not(chorus_pg_tests),
+    ignore = "PostgreSQL half skipped: set CHORUS_TEST_POSTGRES_URL to run it"
+)]
+async fn a_pooled_connection_is_tried_before_use_when_idle_or_after_a_failure_and_dropped_when_lost()
+ {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Postgres).await;
+    let db = app.state.db.clone();
+    let idle = Duration::from_millis(150);
+
+    // Back in good order a moment ago: used again as it is.
+    tokio::time::sleep(idle).await;
+    assert_eq!(
+        statements_for(&db, "SELECT 1").await.0,
+        2,
+        "idle since the app started: tried"
+    );
+    // (A few tries: a busy test machine may stall a thread past the window.)
+    let mut counts = Vec::new();
+    for _ in 0..5 {
+        let (count, outcome) = statements_for(&db, "SELECT 2").await;
+        assert!(outcome.is_ok());
+        counts.push(count);
+    }
+    assert!(
+        counts.contains(&1),
+        "a connection just returned in good order is not tried again: {counts:?}"
+    );
+    // Idle for a while: tried first.
+    tokio::time::sleep(idle).await;
+    assert_eq!(
+        statements_for(&db, "SELECT 3").await.0,
+        2,
+        "an idle connection is tried"
+    );
+    // After a failed statement: tried first, however recent.
+    let (_, outcome) = statements_for(&db, "SELECT * FROM no_such_table").await;
+    assert!(outcome.is_err());
+    assert_eq!(
+        statements_for(&db, "SELECT 4").await.0,
+        2,
+        "tried after a failure"
+    );
+
+    // The server ends the connection (as a restart would).
+    let pid = db
+        .run(|conn| {
+            Ok::<_, chorus::store::StoreError>(
+                diesel::sql_query("SELECT pg_backend_pid() AS pid")
+                    .get_result::<BackendPid>(conn)?
+                    .pid,
+            )
+        })
+        .await
+        .unwrap();
+    let mut admin = diesel::PgConnection::establish(&crate::helpers::postgres_url()).unwrap();
+    diesel::sql_query(format!("SELECT pg_terminate_backend({pid})"))
+        .execute(&mut admin)
+        .unwrap();
+    // Within the trust window the dead connection is handed out: the
+    // statement reports the loss (a 503 for a request), and the pool drops
+    // it. (Past the window, on a stalled machine, the check finds it first.)
+    let (count, outcome) = statements_for(&db, "SELECT 5").await;
+    match outcome {
+        Err(chorus::db::RunError::Work(e)) => assert!(e.is_connection_lost(), "{e}"),
+        Ok(_) => assert!(count >= 2, "only a check could have found the loss"),
+        Err(e) => panic!("the lost connection is reported as such: {e}"),
+    }
+    let (count, outcome) = statements_for(&db, "SELECT 6").await;
+    assert!(
+        outcome.is_ok(),
+        "a fresh connection serves the next request"
+    );
+    assert_eq!(count, 2, "the fresh connection is tried first");
+
+    // Killed while idle past the window: the check finds it, no error at all.
+    let pid = db
+        .run(|conn| {
+            Ok::<_, chorus::store::StoreError>(
+                diesel::sql_query("SELECT pg_backend_pid() AS pid")
+                    .get_result::<BackendPid>(conn)?
+                    .pid,
+            )
+        })
+        .await
+        .unwrap();
+    diesel::sql_query(format!("SELECT pg_terminate_backend({pid})"))
+        .execute(&mut admin)
+        .unwrap();
+    tokio::time::sleep(idle).await;
+    assert!(
+        statements_for(&db, "SELECT 7").await.1.is_ok(),
+        "replaced before use"
+    );
+}
