@@ -18,6 +18,9 @@ pub struct User {
     pub roles: Roles,
     pub active: bool,
     pub password_hash: Option<String>,
+    /// Their own time zone, if they chose one (else the organisation's).
+    pub timezone: Option<String>,
+    pub department_id: Option<i64>,
 }
 
 type UserRow = (
@@ -30,15 +33,31 @@ type UserRow = (
     bool,
     bool,
     Option<String>,
+    Option<String>,
+    Option<i64>,
 );
 
 fn from_row(row: UserRow) -> User {
-    let (id, email, name, department, employee, comms, admin, active, password_hash) = row;
+    let (
+        id,
+        email,
+        name,
+        department,
+        employee,
+        comms,
+        admin,
+        active,
+        password_hash,
+        timezone,
+        department_id,
+    ) = row;
     User {
         id,
         email,
         name,
         department,
+        timezone,
+        department_id,
         roles: Roles {
             employee,
             comms,
@@ -67,6 +86,8 @@ macro_rules! user_columns {
             users::is_admin,
             users::active,
             users::password_hash,
+            users::timezone,
+            users::department_id,
         )
     };
 }

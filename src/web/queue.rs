@@ -26,6 +26,7 @@ use crate::store::live_posts::{self, Hub};
 use crate::store::posts::Post;
 use crate::store::queue::{QueueItem, WithdrawalNotice};
 use crate::store::shares::ShareOutcome;
+use crate::store::users::User;
 use crate::store::{self, StoreError};
 
 pub(crate) const PAGE_SIZE: i64 = 20;
@@ -102,19 +103,21 @@ fn situation(
     now: NaiveDateTime,
 ) -> Result<Situation, StoreError> {
     let recent = store::shares::recent(conn, user_id, now)?;
-    situation_with(conn, hub, user_id, recent, now)
+    let place = store::users::timezone_and_department(conn, user_id)?;
+    situation_with(conn, hub, user_id, place, recent, now)
 }
 
-/// The situation, for a caller that already has the person's recent shares.
+/// The situation, for a caller that already has the person's time zone and
+/// department (`place`) and their recent shares.
 fn situation_with(
     conn: &mut crate::db::DbConnection,
     hub: &Hub,
     user_id: i64,
+    (timezone, department): (Option<String>, Option<i64>),
     recent: HashMap<Platform, Vec<NaiveDateTime>>,
     now: NaiveDateTime,
 ) -> Result<Situation, StoreError> {
     let settings = &hub.settings;
-    let (timezone, department) = store::users::timezone_and_department(conn, user_id)?;
     let enabled = settings.enabled_platforms();
     let mut situation = Situation {
         consented: store::consent::consented_platforms(conn, user_id)?
@@ -260,8 +263,12 @@ pub(crate) struct Loaded {
     pub(crate) crowded: Vec<(i64, Platform)>,
 }
 
-pub(crate) async fn load(state: &AppState, user_id: i64, page_number: i64) -> WebResult<Loaded> {
+/// One page of the person's queue. `user` is as read with their session
+/// or token, this request: their time zone and department come from there.
+pub(crate) async fn load(state: &AppState, user: &User, page_number: i64) -> WebResult<Loaded> {
     let now = state.clock.now_naive();
+    let user_id = user.id;
+    let place = (user.timezone.clone(), user.department_id);
     let live = state.live_posts.clone();
     let crowd = state.crowd_memo.clone();
     // Reads only: on SQLite they run without a hand-off (see `Db::read`);
@@ -274,7 +281,7 @@ pub(crate) async fn load(state: &AppState, user_id: i64, page_number: i64) -> We
             let (marks, share_times) = live_posts::marks_and_share_times(conn, user_id)?;
             let recent = store::shares::recent_among(share_times, now);
             let hub = live.current(conn)?;
-            let situation = situation_with(conn, &hub, user_id, recent, now)?;
+            let situation = situation_with(conn, &hub, user_id, place, recent, now)?;
             let platforms: Vec<Platform> = situation.consented.iter().map(|(p, _)| *p).collect();
             // No consent, no caption offered: the page is empty by the rule.
             let (items, total) = live_posts::page(
@@ -371,7 +378,7 @@ pub async fn index(
     query: web::Query<QueueQuery>,
 ) -> WebResult<HttpResponse> {
     let page_number = query.page.clamp(1, MAX_PAGE);
-    let loaded = load(&state, signed_in.user.id, page_number).await?;
+    let loaded = load(&state, &signed_in.user, page_number).await?;
     ok(&queue_page(&signed_in, &loaded, page_number, query.hidden))
 }
 
@@ -544,7 +551,7 @@ pub async fn share(
             situation,
         } => {
             // Show the queue again, this post first, with the text as typed.
-            let mut loaded = load(&state, user_id, 1).await?;
+            let mut loaded = load(&state, &signed_in.user, 1).await?;
             loaded.items.retain(|i| i.post.id != post.id);
             let mut page = queue_page(&signed_in, &loaded, 1, None);
             let mut this = queue_post(

@@ -739,3 +739,41 @@ backend_test!(
         }
     }
 );
+
+backend_test!(
+    async fn a_move_to_another_department_or_time_zone_shows_on_the_next_queue_view(app) {
+        organisation(&app, &[Platform::X]).await;
+        let me = app.create_user_in("emp@example.com", "Emp", "employee", Some("Sales")).await;
+        app.create_user_in("other@example.com", "Other", "employee", Some("Research")).await;
+        let depts = app.db(store::departments::list).await;
+        let research = depts.iter().find(|d| d.name == "Research").unwrap().id;
+        agree(&app, me, Platform::X, None).await;
+        app.db(|conn| {
+            store::shares::set_policy(conn, Platform::X, chorus::domain::share_caps::CapPolicy {
+                default: chorus::domain::share_caps::ShareCaps { per_day: 1, per_week: 5 },
+                ceiling: chorus::domain::share_caps::ShareCaps { per_day: 10, per_week: 30 },
+            })
+        })
+        .await;
+        let first = publish(&app, PostSpec::default()).await;
+        publish(&app, PostSpec::default()).await;
+        let for_research = publish(&app, PostSpec { departments: vec![research], ..Default::default() }).await;
+        let client = app.login_client("emp@example.com").await;
+        assert_eq!(share(&app, &client, first, "x", None).await.status(), 303);
+        let queue = app.get_with(&client, "/queue").await.text().await.unwrap();
+        assert!(!queue.contains(&format!("/queue/{for_research}/share/x")), "not for Sales");
+        assert!(queue.contains("next share possible") && queue.contains("(UTC)"), "{queue}");
+
+        // Changed elsewhere (another process, an admin): the same session sees it.
+        app.db(move |conn| {
+            Ok(diesel::sql_query(format!(
+                "UPDATE users SET department_id = {research}, timezone = 'Europe/Berlin' WHERE id = {me}"
+            ))
+            .execute(conn)?)
+        })
+        .await;
+        let queue = app.get_with(&client, "/queue").await.text().await.unwrap();
+        assert!(queue.contains(&format!("/queue/{for_research}/share/x")), "now for them: {queue}");
+        assert!(queue.contains("(Europe/Berlin)") && !queue.contains("(UTC)"), "{queue}");
+    }
+);

@@ -81,7 +81,7 @@ pub async fn list(
         )));
     }
     let user_id = caller.owner.id;
-    let loaded = page::load(&state, user_id, page_number).await?;
+    let loaded = page::load(&state, &caller.owner, page_number).await?;
     let situation = &loaded.situation;
     let mut posts = Vec::new();
     for item in &loaded.items {
