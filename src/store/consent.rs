@@ -62,9 +62,9 @@ pub struct ConsentState {
     pub updated_at: NaiveDateTime,
 }
 
-type StateRow = (String, String, String, i64, Option<String>, NaiveDateTime);
+pub(super) type StateRow = (String, String, String, i64, Option<String>, NaiveDateTime);
 
-fn to_state(
+pub(super) fn to_state(
     (purpose, platform, status, policy_version, instance, updated_at): StateRow,
 ) -> Option<ConsentState> {
     Some(ConsentState {

@@ -202,6 +202,11 @@ impl LivePosts {
     /// The hub as of now: published posts (newest first), settings, caps.
     pub fn current(&self, conn: &mut DbConnection) -> StoreResult<Arc<Hub>> {
         let generation = generation(conn)?;
+        self.as_of(conn, generation)
+    }
+
+    /// The hub as of `generation`, the queue counter the caller just read.
+    pub fn as_of(&self, conn: &mut DbConnection, generation: i64) -> StoreResult<Arc<Hub>> {
         if let Some(hub) = &*self.kept.lock().unwrap_or_else(PoisonError::into_inner)
             && hub.generation == generation
         {

@@ -8,14 +8,17 @@ use chrono::NaiveDateTime;
 use diesel::dsl::{exists, not};
 use diesel::prelude::*;
 
+use super::consent::{StateRow, to_state};
 use super::posts::{self, Post};
 use super::{DbConnection, StoreResult};
 use crate::db::schema::{
-    dismissals, post_captions, post_departments, posts as posts_table, shares, users,
-    withdrawal_notices_read,
+    consent_state, dismissals, post_captions, post_departments, posts as posts_table,
+    queue_generation, report_changes, shares, user_caps, users, withdrawal_notices_read,
 };
+use crate::domain::consent::Purpose;
 use crate::domain::platforms::Platform;
 use crate::domain::post::PostStatus;
+use crate::domain::share_caps::ShareCaps;
 
 /// The posts a person may be offered right now, as a query of post ids.
 macro_rules! offered_posts {
@@ -64,6 +67,104 @@ pub fn department_of(conn: &mut DbConnection, user_id: i64) -> StoreResult<Optio
         .first::<Option<i64>>(conn)
         .optional()?
         .flatten())
+}
+
+/// A platform the person may be offered posts for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformChoice {
+    pub platform: Platform,
+    /// Their Mastodon instance, for Mastodon.
+    pub instance: Option<String>,
+    /// The caps they set for themselves there, if any.
+    pub caps: Option<ShareCaps>,
+}
+
+/// The platforms the person may be offered posts for (as
+/// `consent::consented_platforms` says), each with the caps they set there:
+/// one statement, the queue's read of a person's choices.
+pub fn choices(conn: &mut DbConnection, user_id: i64) -> StoreResult<Vec<PlatformChoice>> {
+    let query = consent_state::table
+        .left_join(
+            user_caps::table.on(user_caps::user_id
+                .eq(consent_state::user_id)
+                .and(user_caps::platform.eq(consent_state::platform))),
+        )
+        .filter(consent_state::user_id.eq(user_id))
+        .select((
+            (
+                consent_state::purpose,
+                consent_state::platform,
+                consent_state::status,
+                consent_state::policy_version,
+                consent_state::instance,
+                consent_state::updated_at,
+            ),
+            user_caps::per_day.nullable(),
+            user_caps::per_week.nullable(),
+        ));
+    let rows = super::natively!(conn, |c| query
+        .load::<(StateRow, Option<i32>, Option<i32>)>(c))?;
+    let mut choices: Vec<PlatformChoice> = rows
+        .into_iter()
+        .filter_map(|(state, per_day, per_week)| {
+            let state = to_state(state)?;
+            let Purpose::ShareSuggestions(platform) = state.purpose else {
+                return None;
+            };
+            state.status.allows_suggestions().then(|| PlatformChoice {
+                platform,
+                instance: state.instance,
+                caps: per_day.zip(per_week).map(|(d, w)| ShareCaps {
+                    per_day: d.max(0) as u32,
+                    per_week: w.max(0) as u32,
+                }),
+            })
+        })
+        .collect();
+    choices.sort_by_key(|c| c.platform);
+    Ok(choices)
+}
+
+/// The two change counters a queue view reads, in one statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counters {
+    /// What the kept hub is keyed by (`live_posts::generation`).
+    pub queue: i64,
+    /// How many shares were ever added, by any process: it changes in the
+    /// same transaction as every share added (the report changes' kind).
+    pub shares_added: i64,
+}
+
+pub fn counters(conn: &mut DbConnection) -> StoreResult<Counters> {
+    use diesel::sql_types::Integer;
+    // The queue counter comes as kind -1, which no kind of report change uses.
+    const QUEUE: i32 = -1;
+    let query = queue_generation::table
+        .filter(queue_generation::id.eq(1))
+        .select((QUEUE.into_sql::<Integer>(), queue_generation::changes))
+        .union_all(
+            report_changes::table
+                .filter(report_changes::kind.eq(super::reports::SHARES_ADDED))
+                .select((report_changes::kind, report_changes::changes)),
+        );
+    let rows = super::natively!(conn, |c| query.load::<(i32, i64)>(c))?;
+    let mut counters = Counters {
+        queue: 0,
+        shares_added: 0,
+    };
+    let mut queue_read = false;
+    for (kind, changes) in rows {
+        if kind == QUEUE {
+            counters.queue = changes;
+            queue_read = true;
+        } else {
+            counters.shares_added += changes;
+        }
+    }
+    if !queue_read {
+        return Err(diesel::result::Error::NotFound.into());
+    }
+    Ok(counters)
 }
 
 pub struct QueueItem {

@@ -51,18 +51,8 @@ impl Changes {
 
 // The kinds of report_changes (see its migration).
 const ORG: i32 = 0;
-const SHARES_ADDED: i32 = 1;
+pub(super) const SHARES_ADDED: i32 = 1;
 const SHARES_CHANGED: i32 = 2;
-
-/// How many shares were ever added: changes, in the same transaction,
-/// whenever a share is added, by any process.
-pub fn shares_added(conn: &mut DbConnection) -> StoreResult<i64> {
-    let query = report_changes::table
-        .filter(report_changes::kind.eq(SHARES_ADDED))
-        .select(report_changes::changes);
-    let shards: Vec<i64> = super::natively!(conn, |c| query.load(c))?;
-    Ok(shards.into_iter().sum())
-}
 
 /// A number that changes (in the same transaction) whenever anything the
 /// reports count changes.

@@ -213,14 +213,18 @@ const CROWD_MEMO_PAIRS: usize = 10_000;
 impl CrowdMemo {
     /// Of the given (post, platform) pairs, those shared at least
     /// `threshold` times in the hour before `now`, by anyone: at most one
-    /// query for a whole queue page besides the count of shares, and none
-    /// for pairs already known to be crowded, or calm since the last share.
+    /// query for a whole queue page, and none for pairs already known to be
+    /// crowded, or calm since the last share. `shares_added` is the count of
+    /// shares ever added (`queue::counters`), read by the caller
+    /// before this looks at any share: a share added after that read
+    /// changes the count, so calm pairs are asked again the next time.
     pub fn crowded(
         &self,
         conn: &mut DbConnection,
         pairs: &[(i64, Platform)],
         now: NaiveDateTime,
         threshold: i64,
+        shares_added: i64,
     ) -> StoreResult<Vec<(i64, Platform)>> {
         let mut crowded = Vec::new();
         let mut ask = Vec::new();
@@ -238,8 +242,6 @@ impl CrowdMemo {
         if ask.is_empty() {
             return Ok(crowded);
         }
-        // Read before the shares: one added after this changes the count.
-        let shares_added = super::reports::shares_added(conn)?;
         {
             let kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
             if kept.threshold == threshold && kept.calm_as_of == shares_added {

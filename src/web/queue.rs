@@ -24,7 +24,7 @@ use crate::domain::schedule;
 use crate::domain::share_caps::{next_allowed, remaining};
 use crate::store::live_posts::{self, Hub};
 use crate::store::posts::Post;
-use crate::store::queue::{QueueItem, WithdrawalNotice};
+use crate::store::queue::{PlatformChoice, QueueItem, WithdrawalNotice};
 use crate::store::shares::ShareOutcome;
 use crate::store::users::User;
 use crate::store::{self, StoreError};
@@ -86,6 +86,7 @@ struct WaitPage {
 /// Everything the queue needs about the person and the organisation.
 pub(crate) struct Situation {
     pub(crate) consented: Vec<(Platform, Option<String>)>,
+    /// The caps that apply to the person, per consented platform.
     pub(crate) caps: HashMap<Platform, crate::domain::share_caps::ShareCaps>,
     pub(crate) recent: HashMap<Platform, Vec<NaiveDateTime>>,
     pub(crate) disclosure: Option<String>,
@@ -119,12 +120,22 @@ fn situation_with(
 ) -> Result<Situation, StoreError> {
     let settings = &hub.settings;
     let enabled = settings.enabled_platforms();
+    let choices: Vec<PlatformChoice> = store::queue::choices(conn, user_id)?
+        .into_iter()
+        .filter(|c| enabled.contains(&c.platform))
+        .collect();
     let mut situation = Situation {
-        consented: store::consent::consented_platforms(conn, user_id)?
-            .into_iter()
-            .filter(|(p, _)| enabled.contains(p))
+        caps: choices
+            .iter()
+            .map(|c| {
+                let policy = hub.cap_policies[&c.platform];
+                (c.platform, policy.effective(c.caps))
+            })
             .collect(),
-        caps: store::shares::effective_caps(conn, &hub.cap_policies, user_id)?,
+        consented: choices
+            .into_iter()
+            .map(|c| (c.platform, c.instance))
+            .collect(),
         recent,
         disclosure: settings.disclosure(),
         tz: timezone
@@ -280,7 +291,8 @@ pub(crate) async fn load(state: &AppState, user: &User, page_number: i64) -> Web
             // leaves out and what their caps count.
             let (marks, share_times) = live_posts::marks_and_share_times(conn, user_id)?;
             let recent = store::shares::recent_among(share_times, now);
-            let hub = live.current(conn)?;
+            let counters = store::queue::counters(conn)?;
+            let hub = live.as_of(conn, counters.queue)?;
             let situation = situation_with(conn, &hub, user_id, place, recent, now)?;
             let platforms: Vec<Platform> = situation.consented.iter().map(|(p, _)| *p).collect();
             // No consent, no caption offered: the page is empty by the rule.
@@ -302,7 +314,13 @@ pub(crate) async fn load(state: &AppState, user: &User, page_number: i64) -> Web
                         .map(|p| (item.post.id, *p))
                 })
                 .collect();
-            let crowded = crowd.crowded(conn, &offered, now, situation.crowd_threshold)?;
+            let crowded = crowd.crowded(
+                conn,
+                &offered,
+                now,
+                situation.crowd_threshold,
+                counters.shares_added,
+            )?;
             Ok::<_, StoreError>(Loaded {
                 // Most people shared nothing since withdrawn: no query then.
                 notices: if hub.published.withdrawn_among(&marks) {

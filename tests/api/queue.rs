@@ -777,3 +777,45 @@ backend_test!(
         assert!(queue.contains("(Europe/Berlin)") && !queue.contains("(UTC)"), "{queue}");
     }
 );
+
+backend_test!(
+    async fn a_persons_choices_are_the_platforms_they_said_yes_to_with_their_own_caps(app) {
+        organisation(&app, &Platform::ALL).await;
+        let me = app.create_user("emp@example.com", "Emp", "employee").await;
+        let other = app.create_user("other@example.com", "Other", "employee").await;
+        agree(&app, me, Platform::X, None).await;
+        agree(&app, me, Platform::Mastodon, Some("social.example")).await;
+        agree(&app, me, Platform::Bluesky, None).await;
+        agree(&app, other, Platform::LinkedIn, None).await;
+        let now = app.clock.now_naive();
+        let caps = |per_day, per_week| chorus::domain::share_caps::ShareCaps { per_day, per_week };
+        app.db(move |conn| {
+            consent::record_choice(conn, me, Purpose::ShareSuggestions(Platform::Bluesky), Choice::No, None, "test", now)?;
+            consent::record_choice(conn, me, Purpose::EmailDigest, Choice::Yes, None, "test", now)?;
+            store::shares::set_personal(conn, me, Platform::X, caps(2, 5))?;
+            store::shares::set_personal(conn, me, Platform::Bluesky, caps(1, 1))?;
+            store::shares::set_personal(conn, me, Platform::LinkedIn, caps(3, 3))?;
+            store::shares::set_personal(conn, other, Platform::X, caps(9, 9))
+        })
+        .await;
+        let choices = app.db(move |conn| queue::choices(conn, me)).await;
+        let consented = app.db(move |conn| consent::consented_platforms(conn, me)).await;
+        assert_eq!(
+            choices,
+            [
+                queue::PlatformChoice { platform: Platform::X, instance: None, caps: Some(caps(2, 5)) },
+                queue::PlatformChoice {
+                    platform: Platform::Mastodon,
+                    instance: Some("social.example".into()),
+                    caps: None,
+                },
+            ],
+            "withdrawn Bluesky, the digest, caps without consent and another person's caps stay out"
+        );
+        assert_eq!(
+            choices.iter().map(|c| (c.platform, c.instance.clone())).collect::<Vec<_>>(),
+            consented,
+            "the same platforms as the consent store gives"
+        );
+    }
+);
