@@ -35,6 +35,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO_PASSWORD = "harbour lantern orchid seven"
 PG_ADMIN_URL = os.environ.get("CHORUS_BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432/test")
 PG_DATABASE = "chorus_bench"
+# PostgreSQL runs on the same machine: the README's advice for that case is
+# no TLS on loopback (set CHORUS_BENCH_PG_PARAMS="" to measure libpq's
+# default, TLS when the server offers it).
+PG_PARAMS = os.environ.get("CHORUS_BENCH_PG_PARAMS", "sslmode=disable")
 
 
 def log(message):
@@ -136,7 +140,7 @@ class Database:
             self.url = None
         else:
             base = PG_ADMIN_URL.rsplit("/", 1)[0]
-            self.url = f"{base}/{PG_DATABASE}"
+            self.url = f"{base}/{PG_DATABASE}" + (f"?{PG_PARAMS}" if PG_PARAMS else "")
             self.psql_admin(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
             self.psql_admin(f"CREATE DATABASE {PG_DATABASE}")
 
@@ -384,6 +388,8 @@ def markdown(report):
         f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; {m['os']}; {m['wrk']}",
         f"- Load: {report['args']['connections']} connections, {report['args']['threads']} wrk threads, "
         f"{report['args']['duration']} s per endpoint; sessions of random employees who opted in, and of the comms and admin users",
+        f"- PostgreSQL: on the same machine, reached at `{PG_ADMIN_URL.rsplit('/', 1)[0]}/{PG_DATABASE}"
+        f"{'?' + PG_PARAMS if PG_PARAMS else ''}` (CHORUS_BENCH_PG_PARAMS)",
         f"- Ceiling: a minimal actix-web handler rendering a tiny askama page: "
         f"**{report['ceiling']['rps']:,.0f} requests/s** (p99 {report['ceiling']['p99_ms']} ms)",
         "",
