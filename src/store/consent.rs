@@ -64,6 +64,21 @@ pub struct ConsentState {
 
 pub(super) type StateRow = (String, String, String, i64, Option<String>, NaiveDateTime);
 
+/// The columns a [`StateRow`] is made of.
+macro_rules! state_columns {
+    () => {
+        (
+            consent_state::purpose,
+            consent_state::platform,
+            consent_state::status,
+            consent_state::policy_version,
+            consent_state::instance,
+            consent_state::updated_at,
+        )
+    };
+}
+pub(super) use state_columns;
+
 pub(super) fn to_state(
     (purpose, platform, status, policy_version, instance, updated_at): StateRow,
 ) -> Option<ConsentState> {
@@ -79,14 +94,7 @@ pub(super) fn to_state(
 pub fn states_for(conn: &mut DbConnection, user_id: i64) -> StoreResult<Vec<ConsentState>> {
     let query = consent_state::table
         .filter(consent_state::user_id.eq(user_id))
-        .select((
-            consent_state::purpose,
-            consent_state::platform,
-            consent_state::status,
-            consent_state::policy_version,
-            consent_state::instance,
-            consent_state::updated_at,
-        ));
+        .select(state_columns!());
     Ok(super::natively!(conn, |c| query.load::<StateRow>(c))?
         .into_iter()
         .filter_map(to_state)
@@ -100,14 +108,7 @@ fn state_of(
 ) -> StoreResult<Option<ConsentState>> {
     Ok(consent_state::table
         .find((user_id, purpose.name(), purpose.platform_slug()))
-        .select((
-            consent_state::purpose,
-            consent_state::platform,
-            consent_state::status,
-            consent_state::policy_version,
-            consent_state::instance,
-            consent_state::updated_at,
-        ))
+        .select(state_columns!())
         .first::<StateRow>(conn)
         .optional()?
         .and_then(to_state))

@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 use diesel::dsl::{exists, not};
 use diesel::prelude::*;
 
-use super::consent::{StateRow, to_state};
+use super::consent::{StateRow, state_columns, to_state};
 use super::posts::{self, Post};
 use super::{DbConnection, StoreResult};
 use crate::db::schema::{
@@ -91,14 +91,7 @@ pub fn choices(conn: &mut DbConnection, user_id: i64) -> StoreResult<Vec<Platfor
         )
         .filter(consent_state::user_id.eq(user_id))
         .select((
-            (
-                consent_state::purpose,
-                consent_state::platform,
-                consent_state::status,
-                consent_state::policy_version,
-                consent_state::instance,
-                consent_state::updated_at,
-            ),
+            state_columns!(),
             user_caps::per_day.nullable(),
             user_caps::per_week.nullable(),
         ));

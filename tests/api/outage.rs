@@ -487,6 +487,23 @@ struct BackendPid {
     pid: i32,
 }
 
+/// Ends, from the server's side, the connection the pool hands out next.
+async fn terminate_pooled_connection(db: &chorus::db::Db, admin: &mut diesel::PgConnection) {
+    let pid = db
+        .run(|conn| {
+            Ok::<_, chorus::store::StoreError>(
+                diesel::sql_query("SELECT pg_backend_pid() AS pid")
+                    .get_result::<BackendPid>(conn)?
+                    .pid,
+            )
+        })
+        .await
+        .unwrap();
+    diesel::sql_query(format!("SELECT pg_terminate_backend({pid})"))
+        .execute(admin)
+        .unwrap();
+}
+
 /// Statements one unit of work cost the pool, checks included.
 async fn statements_for(
     db: &chorus::db::Db,
@@ -548,20 +565,8 @@ async fn a_pooled_connection_is_tried_before_use_when_idle_or_after_a_failure_an
     );
 
     // The server ends the connection (as a restart would).
-    let pid = db
-        .run(|conn| {
-            Ok::<_, chorus::store::StoreError>(
-                diesel::sql_query("SELECT pg_backend_pid() AS pid")
-                    .get_result::<BackendPid>(conn)?
-                    .pid,
-            )
-        })
-        .await
-        .unwrap();
     let mut admin = diesel::PgConnection::establish(&crate::helpers::postgres_url()).unwrap();
-    diesel::sql_query(format!("SELECT pg_terminate_backend({pid})"))
-        .execute(&mut admin)
-        .unwrap();
+    terminate_pooled_connection(&db, &mut admin).await;
     // Within the trust window the dead connection is handed out: the
     // statement reports the loss (a 503 for a request), and the pool drops
     // it. (Past the window, on a stalled machine, the check finds it first.)
@@ -579,19 +584,7 @@ async fn a_pooled_connection_is_tried_before_use_when_idle_or_after_a_failure_an
     assert_eq!(count, 2, "the fresh connection is tried first");
 
     // Killed while idle past the window: the check finds it, no error at all.
-    let pid = db
-        .run(|conn| {
-            Ok::<_, chorus::store::StoreError>(
-                diesel::sql_query("SELECT pg_backend_pid() AS pid")
-                    .get_result::<BackendPid>(conn)?
-                    .pid,
-            )
-        })
-        .await
-        .unwrap();
-    diesel::sql_query(format!("SELECT pg_terminate_backend({pid})"))
-        .execute(&mut admin)
-        .unwrap();
+    terminate_pooled_connection(&db, &mut admin).await;
     tokio::time::sleep(idle).await;
     assert!(
         statements_for(&db, "SELECT 7").await.1.is_ok(),

@@ -146,6 +146,20 @@ async fn share(
         .unwrap()
 }
 
+/// The organisation's default caps on X (ceiling 10 a day, 30 a week).
+async fn x_cap_policy(app: &TestApp, per_day: u32, per_week: u32) {
+    use chorus::domain::share_caps::{CapPolicy, ShareCaps};
+    let policy = CapPolicy {
+        default: ShareCaps { per_day, per_week },
+        ceiling: ShareCaps {
+            per_day: 10,
+            per_week: 30,
+        },
+    };
+    app.db(move |conn| store::shares::set_policy(conn, Platform::X, policy))
+        .await;
+}
+
 async fn share_count(app: &TestApp, user_id: i64) -> usize {
     app.db(move |conn| store::shares::history(conn, user_id))
         .await
@@ -319,13 +333,7 @@ backend_test!(
         organisation(&app, &[Platform::X]).await;
         let me = app.create_user("emp@example.com", "Emp", "employee").await;
         agree(&app, me, Platform::X, None).await;
-        app.db(|conn| {
-            store::shares::set_policy(conn, Platform::X, chorus::domain::share_caps::CapPolicy {
-                default: chorus::domain::share_caps::ShareCaps { per_day: 5, per_week: 20 },
-                ceiling: chorus::domain::share_caps::ShareCaps { per_day: 10, per_week: 30 },
-            })
-        })
-        .await;
+        x_cap_policy(&app, 5, 20).await;
         let mut ids = Vec::new();
         for _ in 0..40 {
             ids.push(publish(&app, PostSpec::default()).await);
@@ -675,13 +683,7 @@ backend_test!(
         agree(&app, me, Platform::X, None).await;
         agree(&app, me, Platform::Bluesky, None).await;
         publish(&app, PostSpec { platforms: &[Platform::X, Platform::Bluesky], ..PostSpec::default() }).await;
-        app.db(|conn| {
-            store::shares::set_policy(conn, Platform::X, chorus::domain::share_caps::CapPolicy {
-                default: chorus::domain::share_caps::ShareCaps { per_day: 4, per_week: 20 },
-                ceiling: chorus::domain::share_caps::ShareCaps { per_day: 10, per_week: 30 },
-            })
-        })
-        .await;
+        x_cap_policy(&app, 4, 20).await;
         let client = app.login_client("emp@example.com").await;
         let queue = app.get_with(&client, "/queue").await.text().await.unwrap();
         assert!(queue.contains("Left for you on X: 4 today, 20 this week"), "{queue}");
@@ -748,13 +750,7 @@ backend_test!(
         let depts = app.db(store::departments::list).await;
         let research = depts.iter().find(|d| d.name == "Research").unwrap().id;
         agree(&app, me, Platform::X, None).await;
-        app.db(|conn| {
-            store::shares::set_policy(conn, Platform::X, chorus::domain::share_caps::CapPolicy {
-                default: chorus::domain::share_caps::ShareCaps { per_day: 1, per_week: 5 },
-                ceiling: chorus::domain::share_caps::ShareCaps { per_day: 10, per_week: 30 },
-            })
-        })
-        .await;
+        x_cap_policy(&app, 1, 5).await;
         let first = publish(&app, PostSpec::default()).await;
         publish(&app, PostSpec::default()).await;
         let for_research = publish(&app, PostSpec { departments: vec![research], ..Default::default() }).await;
