@@ -225,7 +225,9 @@ impl std::ops::DerefMut for PooledDb {
     }
 }
 
-fn is_lost(error: &diesel::result::Error) -> bool {
+/// The connection broke under the statement: the server restarted or
+/// stopped (its backends are terminated), or the network dropped.
+pub fn is_connection_lost(error: &diesel::result::Error) -> bool {
     use diesel::result::{DatabaseErrorKind, Error};
     matches!(
         error,
@@ -254,7 +256,11 @@ impl ManageConnection for ConnectionManager {
                 FinishQuery {
                     error: Some(error), ..
                 } => {
-                    let outcome = if is_lost(error) { LOST } else { FAILED };
+                    let outcome = if is_connection_lost(error) {
+                        LOST
+                    } else {
+                        FAILED
+                    };
                     seen.fetch_max(outcome, Ordering::Relaxed);
                 }
                 _ => {}

@@ -50,14 +50,8 @@ impl StoreError {
     /// stopped (its backends are terminated), or the network dropped. The
     /// pool replaces the connection; the request may simply be retried.
     pub fn is_connection_lost(&self) -> bool {
-        use diesel::result::{DatabaseErrorKind, Error};
-        matches!(
-            self,
-            StoreError::Query(Error::DatabaseError(
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-                _
-            ))
-        )
+        let StoreError::Query(error) = self;
+        crate::db::is_connection_lost(error)
     }
 }
 

@@ -61,7 +61,8 @@ pub struct AppState {
     pub ip_throttle: ip_throttle::IpThrottle,
     /// Reports built since the data last changed (shared by all workers).
     pub report_cache: report_cache::ReportCache,
-    /// Published posts, kept while no post changes (shared by all workers).
+    /// Published posts with the settings and share caps, kept while none
+    /// of them changes (shared by all workers).
     pub live_posts: std::sync::Arc<crate::store::live_posts::LivePosts>,
     pub crowd_memo: std::sync::Arc<crate::store::shares::CrowdMemo>,
     /// The reports' facts, kept between builds.
