@@ -5,11 +5,12 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::{DbConnection, StoreError, StoreResult, org, policy};
-use crate::db::schema::{consent_erasures, consent_events, consent_state, users};
+use crate::db::schema::{consent_erasures, consent_events, consent_state, user_caps, users};
 use crate::domain::consent::{
     Action, BrokenLink, Choice, ConsentEvent, Purpose, Status, action_for, verify_chain,
 };
 use crate::domain::platforms::Platform;
+use crate::domain::share_caps::ShareCaps;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = consent_events)]
@@ -62,7 +63,7 @@ pub struct ConsentState {
     pub updated_at: NaiveDateTime,
 }
 
-pub(super) type StateRow = (String, String, String, i64, Option<String>, NaiveDateTime);
+type StateRow = (String, String, String, i64, Option<String>, NaiveDateTime);
 
 /// The columns a [`StateRow`] is made of.
 macro_rules! state_columns {
@@ -77,9 +78,8 @@ macro_rules! state_columns {
         )
     };
 }
-pub(super) use state_columns;
 
-pub(super) fn to_state(
+fn to_state(
     (purpose, platform, status, policy_version, instance, updated_at): StateRow,
 ) -> Option<ConsentState> {
     Some(ConsentState {
@@ -114,22 +114,65 @@ fn state_of(
         .and_then(to_state))
 }
 
+/// A platform the person may be offered posts for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformChoice {
+    pub platform: Platform,
+    /// Their Mastodon instance, for Mastodon.
+    pub instance: Option<String>,
+    /// The caps they set for themselves there, if any.
+    pub caps: Option<ShareCaps>,
+}
+
+/// The platforms the person may be offered posts for right now, each with
+/// their Mastodon instance where relevant and the caps they set there: one
+/// statement, the queue's read of a person's choices.
+pub fn choices(conn: &mut DbConnection, user_id: i64) -> StoreResult<Vec<PlatformChoice>> {
+    let query = consent_state::table
+        .left_join(
+            user_caps::table.on(user_caps::user_id
+                .eq(consent_state::user_id)
+                .and(user_caps::platform.eq(consent_state::platform))),
+        )
+        .filter(consent_state::user_id.eq(user_id))
+        .select((
+            state_columns!(),
+            user_caps::per_day.nullable(),
+            user_caps::per_week.nullable(),
+        ));
+    let rows = super::natively!(conn, |c| query
+        .load::<(StateRow, Option<i32>, Option<i32>)>(c))?;
+    let mut choices: Vec<PlatformChoice> = rows
+        .into_iter()
+        .filter_map(|(state, per_day, per_week)| {
+            let state = to_state(state)?;
+            let Purpose::ShareSuggestions(platform) = state.purpose else {
+                return None;
+            };
+            state.status.allows_suggestions().then(|| PlatformChoice {
+                platform,
+                instance: state.instance,
+                caps: per_day.zip(per_week).map(|(d, w)| ShareCaps {
+                    per_day: d.max(0) as u32,
+                    per_week: w.max(0) as u32,
+                }),
+            })
+        })
+        .collect();
+    choices.sort_by_key(|c| c.platform);
+    Ok(choices)
+}
+
 /// The platforms the person may be offered posts for right now, with their
-/// Mastodon instance where relevant. This is the query the queue uses.
+/// Mastodon instance where relevant.
 pub fn consented_platforms(
     conn: &mut DbConnection,
     user_id: i64,
 ) -> StoreResult<Vec<(Platform, Option<String>)>> {
-    let mut platforms: Vec<(Platform, Option<String>)> = states_for(conn, user_id)?
+    Ok(choices(conn, user_id)?
         .into_iter()
-        .filter(|s| s.status.allows_suggestions())
-        .filter_map(|s| match s.purpose {
-            Purpose::ShareSuggestions(p) => Some((p, s.instance)),
-            Purpose::EmailDigest => None,
-        })
-        .collect();
-    platforms.sort_by_key(|(p, _)| *p);
-    Ok(platforms)
+        .map(|c| (c.platform, c.instance))
+        .collect())
 }
 
 pub fn allows(conn: &mut DbConnection, user_id: i64, purpose: Purpose) -> StoreResult<bool> {

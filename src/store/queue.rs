@@ -8,17 +8,14 @@ use chrono::NaiveDateTime;
 use diesel::dsl::{exists, not};
 use diesel::prelude::*;
 
-use super::consent::{StateRow, state_columns, to_state};
 use super::posts::{self, Post};
 use super::{DbConnection, StoreResult};
 use crate::db::schema::{
-    consent_state, dismissals, post_captions, post_departments, posts as posts_table,
-    queue_generation, report_changes, shares, user_caps, users, withdrawal_notices_read,
+    dismissals, post_captions, post_departments, posts as posts_table, queue_generation,
+    report_changes, shares, users, withdrawal_notices_read,
 };
-use crate::domain::consent::Purpose;
 use crate::domain::platforms::Platform;
 use crate::domain::post::PostStatus;
-use crate::domain::share_caps::ShareCaps;
 
 /// The posts a person may be offered right now, as a query of post ids.
 macro_rules! offered_posts {
@@ -67,55 +64,6 @@ pub fn department_of(conn: &mut DbConnection, user_id: i64) -> StoreResult<Optio
         .first::<Option<i64>>(conn)
         .optional()?
         .flatten())
-}
-
-/// A platform the person may be offered posts for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlatformChoice {
-    pub platform: Platform,
-    /// Their Mastodon instance, for Mastodon.
-    pub instance: Option<String>,
-    /// The caps they set for themselves there, if any.
-    pub caps: Option<ShareCaps>,
-}
-
-/// The platforms the person may be offered posts for (as
-/// `consent::consented_platforms` says), each with the caps they set there:
-/// one statement, the queue's read of a person's choices.
-pub fn choices(conn: &mut DbConnection, user_id: i64) -> StoreResult<Vec<PlatformChoice>> {
-    let query = consent_state::table
-        .left_join(
-            user_caps::table.on(user_caps::user_id
-                .eq(consent_state::user_id)
-                .and(user_caps::platform.eq(consent_state::platform))),
-        )
-        .filter(consent_state::user_id.eq(user_id))
-        .select((
-            state_columns!(),
-            user_caps::per_day.nullable(),
-            user_caps::per_week.nullable(),
-        ));
-    let rows = super::natively!(conn, |c| query
-        .load::<(StateRow, Option<i32>, Option<i32>)>(c))?;
-    let mut choices: Vec<PlatformChoice> = rows
-        .into_iter()
-        .filter_map(|(state, per_day, per_week)| {
-            let state = to_state(state)?;
-            let Purpose::ShareSuggestions(platform) = state.purpose else {
-                return None;
-            };
-            state.status.allows_suggestions().then(|| PlatformChoice {
-                platform,
-                instance: state.instance,
-                caps: per_day.zip(per_week).map(|(d, w)| ShareCaps {
-                    per_day: d.max(0) as u32,
-                    per_week: w.max(0) as u32,
-                }),
-            })
-        })
-        .collect();
-    choices.sort_by_key(|c| c.platform);
-    Ok(choices)
 }
 
 /// The two change counters a queue view reads, in one statement.

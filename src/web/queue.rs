@@ -22,9 +22,10 @@ use crate::domain::platforms::{InstanceHost, Platform, Share};
 use crate::domain::post::{offered_text, parse_text, variant_for};
 use crate::domain::schedule;
 use crate::domain::share_caps::{next_allowed, remaining};
+use crate::store::consent::PlatformChoice;
 use crate::store::live_posts::{self, Hub};
 use crate::store::posts::Post;
-use crate::store::queue::{PlatformChoice, QueueItem, WithdrawalNotice};
+use crate::store::queue::{QueueItem, WithdrawalNotice};
 use crate::store::shares::ShareOutcome;
 use crate::store::users::User;
 use crate::store::{self, StoreError};
@@ -120,7 +121,7 @@ fn situation_with(
 ) -> Result<Situation, StoreError> {
     let settings = &hub.settings;
     let enabled = settings.enabled_platforms();
-    let choices: Vec<PlatformChoice> = store::queue::choices(conn, user_id)?
+    let choices: Vec<PlatformChoice> = store::consent::choices(conn, user_id)?
         .into_iter()
         .filter(|c| enabled.contains(&c.platform))
         .collect();

@@ -794,13 +794,13 @@ backend_test!(
             store::shares::set_personal(conn, other, Platform::X, caps(9, 9))
         })
         .await;
-        let choices = app.db(move |conn| queue::choices(conn, me)).await;
+        let choices = app.db(move |conn| consent::choices(conn, me)).await;
         let consented = app.db(move |conn| consent::consented_platforms(conn, me)).await;
         assert_eq!(
             choices,
             [
-                queue::PlatformChoice { platform: Platform::X, instance: None, caps: Some(caps(2, 5)) },
-                queue::PlatformChoice {
+                consent::PlatformChoice { platform: Platform::X, instance: None, caps: Some(caps(2, 5)) },
+                consent::PlatformChoice {
                     platform: Platform::Mastodon,
                     instance: Some("social.example".into()),
                     caps: None,
