@@ -9,7 +9,7 @@ use rand::Rng;
 
 use crate::clock::Clock;
 use crate::db::{Db, DbConnection, RunError};
-use crate::mail::compose::{Composed, Composition, compose};
+use crate::mail::compose::{BatchReads, Composed, Composition, compose};
 use crate::mail::transport::{FailureKind, Mailer, OutgoingEmail};
 use crate::shutdown::Shutdown;
 use crate::store::{StoreError, outbox};
@@ -128,13 +128,19 @@ pub async fn deliver_once(
 /// Most outcomes written in one transaction.
 const SETTLE_BATCH: usize = 256;
 
+/// Batches being rendered at once. On PostgreSQL the second one's round
+/// trips overlap the first's (about 1,950 emails/s with one, 2,300/s with
+/// two, at 100,000 employees); SQLite's writers take turns anyway.
+const PREPARING: usize = 2;
+
 /// One round that stops early at shutdown: no new email is started, those
 /// being sent get the grace period, and every claimed row not sent is
 /// handed back at once (see [`outbox::release`]) instead of waiting for its
 /// lease to expire.
 ///
 /// The round is a pipeline. Claimed rows are rendered `concurrency` at a
-/// time in one transaction each, sent with up to `concurrency` in flight,
+/// time in one transaction each ([`PREPARING`] such batches at once), sent
+/// with up to `concurrency` in flight,
 /// and the relay's answers are written as they come, all that have arrived
 /// in one transaction. So an email costs no commit of its own, and sending
 /// never waits for the database.
@@ -154,7 +160,8 @@ pub async fn deliver_until(
     let chunks: Vec<Vec<outbox::OutboxRow>> = rows.chunks(concurrency).map(<[_]>::to_vec).collect();
     let (answers, mut answered) = tokio::sync::mpsc::unbounded_channel();
     let sending = futures_util::stream::iter(chunks)
-        .then(|chunk| prepare(db, settings, clock.now_naive(), chunk))
+        .map(|chunk| prepare(db, settings, clock.now_naive(), chunk))
+        .buffered(PREPARING)
         .flat_map(|prepared| {
             futures_util::stream::iter(match prepared {
                 Ok(rows) => rows.into_iter().map(Ok).collect(),
@@ -263,9 +270,12 @@ async fn prepare(
     db.write(move |conn| {
         conn.transaction(|conn| {
             crate::store::sqlite_write_lock(conn)?;
+            let recipients: Vec<&str> = chunk.iter().map(|r| r.recipient.as_str()).collect();
+            let suppressed = outbox::suppressed_among(conn, &recipients)?;
+            let reads = BatchReads::read(conn, &chunk)?;
             let mut prepared = Vec::with_capacity(chunk.len());
             for row in chunk {
-                if outbox::is_suppressed(conn, &row.recipient)? {
+                if suppressed.contains(&row.recipient) {
                     outbox::mark_failed(
                         conn,
                         row.id,
@@ -274,7 +284,7 @@ async fn prepare(
                     prepared.push(Prepared::Settled(Outcome::Failed));
                     continue;
                 }
-                match compose(conn, &row, &base_url, now)? {
+                match compose(conn, &reads, &row, &base_url, now)? {
                     Composition::Cancel(reason) => {
                         outbox::cancel(conn, row.id, reason)?;
                         prepared.push(Prepared::Settled(Outcome::Cancelled));

@@ -179,6 +179,26 @@ pub fn allows(conn: &mut DbConnection, user_id: i64, purpose: Purpose) -> StoreR
     Ok(state_of(conn, user_id, purpose)?.is_some_and(|s| s.status.allows_suggestions()))
 }
 
+/// Which of these people allow `purpose` right now: [`allows`] for many
+/// people in one statement.
+pub fn allowing(
+    conn: &mut DbConnection,
+    user_ids: &[i64],
+    purpose: Purpose,
+) -> StoreResult<std::collections::HashSet<i64>> {
+    let rows: Vec<(i64, String)> = consent_state::table
+        .filter(consent_state::user_id.eq_any(user_ids))
+        .filter(consent_state::purpose.eq(purpose.name()))
+        .filter(consent_state::platform.eq(purpose.platform_slug()))
+        .select((consent_state::user_id, consent_state::status))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, status)| Status::parse(status).is_some_and(Status::allows_suggestions))
+        .map(|(user_id, _)| user_id)
+        .collect())
+}
+
 /// A person's events, oldest first.
 pub fn events_for(conn: &mut DbConnection, user_id: i64) -> StoreResult<Vec<ConsentEvent>> {
     Ok(consent_events::table

@@ -368,6 +368,20 @@ pub fn is_suppressed(conn: &mut DbConnection, email: &str) -> StoreResult<bool> 
     Ok(count > 0)
 }
 
+/// Which of these addresses are suppressed: [`is_suppressed`] for many
+/// addresses in one statement.
+pub fn suppressed_among(
+    conn: &mut DbConnection,
+    emails: &[&str],
+) -> StoreResult<std::collections::HashSet<String>> {
+    Ok(suppressed_addresses::table
+        .filter(suppressed_addresses::email.eq_any(emails))
+        .select(suppressed_addresses::email)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect())
+}
+
 pub fn suppress(
     conn: &mut DbConnection,
     email: &str,

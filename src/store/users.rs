@@ -129,6 +129,17 @@ pub fn find(conn: &mut DbConnection, id: i64) -> StoreResult<Option<User>> {
         .map(from_row))
 }
 
+/// The people with these ids, in no particular order (an id naming nobody
+/// is left out).
+pub fn find_many(conn: &mut DbConnection, ids: &[i64]) -> StoreResult<Vec<User>> {
+    Ok(user_query!()
+        .filter(users::id.eq_any(ids))
+        .load::<UserRow>(conn)?
+        .into_iter()
+        .map(from_row)
+        .collect())
+}
+
 pub fn find_by_email(conn: &mut DbConnection, email: &EmailAddress) -> StoreResult<Option<User>> {
     Ok(user_query!()
         .filter(users::email.eq(email.as_str()))
