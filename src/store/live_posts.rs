@@ -8,8 +8,10 @@
 //! shares) instead of a scan of every post, and the rule below gives the
 //! same posts as `queue::page` (compared in tests/api/queue.rs). The kept
 //! copy also knows which posts were withdrawn (so a person's withdrawal
-//! notices are asked for only when they shared one) and keeps each
-//! caption's offered text once worked out.
+//! notices are asked for only when they shared one), keeps each caption's
+//! offered text once worked out, and keeps which posts reach each audience
+//! (department and platforms), so a view walks its page and the person's
+//! marks, not every post.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -52,7 +54,59 @@ pub struct Published {
     /// Texts offered for captions, worked out once per caption while the
     /// posts and the disclosure hold.
     offered: Mutex<OfferedTexts>,
+    /// Where each post is in `posts`, by id.
+    positions: HashMap<i64, u32>,
+    /// The posts that reach each audience, worked out once per audience
+    /// while they hold (see [`Reach`]).
+    reaches: Mutex<HashMap<Viewer, Arc<Reach>>>,
 }
+
+/// The posts that reach an audience (a department, or none, and a set of
+/// platforms agreed to) at the moments from `from` until `until`: those
+/// for everyone or the department, with a caption on one of the platforms,
+/// not expired. What a person marked is left to the queue view, so one
+/// walk over the posts serves everyone in the audience, and a view costs
+/// its page and the person's marks instead of a walk over every post.
+struct Reach {
+    /// Bit i: posts[i] reaches the audience.
+    bits: Vec<u64>,
+    count: i64,
+    from: NaiveDateTime,
+    /// The first expiry among the posts counted, when one expires.
+    until: Option<NaiveDateTime>,
+}
+
+impl Reach {
+    fn holds_at(&self, now: NaiveDateTime) -> bool {
+        self.from <= now && self.until.is_none_or(|until| now < until)
+    }
+
+    fn has(&self, position: usize) -> bool {
+        self.bits[position / 64] & (1 << (position % 64)) != 0
+    }
+
+    /// The positions of the posts counted, newest post first.
+    fn positions(&self) -> impl Iterator<Item = usize> + '_ {
+        self.bits.iter().enumerate().flat_map(|(word, &bits)| {
+            let mut rest = bits;
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let bit = rest.trailing_zeros() as usize;
+                    rest &= rest - 1;
+                    word * 64 + bit
+                })
+            })
+        })
+    }
+}
+
+/// Whose queue it is, as far as which posts reach it: their department
+/// (or none) and the platforms they agreed to.
+type Viewer = (Option<i64>, PlatformSet);
+
+/// More audiences than departments times platform choices in use; past it
+/// the memo starts again rather than grow. Each takes a bit per post.
+const REACHES: usize = 4_096;
 
 #[derive(Default)]
 struct OfferedTexts {
@@ -103,7 +157,7 @@ impl Audience {
 }
 
 /// A set of platforms as bits (there are eight).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 struct PlatformSet(u8);
 
 impl PlatformSet {
@@ -144,11 +198,63 @@ impl Published {
             })
             .collect();
         Published {
+            positions: posts
+                .iter()
+                .enumerate()
+                .map(|(position, post)| (post.id, position as u32))
+                .collect(),
             posts: posts.into_iter().map(Arc::new).collect(),
             entries,
             withdrawn,
             offered: Mutex::default(),
+            reaches: Mutex::default(),
         }
+    }
+
+    /// The posts that reach this audience now: kept, or worked out in one
+    /// walk over the posts and kept until the first of them expires.
+    fn reach(
+        &self,
+        department: Option<i64>,
+        consented: PlatformSet,
+        now: NaiveDateTime,
+    ) -> Arc<Reach> {
+        let key = (department, consented);
+        if let Some(reach) = self
+            .reaches
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .filter(|reach| reach.holds_at(now))
+        {
+            return reach.clone();
+        }
+        let mut reach = Reach {
+            bits: vec![0; self.entries.len().div_ceil(64)],
+            count: 0,
+            from: now,
+            until: None,
+        };
+        for (position, (entry, post)) in self.entries.iter().zip(&self.posts).enumerate() {
+            if entry.platforms.and(consented).is_empty()
+                || entry.expires_at.is_some_and(|at| at <= now)
+                || !entry.audience.includes(department, post)
+            {
+                continue;
+            }
+            reach.bits[position / 64] |= 1 << (position % 64);
+            reach.count += 1;
+            if let Some(at) = entry.expires_at {
+                reach.until = Some(reach.until.map_or(at, |until| until.min(at)));
+            }
+        }
+        let reach = Arc::new(reach);
+        let mut reaches = self.reaches.lock().unwrap_or_else(PoisonError::into_inner);
+        if reaches.len() >= REACHES {
+            reaches.clear();
+        }
+        reaches.insert(key, reach.clone());
+        reach
     }
 
     /// Whether the person shared a post that has since been withdrawn (so
@@ -297,6 +403,24 @@ impl Marks {
         }
     }
 
+    /// Every post the person dismissed or shared, each once.
+    fn post_ids(&self) -> impl Iterator<Item = i64> + '_ {
+        let mut shared = self.shared.iter().map(|(id, _)| *id).peekable();
+        let mut dismissed = self.dismissed.iter().copied().peekable();
+        // Both are sorted: merge them, one of each id.
+        std::iter::from_fn(move || {
+            let next = match (shared.peek(), dismissed.peek()) {
+                (Some(&s), Some(&d)) => s.min(d),
+                (Some(&s), None) => s,
+                (None, Some(&d)) => d,
+                (None, None) => return None,
+            };
+            while shared.next_if_eq(&next).is_some() {}
+            while dismissed.next_if_eq(&next).is_some() {}
+            Some(next)
+        })
+    }
+
     /// False only when the person has neither dismissed nor shared the post.
     fn may_have(&self, post_id: i64) -> bool {
         let (word, bit) = filter_bit(post_id);
@@ -378,39 +502,37 @@ pub fn page(
     limit: i64,
 ) -> (Vec<QueueItem>, i64) {
     let consented = PlatformSet::of(consented.iter().copied());
-    let mut total = 0;
-    let mut items = Vec::new();
-    for (entry, post) in published.entries.iter().zip(&published.posts) {
-        let open = entry.platforms.and(consented);
-        if open.is_empty()
-            || entry.expires_at.is_some_and(|at| at <= now)
-            || !entry.audience.includes(department, post)
-        {
-            continue;
+    let reach = published.reach(department, consented, now);
+    // What the person marked, of a post that reaches them: None when the
+    // mark takes it out of their queue, else the platforms shared on.
+    let marked = |position: usize| {
+        let entry = &published.entries[position];
+        if !marks.may_have(entry.id) {
+            return Some(PlatformSet::default());
         }
-        let shared_on = if marks.may_have(entry.id) {
-            if marks.is_dismissed(entry.id) {
-                continue;
-            }
-            marks.shared_on(entry.id)
-        } else {
-            PlatformSet::default()
-        };
-        if open.without(shared_on).is_empty() {
-            continue;
-        }
-        if total >= offset && (items.len() as i64) < limit {
-            items.push(QueueItem {
-                shared_on: Platform::ALL
-                    .into_iter()
-                    .filter(|p| shared_on.contains(*p))
-                    .collect(),
-                post: post.clone(),
-            });
-        }
-        total += 1;
-    }
-    (items, total)
+        let shared_on = marks.shared_on(entry.id);
+        let open = entry.platforms.and(consented).without(shared_on);
+        (!marks.is_dismissed(entry.id) && !open.is_empty()).then_some(shared_on)
+    };
+    let taken_out = marks
+        .post_ids()
+        .filter_map(|id| published.positions.get(&id))
+        .filter(|&&position| reach.has(position as usize) && marked(position as usize).is_none())
+        .count() as i64;
+    let items = reach
+        .positions()
+        .filter_map(|position| Some((position, marked(position)?)))
+        .skip(usize::try_from(offset.max(0)).unwrap_or(usize::MAX))
+        .take(usize::try_from(limit).unwrap_or(0))
+        .map(|(position, shared_on)| QueueItem {
+            shared_on: Platform::ALL
+                .into_iter()
+                .filter(|p| shared_on.contains(*p))
+                .collect(),
+            post: published.posts[position].clone(),
+        })
+        .collect();
+    (items, reach.count - taken_out)
 }
 
 #[cfg(test)]
@@ -506,5 +628,42 @@ mod tests {
             10,
         );
         assert_eq!(items[0].shared_on, [Platform::X]);
+    }
+
+    #[test]
+    fn a_kept_reach_drops_a_post_when_it_expires_and_serves_an_earlier_moment_afresh() {
+        let at = |hour: i64| chrono::NaiveDateTime::default() + chrono::Duration::hours(hour);
+        let mut expiring = post(2, None, &[Platform::X]);
+        expiring.expires_at = Some(at(5));
+        let published = Published::new(
+            vec![
+                post(3, Some(vec![1]), &[Platform::X]),
+                expiring,
+                post(1, None, &[Platform::X]),
+            ],
+            Vec::new(),
+        );
+        let none = Marks::default();
+        let view = |department, now| {
+            let (items, total) = page(&published, department, &[Platform::X], &none, now, 0, 10);
+            (items.iter().map(|i| i.post.id).collect::<Vec<_>>(), total)
+        };
+        assert_eq!(view(None, at(4)), (vec![2, 1], 2));
+        assert_eq!(view(Some(1), at(4)), (vec![3, 2, 1], 3), "another audience");
+        assert_eq!(view(None, at(5)), (vec![1], 1), "expired at 5:00");
+        assert_eq!(
+            view(None, at(4)),
+            (vec![2, 1], 2),
+            "a view of an earlier moment"
+        );
+        // Counts and pages leave out what the person dismissed or shared.
+        let marks = Marks::new(vec![1], vec![(3, Platform::X), (3, Platform::X)]);
+        let (items, total) = page(&published, Some(1), &[Platform::X], &marks, at(4), 0, 10);
+        assert_eq!(
+            (items.iter().map(|i| i.post.id).collect::<Vec<_>>(), total),
+            (vec![2], 1)
+        );
+        let (items, total) = page(&published, Some(1), &[Platform::X], &marks, at(4), 1, 10);
+        assert!(items.is_empty() && total == 1, "past the last page");
     }
 }
