@@ -93,6 +93,15 @@ pub fn parse_link(input: &str) -> Result<String, Invalid> {
     Ok(url.to_string())
 }
 
+/// The host a post's link points to, as shown beside it ("" when the link
+/// has none).
+pub fn link_host(link: &str) -> String {
+    url::Url::parse(link)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 pub fn parse_text(input: &str, what: &str) -> Result<String, Invalid> {
     let text = input.replace("\r\n", "\n").trim().to_string();
     if text.chars().count() > MAX_TEXT_CHARS {

@@ -217,10 +217,7 @@ pub fn compose(
                     p.status == PostStatus::Published && p.expires_at.is_none_or(|e| e > now)
                 })
                 .map(|p| DigestItem {
-                    host: url::Url::parse(&p.link)
-                        .ok()
-                        .and_then(|u| u.host_str().map(str::to_string))
-                        .unwrap_or_default(),
+                    host: crate::domain::post::link_host(&p.link),
                     text: p.base_text.clone(),
                     link: p.link.clone(),
                 })

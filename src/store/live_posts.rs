@@ -25,6 +25,7 @@ use super::queue::QueueItem;
 use super::{DbConnection, StoreResult};
 use crate::db::schema::{dismissals, queue_generation, shares};
 use crate::domain::platforms::Platform;
+use crate::domain::post::link_host;
 use crate::domain::share_caps::CapPolicy;
 
 #[derive(Default)]
@@ -56,6 +57,8 @@ pub struct Published {
     offered: Mutex<OfferedTexts>,
     /// Where each post is in `posts`, by id.
     positions: HashMap<i64, u32>,
+    /// The host of each post's link, in the same order.
+    hosts: Vec<Arc<str>>,
     /// The posts that reach each audience, worked out once per audience
     /// while they hold (see [`Reach`]).
     reaches: Mutex<HashMap<Viewer, Arc<Reach>>>,
@@ -198,6 +201,7 @@ impl Published {
             })
             .collect();
         Published {
+            hosts: posts.iter().map(|p| link_host(&p.link).into()).collect(),
             positions: posts
                 .iter()
                 .enumerate()
@@ -255,6 +259,16 @@ impl Published {
         }
         reaches.insert(key, reach.clone());
         reach
+    }
+
+    /// The host of the post's link, as worked out when the posts were kept.
+    pub fn host_of(&self, post: &Post) -> Arc<str> {
+        match self.positions.get(&post.id) {
+            Some(&position) if self.posts[position as usize].link == post.link => {
+                self.hosts[position as usize].clone()
+            }
+            _ => link_host(&post.link).into(),
+        }
     }
 
     /// Whether the person shared a post that has since been withdrawn (so

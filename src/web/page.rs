@@ -49,8 +49,15 @@ impl From<&SignedIn> for PageContext {
 }
 
 /// Renders a page with a status (200 for a page, 422 for a refused form).
-pub fn render(status: StatusCode, template: &impl Template) -> Result<HttpResponse, AppError> {
-    let body = template.render()?;
+/// Room a page is rendered into (bytes): the biggest pages fit.
+const RENDER_BUFFER: usize = 64 * 1024;
+
+pub fn render<T: Template>(status: StatusCode, template: &T) -> Result<HttpResponse, AppError> {
+    // Rendered into room for a whole queue page at once: growing a String
+    // from the template's own estimate (a few KB) to ~60 KB copied it four
+    // times over.
+    let mut body = String::with_capacity(RENDER_BUFFER.max(T::SIZE_HINT));
+    template.render_into(&mut body)?;
     Ok(HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .body(body))

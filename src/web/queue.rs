@@ -52,7 +52,7 @@ pub struct Offer {
 pub struct QueuePost {
     pub id: i64,
     pub link: String,
-    pub host: String,
+    pub host: Arc<str>,
     pub offers: Vec<Offer>,
 }
 
@@ -257,10 +257,7 @@ pub(crate) fn queue_post(
         .collect();
     QueuePost {
         id: post.id,
-        host: url::Url::parse(&post.link)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_string))
-            .unwrap_or_default(),
+        host: hub.published.host_of(post),
         link: post.link.clone(),
         offers,
     }

@@ -213,6 +213,11 @@ backend_test!(
         assert!(page.contains("Hidden from your queue") && page.contains("Undo"));
         client.post(app.url(&format!("/queue/{for_all}/restore"))).form(&[("csrf_token", token.as_str())]).send().await.unwrap();
         assert!(queue_ids(&app, me).await.contains(&for_all));
+        let page = app.get_with(&client, "/queue").await.text().await.unwrap();
+        assert!(
+            page.contains(&format!(r#"<a id="post-{for_all}-link" href="https://example.com/news/report?a=1&#38;b=2" rel="noopener noreferrer">example.com</a>"#)),
+            "each post is headed by its link's host"
+        );
 
         // Shared on every platform the person agreed to: it leaves the queue.
         assert_eq!(share(&app, &client, for_sales, "x", None).await.status(), 303);
