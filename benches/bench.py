@@ -261,7 +261,10 @@ def run_backend(backend, executables, args, ceiling_rps):
         serve_env = dict(env)
         serve_env["CHORUS_BIND"] = f"127.0.0.1:{port}"
         serve_env["CHORUS_JOBS_INTERVAL_SECONDS"] = "0"
-        serve_env["CHORUS_DB_POOL_SIZE"] = str(args.pool)
+        if args.pool:
+            serve_env["CHORUS_DB_POOL_SIZE"] = str(args.pool)
+        else:
+            serve_env.pop("CHORUS_DB_POOL_SIZE", None)
         server = Server([chorus, "serve"], serve_env, port)
         results["startup_seconds"] = round(server.startup_seconds, 3)
         log(f"{backend}: serving on {port}, ready in {server.startup_seconds:.3f} s")
@@ -387,7 +390,8 @@ def markdown(report):
         f"- Run: {report['started']} — `{report['command']}`",
         f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; {m['os']}; {m['wrk']}",
         f"- Load: {report['args']['connections']} connections, {report['args']['threads']} wrk threads, "
-        f"{report['args']['duration']} s per endpoint; sessions of random employees who opted in, and of the comms and admin users",
+        f"{report['args']['duration']} s per endpoint; sessions of random employees who opted in, and of the comms and admin users; "
+        f"database pool {report['args']['pool'] or 'the default (10)'}",
         f"- PostgreSQL: on the same machine, reached at `{PG_ADMIN_URL.rsplit('/', 1)[0]}/{PG_DATABASE}"
         f"{'?' + PG_PARAMS if PG_PARAMS else ''}` (CHORUS_BENCH_PG_PARAMS)",
         f"- Ceiling: a minimal actix-web handler rendering a tiny askama page: "
@@ -442,7 +446,8 @@ def main():
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--sessions", type=int, default=200, help="logged-in employees")
-    parser.add_argument("--pool", type=int, default=16, help="CHORUS_DB_POOL_SIZE")
+    parser.add_argument("--pool", type=int, default=None,
+                        help="CHORUS_DB_POOL_SIZE (default: Chorus's own default)")
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     parser.add_argument("--json", default=os.path.join(ROOT, "target", "bench", "results.json"))
