@@ -458,21 +458,29 @@ impl Marks {
 }
 
 pub fn marks(conn: &mut DbConnection, user_id: i64) -> StoreResult<Marks> {
-    Ok(marks_and_share_times(conn, user_id)?.0)
+    // No share is that late, so none comes with its time.
+    let no_times = chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .unwrap_or_default();
+    Ok(marks_and_share_times(conn, user_id, no_times)?.0)
 }
 
-/// The person's marks, and when they shared on which platform (what their
-/// caps count), in one read: their shares, then their dismissals (rows
-/// without a platform).
+/// The person's marks, and when they shared on which platform since
+/// `since` (what their caps count), in one read: their shares, then their
+/// dismissals (rows without a platform). Older shares come without their
+/// time: on SQLite every time read is text to parse, and most of a
+/// person's shares are older than the week their caps count.
 pub fn marks_and_share_times(
     conn: &mut DbConnection,
     user_id: i64,
+    since: NaiveDateTime,
 ) -> StoreResult<(Marks, Vec<(Platform, NaiveDateTime)>)> {
+    use diesel::dsl::case_when;
     use diesel::sql_types::{Nullable, Text, Timestamp};
     let shared = shares::table.filter(shares::user_id.eq(user_id)).select((
         shares::post_id,
         shares::platform.nullable(),
-        shares::shared_at.nullable(),
+        case_when(shares::shared_at.gt(since), shares::shared_at.nullable()),
     ));
     let dismissed = dismissals::table
         .filter(dismissals::user_id.eq(user_id))
@@ -488,14 +496,14 @@ pub fn marks_and_share_times(
     let mut shared = Vec::new();
     let mut times = Vec::new();
     for (post, slug, at) in rows {
-        match (slug.as_deref().map(Platform::from_slug), at) {
-            (Some(Some(platform)), Some(at)) => {
+        match slug.as_deref().map(Platform::from_slug) {
+            Some(Some(platform)) => {
                 shared.push((post, platform));
-                times.push((platform, at));
+                times.extend(at.map(|at| (platform, at)));
             }
             // A platform this version does not know.
-            (Some(None), _) => {}
-            _ => dismissed.push(post),
+            Some(None) => {}
+            None => dismissed.push(post),
         }
     }
     Ok((Marks::new(dismissed, shared), times))

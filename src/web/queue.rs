@@ -287,7 +287,11 @@ pub(crate) async fn load(state: &AppState, user: &User, page_number: i64) -> Web
         .read(move |conn| {
             // One read of the person's shares gives both what the queue
             // leaves out and what their caps count.
-            let (marks, share_times) = live_posts::marks_and_share_times(conn, user_id)?;
+            let (marks, share_times) = live_posts::marks_and_share_times(
+                conn,
+                user_id,
+                now - crate::domain::share_caps::WEEK,
+            )?;
             let recent = store::shares::recent_among(share_times, now);
             let counters = store::queue::counters(conn)?;
             let hub = live.as_of(conn, counters.queue)?;
