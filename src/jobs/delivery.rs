@@ -274,6 +274,7 @@ async fn prepare(
             let suppressed = outbox::suppressed_among(conn, &recipients)?;
             let reads = BatchReads::read(conn, &chunk)?;
             let mut prepared = Vec::with_capacity(chunk.len());
+            let mut tokens = Vec::new();
             for row in chunk {
                 if suppressed.contains(&row.recipient) {
                     outbox::mark_failed(
@@ -284,7 +285,7 @@ async fn prepare(
                     prepared.push(Prepared::Settled(Outcome::Failed));
                     continue;
                 }
-                match compose(conn, &reads, &row, &base_url, now)? {
+                match compose(&reads, &row, &base_url, now)? {
                     Composition::Cancel(reason) => {
                         outbox::cancel(conn, row.id, reason)?;
                         prepared.push(Prepared::Settled(Outcome::Cancelled));
@@ -301,10 +302,12 @@ async fn prepare(
                             &composed.html,
                             &headers,
                         )?;
+                        tokens.extend(composed.unsubscribe_token.clone());
                         prepared.push(Prepared::Send(Box::new((row, composed))));
                     }
                 }
             }
+            outbox::store_unsubscribe_tokens(conn, &tokens, now)?;
             Ok::<_, StoreError>(prepared)
         })
     })

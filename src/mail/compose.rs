@@ -20,6 +20,9 @@ pub struct Composed {
     pub text: String,
     pub html: String,
     pub list_unsubscribe: Option<String>,
+    /// The unsubscribe token the email's links carry, and whose it is: to
+    /// be stored with the rest of the batch before the email goes out.
+    pub unsubscribe_token: Option<(String, i64)>,
 }
 
 pub enum Composition {
@@ -156,7 +159,6 @@ impl BatchReads {
 /// Renders a claimed row, or says why it should not be sent. `reads` were
 /// read for a batch this row is in, in the same transaction.
 pub fn compose(
-    conn: &mut DbConnection,
     reads: &BatchReads,
     row: &OutboxRow,
     base_url: &str,
@@ -200,6 +202,7 @@ pub fn compose(
                     invitation,
                 })?,
                 list_unsubscribe: None,
+                unsubscribe_token: None,
             }))
         }
         Kind::Digest => {
@@ -227,7 +230,7 @@ pub fn compose(
                     "every post in it was withdrawn or expired",
                 ));
             }
-            let token = store::outbox::issue_unsubscribe_token(conn, user.id, now)?;
+            let token = crate::credentials::random_token();
             let unsubscribe_url = format!("{base_url}/unsubscribe/{token}");
             let queue_url = format!("{base_url}/queue");
             let preferences_url = format!("{base_url}/me/preferences");
@@ -256,6 +259,7 @@ pub fn compose(
                     preferences_url: &preferences_url,
                 })?,
                 list_unsubscribe: Some(unsubscribe_url),
+                unsubscribe_token: Some((token, user.id)),
             }))
         }
         Kind::WithdrawalNotice => {
@@ -279,6 +283,7 @@ pub fn compose(
                     reason: &reason,
                 })?,
                 list_unsubscribe: None,
+                unsubscribe_token: None,
             }))
         }
     }

@@ -423,14 +423,34 @@ pub fn issue_unsubscribe_token(
     now: NaiveDateTime,
 ) -> StoreResult<String> {
     let token = crate::credentials::random_token();
-    diesel::insert_into(unsubscribe_tokens::table)
-        .values((
-            unsubscribe_tokens::token_hash.eq(crate::credentials::token_hash(&token)),
-            unsubscribe_tokens::user_id.eq(user_id),
-            unsubscribe_tokens::created_at.eq(now),
-        ))
-        .execute(conn)?;
+    store_unsubscribe_tokens(conn, &[(token.clone(), user_id)], now)?;
     Ok(token)
+}
+
+/// Stores tokens made elsewhere, each with whose it is, in one statement.
+pub fn store_unsubscribe_tokens(
+    conn: &mut DbConnection,
+    tokens: &[(String, i64)],
+    now: NaiveDateTime,
+) -> StoreResult<()> {
+    if tokens.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = tokens
+        .iter()
+        .map(|(token, user_id)| {
+            (
+                unsubscribe_tokens::token_hash.eq(crate::credentials::token_hash(token)),
+                unsubscribe_tokens::user_id.eq(*user_id),
+                unsubscribe_tokens::created_at.eq(now),
+            )
+        })
+        .collect();
+    // A many-row insert compiles only for one backend at a time.
+    super::natively!(conn, |c| diesel::insert_into(unsubscribe_tokens::table)
+        .values(&rows)
+        .execute(c))?;
+    Ok(())
 }
 
 pub fn unsubscribe_token_owner(conn: &mut DbConnection, token: &str) -> StoreResult<Option<i64>> {
