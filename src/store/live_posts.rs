@@ -73,7 +73,6 @@ pub struct Published {
 struct Reach {
     /// Bit i: posts[i] reaches the audience.
     bits: Vec<u64>,
-    count: i64,
     from: NaiveDateTime,
     /// The first expiry among the posts counted, when one expires.
     until: Option<NaiveDateTime>,
@@ -82,6 +81,14 @@ struct Reach {
 impl Reach {
     fn holds_at(&self, now: NaiveDateTime) -> bool {
         self.from <= now && self.until.is_none_or(|until| now < until)
+    }
+
+    /// How many posts reach the audience.
+    fn count(&self) -> i64 {
+        self.bits
+            .iter()
+            .map(|word| i64::from(word.count_ones()))
+            .sum()
     }
 
     fn has(&self, position: usize) -> bool {
@@ -235,7 +242,6 @@ impl Published {
         }
         let mut reach = Reach {
             bits: vec![0; self.entries.len().div_ceil(64)],
-            count: 0,
             from: now,
             until: None,
         };
@@ -247,7 +253,6 @@ impl Published {
                 continue;
             }
             reach.bits[position / 64] |= 1 << (position % 64);
-            reach.count += 1;
             if let Some(at) = entry.expires_at {
                 reach.until = Some(reach.until.map_or(at, |until| until.min(at)));
             }
@@ -418,21 +423,13 @@ impl Marks {
     }
 
     /// Every post the person dismissed or shared, each once.
-    fn post_ids(&self) -> impl Iterator<Item = i64> + '_ {
-        let mut shared = self.shared.iter().map(|(id, _)| *id).peekable();
-        let mut dismissed = self.dismissed.iter().copied().peekable();
-        // Both are sorted: merge them, one of each id.
-        std::iter::from_fn(move || {
-            let next = match (shared.peek(), dismissed.peek()) {
-                (Some(&s), Some(&d)) => s.min(d),
-                (Some(&s), None) => s,
-                (None, Some(&d)) => d,
-                (None, None) => return None,
-            };
-            while shared.next_if_eq(&next).is_some() {}
-            while dismissed.next_if_eq(&next).is_some() {}
-            Some(next)
-        })
+    fn post_ids(&self) -> Vec<i64> {
+        let mut ids: Vec<i64> = (self.dismissed.iter().copied())
+            .chain(self.shared.iter().map(|(id, _)| *id))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
     }
 
     /// False only when the person has neither dismissed nor shared the post.
@@ -458,7 +455,9 @@ impl Marks {
 }
 
 pub fn marks(conn: &mut DbConnection, user_id: i64) -> StoreResult<Marks> {
-    // No share is that late, so none comes with its time.
+    // No share is that late, so none comes with its time. (Not
+    // NaiveDateTime::MAX: SQLite compares times as text, and its text
+    // starts with "+".)
     let no_times = chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .unwrap_or_default();
@@ -538,7 +537,8 @@ pub fn page(
     };
     let taken_out = marks
         .post_ids()
-        .filter_map(|id| published.positions.get(&id))
+        .iter()
+        .filter_map(|id| published.positions.get(id))
         .filter(|&&position| reach.has(position as usize) && marked(position as usize).is_none())
         .count() as i64;
     let items = reach
@@ -554,7 +554,7 @@ pub fn page(
             post: published.posts[position].clone(),
         })
         .collect();
-    (items, reach.count - taken_out)
+    (items, reach.count() - taken_out)
 }
 
 #[cfg(test)]

@@ -361,15 +361,10 @@ pub fn of_user(conn: &mut DbConnection, user_id: i64) -> StoreResult<Vec<OutboxR
 // ---- suppression ----------------------------------------------------------------
 
 pub fn is_suppressed(conn: &mut DbConnection, email: &str) -> StoreResult<bool> {
-    let count: i64 = suppressed_addresses::table
-        .filter(suppressed_addresses::email.eq(email))
-        .count()
-        .get_result(conn)?;
-    Ok(count > 0)
+    Ok(!suppressed_among(conn, &[email])?.is_empty())
 }
 
-/// Which of these addresses are suppressed: [`is_suppressed`] for many
-/// addresses in one statement.
+/// Which of these addresses are suppressed, in one statement.
 pub fn suppressed_among(
     conn: &mut DbConnection,
     emails: &[&str],
