@@ -77,3 +77,95 @@ fn the_demo_command_fills_an_empty_database_once_and_prints_the_logins() {
     assert_eq!(second.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&second.stderr).contains("already has people"));
 }
+
+/// `chorus serve --demo`, the README's first command: on an empty database
+/// it fills the demo organisation, prints the logins and serves it; the
+/// printed admin login works. On a database with people it adds nothing.
+#[actix_web::test]
+async fn serve_with_demo_fills_an_empty_database_and_serves_it_with_the_printed_logins() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let serve = || {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_chorus"))
+            .args(["serve", "--demo"])
+            .env_remove("CHORUS_DATABASE_URL")
+            .env("CHORUS_DATA_DIR", dir.path())
+            .env("CHORUS_BIND", format!("127.0.0.1:{port}"))
+            .env("CHORUS_BASE_URL", format!("http://127.0.0.1:{port}"))
+            .env("CHORUS_JOBS_INTERVAL_SECONDS", "0")
+            .env("CHORUS_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        (child, format!("http://127.0.0.1:{port}"))
+    };
+    async fn ready(base: &str) {
+        for _ in 0..600 {
+            if let Ok(r) = reqwest::get(format!("{base}/healthz")).await
+                && r.status() == 200
+            {
+                return;
+            }
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("chorus serve --demo did not come up within 60 s");
+    }
+    let stop = |mut child: std::process::Child| {
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let mut out = String::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        out
+    };
+
+    let (child, base) = serve();
+    ready(&base).await;
+    let client = new_client();
+    let login = client.get(format!("{base}/login")).send().await.unwrap();
+    let page = login.text().await.unwrap();
+    let marker = r#"name="csrf_token" value=""#;
+    let start = page.find(marker).expect("a CSRF token") + marker.len();
+    let token = &page[start..start + page[start..].find('"').unwrap()];
+    let response = client
+        .post(format!("{base}/login"))
+        .header("Origin", &base)
+        .form(&[
+            ("email", "admin@demo.example"),
+            ("password", DEMO_PASSWORD),
+            ("csrf_token", token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303, "the printed admin login works");
+    let reports = client
+        .get(format!("{base}/admin/reports"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reports.status(), 200);
+    let out = stop(child);
+    assert!(
+        out.contains("admin@demo.example") && out.contains(DEMO_PASSWORD),
+        "the logins are printed: {out}"
+    );
+
+    let (child, base) = serve();
+    ready(&base).await;
+    let out = stop(child);
+    assert!(
+        out.contains("already has people: no demo data added"),
+        "{out}"
+    );
+}
