@@ -34,26 +34,29 @@ pub(crate) const PAGE_SIZE: i64 = 20;
 /// Past this a page number is nonsense (and its offset would overflow).
 pub(crate) const MAX_PAGE: i64 = 100_000;
 
-/// One platform on which a post is offered to the person.
-pub struct Offer {
+/// One platform on which a post is offered to the person. It borrows from
+/// the loaded page (`'a`): a page of offers is built and rendered on every
+/// view, so nothing here is copied that the page already holds.
+pub struct Offer<'a> {
     pub platform: Platform,
-    pub text: String,
-    pub copy_text: String,
+    /// The offered caption (kept with the published posts), or the text
+    /// the person typed when it was refused.
+    pub text: Arc<str>,
     pub editable: bool,
     pub shared: bool,
     pub remaining_day: u32,
     pub remaining_week: u32,
     /// When sharing is possible again, if not now ("paused" when the person chose 0).
-    pub wait: Option<String>,
+    pub wait: Option<&'a str>,
     pub crowded: bool,
     pub error: Option<String>,
 }
 
-pub struct QueuePost {
+pub struct QueuePost<'a> {
     pub id: i64,
-    pub link: String,
+    pub link: &'a str,
     pub host: Arc<str>,
-    pub offers: Vec<Offer>,
+    pub offers: Vec<Offer<'a>>,
 }
 
 pub struct NoticeView {
@@ -66,9 +69,9 @@ pub struct NoticeView {
 
 #[derive(Template)]
 #[template(path = "queue/index.html")]
-struct QueuePage {
+struct QueuePage<'a> {
     page: PageContext,
-    posts: Vec<QueuePost>,
+    posts: Vec<QueuePost<'a>>,
     notices: Vec<NoticeView>,
     consented_any: bool,
     page_number: i64,
@@ -219,13 +222,13 @@ fn offered_caption(
     (index + 1, offered_text(caption, disclosure))
 }
 
-pub(crate) fn queue_post(
-    item: &QueueItem,
-    situation: &Situation,
+pub(crate) fn queue_post<'a>(
+    item: &'a QueueItem,
+    situation: &'a Situation,
     hub: &Hub,
     user_id: i64,
     crowded: &[(i64, Platform)],
-) -> QueuePost {
+) -> QueuePost<'a> {
     let post = &item.post;
     let offers = situation
         .consented
@@ -234,21 +237,19 @@ pub(crate) fn queue_post(
         .map(|(platform, _)| {
             let disclosure = situation.disclosure.as_deref();
             let (variant, caption) = caption_of(post, *platform, user_id);
-            let text = hub
-                .published
-                .offered_text((post.id, *platform, variant), disclosure, || {
-                    offered_text(caption, disclosure)
-                })
-                .to_string();
+            let text =
+                hub.published
+                    .offered_text((post.id, *platform, variant), disclosure, || {
+                        offered_text(caption, disclosure)
+                    });
             let standing = &situation.standings[platform];
             Offer {
                 platform: *platform,
-                copy_text: format!("{text}\n{}", post.link),
                 editable: platform.accepts_prefilled_text(),
                 shared: item.shared_on.contains(platform),
                 remaining_day: standing.remaining_day,
                 remaining_week: standing.remaining_week,
-                wait: standing.wait.clone(),
+                wait: standing.wait.as_deref(),
                 crowded: crowded.contains(&(post.id, *platform)),
                 error: None,
                 text,
@@ -258,7 +259,7 @@ pub(crate) fn queue_post(
     QueuePost {
         id: post.id,
         host: hub.published.host_of(post),
-        link: post.link.clone(),
+        link: &post.link,
         offers,
     }
 }
@@ -340,12 +341,12 @@ pub(crate) async fn load(state: &AppState, user: &User, page_number: i64) -> Web
         .await?)
 }
 
-fn queue_page(
+fn queue_page<'a>(
     signed_in: &SignedIn,
-    loaded: &Loaded,
+    loaded: &'a Loaded,
     page_number: i64,
     hidden: Option<i64>,
-) -> QueuePage {
+) -> QueuePage<'a> {
     let tz = loaded.situation.tz;
     QueuePage {
         page: PageContext::from(signed_in),
@@ -573,19 +574,14 @@ pub async fn share(
             // Show the queue again, this post first, with the text as typed.
             let mut loaded = load(&state, &signed_in.user, 1).await?;
             loaded.items.retain(|i| i.post.id != post.id);
+            let refused = QueueItem {
+                post: Arc::new(*post),
+                shared_on: Vec::new(),
+            };
             let mut page = queue_page(&signed_in, &loaded, 1, None);
-            let mut this = queue_post(
-                &QueueItem {
-                    post: Arc::new(*post),
-                    shared_on: Vec::new(),
-                },
-                &situation,
-                &loaded.hub,
-                user_id,
-                &[],
-            );
+            let mut this = queue_post(&refused, &situation, &loaded.hub, user_id, &[]);
             if let Some(offer) = this.offers.iter_mut().find(|o| o.platform == platform) {
-                offer.text = form.text.clone();
+                offer.text = form.text.as_str().into();
                 offer.error = Some(problem);
             }
             page.posts.insert(0, this);

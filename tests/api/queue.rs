@@ -247,6 +247,15 @@ backend_test!(
             assert!(page.contains(&format!("Share on {}", p.name())), "{}", p.name());
         }
         let text = disclosure::offered_text(caption, DISCLOSURE);
+        // A dialog that takes only the link (LinkedIn's): the text to paste,
+        // then the link, escaped, ready to copy.
+        let escaped = text.replace('&', "&#38;");
+        assert!(
+            page.contains(&format!(
+                "<pre class=\"share-text\" tabindex=\"0\">{escaped}\nhttps://example.com/news/report?a=1&#38;b=2</pre>"
+            )),
+            "the text to paste, then the link: {page}"
+        );
         let instance = InstanceHost::parse("social.example.org").unwrap();
         for p in Platform::ALL {
             let response = share(&app, &client, post, p.slug(), None).await;

@@ -97,8 +97,8 @@ pub async fn list(
             offers.push(Offer {
                 platform: offer.platform.slug().to_string(),
                 platform_name: offer.platform.name().to_string(),
-                share_url: page::share_intent(offer.platform, &offer.text, &shown.link, instance)?,
-                text: offer.text,
+                share_url: page::share_intent(offer.platform, &offer.text, shown.link, instance)?,
+                text: offer.text.to_string(),
                 text_editable: offer.editable,
                 shared: offer.shared,
                 remaining_today: offer.remaining_day,
@@ -110,7 +110,7 @@ pub async fn list(
         posts.push(QueuePost {
             id: shown.id,
             title: item.post.title.clone(),
-            link: shown.link,
+            link: shown.link.to_string(),
             offers,
         });
     }
