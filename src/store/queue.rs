@@ -216,7 +216,10 @@ pub fn withdrawal_notices(
     conn: &mut DbConnection,
     user_id: i64,
 ) -> StoreResult<Vec<WithdrawalNotice>> {
-    let rows: Vec<NoticeRow> = shares::table
+    // On the queue's path for anyone who shared a post since withdrawn: run
+    // on the backend's own connection, where the statement cache finds it
+    // by type instead of by its SQL text written out afresh.
+    let query = shares::table
         .inner_join(posts_table::table)
         .filter(shares::user_id.eq(user_id))
         .filter(posts_table::status.eq(PostStatus::Withdrawn.as_str()))
@@ -233,8 +236,8 @@ pub fn withdrawal_notices(
             posts_table::withdrawal_reason,
             posts_table::withdrawn_at,
             shares::platform,
-        ))
-        .load(conn)?;
+        ));
+    let rows: Vec<NoticeRow> = super::natively!(conn, |c| query.load(c))?;
     let mut notices: Vec<WithdrawalNotice> = Vec::new();
     for (post_id, title, link, reason, withdrawn_at, slug) in rows {
         let platform = Platform::from_slug(&slug);

@@ -438,6 +438,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             paths.push(spec.path);
         }
     }
+    // Fixed paths first: actix tries resources in order, and a path with a
+    // pattern is a regular expression to run. No fixed path here is also
+    // matched by a pattern (ids are digits), so the order only saves work.
+    paths.sort_by_key(|path| path.contains('{'));
     for path in paths {
         let specs: Vec<&RouteSpec> = table.iter().filter(|s| s.path == path).collect();
         let access = specs[0].access;
