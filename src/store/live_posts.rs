@@ -14,6 +14,8 @@
 //! marks, not every post.
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::NaiveDateTime;
@@ -56,12 +58,12 @@ pub struct Published {
     /// posts and the disclosure hold.
     offered: Mutex<OfferedTexts>,
     /// Where each post is in `posts`, by id.
-    positions: HashMap<i64, u32>,
+    positions: FxHashMap<i64, u32>,
     /// The host of each post's link, in the same order.
     hosts: Vec<Arc<str>>,
     /// The posts that reach each audience, worked out once per audience
     /// while they hold (see [`Reach`]).
-    reaches: Mutex<HashMap<Viewer, Arc<Reach>>>,
+    reaches: Mutex<FxHashMap<Viewer, Arc<Reach>>>,
 }
 
 /// The posts that reach an audience (a department, or none, and a set of
@@ -121,7 +123,7 @@ const REACHES: usize = 4_096;
 #[derive(Default)]
 struct OfferedTexts {
     disclosure: Option<String>,
-    texts: HashMap<(i64, Platform, usize), Arc<str>>,
+    texts: FxHashMap<(i64, Platform, usize), Arc<str>>,
 }
 
 /// More than a busy organisation's first pages ever offer; past it the

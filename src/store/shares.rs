@@ -2,7 +2,9 @@
 //! they chose. A share is checked and recorded in one transaction that
 //! holds the person's lock, so caps hold across processes.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::{Mutex, PoisonError};
 
 use chrono::NaiveDateTime;
@@ -200,8 +202,8 @@ pub struct CrowdMemo {
 #[derive(Default)]
 struct CrowdedUntil {
     threshold: i64,
-    until: HashMap<(i64, Platform), NaiveDateTime>,
-    calm: HashSet<(i64, Platform)>,
+    until: FxHashMap<(i64, Platform), NaiveDateTime>,
+    calm: FxHashSet<(i64, Platform)>,
     /// The count of shares ever added when `calm` was found.
     calm_as_of: i64,
 }
