@@ -80,6 +80,18 @@ pub struct Config {
     #[arg(long, env = "CHORUS_WORKERS", global = true)]
     pub workers: Option<usize>,
 
+    /// Threads per HTTP worker that run blocking work: database work that
+    /// cannot run inline, and password hashing. Requests beyond them wait
+    /// in line, first come first served.
+    #[arg(
+        long,
+        env = "CHORUS_BLOCKING_THREADS",
+        default_value_t = 2,
+        value_parser = clap::value_parser!(u16).range(1..),
+        global = true
+    )]
+    pub blocking_threads: u16,
+
     /// Seconds between runs of the background jobs (publishing scheduled
     /// posts, expiry) inside `chorus serve`; 0 turns them off in this process.
     #[arg(

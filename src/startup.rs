@@ -256,6 +256,7 @@ impl Application {
             None => None,
         };
         let workers = config.workers;
+        let blocking_threads = config.blocking_threads;
         let shutdown_timeout = config.shutdown_timeout();
         let mailer = mailer(&config)?;
         let metrics = Arc::new(Metrics::default());
@@ -349,7 +350,14 @@ impl Application {
         if let Some(workers) = workers {
             server = server.workers(workers.max(1));
         }
-        let server = server.run();
+        // A few threads per worker, not actix's default of hundreds: with
+        // 64 requests in flight, 64 threads took turns at the pool's
+        // connections in whatever order the kernel woke them, and the
+        // unlucky waited five times the mean (PostgreSQL, benches/). Fewer
+        // threads keep the rest in the runtime's first-come queue.
+        let server = server
+            .worker_max_blocking_threads(usize::from(blocking_threads))
+            .run();
         let mut metrics_port = None;
         let metrics_server = match metrics_listener {
             Some(listener) => {

@@ -183,3 +183,27 @@ fn an_invalid_trusted_proxy_list_stops_serve_with_a_clear_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn zero_blocking_threads_stops_serve_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_chorus"))
+        .arg("serve")
+        .env_remove("CHORUS_DATABASE_URL")
+        .env("CHORUS_DATA_DIR", dir.path())
+        .env("CHORUS_BIND", "127.0.0.1:0")
+        .env("CHORUS_BLOCKING_THREADS", "0")
+        .env("CHORUS_LOG", "warn")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "a usage error");
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("--blocking-threads") && stderr.contains("'0'"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("chorus.db").exists(),
+        "nothing is created before the configuration is understood"
+    );
+}
