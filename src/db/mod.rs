@@ -123,11 +123,38 @@ fn keep_sqlite_plans() {
 
     static REGISTER: std::sync::Once = std::sync::Once::new();
     REGISTER.call_once(|| {
+        without_global_sqlite_locks();
         // SAFETY: the entry point has the signature SQLite calls it with.
         unsafe {
             ffi::sqlite3_auto_extension(Some(stable_plans));
         }
     });
+}
+
+/// Takes SQLite's process-wide locks out of every query, before SQLite
+/// starts (its settings can change only then).
+///
+/// - Memory statistics off: with them on, every allocation SQLite makes
+///   takes one process-wide mutex to count it, and the HTTP workers
+///   reading at once waited for each other there (`perf`: futex waits
+///   under queue views).
+/// - Multi-thread mode: no mutex around each call on a connection (one
+///   per column read). A connection here is only ever used by one thread
+///   at a time: r2d2 hands it out exclusively, and diesel's connection
+///   is used through `&mut`.
+///
+/// If SQLite has already started (something opened a database first),
+/// these calls are refused and SQLite keeps its safe defaults.
+fn without_global_sqlite_locks() {
+    use libsqlite3_sys as ffi;
+    use std::ffi::c_int;
+    // SAFETY: sqlite3_config is called before any connection is opened
+    // (from the Once that runs before the first), with the argument each
+    // option takes: an int for MEMSTATUS, none for MULTITHREAD.
+    unsafe {
+        ffi::sqlite3_config(ffi::SQLITE_CONFIG_MEMSTATUS, 0 as c_int);
+        ffi::sqlite3_config(ffi::SQLITE_CONFIG_MULTITHREAD);
+    }
 }
 
 /// Opens one connection, with the real error of the chosen backend.
@@ -405,6 +432,40 @@ impl Db {
             return work(&mut conn).map_err(RunError::Work);
         }
         self.run(work).await
+    }
+
+    /// Runs several short reads, as [`Db::read`], that see one snapshot of
+    /// the database. On SQLite they run in one read transaction: one lock
+    /// of the database file (SQLite's locks are system calls) instead of
+    /// one per statement, and no write by another process lands between
+    /// them. On PostgreSQL as [`Db::run`], statement by statement: a
+    /// transaction there would cost two more round trips.
+    pub async fn read_snapshot<T, E, F>(&self, work: F) -> Result<T, RunError<E>>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        if self.backend != Backend::Sqlite {
+            return self.run(work).await;
+        }
+        let outcome = self
+            .read(move |conn| {
+                let mut outcome = None;
+                conn.transaction::<_, diesel::result::Error, _>(|conn| {
+                    outcome = Some(work(conn));
+                    Ok(())
+                })
+                .map(|()| outcome)
+            })
+            .await;
+        match outcome {
+            Ok(Some(result)) => result.map_err(RunError::Work),
+            // BEGIN or COMMIT failed: the database, not the work.
+            Ok(None) => Err(RunError::Unavailable("read transaction failed".into())),
+            Err(RunError::Work(error)) => Err(RunError::Unavailable(error.to_string())),
+            Err(RunError::Unavailable(message)) => Err(RunError::Unavailable(message)),
+        }
     }
 
     /// Runs work that writes, as [`Db::run`]. On SQLite, this process's

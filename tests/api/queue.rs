@@ -829,3 +829,35 @@ backend_test!(
         );
     }
 );
+
+/// A queue page's reads on SQLite see one snapshot: a write that another
+/// process commits between two of them is not half in the page.
+#[actix_web::test]
+async fn on_sqlite_a_pages_reads_see_one_snapshot_even_when_a_write_lands_between_them() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let url = app.config.database_url();
+    let count = |conn: &mut chorus::db::DbConnection| -> Result<usize, store::StoreError> {
+        Ok(store::departments::list(conn)?.len())
+    };
+    let (before, after) = app
+        .state
+        .db
+        .read_snapshot(move |conn| {
+            let before = count(conn)?;
+            let mut other = chorus::db::establish(&url).expect("a second connection");
+            diesel::sql_query(
+                "INSERT INTO departments (name, name_key, created_at) \
+                 VALUES ('Late', 'late', CURRENT_TIMESTAMP)",
+            )
+            .execute(&mut other)?;
+            Ok::<_, store::StoreError>((before, count(conn)?))
+        })
+        .await
+        .expect("the reads run");
+    assert_eq!(
+        before, after,
+        "the second read saw the write of the other connection"
+    );
+    let now = app.db(count).await;
+    assert_eq!(now, before + 1, "the write itself landed");
+}
