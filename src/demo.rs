@@ -101,6 +101,18 @@ pub fn has_people(conn: &mut DbConnection) -> StoreResult<bool> {
     Ok(users::table.count().get_result::<i64>(conn)? > 0)
 }
 
+/// After [`generate`], outside its transaction: on PostgreSQL, `VACUUM
+/// ANALYZE`, as after any bulk load. Without it the planner has no
+/// statistics for the million new rows and index-only scans must visit
+/// every row's page until autovacuum gets round to it, which it then does
+/// in the middle of the first visitors' requests. SQLite needs nothing.
+pub fn settle(conn: &mut DbConnection) -> StoreResult<()> {
+    if let DbConnection::Postgresql(pg) = conn {
+        diesel::connection::SimpleConnection::batch_execute(pg, "VACUUM ANALYZE")?;
+    }
+    Ok(())
+}
+
 /// Fills an empty organisation. The password hash is computed once by the caller.
 pub fn generate(
     conn: &mut DbConnection,

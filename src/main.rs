@@ -375,7 +375,11 @@ fn fill_demo(db: &chorus::db::Db, size: chorus::demo::DemoSize) -> Result<(), St
         .map_err(|e| e.to_string())?;
     let now = chorus::clock::Clock::system().now_naive();
     let report = db
-        .run_sync(|conn| chorus::demo::generate(conn, size, &hash, now))
+        .run_sync(|conn| {
+            let report = chorus::demo::generate(conn, size, &hash, now)?;
+            chorus::demo::settle(conn)?;
+            Ok::<_, chorus::store::StoreError>(report)
+        })
         .map_err(|e| e.to_string())?;
     println!(
         "Demo organisation ready in {:.1} s: {} people, {} posts, {} shares, {} dismissals, {} consent events.",

@@ -1,7 +1,8 @@
 //! `chorus demo`: a living organisation in one command.
 
-use chorus::demo::{DEMO_PASSWORD, DemoSize, generate, has_people};
+use chorus::demo::{DEMO_PASSWORD, DemoSize, generate, has_people, settle};
 use chorus::store::consent;
+use diesel::RunQueryDsl;
 
 use crate::backend_test;
 use crate::helpers::*;
@@ -15,6 +16,28 @@ backend_test!(
         assert_eq!((report.people, report.posts), (42, 30));
         assert!(report.shares > 0 && report.dismissals > 0 && report.consent_events > 0);
         assert!(app.db(has_people).await);
+        app.db(settle).await;
+        if app.backend() == Backend::Postgres {
+            // Settled: the planner has statistics for the shares, and
+            // VACUUM marked their pages all-visible (index-only scans).
+            let (tuples, all_visible) = app
+                .db(|conn| {
+                    #[derive(diesel::QueryableByName)]
+                    struct Stats {
+                        #[diesel(sql_type = diesel::sql_types::Float)]
+                        reltuples: f32,
+                        #[diesel(sql_type = diesel::sql_types::Integer)]
+                        relallvisible: i32,
+                    }
+                    let stats: Stats = diesel::sql_query(
+                        "SELECT reltuples, relallvisible FROM pg_class WHERE relname = 'shares'",
+                    )
+                    .get_result(conn)?;
+                    Ok((stats.reltuples, stats.relallvisible))
+                })
+                .await;
+            assert!(tuples > 0.0 && all_visible > 0, "shares not settled: {tuples} rows, {all_visible} pages all-visible");
+        }
         assert_eq!(app.db(consent::verify_all).await.unwrap(), report.consent_events);
 
         // Someone who opted in finds posts in their queue and can log in with the demo password.
