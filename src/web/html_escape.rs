@@ -48,33 +48,45 @@ impl askama::filters::Escaper for Html {
 /// The index of the first byte at or after `from` that must be escaped.
 #[cfg(target_arch = "x86_64")]
 fn next_to_escape(bytes: &[u8], from: usize) -> Option<usize> {
+    let first_set =
+        |mask: u32, base: usize| (mask != 0).then(|| base + mask.trailing_zeros() as usize);
+    let len = bytes.len();
     let mut at = from;
-    while at < bytes.len() {
-        let rest = &bytes[at..];
-        let mask = if rest.len() >= 16 {
-            escapes_among_16(rest[..16].try_into().unwrap_or_default())
-        } else {
-            // The last few bytes, padded with zeros (never escaped): most
-            // of what a page escapes is short (names, slugs, tokens).
-            let mut padded = [0u8; 16];
-            padded[..rest.len()].copy_from_slice(rest);
-            escapes_among_16(padded)
-        };
-        if mask != 0 {
-            return Some(at + mask.trailing_zeros() as usize);
+    while let Some(chunk) = bytes
+        .get(at..at + 16)
+        .and_then(|c| <&[u8; 16]>::try_from(c).ok())
+    {
+        if let Some(found) = first_set(escapes_among_16(chunk), at) {
+            return Some(found);
         }
         at += 16;
     }
-    None
+    if at >= len {
+        return None;
+    }
+    match bytes
+        .get(len.saturating_sub(16)..)
+        .and_then(|c| <&[u8; 16]>::try_from(c).ok())
+    {
+        // The last 16 bytes, overlapping those already looked at.
+        Some(last) => first_set(escapes_among_16(last) >> (at - (len - 16)), at),
+        // A string shorter than 16 bytes (most of what a page escapes:
+        // names, slugs, numbers), padded with zeros, which are never escaped.
+        None => {
+            let mut padded = [0u8; 16];
+            padded[..len - at].copy_from_slice(&bytes[at..]);
+            first_set(escapes_among_16(&padded), at)
+        }
+    }
 }
 
 /// Bit i is set when byte i must be escaped.
 #[cfg(target_arch = "x86_64")]
-fn escapes_among_16(chunk: [u8; 16]) -> u32 {
+fn escapes_among_16(chunk: &[u8; 16]) -> u32 {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
     };
-    // SAFETY: the 16 bytes read are `chunk`'s own, and `_mm_loadu_si128`
+    // SAFETY: the 16 bytes read are `chunk`'s, and `_mm_loadu_si128`
     // needs no alignment. The rest are SSE2 instructions on values, and
     // SSE2 is part of every x86_64 processor (Rust's x86_64 targets enable
     // it).
