@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 
 use rustc_hash::FxHashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -55,8 +55,11 @@ pub struct Published {
     /// Withdrawn posts, ascending: whoever shared one has a notice to see.
     withdrawn: Vec<i64>,
     /// Texts offered for captions, worked out once per caption while the
-    /// posts and the disclosure hold.
-    offered: Mutex<OfferedTexts>,
+    /// posts and the disclosure hold. Read for every offer of every view,
+    /// by all workers at once, and written only for a caption not seen
+    /// yet: a read-write lock, so readers never wait for each other (with
+    /// a mutex, two workers queued on it and slept in futexes).
+    offered: RwLock<OfferedTexts>,
     /// Where each post is in `posts`, by id.
     positions: FxHashMap<i64, u32>,
     /// The host of each post's link, in the same order.
@@ -219,7 +222,7 @@ impl Published {
             posts: posts.into_iter().map(Arc::new).collect(),
             entries,
             withdrawn,
-            offered: Mutex::default(),
+            offered: RwLock::default(),
             reaches: Mutex::default(),
         }
     }
@@ -299,7 +302,7 @@ impl Published {
     ) -> Arc<str> {
         let key = (post_id, platform, variant);
         {
-            let memo = self.offered.lock().unwrap_or_else(PoisonError::into_inner);
+            let memo = self.offered.read().unwrap_or_else(PoisonError::into_inner);
             if memo.disclosure.as_deref() == disclosure
                 && let Some(text) = memo.texts.get(&key)
             {
@@ -307,7 +310,7 @@ impl Published {
             }
         }
         let text: Arc<str> = make().into();
-        let mut memo = self.offered.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut memo = self.offered.write().unwrap_or_else(PoisonError::into_inner);
         if memo.disclosure.as_deref() != disclosure || memo.texts.len() >= OFFERED_TEXTS {
             memo.disclosure = disclosure.map(str::to_string);
             memo.texts.clear();

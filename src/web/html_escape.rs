@@ -71,12 +71,10 @@ fn next_to_escape(bytes: &[u8], from: usize) -> Option<usize> {
         // The last 16 bytes, overlapping those already looked at.
         Some(last) => first_set(escapes_among_16(last) >> (at - (len - 16)), at),
         // A string shorter than 16 bytes (most of what a page escapes:
-        // names, slugs, numbers), padded with zeros, which are never escaped.
-        None => {
-            let mut padded = [0u8; 16];
-            padded[..len - at].copy_from_slice(&bytes[at..]);
-            first_set(escapes_among_16(&padded), at)
-        }
+        // names, slugs, numbers), byte by byte. (Copying it into a padded
+        // block instead stalled the load that followed, behind the copy's
+        // stores: `perf` put 40 % of the escaper's time on that load.)
+        None => next_to_escape_bytewise(bytes, at),
     }
 }
 
@@ -103,6 +101,10 @@ fn escapes_among_16(chunk: &[u8; 16]) -> u32 {
 
 #[cfg(not(target_arch = "x86_64"))]
 fn next_to_escape(bytes: &[u8], from: usize) -> Option<usize> {
+    next_to_escape_bytewise(bytes, from)
+}
+
+fn next_to_escape_bytewise(bytes: &[u8], from: usize) -> Option<usize> {
     bytes[from..]
         .iter()
         .position(|&byte| entity(byte).is_some())
