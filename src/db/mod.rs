@@ -89,7 +89,7 @@ pub fn sqlite_path(url: &str) -> &str {
 }
 
 /// Makes every SQLite connection this process opens from now on keep the
-/// plan a statement was prepared with.
+/// plan a statement was prepared with (called once, by [`prepare_sqlite`]).
 ///
 /// Since 3.47, SQLite re-plans a prepared statement before each run when a
 /// bound value might change its plan, and it counts the `LIMIT ?` of every
@@ -121,13 +121,20 @@ fn keep_sqlite_plans() {
         ffi::SQLITE_OK
     }
 
-    static REGISTER: std::sync::Once = std::sync::Once::new();
-    REGISTER.call_once(|| {
+    // SAFETY: the entry point has the signature SQLite calls it with.
+    unsafe {
+        ffi::sqlite3_auto_extension(Some(stable_plans));
+    }
+}
+
+/// Sets SQLite up for this process, once, before its first connection:
+/// the process-wide settings first (SQLite accepts them only before it
+/// starts), then the per-connection hook.
+fn prepare_sqlite() {
+    static PREPARED: std::sync::Once = std::sync::Once::new();
+    PREPARED.call_once(|| {
         without_global_sqlite_locks();
-        // SAFETY: the entry point has the signature SQLite calls it with.
-        unsafe {
-            ffi::sqlite3_auto_extension(Some(stable_plans));
-        }
+        keep_sqlite_plans();
     });
 }
 
@@ -149,7 +156,7 @@ fn without_global_sqlite_locks() {
     use libsqlite3_sys as ffi;
     use std::ffi::c_int;
     // SAFETY: sqlite3_config is called before any connection is opened
-    // (from the Once that runs before the first), with the argument each
+    // (by `prepare_sqlite`, before the first), with the argument each
     // option takes: an int for MEMSTATUS, none for MULTITHREAD.
     unsafe {
         ffi::sqlite3_config(ffi::SQLITE_CONFIG_MEMSTATUS, 0 as c_int);
@@ -170,7 +177,7 @@ pub fn establish(url: &str) -> Result<DbConnection, DbError> {
             .map(DbConnection::Postgresql)
             .map_err(|e| connect_error(e.to_string())),
         Backend::Sqlite => {
-            keep_sqlite_plans();
+            prepare_sqlite();
             let mut conn = diesel::SqliteConnection::establish(sqlite_path(url))
                 .map_err(|e| connect_error(e.to_string()))?;
             // busy_timeout first: switching to WAL may itself wait for a lock.
@@ -451,18 +458,12 @@ impl Db {
         }
         let outcome = self
             .read(move |conn| {
-                let mut outcome = None;
-                conn.transaction::<_, diesel::result::Error, _>(|conn| {
-                    outcome = Some(work(conn));
-                    Ok(())
-                })
-                .map(|()| outcome)
+                conn.transaction::<_, diesel::result::Error, _>(|conn| Ok(work(conn)))
             })
             .await;
         match outcome {
-            Ok(Some(result)) => result.map_err(RunError::Work),
+            Ok(result) => result.map_err(RunError::Work),
             // BEGIN or COMMIT failed: the database, not the work.
-            Ok(None) => Err(RunError::Unavailable("read transaction failed".into())),
             Err(RunError::Work(error)) => Err(RunError::Unavailable(error.to_string())),
             Err(RunError::Unavailable(message)) => Err(RunError::Unavailable(message)),
         }

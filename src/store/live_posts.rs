@@ -14,9 +14,9 @@
 //! marks, not every post.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use rustc_hash::FxHashMap;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;

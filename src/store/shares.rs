@@ -3,9 +3,9 @@
 //! holds the person's lock, so caps hold across processes.
 
 use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 
 use rustc_hash::{FxHashMap, FxHashSet};
-use std::sync::{Mutex, PoisonError};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;

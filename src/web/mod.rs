@@ -15,7 +15,6 @@ pub mod error;
 pub mod headers;
 pub mod health;
 pub mod home;
-pub mod html_escape;
 pub mod hub;
 pub mod ip_throttle;
 pub mod metrics;

@@ -6,16 +6,21 @@ use crate::backend_test;
 use crate::helpers::*;
 
 fn chorus(data_dir: &std::path::Path, database_url: Option<&str>, args: &[&str]) -> Output {
+    let url = database_url.map(|url| ("CHORUS_DATABASE_URL", url));
+    chorus_with(data_dir, args, url.as_slice())
+}
+
+/// `chorus` with the data dir, quiet logs, no database URL or base URL from
+/// the caller's environment, and `vars` set.
+fn chorus_with(data_dir: &std::path::Path, args: &[&str], vars: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_chorus"));
     command
         .args(args)
         .env_remove("CHORUS_DATABASE_URL")
         .env_remove("CHORUS_BASE_URL")
         .env("CHORUS_DATA_DIR", data_dir)
-        .env("CHORUS_LOG", "warn");
-    if let Some(url) = database_url {
-        command.env("CHORUS_DATABASE_URL", url);
-    }
+        .env("CHORUS_LOG", "warn")
+        .envs(vars.iter().copied());
     command.output().expect("chorus runs")
 }
 
@@ -167,15 +172,14 @@ fn serve_prints_a_setup_link_on_first_start_and_prepares_the_data_dir() {
 #[test]
 fn an_invalid_trusted_proxy_list_stops_serve_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_chorus"))
-        .arg("serve")
-        .env_remove("CHORUS_DATABASE_URL")
-        .env("CHORUS_DATA_DIR", dir.path())
-        .env("CHORUS_BIND", "127.0.0.1:0")
-        .env("CHORUS_TRUSTED_PROXIES", "127.0.0.1, proxy.internal")
-        .env("CHORUS_LOG", "warn")
-        .output()
-        .unwrap();
+    let output = chorus_with(
+        dir.path(),
+        &["serve"],
+        &[
+            ("CHORUS_BIND", "127.0.0.1:0"),
+            ("CHORUS_TRUSTED_PROXIES", "127.0.0.1, proxy.internal"),
+        ],
+    );
     assert_eq!(output.status.code(), Some(1));
     let stderr = text(&output.stderr);
     assert!(
@@ -187,15 +191,14 @@ fn an_invalid_trusted_proxy_list_stops_serve_with_a_clear_error() {
 #[test]
 fn zero_blocking_threads_stops_serve_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_chorus"))
-        .arg("serve")
-        .env_remove("CHORUS_DATABASE_URL")
-        .env("CHORUS_DATA_DIR", dir.path())
-        .env("CHORUS_BIND", "127.0.0.1:0")
-        .env("CHORUS_BLOCKING_THREADS", "0")
-        .env("CHORUS_LOG", "warn")
-        .output()
-        .unwrap();
+    let output = chorus_with(
+        dir.path(),
+        &["serve"],
+        &[
+            ("CHORUS_BIND", "127.0.0.1:0"),
+            ("CHORUS_BLOCKING_THREADS", "0"),
+        ],
+    );
     assert_eq!(output.status.code(), Some(2), "a usage error");
     let stderr = text(&output.stderr);
     assert!(

@@ -1,4 +1,5 @@
-//! The HTML escaper every template uses (set in `askama.toml`).
+//! The HTML escaper every `.html` template uses, the pages' and the
+//! emails' alike (set in `askama.toml`); so it sits beside both, here.
 //!
 //! It escapes exactly what askama's own `Html` escaper escapes, into the
 //! same entities: `"` `&` `'` `<` `>`. Every `{{ }}` of every template still
