@@ -17,6 +17,7 @@ pub mod health;
 pub mod home;
 pub mod hub;
 pub mod ip_throttle;
+pub mod markup;
 pub mod metrics;
 pub mod my_data;
 pub mod page;

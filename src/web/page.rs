@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use askama::Template;
 
 use super::error::AppError;
+use super::markup::CsrfToken;
 use super::session::{SignedIn, Visitor};
 use crate::store::users::User;
 
@@ -18,7 +19,7 @@ pub struct NavUser {
 
 pub struct PageContext {
     pub user: Option<NavUser>,
-    pub csrf_token: String,
+    pub csrf_token: CsrfToken,
 }
 
 fn nav_user(user: &User) -> NavUser {
@@ -34,7 +35,7 @@ impl From<&Visitor> for PageContext {
     fn from(visitor: &Visitor) -> PageContext {
         PageContext {
             user: visitor.user().map(nav_user),
-            csrf_token: visitor.csrf_token.clone(),
+            csrf_token: CsrfToken::new(&visitor.csrf_token),
         }
     }
 }
@@ -43,7 +44,7 @@ impl From<&SignedIn> for PageContext {
     fn from(signed_in: &SignedIn) -> PageContext {
         PageContext {
             user: Some(nav_user(&signed_in.user)),
-            csrf_token: signed_in.csrf_token.clone(),
+            csrf_token: CsrfToken::new(&signed_in.csrf_token),
         }
     }
 }

@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::error::{AppError, WebResult};
+use super::markup::filters;
 use super::page::{PageContext, ok, render, see_other};
 use super::session::SignedIn;
 use crate::domain::disclosure;

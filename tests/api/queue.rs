@@ -270,6 +270,35 @@ backend_test!(
     }
 );
 
+// The queue page writes ids, counts, platform names and the CSRF token
+// without the escaper (they cannot hold markup); the caption and the link,
+// which people typed, still go through it in every place they appear.
+backend_test!(
+    async fn markup_in_a_caption_comes_back_escaped_beside_the_plain_ids_and_token(app) {
+        organisation(&app, &[Platform::LinkedIn, Platform::Mastodon]).await;
+        let me = app.create_user("emp@example.com", "Emp", "employee").await;
+        agree(&app, me, Platform::LinkedIn, None).await;
+        agree(&app, me, Platform::Mastodon, Some("social.example.org")).await;
+        let caption = "<script>alert('x')</script> \"quoted\" & more";
+        let post = publish(&app, PostSpec { platforms: &[Platform::LinkedIn, Platform::Mastodon], caption, ..Default::default() }).await;
+        let client = app.login_client("emp@example.com").await;
+        let token = app.csrf_token_with(&client, "/queue").await;
+        let page = app.get_with(&client, "/queue").await.text().await.unwrap();
+        assert!(!page.contains("<script>alert"), "the caption's markup is escaped: {page}");
+        let escaped = "&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62; &#34;quoted&#34; &#38; more";
+        // Mastodon's dialog takes text: the caption is the textarea's value.
+        assert!(page.contains(&format!("name=\"text\" rows=\"3\" class=\"share-text\">{DISCLOSURE} {escaped}</textarea>")), "{page}");
+        // LinkedIn's takes only the link: the text to paste, then the link.
+        assert!(page.contains(&format!("tabindex=\"0\">{DISCLOSURE} {escaped}\nhttps://example.com/news/report?a=1&#38;b=2</pre>")), "{page}");
+        assert!(page.contains(&format!("action=\"/queue/{post}/share/mastodon\"")), "{page}");
+        assert!(page.contains(&format!("<label for=\"text-{post}-mastodon\">")), "{page}");
+        assert!(page.contains("<h3>LinkedIn</h3>") && page.contains("Share on Mastodon</button>"), "{page}");
+        assert!(page.contains("Left for you on Mastodon: 3 today, 10 this week."), "{page}");
+        let forms = page.matches("<form ").count();
+        assert_eq!(page.matches(&format!("name=\"csrf_token\" value=\"{token}\"")).count(), forms, "every form carries the token");
+    }
+);
+
 backend_test!(
     async fn sharing_the_same_post_twice_on_a_platform_counts_once(app) {
         organisation(&app, &[Platform::X]).await;
