@@ -205,7 +205,22 @@ class Server:
             self.process.wait()
 
 
-def wrk(port, args, env_extra, path="/"):
+def answered(metrics_port):
+    """The server's own count of answers to GET requests so far, by status
+    class (from /metrics). GET only: a POST run's last requests may still be
+    answered when the next run starts."""
+    counts = {}
+    for line in request(metrics_port, "GET", "/metrics")[1].splitlines():
+        found = re.match(r'chorus_http_requests_total\{method="GET",.*status="(\dxx)".*\} (\d+)$', line)
+        if found:
+            counts[found.group(1)] = counts.get(found.group(1), 0) + int(found.group(2))
+    return counts
+
+
+def wrk(port, args, env_extra, path="/", metrics_port=None):
+    """One wrk run. A GET run (no BENCH_MODE) takes its status classes from
+    the server's /metrics at metrics_port, counted before and after."""
+    before = answered(metrics_port) if metrics_port else None
     env = dict(os.environ)
     env.update(env_extra)
     env.setdefault("BENCH_PATH", path)
@@ -220,6 +235,12 @@ def wrk(port, args, env_extra, path="/"):
     result["rps"] = round(result["requests"] / seconds, 1) if seconds else 0
     result["p50_ms"] = round(result["p50_us"] / 1000, 2)
     result["p99_ms"] = round(result["p99_us"] / 1000, 2)
+    if before is not None:
+        after = answered(metrics_port)
+        delta = {k: after.get(k, 0) - before.get(k, 0) for k in ["2xx", "3xx", "4xx", "5xx"]}
+        result.update({"status_2xx": delta["2xx"], "status_3xx": delta["3xx"], "status_429": "—",
+                       "status_4xx": delta["4xx"], "status_5xx": delta["5xx"],
+                       "status_counted_by": "server /metrics"})
     return result
 
 
@@ -261,6 +282,8 @@ def run_backend(backend, executables, args, ceiling_rps):
         serve_env = dict(env)
         serve_env["CHORUS_BIND"] = f"127.0.0.1:{port}"
         serve_env["CHORUS_JOBS_INTERVAL_SECONDS"] = "0"
+        metrics_port = free_port()
+        serve_env["CHORUS_METRICS_ADDRESS"] = f"127.0.0.1:{metrics_port}"
         if args.pool:
             serve_env["CHORUS_DB_POOL_SIZE"] = str(args.pool)
         else:
@@ -291,7 +314,7 @@ def run_backend(backend, executables, args, ceiling_rps):
 
             endpoints = {}
             log(f"{backend}: GET /queue")
-            endpoints["GET /queue"] = wrk(port, args, {"BENCH_SESSIONS": employees}, "/queue")
+            endpoints["GET /queue"] = wrk(port, args, {"BENCH_SESSIONS": employees}, "/queue", metrics_port)
             before = int(database.query("SELECT COALESCE(MAX(id), 0) FROM shares")[0][0])
             log(f"{backend}: POST share")
             endpoints["POST share"] = wrk(port, args, {"BENCH_SESSIONS": employees, "BENCH_MODE": "share"}, "/queue")
@@ -305,9 +328,9 @@ def run_backend(backend, executables, args, ceiling_rps):
             endpoints["POST share"]["shares_recorded"] = recorded
             endpoints["POST share"]["cap_violations"] = violations
             log(f"{backend}: GET /admin/reports")
-            endpoints["GET /admin/reports"] = wrk(port, args, {"BENCH_SESSIONS": staff}, "/admin/reports")
+            endpoints["GET /admin/reports"] = wrk(port, args, {"BENCH_SESSIONS": staff}, "/admin/reports", metrics_port)
             log(f"{backend}: GET {static}")
-            endpoints["GET static"] = wrk(port, args, {}, static)
+            endpoints["GET static"] = wrk(port, args, {}, static, metrics_port)
             for result in endpoints.values():
                 result["of_ceiling"] = round(result["rps"] / ceiling_rps, 3) if ceiling_rps else None
             results["endpoints"] = endpoints
@@ -391,7 +414,8 @@ def markdown(report):
         f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; {m['os']}; {m['wrk']}",
         f"- Load: {report['args']['connections']} connections, {report['args']['threads']} wrk threads, "
         f"{report['args']['duration']} s per endpoint; sessions of random employees who opted in, and of the comms and admin users; "
-        f"database pool {report['args']['pool'] or 'the default (10)'}",
+        f"database pool {report['args']['pool'] or 'the default (10)'}; status classes of GET runs counted by "
+        f"the server's /metrics (429 not told apart there: —), of the share run by wrk",
         f"- PostgreSQL: on the same machine, reached at `{PG_ADMIN_URL.rsplit('/', 1)[0]}/{PG_DATABASE}"
         f"{'?' + PG_PARAMS if PG_PARAMS else ''}` (CHORUS_BENCH_PG_PARAMS)",
         f"- Ceiling: a minimal actix-web handler rendering a tiny askama page: "
