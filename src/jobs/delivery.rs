@@ -275,6 +275,7 @@ async fn prepare(
             let reads = BatchReads::read(conn, &chunk)?;
             let mut prepared = Vec::with_capacity(chunk.len());
             let mut tokens = Vec::new();
+            let mut headers = Vec::new();
             for row in chunk {
                 if suppressed.contains(&row.recipient) {
                     outbox::mark_failed(
@@ -291,22 +292,31 @@ async fn prepare(
                         prepared.push(Prepared::Settled(Outcome::Cancelled));
                     }
                     Composition::Send(composed) => {
-                        let headers =
+                        headers.push(
                             serde_json::json!({ "List-Unsubscribe": composed.list_unsubscribe })
-                                .to_string();
-                        outbox::store_rendered(
-                            conn,
-                            row.id,
-                            &composed.subject,
-                            &composed.text,
-                            &composed.html,
-                            &headers,
-                        )?;
+                                .to_string(),
+                        );
                         tokens.extend(composed.unsubscribe_token.clone());
                         prepared.push(Prepared::Send(Box::new((row, composed))));
                     }
                 }
             }
+            let rendered: Vec<outbox::Rendered<'_>> = prepared
+                .iter()
+                .filter_map(|p| match p {
+                    Prepared::Send(sending) => Some(&**sending),
+                    Prepared::Settled(_) => None,
+                })
+                .zip(&headers)
+                .map(|((row, composed), headers)| outbox::Rendered {
+                    id: row.id,
+                    subject: &composed.subject,
+                    text: &composed.text,
+                    html: &composed.html,
+                    headers,
+                })
+                .collect();
+            outbox::store_rendered(conn, &rendered)?;
             outbox::store_unsubscribe_tokens(conn, &tokens, now)?;
             Ok::<_, StoreError>(prepared)
         })
@@ -383,12 +393,21 @@ async fn send(
     }
 }
 
-/// Writes the relay's answers in one transaction.
+/// Writes the relay's answers in one transaction (the emails sent in one
+/// statement on PostgreSQL).
 fn settle_all(conn: &mut DbConnection, settles: &[Settle]) -> Result<(), StoreError> {
     conn.transaction(|conn| {
+        let sent: Vec<(i64, NaiveDateTime)> = settles
+            .iter()
+            .filter_map(|settle| match settle {
+                Settle::Sent { id, at } => Some((*id, *at)),
+                _ => None,
+            })
+            .collect();
+        outbox::mark_sent(conn, &sent)?;
         for settle in settles {
             match settle {
-                Settle::Sent { id, at } => outbox::mark_sent(conn, *id, *at)?,
+                Settle::Sent { .. } => {}
                 Settle::Retry {
                     id,
                     message,

@@ -206,36 +206,82 @@ pub fn release(
     .execute(conn)?)
 }
 
-/// Keeps what was rendered, so the row shows what was (or will be) sent.
-pub fn store_rendered(
-    conn: &mut DbConnection,
-    id: i64,
-    subject: &str,
-    text: &str,
-    html: &str,
-    headers: &str,
-) -> StoreResult<()> {
-    diesel::update(outbox::table.find(id))
-        .set((
-            outbox::subject.eq(subject),
-            outbox::body_text.eq(text),
-            outbox::body_html.eq(html),
-            outbox::headers.eq(headers),
-        ))
-        .execute(conn)?;
+/// What was rendered for one claimed row.
+pub struct Rendered<'a> {
+    pub id: i64,
+    pub subject: &'a str,
+    pub text: &'a str,
+    pub html: &'a str,
+    pub headers: &'a str,
+}
+
+/// Keeps what was rendered, so each row shows what was (or will be) sent.
+/// On PostgreSQL one statement for them all (the rows come from arrays):
+/// a statement per email was a round trip per email, and delivery there
+/// waited on them. SQLite has no round trips to save: a statement each.
+pub fn store_rendered(conn: &mut DbConnection, rows: &[Rendered<'_>]) -> StoreResult<()> {
+    use diesel::sql_types::{Array, BigInt, Text};
+    if rows.is_empty() {
+        return Ok(());
+    }
+    if let DbConnection::Postgresql(pg) = conn {
+        diesel::sql_query(
+            "UPDATE outbox SET subject = v.subject, body_text = v.body_text, \
+             body_html = v.body_html, headers = v.headers \
+             FROM unnest($1, $2, $3, $4, $5) AS v(id, subject, body_text, body_html, headers) \
+             WHERE outbox.id = v.id",
+        )
+        .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.id).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(rows.iter().map(|r| r.subject).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(rows.iter().map(|r| r.text).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(rows.iter().map(|r| r.html).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(rows.iter().map(|r| r.headers).collect::<Vec<_>>())
+        .execute(pg)?;
+        return Ok(());
+    }
+    for row in rows {
+        diesel::update(outbox::table.find(row.id))
+            .set((
+                outbox::subject.eq(row.subject),
+                outbox::body_text.eq(row.text),
+                outbox::body_html.eq(row.html),
+                outbox::headers.eq(row.headers),
+            ))
+            .execute(conn)?;
+    }
     Ok(())
 }
 
-pub fn mark_sent(conn: &mut DbConnection, id: i64, now: NaiveDateTime) -> StoreResult<()> {
-    diesel::update(outbox::table.find(id))
-        .set((
-            outbox::status.eq(SENT),
-            outbox::sent_at.eq(Some(now)),
-            outbox::lease_owner.eq(None::<String>),
-            outbox::lease_expires_at.eq(None::<NaiveDateTime>),
-            outbox::last_error.eq(None::<String>),
-        ))
-        .execute(conn)?;
+/// Marks rows sent, each with the moment the relay took it: on PostgreSQL
+/// in one statement (see [`store_rendered`]), on SQLite one each.
+pub fn mark_sent(conn: &mut DbConnection, sent: &[(i64, NaiveDateTime)]) -> StoreResult<()> {
+    use diesel::sql_types::{Array, BigInt, Timestamp};
+    if sent.is_empty() {
+        return Ok(());
+    }
+    if let DbConnection::Postgresql(pg) = conn {
+        diesel::sql_query(
+            "UPDATE outbox SET status = $1, sent_at = v.at, lease_owner = NULL, \
+             lease_expires_at = NULL, last_error = NULL \
+             FROM unnest($2, $3) AS v(id, at) WHERE outbox.id = v.id",
+        )
+        .bind::<diesel::sql_types::Text, _>(SENT)
+        .bind::<Array<BigInt>, _>(sent.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+        .bind::<Array<Timestamp>, _>(sent.iter().map(|(_, at)| *at).collect::<Vec<_>>())
+        .execute(pg)?;
+        return Ok(());
+    }
+    for (id, at) in sent {
+        diesel::update(outbox::table.find(*id))
+            .set((
+                outbox::status.eq(SENT),
+                outbox::sent_at.eq(Some(*at)),
+                outbox::lease_owner.eq(None::<String>),
+                outbox::lease_expires_at.eq(None::<NaiveDateTime>),
+                outbox::last_error.eq(None::<String>),
+            ))
+            .execute(conn)?;
+    }
     Ok(())
 }
 

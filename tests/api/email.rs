@@ -125,6 +125,23 @@ backend_test!(
         let raw = &received[0].data;
         let row = rows(&app).await.remove(0);
         assert_eq!(row.status, outbox::SENT);
+        assert!(
+            row.sent_at.is_some_and(|at| row.created_at <= at && at <= app.clock.now_naive()),
+            "sent when the relay took it: {row:?}"
+        );
+        // The row keeps what was sent (written for the batch in one
+        // statement on PostgreSQL).
+        let row_id = row.id;
+        let (subject, html, headers): (String, String, String) = app
+            .db(move |conn| {
+                use chorus::db::schema::outbox::dsl::*;
+                use diesel::prelude::*;
+                Ok(outbox.find(row_id).select((subject, body_html, headers)).first(conn)?)
+            })
+            .await;
+        assert!(!subject.is_empty() && raw.contains(&format!("Subject: {subject}")), "{subject}\n{raw}");
+        assert!(html.contains("/unsubscribe/") && html.contains("example.com/news"), "{html}");
+        assert!(headers.contains("List-Unsubscribe"), "{headers}");
         assert!(raw.contains(&format!("Message-ID: <{}>", row.message_id)), "{raw}");
         assert!(raw.contains("Date: "));
         assert!(raw.contains("multipart/alternative"));
@@ -640,7 +657,8 @@ backend_test!(
         // unsubscribe tokens in one insert, so each extra email adds only
         // its own writes: its rendered text and its "sent" (in a
         // transaction of its own at worst, when the relay's answers arrive
-        // one by one: 3 statements). Reading the address's suppression, the
+        // one by one: 3 statements; on PostgreSQL a batch's rendered texts
+        // and its "sent" are one statement each). Reading the address's suppression, the
         // person, their consent, the settings and the posts for each email,
         // and a token insert each, as before, cost 7 more.
         let few = delivery_cost(&app, 4).await;
