@@ -22,10 +22,10 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::org::{self, OrgSettings};
-use super::posts::{self, Post};
-use super::queue::QueueItem;
+use super::posts::{self, Post, WithdrawnPost};
+use super::queue::{QueueItem, WithdrawalNotice};
 use super::{DbConnection, StoreResult};
-use crate::db::schema::{dismissals, queue_generation, shares};
+use crate::db::schema::{dismissals, queue_generation, shares, withdrawal_notices_read};
 use crate::domain::platforms::Platform;
 use crate::domain::post::link_host;
 use crate::domain::share_caps::CapPolicy;
@@ -52,8 +52,9 @@ pub struct Published {
     /// What the queue rule reads of each post, in the same order, packed so
     /// that a queue view's walk over thousands of posts stays in the cache.
     entries: Vec<Entry>,
-    /// Withdrawn posts, ascending: whoever shared one has a notice to see.
-    withdrawn: Vec<i64>,
+    /// Withdrawn posts, by ascending id: whoever shared one has a notice
+    /// to see until they mark it read.
+    withdrawn: Vec<WithdrawnPost>,
     /// Texts offered for captions, worked out once per caption while the
     /// posts and the disclosure hold. Read for every offer of every view,
     /// by all workers at once, and written only for a caption not seen
@@ -202,7 +203,7 @@ impl PlatformSet {
 }
 
 impl Published {
-    fn new(posts: Vec<Post>, withdrawn: Vec<i64>) -> Published {
+    fn new(posts: Vec<Post>, withdrawn: Vec<WithdrawnPost>) -> Published {
         let entries = posts
             .iter()
             .map(|post| Entry {
@@ -281,13 +282,41 @@ impl Published {
         }
     }
 
-    /// Whether the person shared a post that has since been withdrawn (so
-    /// the queue has a notice to read for them).
-    pub fn withdrawn_among(&self, marks: &Marks) -> bool {
-        marks
-            .shared
-            .iter()
-            .any(|(post, _)| self.withdrawn.binary_search(post).is_ok())
+    fn withdrawn_post(&self, post_id: i64) -> Option<&WithdrawnPost> {
+        self.withdrawn
+            .binary_search_by_key(&post_id, |w| w.id)
+            .ok()
+            .map(|at| &self.withdrawn[at])
+    }
+
+    /// The person's withdrawal notices: the posts they shared that have
+    /// since been withdrawn and that they have not marked read, latest
+    /// withdrawal first, each with the platforms they shared it on. From
+    /// the kept posts and the person's marks: no statement of its own.
+    pub fn withdrawal_notices(&self, marks: &Marks) -> Vec<WithdrawalNotice> {
+        let mut notices: Vec<WithdrawalNotice> = Vec::new();
+        for (post_id, platform) in &marks.shared {
+            if marks.notices_read.binary_search(post_id).is_ok() {
+                continue;
+            }
+            let Some(post) = self.withdrawn_post(*post_id) else {
+                continue;
+            };
+            // `marks.shared` is sorted by post: a post's platforms are together.
+            match notices.last_mut() {
+                Some(notice) if notice.post_id == *post_id => notice.platforms.push(*platform),
+                _ => notices.push(WithdrawalNotice {
+                    post_id: post.id,
+                    title: post.title.clone(),
+                    link: post.link.clone(),
+                    reason: post.reason.clone(),
+                    withdrawn_at: post.withdrawn_at,
+                    platforms: vec![*platform],
+                }),
+            }
+        }
+        notices.sort_by_key(|n| std::cmp::Reverse((n.withdrawn_at, n.post_id)));
+        notices
     }
 
     /// The text offered for caption `variant` of a post on a platform under
@@ -348,7 +377,7 @@ impl LivePosts {
             generation,
             settings: org::settings(conn)?,
             cap_policies: super::shares::policies(conn)?,
-            published: Published::new(posts::published(conn)?, posts::withdrawn_ids(conn)?),
+            published: Published::new(posts::published(conn)?, posts::withdrawn(conn)?),
         });
         *self.kept.lock().unwrap_or_else(PoisonError::into_inner) = Some(hub.clone());
         Ok(hub)
@@ -393,6 +422,8 @@ impl LivePosts {
 pub struct Marks {
     dismissed: Vec<i64>,
     shared: Vec<(i64, Platform)>,
+    /// Withdrawn posts whose notice the person marked read, ascending.
+    notices_read: Vec<i64>,
     filter: Box<[u64; FILTER_WORDS]>,
 }
 
@@ -423,6 +454,7 @@ impl Marks {
         Marks {
             dismissed,
             shared,
+            notices_read: Vec::new(),
             filter,
         }
     }
@@ -469,22 +501,28 @@ pub fn marks(conn: &mut DbConnection, user_id: i64) -> StoreResult<Marks> {
     Ok(marks_and_share_times(conn, user_id, no_times)?.0)
 }
 
+/// What a row of [`marks_and_share_times`]'s read is.
+const SHARE_ROW: i32 = 0;
+const DISMISSAL_ROW: i32 = 1;
+const NOTICE_READ_ROW: i32 = 2;
+
 /// The person's marks, and when they shared on which platform since
-/// `since` (what their caps count), in one read: their shares, then their
-/// dismissals (rows without a platform). Older shares come without their
-/// time: on SQLite every time read is text to parse, and most of a
-/// person's shares are older than the week their caps count.
+/// `since` (what their caps count), in one read: their shares, their
+/// dismissals, and the withdrawal notices they marked read. Older shares
+/// come without their time: on SQLite every time read is text to parse,
+/// and most of a person's shares are older than the week their caps count.
 pub fn marks_and_share_times(
     conn: &mut DbConnection,
     user_id: i64,
     since: NaiveDateTime,
 ) -> StoreResult<(Marks, Vec<(Platform, NaiveDateTime)>)> {
     use diesel::dsl::case_when;
-    use diesel::sql_types::{Nullable, Text, Timestamp};
+    use diesel::sql_types::{Integer, Nullable, Text, Timestamp};
     let shared = shares::table.filter(shares::user_id.eq(user_id)).select((
         shares::post_id,
         shares::platform.nullable(),
         case_when(shares::shared_at.gt(since), shares::shared_at.nullable()),
+        SHARE_ROW.into_sql::<Integer>(),
     ));
     let dismissed = dismissals::table
         .filter(dismissals::user_id.eq(user_id))
@@ -492,25 +530,44 @@ pub fn marks_and_share_times(
             dismissals::post_id,
             None::<String>.into_sql::<Nullable<Text>>(),
             None::<NaiveDateTime>.into_sql::<Nullable<Timestamp>>(),
+            DISMISSAL_ROW.into_sql::<Integer>(),
         ));
-    let query = shared.union_all(dismissed);
-    let rows = super::natively!(conn, |c| query
-        .load::<(i64, Option<String>, Option<NaiveDateTime>)>(c))?;
+    let read = withdrawal_notices_read::table
+        .filter(withdrawal_notices_read::user_id.eq(user_id))
+        .select((
+            withdrawal_notices_read::post_id,
+            None::<String>.into_sql::<Nullable<Text>>(),
+            None::<NaiveDateTime>.into_sql::<Nullable<Timestamp>>(),
+            NOTICE_READ_ROW.into_sql::<Integer>(),
+        ));
+    let query = shared.union_all(dismissed).union_all(read);
+    let rows = super::natively!(conn, |c| query.load::<(
+        i64,
+        Option<String>,
+        Option<NaiveDateTime>,
+        i32
+    )>(c))?;
     let mut dismissed = Vec::new();
     let mut shared = Vec::new();
+    let mut notices_read = Vec::new();
     let mut times = Vec::new();
-    for (post, slug, at) in rows {
-        match slug.as_deref().map(Platform::from_slug) {
-            Some(Some(platform)) => {
-                shared.push((post, platform));
-                times.extend(at.map(|at| (platform, at)));
+    for (post, slug, at, kind) in rows {
+        match kind {
+            SHARE_ROW => {
+                // A platform this version does not know is left out.
+                if let Some(platform) = slug.as_deref().and_then(Platform::from_slug) {
+                    shared.push((post, platform));
+                    times.extend(at.map(|at| (platform, at)));
+                }
             }
-            // A platform this version does not know.
-            Some(None) => {}
-            None => dismissed.push(post),
+            DISMISSAL_ROW => dismissed.push(post),
+            _ => notices_read.push(post),
         }
     }
-    Ok((Marks::new(dismissed, shared), times))
+    let mut marks = Marks::new(dismissed, shared);
+    notices_read.sort_unstable();
+    marks.notices_read = notices_read;
+    Ok((marks, times))
 }
 
 /// One page of the queue, newest first, and the number of posts in it.

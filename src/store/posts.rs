@@ -175,12 +175,41 @@ pub fn published(conn: &mut DbConnection) -> StoreResult<Vec<Post>> {
 }
 
 /// The ids of withdrawn posts, ascending.
-pub fn withdrawn_ids(conn: &mut DbConnection) -> StoreResult<Vec<i64>> {
-    Ok(posts::table
+/// A withdrawn post, as a withdrawal notice shows it.
+#[derive(Debug, Clone)]
+pub struct WithdrawnPost {
+    pub id: i64,
+    pub title: String,
+    pub link: String,
+    pub reason: String,
+    pub withdrawn_at: NaiveDateTime,
+}
+
+type WithdrawnRow = (i64, String, String, Option<String>, Option<NaiveDateTime>);
+
+/// The withdrawn posts, by ascending id.
+pub fn withdrawn(conn: &mut DbConnection) -> StoreResult<Vec<WithdrawnPost>> {
+    let rows: Vec<WithdrawnRow> = posts::table
         .filter(posts::status.eq(PostStatus::Withdrawn.as_str()))
         .order(posts::id.asc())
-        .select(posts::id)
-        .load(conn)?)
+        .select((
+            posts::id,
+            posts::title,
+            posts::link,
+            posts::withdrawal_reason,
+            posts::withdrawn_at,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, title, link, reason, withdrawn_at)| WithdrawnPost {
+            id,
+            title,
+            link,
+            reason: reason.unwrap_or_default(),
+            withdrawn_at: withdrawn_at.unwrap_or_default(),
+        })
+        .collect())
 }
 
 /// Posts, newest first, optionally of one status.

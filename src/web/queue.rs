@@ -331,12 +331,8 @@ pub(crate) async fn load(state: &AppState, user: &User, page_number: i64) -> Web
                 counters.shares_added,
             )?;
             Ok::<_, StoreError>(Loaded {
-                // Most people shared nothing since withdrawn: no query then.
-                notices: if hub.published.withdrawn_among(&marks) {
-                    store::queue::withdrawal_notices(conn, user_id)?
-                } else {
-                    Vec::new()
-                },
+                // From the kept withdrawn posts and the person's marks.
+                notices: hub.published.withdrawal_notices(&marks),
                 situation,
                 hub,
                 items,

@@ -615,6 +615,7 @@ fn queues_agree(
     conn: &mut chorus::db::DbConnection,
     live: &chorus::store::live_posts::LivePosts,
     now: chrono::NaiveDateTime,
+    notices: &mut usize,
 ) -> Result<usize, store::StoreError> {
     use chorus::store::live_posts;
     let enabled = store::org::settings(conn)?.enabled_platforms();
@@ -663,6 +664,34 @@ fn queues_agree(
         assert_eq!(view(&in_memory), view(&by_sql), "queue of person {user}");
         assert_eq!(total, sql_total, "queue size of person {user}");
         offered += in_memory.len();
+        // Withdrawal notices, from the kept withdrawn posts and the
+        // person's marks, equal the SQL rule (`queue::withdrawal_notices`).
+        let notice_view = |notices: Vec<queue::WithdrawalNotice>| {
+            notices
+                .into_iter()
+                .map(|mut n| {
+                    n.platforms.sort();
+                    (
+                        n.post_id,
+                        n.title,
+                        n.link,
+                        n.reason,
+                        n.withdrawn_at,
+                        n.platforms,
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let hub = live.current(conn)?;
+        let from_memory = hub
+            .published
+            .withdrawal_notices(&live_posts::marks(conn, user)?);
+        *notices += from_memory.len();
+        let mut by_sql = notice_view(queue::withdrawal_notices(conn, user)?);
+        let from_memory = notice_view(from_memory);
+        // The SQL orders by withdrawal time only; the same time ties by post.
+        by_sql.sort_by_key(|n| std::cmp::Reverse((n.4, n.0)));
+        assert_eq!(from_memory, by_sql, "withdrawal notices of person {user}");
     }
     Ok(offered)
 }
@@ -675,8 +704,14 @@ backend_test!(
         app.db(move |conn| chorus::demo::generate(conn, size, &hash, now)).await;
         let live = std::sync::Arc::new(chorus::store::live_posts::LivePosts::default());
         let kept = live.clone();
-        let offered = app.db(move |conn| queues_agree(conn, &kept, now)).await;
+        let (offered, notices) = app
+            .db(move |conn| {
+                let mut notices = 0;
+                Ok((queues_agree(conn, &kept, now, &mut notices)?, notices))
+            })
+            .await;
         assert!(offered > 100, "queues hold posts: {offered}");
+        assert!(notices > 0, "some people have withdrawal notices: {notices}");
 
         // Every kind of change reaches the kept posts: a withdrawal, an
         // expiry, a new audience, a caption removed, a dismissal and a share.
@@ -712,7 +747,16 @@ backend_test!(
                     .first(conn)?;
                 store::shares::dismiss(conn, someone, published[4], now)?;
                 store::shares::record(conn, someone, published[5], Platform::X, 1, false, now)?;
-                queues_agree(conn, &kept, now)
+                // Someone who shared the newly withdrawn post, and marks one
+                // of their notices read.
+                store::shares::record(conn, someone, published[0], Platform::X, 1, false, now)?;
+                let mut before = 0;
+                queues_agree(conn, &kept, now, &mut before)?;
+                store::shares::read_withdrawal_notice(conn, someone, published[0], now)?;
+                let mut notices = 0;
+                let after = queues_agree(conn, &kept, now, &mut notices)?;
+                assert_eq!(notices + 1, before, "a notice marked read is gone");
+                Ok(after)
             })
             .await;
         assert!(after < offered, "the changes took posts out of queues ({after} < {offered})");
