@@ -275,7 +275,6 @@ async fn prepare(
             let reads = BatchReads::read(conn, &chunk)?;
             let mut prepared = Vec::with_capacity(chunk.len());
             let mut tokens = Vec::new();
-            let mut headers = Vec::new();
             for row in chunk {
                 if suppressed.contains(&row.recipient) {
                     outbox::mark_failed(
@@ -292,10 +291,6 @@ async fn prepare(
                         prepared.push(Prepared::Settled(Outcome::Cancelled));
                     }
                     Composition::Send(composed) => {
-                        headers.push(
-                            serde_json::json!({ "List-Unsubscribe": composed.list_unsubscribe })
-                                .to_string(),
-                        );
                         tokens.extend(composed.unsubscribe_token.clone());
                         prepared.push(Prepared::Send(Box::new((row, composed))));
                     }
@@ -307,13 +302,13 @@ async fn prepare(
                     Prepared::Send(sending) => Some(&**sending),
                     Prepared::Settled(_) => None,
                 })
-                .zip(&headers)
-                .map(|((row, composed), headers)| outbox::Rendered {
+                .map(|(row, composed)| outbox::Rendered {
                     id: row.id,
                     subject: &composed.subject,
                     text: &composed.text,
                     html: &composed.html,
-                    headers,
+                    headers: serde_json::json!({ "List-Unsubscribe": composed.list_unsubscribe })
+                        .to_string(),
                 })
                 .collect();
             outbox::store_rendered(conn, &rendered)?;

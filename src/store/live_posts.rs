@@ -304,18 +304,14 @@ impl Published {
             };
             // `marks.shared` is sorted by post: a post's platforms are together.
             match notices.last_mut() {
-                Some(notice) if notice.post_id == *post_id => notice.platforms.push(*platform),
+                Some(notice) if notice.post.id == *post_id => notice.platforms.push(*platform),
                 _ => notices.push(WithdrawalNotice {
-                    post_id: post.id,
-                    title: post.title.clone(),
-                    link: post.link.clone(),
-                    reason: post.reason.clone(),
-                    withdrawn_at: post.withdrawn_at,
+                    post: post.clone(),
                     platforms: vec![*platform],
                 }),
             }
         }
-        notices.sort_by_key(|n| std::cmp::Reverse((n.withdrawn_at, n.post_id)));
+        notices.sort_by_key(|n| std::cmp::Reverse((n.post.withdrawn_at, n.post.id)));
         notices
     }
 

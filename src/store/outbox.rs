@@ -212,7 +212,8 @@ pub struct Rendered<'a> {
     pub subject: &'a str,
     pub text: &'a str,
     pub html: &'a str,
-    pub headers: &'a str,
+    /// The headers kept with the row, as JSON.
+    pub headers: String,
 }
 
 /// Keeps what was rendered, so each row shows what was (or will be) sent.
@@ -235,7 +236,7 @@ pub fn store_rendered(conn: &mut DbConnection, rows: &[Rendered<'_>]) -> StoreRe
         .bind::<Array<Text>, _>(rows.iter().map(|r| r.subject).collect::<Vec<_>>())
         .bind::<Array<Text>, _>(rows.iter().map(|r| r.text).collect::<Vec<_>>())
         .bind::<Array<Text>, _>(rows.iter().map(|r| r.html).collect::<Vec<_>>())
-        .bind::<Array<Text>, _>(rows.iter().map(|r| r.headers).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(rows.iter().map(|r| r.headers.as_str()).collect::<Vec<_>>())
         .execute(pg)?;
         return Ok(());
     }
@@ -245,7 +246,7 @@ pub fn store_rendered(conn: &mut DbConnection, rows: &[Rendered<'_>]) -> StoreRe
                 outbox::subject.eq(row.subject),
                 outbox::body_text.eq(row.text),
                 outbox::body_html.eq(row.html),
-                outbox::headers.eq(row.headers),
+                outbox::headers.eq(&row.headers),
             ))
             .execute(conn)?;
     }

@@ -174,7 +174,6 @@ pub fn published(conn: &mut DbConnection) -> StoreResult<Vec<Post>> {
     assemble(conn, rows)
 }
 
-/// The ids of withdrawn posts, ascending.
 /// A withdrawn post, as a withdrawal notice shows it.
 #[derive(Debug, Clone)]
 pub struct WithdrawnPost {
@@ -185,7 +184,20 @@ pub struct WithdrawnPost {
     pub withdrawn_at: NaiveDateTime,
 }
 
-type WithdrawnRow = (i64, String, String, Option<String>, Option<NaiveDateTime>);
+/// A withdrawn post as read: id, title, link, reason, withdrawal time.
+pub(crate) type WithdrawnRow = (i64, String, String, Option<String>, Option<NaiveDateTime>);
+
+impl From<WithdrawnRow> for WithdrawnPost {
+    fn from((id, title, link, reason, withdrawn_at): WithdrawnRow) -> WithdrawnPost {
+        WithdrawnPost {
+            id,
+            title,
+            link,
+            reason: reason.unwrap_or_default(),
+            withdrawn_at: withdrawn_at.unwrap_or_default(),
+        }
+    }
+}
 
 /// The withdrawn posts, by ascending id.
 pub fn withdrawn(conn: &mut DbConnection) -> StoreResult<Vec<WithdrawnPost>> {
@@ -200,16 +212,7 @@ pub fn withdrawn(conn: &mut DbConnection) -> StoreResult<Vec<WithdrawnPost>> {
             posts::withdrawn_at,
         ))
         .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, title, link, reason, withdrawn_at)| WithdrawnPost {
-            id,
-            title,
-            link,
-            reason: reason.unwrap_or_default(),
-            withdrawn_at: withdrawn_at.unwrap_or_default(),
-        })
-        .collect())
+    Ok(rows.into_iter().map(WithdrawnPost::from).collect())
 }
 
 /// Posts, newest first, optionally of one status.

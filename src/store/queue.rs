@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 use diesel::dsl::{exists, not};
 use diesel::prelude::*;
 
-use super::posts::{self, Post};
+use super::posts::{self, Post, WithdrawnPost, WithdrawnRow};
 use super::{DbConnection, StoreResult};
 use crate::db::schema::{
     dismissals, post_captions, post_departments, posts as posts_table, queue_generation,
@@ -192,33 +192,23 @@ pub fn offered(
     Ok(posts::find(conn, post_id)?.filter(|p| p.platforms().contains(&platform)))
 }
 
-/// A post the person shared that comms has since withdrawn.
+/// A post the person shared that comms has since withdrawn, and the
+/// platforms they shared it on.
 pub struct WithdrawalNotice {
-    pub post_id: i64,
-    pub title: String,
-    pub link: String,
-    pub reason: String,
-    pub withdrawn_at: NaiveDateTime,
+    pub post: WithdrawnPost,
     pub platforms: Vec<Platform>,
 }
 
-type NoticeRow = (
-    i64,
-    String,
-    String,
-    Option<String>,
-    Option<NaiveDateTime>,
-    String,
-);
+type NoticeRow = (WithdrawnRow, String);
 
-/// Withdrawn posts the person shared and has not yet acknowledged.
+/// Withdrawn posts the person shared and has not yet acknowledged, in SQL:
+/// the rule the queue applies to the kept posts and the person's marks
+/// (`live_posts::Published::withdrawal_notices`), kept as the reference the
+/// tests hold it to.
 pub fn withdrawal_notices(
     conn: &mut DbConnection,
     user_id: i64,
 ) -> StoreResult<Vec<WithdrawalNotice>> {
-    // On the queue's path for anyone who shared a post since withdrawn: run
-    // on the backend's own connection, where the statement cache finds it
-    // by type instead of by its SQL text written out afresh.
     let query = shares::table
         .inner_join(posts_table::table)
         .filter(shares::user_id.eq(user_id))
@@ -230,25 +220,23 @@ pub fn withdrawal_notices(
         )))
         .order(posts_table::withdrawn_at.desc())
         .select((
-            posts_table::id,
-            posts_table::title,
-            posts_table::link,
-            posts_table::withdrawal_reason,
-            posts_table::withdrawn_at,
+            (
+                posts_table::id,
+                posts_table::title,
+                posts_table::link,
+                posts_table::withdrawal_reason,
+                posts_table::withdrawn_at,
+            ),
             shares::platform,
         ));
     let rows: Vec<NoticeRow> = super::natively!(conn, |c| query.load(c))?;
     let mut notices: Vec<WithdrawalNotice> = Vec::new();
-    for (post_id, title, link, reason, withdrawn_at, slug) in rows {
+    for (post, slug) in rows {
         let platform = Platform::from_slug(&slug);
-        match notices.iter_mut().find(|n| n.post_id == post_id) {
+        match notices.iter_mut().find(|n| n.post.id == post.0) {
             Some(notice) => notice.platforms.extend(platform),
             None => notices.push(WithdrawalNotice {
-                post_id,
-                title,
-                link,
-                reason: reason.unwrap_or_default(),
-                withdrawn_at: withdrawn_at.unwrap_or_default(),
+                post: post.into(),
                 platforms: platform.into_iter().collect(),
             }),
         }

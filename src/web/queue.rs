@@ -369,10 +369,10 @@ fn queue_page<'a>(
             .notices
             .iter()
             .map(|n| NoticeView {
-                post_id: n.post_id,
-                link: n.link.clone(),
-                reason: n.reason.clone(),
-                when: display(n.withdrawn_at, tz),
+                post_id: n.post.id,
+                link: n.post.link.clone(),
+                reason: n.post.reason.clone(),
+                when: display(n.post.withdrawn_at, tz),
                 platforms: n
                     .platforms
                     .iter()

@@ -672,11 +672,11 @@ fn queues_agree(
                 .map(|mut n| {
                     n.platforms.sort();
                     (
-                        n.post_id,
-                        n.title,
-                        n.link,
-                        n.reason,
-                        n.withdrawn_at,
+                        n.post.id,
+                        n.post.title,
+                        n.post.link,
+                        n.post.reason,
+                        n.post.withdrawn_at,
                         n.platforms,
                     )
                 })
