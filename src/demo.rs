@@ -165,6 +165,7 @@ pub fn generate(
                         users::password_hash.eq(Some(password_hash.to_string())),
                         users::created_at.eq(now),
                         users::updated_at.eq(now),
+                        users::record_key.eq(rand::random::<i64>()),
                     )
                 })
                 .collect();

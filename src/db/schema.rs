@@ -53,6 +53,7 @@ diesel::table! {
         digest_max_posts -> Integer,
         last_digest_at -> Nullable<Timestamp>,
         oidc_subject -> Nullable<Text>,
+        record_key -> BigInt,
     }
 }
 

@@ -4,6 +4,7 @@ pub mod api_access;
 pub mod consent;
 pub mod digest;
 pub mod disclosure;
+pub mod disclosure_control;
 pub mod email;
 pub mod login_throttle;
 pub mod names;

@@ -1,14 +1,25 @@
 //! Aggregate reports, built from raw facts with every cell passed through
-//! small-group suppression. One [`Table`] feeds both the HTML page and the
-//! CSV export, so the two always agree.
+//! the one disclosure-control path ([`super::disclosure_control`]): shifted
+//! by its cell key and suppressed in small groups. One [`Table`] feeds the
+//! HTML page, the CSV export and the API, so they always agree.
 
 use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
 
-use self::counting::People;
+use self::counting::Employees;
+use super::disclosure_control::{
+    Cell, Disclosure, Figure, Group, Measure, People, RecordKey, complementary,
+};
 use super::platforms::Platform;
-use super::suppression::{Cell, complementary, events_cell, may_show, people_cell, trend};
+
+/// An active employee as the reports see them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Employee {
+    pub id: i64,
+    pub department: Option<i64>,
+    pub record_key: RecordKey,
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PostFact {
@@ -23,8 +34,8 @@ pub struct PostFact {
 /// What the reports count; rows never leave the builder.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Facts {
-    /// Active employees and their department.
-    pub employees: Vec<(i64, Option<i64>)>,
+    /// Active employees, their department and record key.
+    pub employees: Vec<Employee>,
     pub departments: Vec<(i64, String)>,
     /// (person, platform) with a consent given now.
     pub opted_in: Vec<(i64, Platform)>,
@@ -126,58 +137,54 @@ pub struct Reports {
     pub reportable_departments: Vec<(i64, String)>,
 }
 
-#[cfg(test)]
-fn distinct<T: std::hash::Hash + Eq>(items: impl Iterator<Item = T>) -> u64 {
-    items.collect::<HashSet<T>>().len() as u64
-}
-
-fn percent(part: u64, whole: u64) -> String {
-    (part * 100 + whole / 2)
-        .checked_div(whole)
-        .map(|p| format!("{p}%"))
-        .unwrap_or_default()
-}
-
-/// Active employees per department (None: no department).
-fn members_per_department(facts: &Facts) -> HashMap<Option<i64>, u64> {
-    let mut members = HashMap::new();
-    for (_, department) in &facts.employees {
-        *members.entry(*department).or_insert(0) += 1;
+/// Active employees per department (None: no department), as groups.
+fn department_groups(facts: &Facts) -> HashMap<Option<i64>, Group> {
+    let mut groups: HashMap<Option<i64>, Group> = HashMap::new();
+    for employee in &facts.employees {
+        groups
+            .entry(employee.department)
+            .or_default()
+            .add(employee.record_key);
     }
-    members
+    groups
 }
 
 /// Departments with at least k active employees.
 pub fn reportable_departments(facts: &Facts, k: u32) -> Vec<(i64, String)> {
-    let members = members_per_department(facts);
+    let groups = department_groups(facts);
     facts
         .departments
         .iter()
-        .filter(|(id, _)| members.get(&Some(*id)).copied().unwrap_or(0) >= k as u64)
+        .filter(|(id, _)| groups.get(&Some(*id)).map_or(0, Group::size) >= k as u64)
         .cloned()
         .collect()
 }
 
-/// The weekly trend table and its chart, from each week's share cells and
-/// number of people who shared.
-fn trend_and_chart(
-    weeks: &[Week],
-    totals: &[Cell],
-    people: &[u64],
-    group: u64,
-    k: u32,
-) -> (Table, Vec<Bar>) {
-    let people_cells = trend(
-        &people
-            .iter()
-            .map(|p| people_cell(*p, group, k))
-            .collect::<Vec<_>>(),
-        people,
-        k,
-    );
+/// A set of platforms as one number, for figures' identities.
+fn platform_set(platforms: &[Platform]) -> i64 {
+    platforms.iter().fold(0, |set, p| set | 1 << (*p as u32))
+}
+
+/// Stands for "any platform, enabled or not" in a figure's identity.
+const ANY_PLATFORM: i64 = -1;
+
+fn week_id(week: &Week) -> i64 {
+    week.start.and_utc().timestamp()
+}
+
+fn merged(groups: impl Iterator<Item = Group>) -> Group {
+    groups.fold(Group::default(), |mut all, group| {
+        all.merge(&group);
+        all
+    })
+}
+
+/// The weekly trend table and its chart, from each week's published share
+/// and sharer cells.
+fn trend_and_chart(weeks: &[Week], totals: &[Cell], people: &[Cell]) -> (Table, Vec<Bar>) {
     let rows = weeks
         .iter()
-        .zip(totals.iter().zip(&people_cells))
+        .zip(totals.iter().zip(people))
         .map(|(w, (t, p))| vec![w.label.clone(), t.text(), p.text()])
         .collect();
     let chart = weeks
@@ -185,10 +192,7 @@ fn trend_and_chart(
         .zip(totals)
         .map(|(w, t)| Bar {
             label: w.label.clone(),
-            value: match t {
-                Cell::Shown(n) => Some(*n),
-                Cell::Suppressed => None,
-            },
+            value: t.value(),
         })
         .collect();
     let table = Table {
@@ -201,7 +205,8 @@ fn trend_and_chart(
 /// Builds every table in one pass over each kind of fact, so the cost
 /// grows with the number of rows, not with posts × people. It gives the
 /// same tables as the direct definitions (`reference::build_reference`,
-/// compared in property tests).
+/// compared in property tests). Every number about people's choices comes
+/// from [`Disclosure`].
 pub fn build(
     facts: &Facts,
     filters: &Filters,
@@ -209,17 +214,20 @@ pub fn build(
     k: u32,
     now: NaiveDateTime,
 ) -> Reports {
+    let rules = Disclosure::new(k);
     let platforms = &filters.platforms;
-    let people = People::new(facts, filters);
-    let members = members_per_department(facts);
-    let population_of = |department: Option<i64>| -> u64 {
-        if filters.department.is_none() || filters.department == department {
-            members.get(&department).copied().unwrap_or(0)
-        } else {
-            0
-        }
-    };
-    let group = people.in_population.iter().filter(|p| **p).count() as u64;
+    let chosen = platform_set(platforms);
+    let people = Employees::new(facts, filters);
+    let departments = department_groups(facts);
+    let in_population =
+        |department: Option<i64>| filters.department.is_none() || filters.department == department;
+    let population = merged(
+        departments
+            .iter()
+            .filter(|(d, _)| in_population(**d))
+            .map(|(_, g)| *g),
+    );
+    let group = population.size();
     let counts = counting::count(facts, filters, &people, weeks);
 
     // ---- per post
@@ -231,44 +239,62 @@ pub fn build(
         .iter()
         .enumerate()
         .map(|(index, post)| {
-            let size = match &post.departments {
-                None => group,
-                Some(ds) => ds
-                    .iter()
-                    .collect::<HashSet<_>>()
-                    .into_iter()
-                    .map(|d| population_of(Some(*d)))
-                    .sum(),
+            let audience = match &post.departments {
+                None => population,
+                Some(ds) => merged(
+                    ds.iter()
+                        .collect::<HashSet<_>>()
+                        .into_iter()
+                        .filter(|d| in_population(Some(**d)))
+                        .filter_map(|d| departments.get(&Some(*d)).copied()),
+                ),
             };
             let mut row = vec![post.title.clone()];
-            for i in 0..platforms.len() {
+            for (i, platform) in platforms.iter().enumerate() {
+                let figure = Figure::new(Measure::PostShares, &[post.id, *platform as i64]);
                 let events = counts.post_events(index, i);
-                let people = counts.post_people(index, i);
-                row.push(events_cell(events, people, size, k).text());
+                let sharers = counts.post_people(index, i);
+                row.push(rules.events(figure, events, sharers, &audience).text());
             }
-            row.push(people_cell(counts.post_sharers[index], size, k).text());
-            row.push(people_cell(counts.post_dismissals[index], size, k).text());
+            let sharers = Figure::new(Measure::PostSharers, &[post.id, chosen]);
+            row.push(
+                rules
+                    .people(sharers, &counts.post_sharers[index], &audience)
+                    .text(),
+            );
+            let dismissals = Figure::new(Measure::PostDismissals, &[post.id]);
+            row.push(
+                rules
+                    .people(dismissals, &counts.post_dismissals[index], &audience)
+                    .text(),
+            );
             row.push(days_live(post.published_at, post.ended_at, now));
             row
         })
         .collect();
 
-    // ---- shares per week: events and distinct people, per platform and in all
-    let weekly = |platform: Option<usize>| -> (Vec<Cell>, Vec<u64>) {
-        let mut cells = Vec::new();
-        let mut people = Vec::new();
-        for w in 0..weeks.len() {
-            let (events, sharers) = match platform {
-                Some(i) => (counts.week_events(w, i), counts.week_platform_people(w, i)),
-                None => (
-                    (0..platforms.len()).map(|i| counts.week_events(w, i)).sum(),
-                    counts.week_people[w],
-                ),
-            };
-            cells.push(events_cell(events, sharers, group, k));
-            people.push(sharers);
-        }
-        (trend(&cells, &people, k), people)
+    // ---- shares per week, per platform or on all chosen platforms
+    let weekly = |platform: Option<usize>| -> Vec<Cell> {
+        weeks
+            .iter()
+            .enumerate()
+            .map(|(w, week)| {
+                let (events, sharers, set) = match platform {
+                    Some(i) => (
+                        counts.week_events(w, i),
+                        counts.week_platform_people(w, i),
+                        platform_set(&platforms[i..=i]),
+                    ),
+                    None => (
+                        (0..platforms.len()).map(|i| counts.week_events(w, i)).sum(),
+                        &counts.week_people[w],
+                        chosen,
+                    ),
+                };
+                let figure = Figure::new(Measure::WeekShares, &[week_id(week), set]);
+                rules.events(figure, events, sharers, &population)
+            })
+            .collect()
     };
 
     // ---- per platform
@@ -284,52 +310,52 @@ pub fn build(
     let mut platform_rows = Vec::new();
     let mut platform_totals: HashMap<Platform, bool> = HashMap::new();
     for (i, platform) in platforms.iter().enumerate() {
-        let count = counts.opted_population.get(platform).copied().unwrap_or(0);
-        let cell = people_cell(count, group, k);
+        let opted = counts
+            .opted_population
+            .get(platform)
+            .copied()
+            .unwrap_or_default();
+        let figure = Figure::new(Measure::OptedIn, &[*platform as i64]);
+        let cell = rules.people(figure, &opted, &population);
         platform_totals.insert(*platform, cell.is_shown());
         let mut row = vec![
             platform.name().to_string(),
             cell.text(),
             group.to_string(),
-            if cell.is_shown() {
-                percent(count, group)
-            } else {
-                "suppressed".into()
-            },
+            cell.percent_of(group),
         ];
-        row.extend(weekly(Some(i)).0.iter().map(|c| c.text()));
+        row.extend(weekly(Some(i)).iter().map(|c| c.text()));
         platform_rows.push(row);
     }
 
     // ---- per department: only groups of at least k, with complementary
     // suppression against the platform totals (small groups count as hidden).
     let reportable = reportable_departments(facts, k);
-    let mut groups: Vec<(Option<i64>, String, u64)> = facts
+    let mut groups: Vec<(Option<i64>, String, Group)> = facts
         .departments
         .iter()
         .map(|(id, name)| {
-            let size = members.get(&Some(*id)).copied().unwrap_or(0);
-            (Some(*id), name.clone(), size)
+            let members = departments.get(&Some(*id)).copied().unwrap_or_default();
+            (Some(*id), name.clone(), members)
         })
         .collect();
-    if let Some(unassigned) = members.get(&None).copied().filter(|n| *n > 0) {
-        groups.push((None, "No department".into(), unassigned));
+    if let Some(unassigned) = departments.get(&None).filter(|g| g.size() > 0) {
+        groups.push((None, "No department".into(), *unassigned));
     }
-    let shown_group = |(id, _, size): &(Option<i64>, String, u64)| {
+    let shown_group = |(id, _, members): &(Option<i64>, String, Group)| {
         filters.department.is_none()
-            && *size >= k as u64
+            && members.size() >= k as u64
             && id.is_none_or(|id| reportable.iter().any(|(r, _)| *r == id))
     };
-    // A group's count, or suppressed when the group is not shown at all.
-    let group_cells = |values: &[u64]| -> Vec<Cell> {
+    // A group's figure, or hidden when the group is not shown at all.
+    let group_cells = |figure: Figure, counted: &dyn Fn(Option<i64>) -> People| -> Vec<Cell> {
         groups
             .iter()
-            .zip(values)
-            .map(|(g, v)| {
+            .map(|g| {
                 if shown_group(g) {
-                    people_cell(*v, g.2, k)
+                    rules.people(figure, &counted(g.0), &g.2)
                 } else {
-                    Cell::Suppressed
+                    Cell::HIDDEN
                 }
             })
             .collect()
@@ -341,46 +367,43 @@ pub fn build(
             .map(|p| format!("Opted in to {}", p.name())),
     );
     department_columns.push("People who shared".into());
-    let mut columns: Vec<Vec<Cell>> = Vec::new();
-    for platform in platforms {
-        let values: Vec<u64> = groups
-            .iter()
-            .map(|g| {
+    let columns: Vec<Vec<Cell>> = platforms
+        .iter()
+        .map(|platform| {
+            let cells = group_cells(Figure::new(Measure::OptedIn, &[*platform as i64]), &|d| {
                 counts
                     .opted_department
-                    .get(&(g.0, *platform))
+                    .get(&(d, *platform))
                     .copied()
-                    .unwrap_or(0)
-            })
-            .collect();
-        let cells = group_cells(&values);
-        columns.push(
-            complementary(
-                &cells,
-                &values,
-                platform_totals.get(platform).copied().unwrap_or(false),
-            )
-            .0,
-        );
-    }
-    let sharer_values: Vec<u64> = groups
-        .iter()
-        .map(|g| counts.department_sharers.get(&g.0).copied().unwrap_or(0))
+                    .unwrap_or_default()
+            });
+            let total = platform_totals.get(platform).copied().unwrap_or(false);
+            complementary(&cells, total).0
+        })
         .collect();
-    let sharer_cells = group_cells(&sharer_values);
-    let total_sharers = counts.population_sharers;
-    let sharer_cells = complementary(
-        &sharer_cells,
-        &sharer_values,
-        may_show(total_sharers, group, k),
-    )
-    .0;
+    let since = weeks.first().map_or(0, week_id);
+    let sharer_cells = group_cells(
+        Figure::new(Measure::PeriodSharers, &[since, chosen]),
+        &|d| {
+            counts
+                .department_sharers
+                .get(&d)
+                .copied()
+                .unwrap_or_default()
+        },
+    );
+    let everyone_sharers = rules.people(
+        Figure::new(Measure::PeriodSharers, &[since, ANY_PLATFORM]),
+        &counts.population_sharers,
+        &population,
+    );
+    let sharer_cells = complementary(&sharer_cells, everyone_sharers.is_shown()).0;
     let department_rows = groups
         .iter()
         .enumerate()
         .filter(|(_, g)| shown_group(g))
         .map(|(i, g)| {
-            let mut row = vec![g.1.clone(), g.2.to_string()];
+            let mut row = vec![g.1.clone(), g.2.size().to_string()];
             row.extend(columns.iter().map(|c| c[i].text()));
             row.push(sharer_cells[i].text());
             row
@@ -388,8 +411,16 @@ pub fn build(
         .collect();
 
     // ---- trend over weeks, all selected platforms
-    let (totals, people) = weekly(None);
-    let (trend_table, chart) = trend_and_chart(weeks, &totals, &people, group, k);
+    let totals = weekly(None);
+    let sharers: Vec<Cell> = weeks
+        .iter()
+        .zip(&counts.week_people)
+        .map(|(week, people)| {
+            let figure = Figure::new(Measure::WeekSharers, &[week_id(week), chosen]);
+            rules.people(figure, people, &population)
+        })
+        .collect();
+    let (trend_table, chart) = trend_and_chart(weeks, &totals, &sharers);
 
     Reports {
         posts: Table {
@@ -415,6 +446,8 @@ pub fn build(
     }
 }
 
+#[cfg(test)]
+mod attacks;
 mod counting;
 #[cfg(test)]
 mod reference;
@@ -430,10 +463,18 @@ mod tests {
             .naive_utc()
     }
 
+    fn employee(id: i64, department: Option<i64>) -> Employee {
+        Employee {
+            id,
+            department,
+            record_key: RecordKey::new(id.wrapping_mul(0x2545_f491_4f6c_dd1d)),
+        }
+    }
+
     fn facts(employees: u64, sharers: u64) -> Facts {
         Facts {
             employees: (1..=employees as i64)
-                .map(|u| (u, Some(if u % 2 == 0 { 10 } else { 20 })))
+                .map(|u| employee(u, Some(if u % 2 == 0 { 10 } else { 20 })))
                 .collect(),
             departments: vec![(10, "Even".into()), (20, "Odd".into())],
             opted_in: (1..=employees as i64)
@@ -470,9 +511,10 @@ mod tests {
         };
         let few = build(&facts(20, 4), &filters, &weeks(), 5, t(3));
         assert_eq!(few.posts.rows[0][1], "suppressed");
-        let enough = build(&facts(20, 5), &filters, &weeks(), 5, t(3));
-        assert_eq!(enough.posts.rows[0][1], "5");
-        assert_eq!(enough.posts.rows[0][2], "5");
+        let enough = build(&facts(20, 10), &filters, &weeks(), 5, t(3));
+        let near = |cell: &str| cell.parse::<u64>().unwrap().abs_diff(10) <= 2;
+        assert!(near(&enough.posts.rows[0][1]), "{:?}", enough.posts.rows);
+        assert!(near(&enough.posts.rows[0][2]), "{:?}", enough.posts.rows);
         assert_eq!(enough.posts.rows[0][4], "3", "days live");
         let everyone = build(&facts(8, 8), &filters, &weeks(), 5, t(3));
         assert_eq!(
@@ -507,7 +549,7 @@ mod tests {
                         employees: employees
                             .into_iter()
                             .enumerate()
-                            .map(|(u, d)| (u as i64, d))
+                            .map(|(u, d)| employee(u as i64, d))
                             .collect(),
                         departments: vec![(1, "A".into()), (2, "B".into()), (3, "C".into())],
                         opted_in: opted.into_iter().map(|(u, p)| (u, platforms[p])).collect(),
@@ -572,7 +614,7 @@ mod tests {
             platforms: vec![Platform::X],
             department: None,
         };
-        let reports = build(&facts(20, 5), &filters, &weeks(), 5, t(3));
+        let reports = build(&facts(20, 10), &filters, &weeks(), 5, t(3));
         assert_eq!(reports.posts.rows[0][4], "3", "as built");
         let later = reports.posts_as_of(t(5), None);
         assert_eq!(later.rows[0][4], "5", "two days on");

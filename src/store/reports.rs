@@ -13,9 +13,10 @@ use crate::db::schema::{
     consent_state, departments, dismissals, post_departments, posts, report_changes, shares, users,
 };
 use crate::domain::consent::Status;
+use crate::domain::disclosure_control::RecordKey;
 use crate::domain::platforms::Platform;
 use crate::domain::post::PostStatus;
-use crate::domain::reports::{Facts, PostFact};
+use crate::domain::reports::{Employee, Facts, PostFact};
 
 /// The report change counters (see the report_changes migration): kept by
 /// triggers in the same transaction as each change, so no write path can
@@ -136,11 +137,18 @@ const SHARE_COLUMNS: (
 
 /// Active employees, departments and who is opted in, per platform.
 fn people(conn: &mut DbConnection) -> StoreResult<PeopleRows> {
-    let employees: Vec<(i64, Option<i64>)> = users::table
+    let employees: Vec<Employee> = users::table
         .filter(users::active.eq(true))
         .filter(users::is_employee.eq(true))
-        .select((users::id, users::department_id))
-        .load(conn)?;
+        .select((users::id, users::department_id, users::record_key))
+        .load::<(i64, Option<i64>, i64)>(conn)?
+        .into_iter()
+        .map(|(id, department, key)| Employee {
+            id,
+            department,
+            record_key: RecordKey::new(key),
+        })
+        .collect();
     let departments: Vec<(i64, String)> = departments::table
         .order(departments::name_key.asc())
         .select((departments::id, departments::name))
@@ -162,7 +170,7 @@ fn people(conn: &mut DbConnection) -> StoreResult<PeopleRows> {
 
 /// The rows about people that the reports count.
 struct PeopleRows {
-    employees: Vec<(i64, Option<i64>)>,
+    employees: Vec<Employee>,
     departments: Vec<(i64, String)>,
     opted_in: Vec<(i64, Platform)>,
 }

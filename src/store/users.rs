@@ -233,6 +233,8 @@ pub fn create(
             users::active.eq(true),
             users::created_at.eq(now),
             users::updated_at.eq(now),
+            // The person's secret record key for the reports' cell keys.
+            users::record_key.eq(rand::random::<i64>()),
         );
         let query = diesel::insert_into(users::table).values(values);
         // RETURNING does not pass through the multi-backend connection.

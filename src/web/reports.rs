@@ -1,6 +1,7 @@
 //! Reports (admins and comms; employees see the same under "What others can
-//! see"): aggregates only, every cell through small-group suppression, as
-//! tables, an SVG chart and CSV. Filters are a fixed set.
+//! see"): aggregates only, every cell through the disclosure-control path
+//! (domain::disclosure_control), as tables, an SVG chart and CSV. Filters
+//! are a fixed set, which keeps the figures an admin can ask for few.
 
 use std::sync::Arc;
 
@@ -46,7 +47,8 @@ pub struct Built {
     pub enabled: Vec<Platform>,
 }
 
-fn weeks_ending(now: NaiveDateTime, tz: chrono_tz::Tz, count: u32) -> Vec<Week> {
+/// The calendar of a report: `count` weeks ending with the current one.
+pub fn weeks_ending(now: NaiveDateTime, tz: chrono_tz::Tz, count: u32) -> Vec<Week> {
     let this_monday = schedule::week_start(schedule::local_day(now, tz));
     (0..count as i64)
         .rev()

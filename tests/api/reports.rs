@@ -1,6 +1,10 @@
-//! Reports: aggregates only, small groups suppressed, CSV equal to the
-//! tables, and no route that ties a person to what they did.
+//! Reports: aggregates only, every figure through the disclosure-control
+//! path (shifted by its cell key, small groups suppressed), the same figure
+//! the same on the page, in CSV and in the API, and no route that ties a
+//! person to what they did. The statistical attack suite on the same
+//! builder is in src/domain/reports/attacks.rs.
 
+use chorus::domain::api_access::{Scope, TokenKind};
 use chorus::domain::consent::{Choice, Purpose};
 use chorus::domain::platforms::Platform;
 use chorus::domain::schedule::Caps;
@@ -101,6 +105,44 @@ async fn organisation(app: &TestApp, n: usize, sharing: usize) -> i64 {
     .await
 }
 
+/// The reports as the disclosure-control path publishes them for these
+/// facts, read afresh from the database (no cache): what every page, CSV
+/// and API answer must show.
+async fn published(
+    app: &TestApp,
+    weeks: u32,
+    platforms: Option<Vec<Platform>>,
+    department: Option<i64>,
+) -> chorus::domain::reports::Reports {
+    let now = app.clock.now_naive();
+    app.db(move |conn| {
+        let settings = store::org::settings(conn)?;
+        let calendar = chorus::web::reports::weeks_ending(now, settings.timezone(), weeks);
+        let (from, to) = (calendar[0].start, now + chrono::Duration::seconds(1));
+        let facts = FactsMemo::default().facts(conn, from, to)?;
+        let filters = chorus::domain::reports::Filters {
+            platforms: platforms.unwrap_or_else(|| settings.enabled_platforms()),
+            department,
+        };
+        Ok(chorus::domain::reports::build(
+            &facts,
+            &filters,
+            &calendar,
+            settings.k(),
+            now,
+        ))
+    })
+    .await
+}
+
+/// The cells of an HTML table row, after its heading cell.
+fn cells(row: &str) -> Vec<String> {
+    row.split("<td")
+        .skip(1)
+        .map(|c| c[c.find('>').unwrap() + 1..c.find("</td>").unwrap()].to_string())
+        .collect()
+}
+
 fn row<'a>(body: &'a str, first_cell: &str) -> &'a str {
     let start = body
         .find(&format!("<th scope=\"row\">{first_cell}</th>"))
@@ -110,40 +152,49 @@ fn row<'a>(body: &'a str, first_cell: &str) -> &'a str {
 }
 
 backend_test!(
-    async fn shares_by_k_people_are_shown_and_by_fewer_are_suppressed(app) {
+    async fn shares_by_fewer_than_k_people_are_always_suppressed_and_more_are_published_shifted(app) {
         let post = organisation(&app, 12, 4).await;
         app.login_as("admin@example.com", "admin").await;
         let body = app.get_html("/admin/reports").await;
         let row_before = row(&body, "Quarterly report").to_string();
         assert!(row_before.contains("suppressed") && !row_before.contains("<td>4</td>"), "4 sharers with k = 5: {row_before}");
         assert!(row(&body, "X").contains("suppressed"), "4 opted in: suppressed");
+        assert!(body.contains("every figure is shifted by a small random amount"), "the page says the figures are shifted");
 
-        // One more person shares: 5 of 12, with 7 who did not.
+        // Eleven more people opt in and share: 15 of 23.
         let now = app.clock.now_naive();
-        let fifth = app
-            .db(|conn| store::users::find_by_email(conn, &chorus::domain::email::EmailAddress::parse("worker04@example.com").unwrap()))
-            .await
-            .unwrap()
-            .id;
+        let mut more = Vec::new();
+        for i in 0..11 {
+            more.push(app.create_user_in(&format!("late{i:02}@example.com"), &format!("Late Joiner{i:02}"), "employee", Some("Sales")).await);
+        }
         app.db(move |conn| {
-            consent::record_choice(conn, fifth, Purpose::ShareSuggestions(Platform::X), Choice::Yes, None, "test", now)?;
-            shares::record(conn, fifth, post, Platform::X, 1, false, now)?;
+            for person in more {
+                consent::record_choice(conn, person, Purpose::ShareSuggestions(Platform::X), Choice::Yes, None, "test", now)?;
+                shares::record(conn, person, post, Platform::X, 1, false, now)?;
+            }
             Ok(())
         })
         .await;
         let body = app.get_html("/admin/reports").await;
-        assert!(row(&body, "Quarterly report").contains("<td>5</td>"));
-        assert!(row(&body, "X").contains("<td>5</td>") && row(&body, "X").contains("42%"));
+        let expected = published(&app, 12, None, None).await;
+        let post_row = &expected.posts.rows[0];
+        assert_eq!(cells(row(&body, "Quarterly report")), post_row[1..].to_vec(), "the page shows the published figures");
+        let x = expected.platforms.rows.iter().find(|r| r[0] == "X").unwrap();
+        assert_eq!(cells(row(&body, "X"))[..3], x[1..4], "opted in, active people, rate");
+        let shown: u64 = x[1].parse().expect("15 of 23 is shown");
+        assert!(shown.abs_diff(15) <= 12, "shifted, not invented: {shown}");
+        assert_eq!(x[3], format!("{}%", (shown * 100 + 11) / 23), "the rate comes from the published count");
     }
 );
 
 backend_test!(
-    async fn k_people_sharing_are_counted_and_the_csv_equals_the_table(app) {
-        organisation(&app, 12, 5).await;
+    async fn the_page_the_csv_and_the_api_publish_the_same_figures(app) {
+        organisation(&app, 30, 15).await;
         app.login_as("comms@example.com", "comms").await;
         let body = app.get_html("/admin/reports").await;
+        let expected = published(&app, 12, None, None).await;
         let post = row(&body, "Quarterly report");
-        assert!(post.contains("<td>5</td>"), "{post}");
+        assert_eq!(cells(post), expected.posts.rows[0][1..].to_vec());
         let response = app.get("/admin/reports/posts.csv").await;
         assert_eq!(response.status(), 200);
         assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
@@ -155,17 +206,68 @@ backend_test!(
             "Post,Shares on LinkedIn,Shares on X,Shares on Mastodon,Shares on Bluesky,People who shared,Dismissals,Days live"
         );
         let values: Vec<&str> = lines.next().unwrap().split(',').collect();
-        let html_cells: Vec<String> = post
-            .split("<td")
-            .skip(1)
-            .map(|c| c[c.find('>').unwrap() + 1..c.find("</td>").unwrap()].to_string())
-            .collect();
         assert_eq!(values[0], "Quarterly report");
-        assert_eq!(values[1..].to_vec(), html_cells.iter().map(String::as_str).collect::<Vec<_>>(), "CSV = HTML");
+        assert_eq!(values[1..].to_vec(), cells(post).iter().map(String::as_str).collect::<Vec<_>>(), "CSV = HTML");
+        let platforms_csv = app.get("/admin/reports/platforms.csv").await.text().await.unwrap();
+        for (line, expected_row) in platforms_csv.lines().skip(1).zip(&expected.platforms.rows) {
+            assert_eq!(line.split(',').collect::<Vec<_>>(), expected_row.iter().map(String::as_str).collect::<Vec<_>>());
+        }
         let log = app.get("/admin/audit").await;
         assert_eq!(log.status(), 403, "comms does not read the audit log");
         let audit = app.db(|conn| store::audit::page(conn, 0, 10)).await.0;
         assert!(audit.iter().any(|e| e.action == "report.exported" && e.detail.contains("posts.csv")));
+
+        // The API, with a service token, answers the same figures.
+        let comms = app
+            .db(|conn| store::users::find_by_email(conn, &chorus::domain::email::EmailAddress::parse("comms@example.com").unwrap()))
+            .await
+            .unwrap()
+            .id;
+        let now = app.clock.now_naive();
+        let token = app
+            .db(move |conn| {
+                let new = store::api_tokens::NewToken { kind: TokenKind::Personal, owner_id: comms, name: "test", scope: Scope::Read, expires_at: None };
+                store::api_tokens::create(conn, &new, now).map(|(_, token)| token)
+            })
+            .await;
+        let api = app.client.get(app.url("/api/v1/reports")).bearer_auth(&token).send().await.unwrap().text().await.unwrap();
+        let api: serde_json::Value = serde_json::from_str(&api).unwrap();
+        assert_eq!(api["posts"]["rows"][0], serde_json::json!(expected.posts.rows[0]));
+        assert_eq!(api["platforms"]["rows"], serde_json::json!(expected.platforms.rows));
+        assert!(api["disclosure"].as_str().unwrap().contains("shifted"));
+
+        // Another period or a platform filter repeats the same figure, never a new sample of it.
+        for weeks in [4, 26] {
+            let other = app.get_html(&format!("/admin/reports?weeks={weeks}")).await;
+            assert_eq!(cells(row(&other, "Quarterly report")), cells(post), "{weeks} weeks");
+            assert_eq!(cells(row(&other, "X"))[..3], cells(row(&body, "X"))[..3], "{weeks} weeks");
+        }
+        let only_x = app.get_html("/admin/reports?platform=x").await;
+        assert_eq!(cells(row(&only_x, "X"))[..3], cells(row(&body, "X"))[..3]);
+    }
+);
+
+backend_test!(
+    async fn moving_a_person_out_of_a_department_and_back_gives_back_the_very_same_figures(app) {
+        organisation(&app, 14, 8).await;
+        for i in 0..12 {
+            app.create_user_in(&format!("ops{i:02}@example.com"), &format!("Ops Person{i:02}"), "employee", Some("Ops")).await;
+        }
+        let moved = app
+            .db(|conn| store::users::find_by_email(conn, &chorus::domain::email::EmailAddress::parse("worker00@example.com").unwrap()))
+            .await
+            .unwrap();
+        app.login_as("admin@example.com", "admin").await;
+        let first = app.get("/admin/reports/departments.csv").await.text().await.unwrap();
+        for department in ["Ops", "Sales"] {
+            let fields = [("name", moved.name.as_str()), ("role_employee", "on"), ("department", department)];
+            let response = app.post_form(&format!("/admin/people/{}", moved.id), &fields).await;
+            assert!(response.status().is_redirection(), "{}", response.status());
+        }
+        let again = app.get("/admin/reports/departments.csv").await.text().await.unwrap();
+        assert_eq!(first, again, "the same groups give the same figures: the move and back adds nothing to average");
+        let expected = published(&app, 12, None, None).await;
+        assert_eq!(again.lines().count() - 1, expected.departments.rows.len());
     }
 );
 
@@ -329,7 +431,7 @@ backend_test!(
 /// Facts in one order (the database promises none).
 fn in_order(facts: &Facts) -> Facts {
     let mut facts = facts.clone();
-    facts.employees.sort();
+    facts.employees.sort_by_key(|e| e.id);
     facts.departments.sort();
     facts.opted_in.sort_by_key(|(u, p)| (*u, p.slug()));
     facts.posts.sort_by_key(|p| p.id);

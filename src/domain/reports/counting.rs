@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use super::{Facts, Filters, Week};
+use crate::domain::disclosure_control::{People, RecordKey};
 use crate::domain::platforms::Platform;
 
 /// Dense indexes 0..n for a list of ids.
@@ -56,14 +57,12 @@ impl IdIndex {
 /// A set of people, one bit each.
 struct PeopleSet {
     words: Vec<u64>,
-    len: u64,
 }
 
 impl PeopleSet {
     fn new(people: usize) -> PeopleSet {
         PeopleSet {
             words: vec![0; people.div_ceil(64)],
-            len: 0,
         }
     }
 
@@ -72,7 +71,6 @@ impl PeopleSet {
         let (word, bit) = (person / 64, 1_u64 << (person % 64));
         let new = self.words[word] & bit == 0;
         self.words[word] |= bit;
-        self.len += new as u64;
         new
     }
 
@@ -81,30 +79,35 @@ impl PeopleSet {
     }
 }
 
-/// The active employees: their department and whether the filters count them.
-pub(super) struct People {
+/// The active employees: their department, record key and whether the
+/// filters count them.
+pub(super) struct Employees {
     index: IdIndex,
     pub department: Vec<Option<i64>>,
+    pub key: Vec<RecordKey>,
     pub in_population: Vec<bool>,
 }
 
-impl People {
-    pub fn new(facts: &Facts, filters: &Filters) -> People {
+impl Employees {
+    pub fn new(facts: &Facts, filters: &Filters) -> Employees {
         // A person listed twice keeps their last department, as a map would.
-        let index = IdIndex::new(facts.employees.iter().map(|(u, _)| *u));
+        let index = IdIndex::new(facts.employees.iter().map(|e| e.id));
         let mut department = vec![None; facts.employees.len()];
-        for (u, d) in &facts.employees {
-            if let Some(i) = index.get(*u) {
-                department[i] = *d;
+        let mut key = vec![RecordKey::new(0); facts.employees.len()];
+        for e in &facts.employees {
+            if let Some(i) = index.get(e.id) {
+                department[i] = e.department;
+                key[i] = e.record_key;
             }
         }
         let in_population = department
             .iter()
             .map(|d| filters.department.is_none() || *d == filters.department)
             .collect();
-        People {
+        Employees {
             index,
             department,
+            key,
             in_population,
         }
     }
@@ -180,37 +183,39 @@ impl<'a> Calendar<'a> {
 /// Everything the report tables need from shares and dismissals. Indexes
 /// are: posts in facts.posts order, `i` the platform's place in the
 /// filters, `w` the week's place in the calendar.
+/// Sets of people are [`People`]: how many, with their record keys summed
+/// for the cell key.
 pub(super) struct Counts {
     platforms: usize,
     post_events: Vec<u64>,
-    post_people: Vec<u64>,
-    pub post_sharers: Vec<u64>,
-    pub post_dismissals: Vec<u64>,
+    post_people: Vec<People>,
+    pub post_sharers: Vec<People>,
+    pub post_dismissals: Vec<People>,
     week_events: Vec<u64>,
-    week_platform_people: Vec<u64>,
-    pub week_people: Vec<u64>,
+    week_platform_people: Vec<People>,
+    pub week_people: Vec<People>,
     /// People who shared on a chosen platform, per department (any population).
-    pub department_sharers: HashMap<Option<i64>, u64>,
+    pub department_sharers: HashMap<Option<i64>, People>,
     /// People of the population who shared anything.
-    pub population_sharers: u64,
+    pub population_sharers: People,
     /// People of the population opted in, per platform.
-    pub opted_population: HashMap<Platform, u64>,
+    pub opted_population: HashMap<Platform, People>,
     /// Employees opted in, per department and platform.
-    pub opted_department: HashMap<(Option<i64>, Platform), u64>,
+    pub opted_department: HashMap<(Option<i64>, Platform), People>,
 }
 
 impl Counts {
     pub fn post_events(&self, post: usize, i: usize) -> u64 {
         self.post_events[post * self.platforms + i]
     }
-    pub fn post_people(&self, post: usize, i: usize) -> u64 {
-        self.post_people[post * self.platforms + i]
+    pub fn post_people(&self, post: usize, i: usize) -> &People {
+        &self.post_people[post * self.platforms + i]
     }
     pub fn week_events(&self, w: usize, i: usize) -> u64 {
         self.week_events[w * self.platforms + i]
     }
-    pub fn week_platform_people(&self, w: usize, i: usize) -> u64 {
-        self.week_platform_people[w * self.platforms + i]
+    pub fn week_platform_people(&self, w: usize, i: usize) -> &People {
+        &self.week_platform_people[w * self.platforms + i]
     }
 }
 
@@ -222,7 +227,12 @@ fn pack(post: usize, person: usize, i: usize) -> u64 {
     ((post as u64) << (PERSON_BITS + PLATFORM_BITS)) | ((person as u64) << PLATFORM_BITS) | i as u64
 }
 
-pub(super) fn count(facts: &Facts, filters: &Filters, people: &People, weeks: &[Week]) -> Counts {
+pub(super) fn count(
+    facts: &Facts,
+    filters: &Filters,
+    people: &Employees,
+    weeks: &[Week],
+) -> Counts {
     let platforms = filters.platforms.len();
     let mut place = [None; Platform::ALL.len()];
     for (i, p) in filters.platforms.iter().enumerate() {
@@ -236,14 +246,14 @@ pub(super) fn count(facts: &Facts, filters: &Filters, people: &People, weeks: &[
     let mut counts = Counts {
         platforms,
         post_events: vec![0; posts * platforms],
-        post_people: vec![0; posts * platforms],
-        post_sharers: vec![0; posts],
-        post_dismissals: vec![0; posts],
+        post_people: vec![People::default(); posts * platforms],
+        post_sharers: vec![People::default(); posts],
+        post_dismissals: vec![People::default(); posts],
         week_events: vec![0; weeks.len() * platforms],
-        week_platform_people: vec![0; weeks.len() * platforms],
-        week_people: vec![0; weeks.len()],
+        week_platform_people: vec![People::default(); weeks.len() * platforms],
+        week_people: vec![People::default(); weeks.len()],
         department_sharers: HashMap::new(),
-        population_sharers: 0,
+        population_sharers: People::default(),
         opted_population: HashMap::new(),
         opted_department: HashMap::new(),
     };
@@ -262,8 +272,8 @@ pub(super) fn count(facts: &Facts, filters: &Filters, people: &People, weeks: &[
             continue;
         };
         let counted = people.in_population[person];
-        if counted {
-            shared_any.insert(person);
+        if counted && shared_any.insert(person) {
+            counts.population_sharers.add(people.key[person]);
         }
         let Some(i) = place[*platform as usize] else {
             continue;
@@ -275,11 +285,15 @@ pub(super) fn count(facts: &Facts, filters: &Filters, people: &People, weeks: &[
         if let Some(post) = audiences.reaches(*p, people.department[person]) {
             post_pairs.push(pack(post, person, i));
         }
+        let key = people.key[person];
         calendar.each_week_of(*at, |w| {
             counts.week_events[w * platforms + i] += 1;
-            counts.week_platform_people[w * platforms + i] +=
-                week_platform_sets[w * platforms + i].insert(person) as u64;
-            counts.week_people[w] += week_sets[w].insert(person) as u64;
+            if week_platform_sets[w * platforms + i].insert(person) {
+                counts.week_platform_people[w * platforms + i].add(key);
+            }
+            if week_sets[w].insert(person) {
+                counts.week_people[w].add(key);
+            }
         });
     }
 
@@ -289,13 +303,14 @@ pub(super) fn count(facts: &Facts, filters: &Filters, people: &People, weeks: &[
     let mut previous: Option<u64> = None;
     for key in post_pairs {
         let post = (key >> (PERSON_BITS + PLATFORM_BITS)) as usize;
+        let person = ((key >> PLATFORM_BITS) & ((1 << PERSON_BITS) - 1)) as usize;
         let i = (key & ((1 << PLATFORM_BITS) - 1)) as usize;
         counts.post_events[post * platforms + i] += 1;
         if previous != Some(key) {
-            counts.post_people[post * platforms + i] += 1;
+            counts.post_people[post * platforms + i].add(people.key[person]);
         }
         if previous.is_none_or(|prev| prev >> PLATFORM_BITS != key >> PLATFORM_BITS) {
-            counts.post_sharers[post] += 1;
+            counts.post_sharers[post].add(people.key[person]);
         }
         previous = Some(key);
     }
@@ -313,18 +328,20 @@ pub(super) fn count(facts: &Facts, filters: &Filters, people: &People, weeks: &[
     dismissal_pairs.sort_unstable();
     dismissal_pairs.dedup();
     for key in dismissal_pairs {
-        counts.post_dismissals[(key >> (PERSON_BITS + PLATFORM_BITS)) as usize] += 1;
+        let person = ((key >> PLATFORM_BITS) & ((1 << PERSON_BITS) - 1)) as usize;
+        counts.post_dismissals[(key >> (PERSON_BITS + PLATFORM_BITS)) as usize]
+            .add(people.key[person]);
     }
 
     for person in 0..people.len() {
         if shared_chosen.contains(person) {
-            *counts
+            counts
                 .department_sharers
                 .entry(people.department[person])
-                .or_insert(0) += 1;
+                .or_default()
+                .add(people.key[person]);
         }
     }
-    counts.population_sharers = shared_any.len;
 
     let mut opted: Vec<(usize, Platform)> = facts
         .opted_in
@@ -334,12 +351,18 @@ pub(super) fn count(facts: &Facts, filters: &Filters, people: &People, weeks: &[
     opted.sort_unstable_by_key(|(person, platform)| (*person, *platform as u8));
     opted.dedup();
     for (person, platform) in opted {
-        *counts
+        let key = people.key[person];
+        counts
             .opted_department
             .entry((people.department[person], platform))
-            .or_insert(0) += 1;
+            .or_default()
+            .add(key);
         if people.in_population[person] {
-            *counts.opted_population.entry(platform).or_insert(0) += 1;
+            counts
+                .opted_population
+                .entry(platform)
+                .or_default()
+                .add(key);
         }
     }
     counts
@@ -374,6 +397,5 @@ mod tests {
         assert!(!set.insert(129));
         assert!(set.insert(0));
         assert!(set.contains(129) && set.contains(0) && !set.contains(64));
-        assert_eq!(set.len, 2);
     }
 }

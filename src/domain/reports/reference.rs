@@ -6,9 +6,13 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
 
+use super::super::disclosure_control::{
+    Cell, Disclosure, Figure, Group, Measure, People, RecordKey, complementary,
+};
 use super::super::platforms::Platform;
-use super::super::suppression::{Cell, complementary, events_cell, may_show, people_cell, trend};
-use super::{Facts, Filters, Reports, Table, Week, distinct, percent, trend_and_chart};
+use super::{
+    ANY_PLATFORM, Facts, Filters, Reports, Table, Week, platform_set, trend_and_chart, week_id,
+};
 
 /// Departments with at least k active employees.
 fn reportable_departments(facts: &Facts, k: u32) -> Vec<(i64, String)> {
@@ -19,12 +23,30 @@ fn reportable_departments(facts: &Facts, k: u32) -> Vec<(i64, String)> {
             facts
                 .employees
                 .iter()
-                .filter(|(_, d)| *d == Some(*id))
+                .filter(|e| e.department == Some(*id))
                 .count() as u64
                 >= k as u64
         })
         .cloned()
         .collect()
+}
+
+/// The people of a set of ids, for a count.
+fn counted(ids: impl Iterator<Item = i64>, keys: &HashMap<i64, RecordKey>) -> People {
+    let mut people = People::default();
+    for id in ids.collect::<HashSet<_>>() {
+        people.add(keys[&id]);
+    }
+    people
+}
+
+/// The people of a set of ids, as a group.
+fn group_of(ids: &HashSet<i64>, keys: &HashMap<i64, RecordKey>) -> Group {
+    let mut group = Group::default();
+    for id in ids {
+        group.add(keys[id]);
+    }
+    group
 }
 
 pub fn build_reference(
@@ -34,15 +56,27 @@ pub fn build_reference(
     k: u32,
     now: NaiveDateTime,
 ) -> Reports {
-    let population: HashSet<i64> = facts
+    let rules = Disclosure::new(k);
+    let keys: HashMap<i64, RecordKey> = facts
         .employees
         .iter()
-        .filter(|(_, d)| filters.department.is_none() || *d == filters.department)
-        .map(|(u, _)| *u)
+        .map(|e| (e.id, e.record_key))
         .collect();
-    let department_of: HashMap<i64, Option<i64>> = facts.employees.iter().copied().collect();
-    let group = population.len() as u64;
+    let population_ids: HashSet<i64> = facts
+        .employees
+        .iter()
+        .filter(|e| filters.department.is_none() || e.department == filters.department)
+        .map(|e| e.id)
+        .collect();
+    let population = group_of(&population_ids, &keys);
+    let department_of: HashMap<i64, Option<i64>> = facts
+        .employees
+        .iter()
+        .map(|e| (e.id, e.department))
+        .collect();
+    let group = population_ids.len() as u64;
     let platforms = &filters.platforms;
+    let chosen = platform_set(platforms);
 
     // ---- per post
     let mut post_columns = vec!["Post".to_string()];
@@ -52,7 +86,7 @@ pub fn build_reference(
         .posts
         .iter()
         .map(|post| {
-            let audience: HashSet<i64> = population
+            let audience_ids: HashSet<i64> = population_ids
                 .iter()
                 .copied()
                 .filter(|u| match &post.departments {
@@ -64,30 +98,38 @@ pub fn build_reference(
                         .is_some_and(|d| ds.contains(&d)),
                 })
                 .collect();
-            let size = audience.len() as u64;
+            let audience = group_of(&audience_ids, &keys);
             let shares: Vec<_> = facts
                 .shares
                 .iter()
                 .filter(|(u, p, platform, _)| {
-                    *p == post.id && audience.contains(u) && platforms.contains(platform)
+                    *p == post.id && audience_ids.contains(u) && platforms.contains(platform)
                 })
                 .collect();
             let mut row = vec![post.title.clone()];
             for platform in platforms {
                 let on: Vec<_> = shares.iter().filter(|s| s.2 == *platform).collect();
+                let figure = Figure::new(Measure::PostShares, &[post.id, *platform as i64]);
+                let sharers = counted(on.iter().map(|s| s.0), &keys);
                 row.push(
-                    events_cell(on.len() as u64, distinct(on.iter().map(|s| s.0)), size, k).text(),
+                    rules
+                        .events(figure, on.len() as u64, &sharers, &audience)
+                        .text(),
                 );
             }
-            row.push(people_cell(distinct(shares.iter().map(|s| s.0)), size, k).text());
-            let dismissed = distinct(
+            let sharers = counted(shares.iter().map(|s| s.0), &keys);
+            let figure = Figure::new(Measure::PostSharers, &[post.id, chosen]);
+            row.push(rules.people(figure, &sharers, &audience).text());
+            let dismissed = counted(
                 facts
                     .dismissals
                     .iter()
-                    .filter(|(u, p)| *p == post.id && audience.contains(u))
+                    .filter(|(u, p)| *p == post.id && audience_ids.contains(u))
                     .map(|(u, _)| *u),
+                &keys,
             );
-            row.push(people_cell(dismissed, size, k).text());
+            let figure = Figure::new(Measure::PostDismissals, &[post.id]);
+            row.push(rules.people(figure, &dismissed, &audience).text());
             let end = post.ended_at.unwrap_or(now).min(now);
             row.push(((end - post.published_at).num_days().max(0)).to_string());
             row
@@ -105,53 +147,55 @@ pub fn build_reference(
     .to_vec();
     platform_columns.extend(weeks.iter().map(|w| format!("Shares {}", w.label)));
     let opted = |platform: Platform, people: &HashSet<i64>| {
-        distinct(
+        counted(
             facts
                 .opted_in
                 .iter()
                 .filter(|(u, p)| *p == platform && people.contains(u))
                 .map(|(u, _)| *u),
+            &keys,
         )
     };
-    let weekly = |platform: Option<Platform>| -> (Vec<Cell>, Vec<u64>) {
-        let mut cells = Vec::new();
-        let mut people = Vec::new();
-        for week in weeks {
-            let in_week: Vec<_> = facts
+    let in_week =
+        |week: &Week, platform: Option<Platform>| -> Vec<(i64, i64, Platform, NaiveDateTime)> {
+            facts
                 .shares
                 .iter()
                 .filter(|(u, _, p, at)| {
-                    population.contains(u)
+                    population_ids.contains(u)
                         && platform.is_none_or(|want| want == *p)
                         && platforms.contains(p)
                         && *at >= week.start
                         && *at < week.end
                 })
-                .collect();
-            let sharers = distinct(in_week.iter().map(|s| s.0));
-            cells.push(events_cell(in_week.len() as u64, sharers, group, k));
-            people.push(sharers);
-        }
-        let cells = trend(&cells, &people, k);
-        (cells, people)
+                .copied()
+                .collect()
+        };
+    let weekly = |platform: Option<Platform>| -> Vec<Cell> {
+        weeks
+            .iter()
+            .map(|week| {
+                let shares = in_week(week, platform);
+                let set = platform.map_or(chosen, |p| platform_set(&[p]));
+                let figure = Figure::new(Measure::WeekShares, &[week_id(week), set]);
+                let sharers = counted(shares.iter().map(|s| s.0), &keys);
+                rules.events(figure, shares.len() as u64, &sharers, &population)
+            })
+            .collect()
     };
     let mut platform_rows = Vec::new();
     let mut platform_totals: HashMap<Platform, bool> = HashMap::new();
     for platform in platforms {
-        let count = opted(*platform, &population);
-        let cell = people_cell(count, group, k);
+        let figure = Figure::new(Measure::OptedIn, &[*platform as i64]);
+        let cell = rules.people(figure, &opted(*platform, &population_ids), &population);
         platform_totals.insert(*platform, cell.is_shown());
         let mut row = vec![
             platform.name().to_string(),
             cell.text(),
             group.to_string(),
-            if cell.is_shown() {
-                percent(count, group)
-            } else {
-                "suppressed".into()
-            },
+            cell.percent_of(group),
         ];
-        row.extend(weekly(Some(*platform)).0.iter().map(|c| c.text()));
+        row.extend(weekly(Some(*platform)).iter().map(|c| c.text()));
         platform_rows.push(row);
     }
 
@@ -165,8 +209,8 @@ pub fn build_reference(
             let members: HashSet<i64> = facts
                 .employees
                 .iter()
-                .filter(|(_, d)| *d == Some(*id))
-                .map(|(u, _)| *u)
+                .filter(|e| e.department == Some(*id))
+                .map(|e| e.id)
                 .collect();
             (Some(*id), name.clone(), members)
         })
@@ -174,8 +218,8 @@ pub fn build_reference(
     let unassigned: HashSet<i64> = facts
         .employees
         .iter()
-        .filter(|(_, d)| d.is_none())
-        .map(|(u, _)| *u)
+        .filter(|e| e.department.is_none())
+        .map(|e| e.id)
         .collect();
     if !unassigned.is_empty() {
         groups.push((None, "No department".into(), unassigned));
@@ -194,63 +238,54 @@ pub fn build_reference(
     department_columns.push("People who shared".into());
     let mut columns: Vec<Vec<Cell>> = Vec::new();
     for platform in platforms {
-        let values: Vec<u64> = groups.iter().map(|g| opted(*platform, &g.2)).collect();
+        let figure = Figure::new(Measure::OptedIn, &[*platform as i64]);
         let cells: Vec<Cell> = groups
             .iter()
-            .zip(&values)
-            .map(|(g, v)| {
+            .map(|g| {
                 if shown_group(g) {
-                    people_cell(*v, g.2.len() as u64, k)
+                    rules.people(figure, &opted(*platform, &g.2), &group_of(&g.2, &keys))
                 } else {
-                    Cell::Suppressed
+                    Cell::HIDDEN
                 }
             })
             .collect();
-        columns.push(
-            complementary(
-                &cells,
-                &values,
-                platform_totals.get(platform).copied().unwrap_or(false),
-            )
-            .0,
-        );
+        let total = platform_totals.get(platform).copied().unwrap_or(false);
+        columns.push(complementary(&cells, total).0);
     }
-    let sharer_values: Vec<u64> = groups
+    let since = weeks.first().map_or(0, week_id);
+    let figure = Figure::new(Measure::PeriodSharers, &[since, chosen]);
+    let sharer_cells: Vec<Cell> = groups
         .iter()
         .map(|g| {
-            distinct(
+            let sharers = counted(
                 facts
                     .shares
                     .iter()
                     .filter(|s| g.2.contains(&s.0) && platforms.contains(&s.2))
                     .map(|s| s.0),
-            )
-        })
-        .collect();
-    let sharer_cells: Vec<Cell> = groups
-        .iter()
-        .zip(&sharer_values)
-        .map(|(g, v)| {
+                &keys,
+            );
             if shown_group(g) {
-                people_cell(*v, g.2.len() as u64, k)
+                rules.people(figure, &sharers, &group_of(&g.2, &keys))
             } else {
-                Cell::Suppressed
+                Cell::HIDDEN
             }
         })
         .collect();
-    let total_sharers = distinct(
+    let everyone_sharers = counted(
         facts
             .shares
             .iter()
-            .filter(|s| population.contains(&s.0))
+            .filter(|s| population_ids.contains(&s.0))
             .map(|s| s.0),
+        &keys,
     );
-    let sharer_cells = complementary(
-        &sharer_cells,
-        &sharer_values,
-        may_show(total_sharers, group, k),
-    )
-    .0;
+    let everyone = rules.people(
+        Figure::new(Measure::PeriodSharers, &[since, ANY_PLATFORM]),
+        &everyone_sharers,
+        &population,
+    );
+    let sharer_cells = complementary(&sharer_cells, everyone.is_shown()).0;
     let department_rows = groups
         .iter()
         .enumerate()
@@ -264,8 +299,16 @@ pub fn build_reference(
         .collect();
 
     // ---- trend over weeks, all selected platforms
-    let (totals, people) = weekly(None);
-    let (trend_table, chart) = trend_and_chart(weeks, &totals, &people, group, k);
+    let totals = weekly(None);
+    let sharers: Vec<Cell> = weeks
+        .iter()
+        .map(|week| {
+            let people = counted(in_week(week, None).iter().map(|s| s.0), &keys);
+            let figure = Figure::new(Measure::WeekSharers, &[week_id(week), chosen]);
+            rules.people(figure, &people, &population)
+        })
+        .collect();
+    let (trend_table, chart) = trend_and_chart(weeks, &totals, &sharers);
 
     Reports {
         posts: Table {

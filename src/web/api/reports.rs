@@ -1,5 +1,5 @@
 //! Aggregate reports, built (and cached) by the very code of the Reports
-//! page: every cell through the same small-group suppression.
+//! page: every cell through the same disclosure-control path.
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -38,10 +38,15 @@ impl From<&Table> for ReportTable {
     }
 }
 
+const DISCLOSURE_NOTE: &str = "Every figure is shifted by a small random amount (most often none, at most 2 nine times in ten; the same figure always gets the same shift) so that no one can be singled out; totals may not add up exactly. Figures of fewer than k people, or leaving fewer than k out, read \"suppressed\".";
+
 #[derive(Serialize, ToSchema)]
 pub struct ReportsResponse {
     /// Smallest group shown (org setting).
     pub k: u32,
+    /// How the figures are protected, in plain words: each is shifted by a
+    /// small random amount (the same each time), so totals may not add up.
+    pub disclosure: String,
     pub weeks: u32,
     /// Shares per post and platform, for every post of the period.
     pub posts: ReportTable,
@@ -67,10 +72,10 @@ pub struct ReportDepartment {
     operation_id = "reports_show",
     tag = "reports",
     params(ReportParams),
-    responses((status = 200, description = "Aggregates, small groups suppressed", body = ReportsResponse)),
+    responses((status = 200, description = "Aggregates, shifted by their cell keys and suppressed in small groups", body = ReportsResponse)),
     security(("bearer" = []))
 )]
-/// Aggregate reports with small-group suppression, as on the Reports page.
+/// Aggregate reports through the disclosure-control path, as on the Reports page.
 pub async fn show(
     state: web::Data<AppState>,
     _caller: ApiCaller,
@@ -85,6 +90,7 @@ pub async fn show(
     let reports = &built.reports;
     Ok(HttpResponse::Ok().json(ReportsResponse {
         k: built.k,
+        disclosure: DISCLOSURE_NOTE.to_string(),
         weeks: built.weeks,
         posts: (&reports.posts_as_of(state.clock.now_naive(), None)).into(),
         platforms: (&reports.platforms).into(),
