@@ -211,11 +211,14 @@ impl Disclosure {
     }
 
     /// A count of events (shares) made by the `counted` people: shown when
-    /// the count of those people would be, shifted on its own.
+    /// the count of those people would be, shifted on its own, and never
+    /// below k (at least k people made them, so at least k events).
     pub fn events(&self, figure: Figure, events: u64, counted: &People, group: &Group) -> Cell {
         let people = Figure(mix(figure.0 ^ 0x7065_6f70_6c65_2121));
         if self.people(people, counted, group).is_shown() {
-            Cell(Some(shifted(events, shift(figure, counted, group))))
+            Cell(Some(
+                shifted(events, shift(figure, counted, group)).max(self.k),
+            ))
         } else {
             Cell::HIDDEN
         }
@@ -410,6 +413,16 @@ mod tests {
             &group((0..100).map(key)),
         );
         assert!(many.value().unwrap().abs_diff(40) <= 15);
+        for variant in 0..200 {
+            let figure = Figure::new(Measure::PostShares, &[variant]);
+            let few = rules.events(
+                figure,
+                5,
+                &people((0..5).map(key)),
+                &group((0..100).map(key)),
+            );
+            assert!(few.value().is_none_or(|shown| shown >= 5), "{few:?}");
+        }
     }
 
     #[test]

@@ -589,3 +589,24 @@ async fn a_share_committed_after_a_later_one_is_still_counted() {
         "the share with the lower id is counted"
     );
 }
+
+backend_test!(
+    async fn a_two_hundred_person_organisation_still_sees_its_figures_trend_and_departments(app) {
+        let hash = chorus::credentials::hash_password(chorus::demo::DEMO_PASSWORD).unwrap();
+        let now = app.clock.now_naive();
+        let size = chorus::demo::DemoSize { employees: 200, posts: 40, weeks: 12, seed: 7, shares: None };
+        app.db(move |conn| chorus::demo::generate(conn, size, &hash, now)).await;
+        let reports = published(&app, 12, None, None).await;
+        let shown = |cells: &mut dyn Iterator<Item = &String>| cells.filter(|c| *c != "suppressed").count();
+        let opted = shown(&mut reports.platforms.rows.iter().map(|r| &r[1]));
+        assert!(opted * 2 >= reports.platforms.rows.len(), "most platforms show their opt-ins: {:?}", reports.platforms.rows);
+        let weeks_shown = shown(&mut reports.trend.rows.iter().map(|r| &r[1]));
+        assert!(weeks_shown >= 10, "the weekly trend shows: {:?}", reports.trend.rows);
+        assert!(reports.departments.rows.len() >= 3, "departments are reported: {:?}", reports.departments.rows);
+        let department_cells = reports.departments.rows.iter().flat_map(|r| r[2..].iter());
+        let (all, visible) = department_cells.fold((0, 0), |(all, visible), c| (all + 1, visible + (c != "suppressed") as usize));
+        assert!(visible * 2 >= all, "{visible} of {all} department figures shown");
+        let posts_shown = reports.posts.rows.iter().filter(|r| r[r.len() - 3] != "suppressed").count();
+        assert!(posts_shown * 2 >= reports.posts.rows.len(), "{posts_shown} of {} posts show who shared", reports.posts.rows.len());
+    }
+);
