@@ -13,6 +13,8 @@ use crate::db::schema::{outbox, suppressed_addresses, unsubscribe_tokens};
 pub enum Kind {
     Invitation,
     PasswordReset,
+    /// A set-password link an admin asked for; it also tells the person so.
+    AdminPasswordLink,
     Digest,
     WithdrawalNotice,
 }
@@ -22,15 +24,17 @@ impl Kind {
         match self {
             Kind::Invitation => "invitation",
             Kind::PasswordReset => "password_reset",
+            Kind::AdminPasswordLink => "admin_password_link",
             Kind::Digest => "digest",
             Kind::WithdrawalNotice => "withdrawal_notice",
         }
     }
 
     /// Every kind, in the order Admin → Email lists them.
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 5] = [
         Kind::Invitation,
         Kind::PasswordReset,
+        Kind::AdminPasswordLink,
         Kind::Digest,
         Kind::WithdrawalNotice,
     ];
@@ -44,6 +48,7 @@ impl Kind {
         match self {
             Kind::Invitation => "Invitations",
             Kind::PasswordReset => "Password resets",
+            Kind::AdminPasswordLink => "Password links from an admin",
             Kind::Digest => "Digests",
             Kind::WithdrawalNotice => "Withdrawal notices",
         }

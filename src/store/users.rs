@@ -355,6 +355,24 @@ pub fn set_active(
     })
 }
 
+/// Whether the account was never used: no password set, never signed in
+/// with single sign-on, no session.
+pub fn never_signed_in(conn: &mut DbConnection, user_id: i64) -> StoreResult<bool> {
+    use crate::db::schema::sessions;
+    let (password, subject) = users::table
+        .find(user_id)
+        .select((users::password_hash, users::oidc_subject))
+        .first::<(Option<String>, Option<String>)>(conn)?;
+    if password.is_some() || subject.is_some() {
+        return Ok(false);
+    }
+    let sessions: i64 = sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .count()
+        .get_result(conn)?;
+    Ok(sessions == 0)
+}
+
 pub fn set_password_hash(
     conn: &mut DbConnection,
     user_id: i64,

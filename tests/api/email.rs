@@ -13,7 +13,7 @@ use crate::backend_test;
 use crate::helpers::*;
 use crate::smtp_server::{Mode, SmtpServer};
 
-async fn deliver(app: &TestApp, server: &SmtpServer) -> DeliveryReport {
+pub async fn deliver(app: &TestApp, server: &SmtpServer) -> DeliveryReport {
     let mailer = Mailer::smtp(&server.url()).unwrap();
     let settings = chorus::startup::delivery_settings(&app.config, &app.address);
     deliver_once(&app.state.db, &mailer, &app.clock, &settings)
