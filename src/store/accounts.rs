@@ -22,7 +22,17 @@ pub fn invite(
     new_user: &NewUser,
     now: NaiveDateTime,
 ) -> StoreResult<InviteOutcome> {
-    conn.transaction(|conn| match users::create(conn, new_user, now)? {
+    invite_as(conn, new_user, super::audit::Actor::System, now)
+}
+
+/// Like [`invite`], for someone acting (who creates a new department).
+fn invite_as(
+    conn: &mut DbConnection,
+    new_user: &NewUser,
+    by: super::audit::Actor,
+    now: NaiveDateTime,
+) -> StoreResult<InviteOutcome> {
+    conn.transaction(|conn| match users::create_by(conn, new_user, by, now)? {
         CreateOutcome::Created(id) => {
             let token = tokens::issue_password_link(conn, id, now)?;
             let user = users::find(conn, id)?.ok_or(diesel::result::Error::NotFound)?;
@@ -245,7 +255,7 @@ pub fn invite_by_email(
     now: NaiveDateTime,
 ) -> StoreResult<InviteOutcome> {
     conn.transaction(|conn| {
-        let outcome = invite(conn, new_user, now)?;
+        let outcome = invite_as(conn, new_user, by, now)?;
         if let InviteOutcome::Invited(user, token) = &outcome {
             email_password_link(
                 conn,

@@ -226,6 +226,8 @@ backend_test!(
         let raw = to_emp.data.replace("=\r\n", "");
         assert!(raw.contains("An administrator asked for a password link for your account"), "{raw}");
         assert!(raw.contains("the administrator does not see it"), "{raw}");
+        let theirs = app.get_with(&emp, "/me/visibility").await.text().await.unwrap();
+        assert!(theirs.contains("An administrator asked for a password link for your account on"), "listed for them too");
         // The link works for the person, and ends the sessions opened with the old password.
         let link = emailed_link(&to_emp.data, "/password/reset/");
         let path = link.strip_prefix(&app.address).unwrap().to_string();
@@ -310,5 +312,52 @@ backend_test!(
         let search = app.get_html("/admin/people?q=person%2007").await;
         assert!(search.contains("1 person matching") && search.contains("p07@example.com"));
         assert!(!search.contains("p08@example.com"));
+    }
+);
+
+backend_test!(
+    async fn a_department_move_is_audited_and_shown_to_the_person(app) {
+        app.login_as("admin@example.com", "admin").await;
+        let id = app.create_user_in("emp@example.com", "Emp", "employee", Some("Sales")).await;
+        app.create_user_in("other@example.com", "Other", "employee", Some("Sales")).await;
+        let emp = app.login_client("emp@example.com").await;
+        let other = app.login_client("other@example.com").await;
+        let before = app.get_with(&emp, "/me/visibility").await.text().await.unwrap();
+        assert!(before.contains("Changes admins made to your account") && before.contains("None so far."));
+
+        let save = |department: &'static str, name: &'static str| {
+            let app = &app;
+            async move {
+                let response = app
+                    .post_form(&format!("/admin/people/{id}"), &[("name", name), ("department", department), ("role_employee", "on")])
+                    .await;
+                assert_eq!(response.status(), 303);
+            }
+        };
+        save("Research", "Emp").await;
+        save("Research", "Emp Renamed").await; // no move: no entry
+        assert_eq!(app.post_form(&format!("/admin/people/{id}/deactivate"), &[]).await.status(), 303);
+        assert_eq!(app.post_form(&format!("/admin/people/{id}/reactivate"), &[]).await.status(), 303);
+
+        let audit = app.get_html("/admin/audit").await;
+        assert!(audit.contains("user.department_changed") && audit.contains("from Sales to Research"), "{audit}");
+        assert!(audit.contains("department.created") && audit.contains("Research"), "the new department is audited");
+        assert_eq!(audit.matches("from Sales to Research").count(), 1, "{audit}");
+
+        let emp = app.login_client("emp@example.com").await;
+        let on = app.clock.now_naive().format("%-d %B %Y").to_string();
+        let page = app.get_with(&emp, "/me/visibility").await.text().await.unwrap();
+        assert!(
+            page.contains(&format!("Your department was changed from Sales to Research on {on} by an administrator.")),
+            "{page}"
+        );
+        assert_eq!(page.matches("Your department was changed").count(), 1);
+        assert!(page.contains(&format!("Your account was deactivated on {on} by an administrator.")));
+        assert!(page.contains(&format!("Your account was reactivated on {on} by an administrator.")));
+        // Newest first.
+        assert!(page.find("reactivated").unwrap() < page.find("Your department was changed").unwrap());
+        // Someone else sees nothing of it.
+        let theirs = app.get_with(&other, "/me/visibility").await.text().await.unwrap();
+        assert!(theirs.contains("None so far.") && !theirs.contains("Sales to Research"));
     }
 );
