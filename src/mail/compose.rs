@@ -49,6 +49,30 @@ struct PasswordLinkHtml<'a> {
     invitation: bool,
 }
 
+#[derive(Template)]
+#[template(path = "email/admin_password_link.txt")]
+struct AdminPasswordLinkText<'a> {
+    name: &'a str,
+    org_name: &'a str,
+    link: &'a str,
+    asked_at: &'a str,
+    days: i64,
+    shown_to_admin: bool,
+    visibility_url: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/admin_password_link.html")]
+struct AdminPasswordLinkHtml<'a> {
+    name: &'a str,
+    org_name: &'a str,
+    link: &'a str,
+    asked_at: &'a str,
+    days: i64,
+    shown_to_admin: bool,
+    visibility_url: &'a str,
+}
+
 pub struct DigestItem {
     pub host: String,
     pub text: String,
@@ -110,7 +134,7 @@ fn post_ids(kind: Kind, data: &serde_json::Value) -> Vec<i64> {
             .map(|a| a.iter().filter_map(|v| v.as_i64()).collect())
             .unwrap_or_default(),
         Kind::WithdrawalNotice => vec![data["post"].as_i64().unwrap_or_default()],
-        Kind::Invitation | Kind::PasswordReset => Vec::new(),
+        Kind::Invitation | Kind::PasswordReset | Kind::AdminPasswordLink => Vec::new(),
     }
 }
 
@@ -200,6 +224,36 @@ pub fn compose(
                     org_name,
                     link,
                     invitation,
+                })?,
+                list_unsubscribe: None,
+                unsubscribe_token: None,
+            }))
+        }
+        Kind::AdminPasswordLink => {
+            let link = data["link"].as_str().unwrap_or_default();
+            let shown_to_admin = data["shown_to_admin"].as_bool().unwrap_or(true);
+            let asked_at = row.created_at.format("%Y-%m-%d %H:%M UTC").to_string();
+            let days = store::tokens::PASSWORD_LINK_DAYS;
+            let visibility_url = format!("{base_url}/me/visibility");
+            Ok(Composition::Send(Composed {
+                subject: "An administrator asked for a password link for your account".to_string(),
+                text: render(&AdminPasswordLinkText {
+                    name: &user.name,
+                    org_name,
+                    link,
+                    asked_at: &asked_at,
+                    days,
+                    shown_to_admin,
+                    visibility_url: &visibility_url,
+                })?,
+                html: render(&AdminPasswordLinkHtml {
+                    name: &user.name,
+                    org_name,
+                    link,
+                    asked_at: &asked_at,
+                    days,
+                    shown_to_admin,
+                    visibility_url: &visibility_url,
                 })?,
                 list_unsubscribe: None,
                 unsubscribe_token: None,

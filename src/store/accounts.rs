@@ -22,7 +22,17 @@ pub fn invite(
     new_user: &NewUser,
     now: NaiveDateTime,
 ) -> StoreResult<InviteOutcome> {
-    conn.transaction(|conn| match users::create(conn, new_user, now)? {
+    invite_as(conn, new_user, super::audit::Actor::System, now)
+}
+
+/// Like [`invite`], for someone acting (who creates a new department).
+fn invite_as(
+    conn: &mut DbConnection,
+    new_user: &NewUser,
+    by: super::audit::Actor,
+    now: NaiveDateTime,
+) -> StoreResult<InviteOutcome> {
+    conn.transaction(|conn| match users::create_by(conn, new_user, by, now)? {
         CreateOutcome::Created(id) => {
             let token = tokens::issue_password_link(conn, id, now)?;
             let user = users::find(conn, id)?.ok_or(diesel::result::Error::NotFound)?;
@@ -245,7 +255,7 @@ pub fn invite_by_email(
     now: NaiveDateTime,
 ) -> StoreResult<InviteOutcome> {
     conn.transaction(|conn| {
-        let outcome = invite(conn, new_user, now)?;
+        let outcome = invite_as(conn, new_user, by, now)?;
         if let InviteOutcome::Invited(user, token) = &outcome {
             email_password_link(
                 conn,
@@ -333,34 +343,76 @@ pub fn request_password_reset(
     })
 }
 
-/// A fresh set-password link for a person, also sent to them by email.
+/// What became of a set-password link an admin asked for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AdminPasswordLink {
+    /// The person never signed in (an invitation not yet used): the admin
+    /// may see the link, to pass it on. The token is in the link.
+    Shown(String),
+    /// The person has signed in or set a password: the link went to them
+    /// only. Shown to the admin, it would let them into the account and
+    /// everything the person sees of their own choices.
+    EmailedOnly,
+}
+
+/// A fresh set-password link for a person, at an admin's request: always
+/// emailed to the person with a word that an admin asked for it, given to
+/// the admin only for an account never used. Audited. None if there is
+/// no such person.
 pub fn new_password_link_by_email(
     conn: &mut DbConnection,
     user_id: i64,
     mail: &MailContext<'_>,
     by: super::audit::Actor,
     now: NaiveDateTime,
-) -> StoreResult<String> {
+) -> StoreResult<Option<AdminPasswordLink>> {
     conn.transaction(|conn| {
+        let Some(person) = users::find(conn, user_id)? else {
+            return Ok(None);
+        };
+        let shown = users::never_signed_in(conn, user_id)?;
         let token = tokens::issue_password_link(conn, user_id, now)?;
         super::audit::record(
             conn,
             by,
             "user.password_link",
             &format!("user:{user_id}"),
-            "",
+            if shown {
+                "shown to the admin and emailed (never signed in)"
+            } else {
+                "emailed to the person only"
+            },
             now,
         )?;
-        if let Some(person) = users::find(conn, user_id)? {
-            email_password_link(
-                conn,
-                &person,
-                &token,
-                super::outbox::Kind::PasswordReset,
-                mail,
-                now,
-            )?;
-        }
-        Ok(token)
+        let kind = super::outbox::Kind::AdminPasswordLink;
+        // The invitation's page for a first password, the reset page after.
+        let path = if shown { "invite" } else { "password/reset" };
+        super::outbox::enqueue(
+            conn,
+            &super::outbox::NewMessage {
+                kind,
+                user_id: Some(person.id),
+                recipient: person.email.clone(),
+                dedupe_key: format!(
+                    "{}:{}:{}",
+                    kind.as_str(),
+                    person.id,
+                    &crate::credentials::token_hash(&token)[..16]
+                ),
+                payload: serde_json::json!({
+                    "link": format!("{}/{path}/{token}", mail.base_url),
+                    "shown_to_admin": shown,
+                })
+                .to_string(),
+                send_before: None,
+                message_id: message_id(mail),
+            },
+            now,
+        )?;
+        Ok(Some(if shown {
+            AdminPasswordLink::Shown(token)
+        } else {
+            AdminPasswordLink::EmailedOnly
+        }))
     })
 }

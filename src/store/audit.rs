@@ -125,3 +125,30 @@ pub fn for_subject(conn: &mut DbConnection, subject: &str) -> StoreResult<Vec<(S
         .select((audit_log::action, audit_log::actor))
         .load(conn)?)
 }
+
+/// The actions on a person's account that the person is shown: moves
+/// between departments, deactivation and reactivation, password links an
+/// admin asked for. Moving someone in and out of departments is how an
+/// admin could try to single them out in reports; it cannot go unseen.
+pub const SHOWN_TO_THE_PERSON: [&str; 4] = [
+    super::users::DEPARTMENT_CHANGED,
+    "user.deactivated",
+    "user.reactivated",
+    "user.password_link",
+];
+
+/// Entries about a person's account that they are shown (see
+/// [`SHOWN_TO_THE_PERSON`]): time, action and detail, newest first.
+pub fn shown_to_person(
+    conn: &mut DbConnection,
+    user_id: i64,
+    limit: i64,
+) -> StoreResult<Vec<(NaiveDateTime, String, String)>> {
+    Ok(audit_log::table
+        .filter(audit_log::subject.eq(format!("user:{user_id}")))
+        .filter(audit_log::action.eq_any(SHOWN_TO_THE_PERSON))
+        .order(audit_log::id.desc())
+        .limit(limit)
+        .select((audit_log::at, audit_log::action, audit_log::detail))
+        .load(conn)?)
+}

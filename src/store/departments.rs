@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::audit::{self, Actor};
 use super::{DbConnection, StoreResult, is_unique_violation};
 use crate::db::schema::departments;
 use crate::domain::names::DepartmentName;
@@ -22,9 +23,12 @@ pub fn list(conn: &mut DbConnection) -> StoreResult<Vec<Department>> {
 }
 
 /// The id of the department with this name (any case), creating it if new.
+/// A creation is audited: a new department is one way to single someone
+/// out in reports, so it should not go unseen.
 pub fn find_or_create(
     conn: &mut DbConnection,
     name: &DepartmentName,
+    by: Actor,
     now: NaiveDateTime,
 ) -> StoreResult<i64> {
     let key = name.key();
@@ -41,13 +45,24 @@ pub fn find_or_create(
             ))
             .execute(conn)
     });
-    match inserted {
-        Ok(_) => {}
+    let created = match inserted {
+        Ok(_) => true,
         // Another process created it a moment ago: use theirs.
-        Err(e) if is_unique_violation(&e) => {}
+        Err(e) if is_unique_violation(&e) => false,
         Err(e) => return Err(e.into()),
+    };
+    let id = find_by_key(conn, &key)?.ok_or(diesel::result::Error::NotFound)?;
+    if created {
+        audit::record(
+            conn,
+            by,
+            "department.created",
+            &format!("department:{id}"),
+            name.as_str(),
+            now,
+        )?;
     }
-    find_by_key(conn, &key)?.ok_or(diesel::result::Error::NotFound.into())
+    Ok(id)
 }
 
 fn find_by_key(conn: &mut DbConnection, key: &str) -> StoreResult<Option<i64>> {

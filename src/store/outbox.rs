@@ -13,6 +13,8 @@ use crate::db::schema::{outbox, suppressed_addresses, unsubscribe_tokens};
 pub enum Kind {
     Invitation,
     PasswordReset,
+    /// A set-password link an admin asked for; it also tells the person so.
+    AdminPasswordLink,
     Digest,
     WithdrawalNotice,
 }
@@ -22,20 +24,34 @@ impl Kind {
         match self {
             Kind::Invitation => "invitation",
             Kind::PasswordReset => "password_reset",
+            Kind::AdminPasswordLink => "admin_password_link",
             Kind::Digest => "digest",
             Kind::WithdrawalNotice => "withdrawal_notice",
         }
     }
 
+    /// Every kind, in the order Admin → Email lists them.
+    pub const ALL: [Kind; 5] = [
+        Kind::Invitation,
+        Kind::PasswordReset,
+        Kind::AdminPasswordLink,
+        Kind::Digest,
+        Kind::WithdrawalNotice,
+    ];
+
     pub fn parse(s: &str) -> Option<Kind> {
-        [
-            Kind::Invitation,
-            Kind::PasswordReset,
-            Kind::Digest,
-            Kind::WithdrawalNotice,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// What people call it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Invitation => "Invitations",
+            Kind::PasswordReset => "Password resets",
+            Kind::AdminPasswordLink => "Password links from an admin",
+            Kind::Digest => "Digests",
+            Kind::WithdrawalNotice => "Withdrawal notices",
+        }
     }
 }
 
@@ -356,10 +372,12 @@ pub fn depth_by_status(conn: &mut DbConnection) -> StoreResult<Vec<(String, i64)
         .load(conn)?)
 }
 
-/// A failed row: id, kind, recipient, last error, attempts, created.
-pub type FailedRow = (i64, String, String, Option<String>, i32, NaiveDateTime);
+/// A failed row as Admin → Email needs it: id, recipient (only to hide it
+/// in the error), last error, attempts. Neither kind nor time: next to an
+/// address they would tell who was sent which kind of email, and when.
+pub type FailedRow = (i64, String, Option<String>, i32);
 
-/// Failed rows, newest first.
+/// Failed rows, newest first, at most `limit`.
 pub fn failed(conn: &mut DbConnection, limit: i64) -> StoreResult<Vec<FailedRow>> {
     Ok(outbox::table
         .filter(outbox::status.eq(FAILED))
@@ -367,25 +385,26 @@ pub fn failed(conn: &mut DbConnection, limit: i64) -> StoreResult<Vec<FailedRow>
         .limit(limit)
         .select((
             outbox::id,
-            outbox::kind,
             outbox::recipient,
             outbox::last_error,
             outbox::attempts,
-            outbox::created_at,
         ))
         .load(conn)?)
 }
 
-/// Puts a failed row back in the queue; false if it was not failed.
-pub fn retry(conn: &mut DbConnection, id: i64, now: NaiveDateTime) -> StoreResult<bool> {
-    let updated = diesel::update(outbox::table.find(id).filter(outbox::status.eq(FAILED)))
-        .set((
-            outbox::status.eq(PENDING),
-            outbox::attempts.eq(0),
-            outbox::next_attempt_at.eq(now),
-        ))
-        .execute(conn)?;
-    Ok(updated == 1)
+/// Puts failed rows back in the queue; how many of them were still failed.
+pub fn retry(conn: &mut DbConnection, ids: &[i64], now: NaiveDateTime) -> StoreResult<usize> {
+    Ok(diesel::update(
+        outbox::table
+            .filter(outbox::id.eq_any(ids))
+            .filter(outbox::status.eq(FAILED)),
+    )
+    .set((
+        outbox::status.eq(PENDING),
+        outbox::attempts.eq(0),
+        outbox::next_attempt_at.eq(now),
+    ))
+    .execute(conn)?)
 }
 
 pub fn find(conn: &mut DbConnection, id: i64) -> StoreResult<Option<OutboxRow>> {
@@ -445,14 +464,12 @@ pub fn unsuppress(conn: &mut DbConnection, email: &str) -> StoreResult<bool> {
     Ok(diesel::delete(suppressed_addresses::table.find(email)).execute(conn)? == 1)
 }
 
-pub fn suppressed(conn: &mut DbConnection) -> StoreResult<Vec<(String, String, NaiveDateTime)>> {
+/// Suppressed addresses and why, by address: no time, which could be
+/// matched to the moment one kind of email went out.
+pub fn suppressed(conn: &mut DbConnection) -> StoreResult<Vec<(String, String)>> {
     Ok(suppressed_addresses::table
-        .order(suppressed_addresses::created_at.desc())
-        .select((
-            suppressed_addresses::email,
-            suppressed_addresses::reason,
-            suppressed_addresses::created_at,
-        ))
+        .order(suppressed_addresses::email.asc())
+        .select((suppressed_addresses::email, suppressed_addresses::reason))
         .load(conn)?)
 }
 

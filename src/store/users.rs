@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::audit::Actor;
 use super::{DbConnection, StoreResult, departments, is_unique_violation, sessions};
 use crate::db::schema::{departments as dept, users};
 use crate::domain::email::EmailAddress;
@@ -208,10 +209,21 @@ pub enum CreateOutcome {
     EmailTaken,
 }
 
-/// Creates an active user without a password (they set it by a one-time link).
+/// Creates an active user without a password (they set it by a one-time
+/// link); a department it names for the first time is created by the system.
 pub fn create(
     conn: &mut DbConnection,
     user: &NewUser,
+    now: NaiveDateTime,
+) -> StoreResult<CreateOutcome> {
+    create_by(conn, user, Actor::System, now)
+}
+
+/// Like [`create`], for someone acting (who creates a new department).
+pub fn create_by(
+    conn: &mut DbConnection,
+    user: &NewUser,
+    by: Actor,
     now: NaiveDateTime,
 ) -> StoreResult<CreateOutcome> {
     conn.transaction(|conn| {
@@ -220,7 +232,7 @@ pub fn create(
             return Ok(CreateOutcome::EmailTaken);
         }
         let department_id = match &user.department {
-            Some(name) => Some(departments::find_or_create(conn, name, now)?),
+            Some(name) => Some(departments::find_or_create(conn, name, by, now)?),
             None => None,
         };
         let values = (
@@ -249,6 +261,9 @@ pub fn create(
         }
     })
 }
+
+/// The audit action of a move between departments ("from A to B").
+pub const DEPARTMENT_CHANGED: &str = "user.department_changed";
 
 pub struct ProfileChange {
     pub name: PersonName,
@@ -284,7 +299,12 @@ pub fn update_profile(
             return Ok(ChangeOutcome::LastAdmin);
         }
         let department_id = match &change.department {
-            Some(name) => Some(departments::find_or_create(conn, name, now)?),
+            Some(name) => Some(departments::find_or_create(
+                conn,
+                name,
+                Actor::Person(by),
+                now,
+            )?),
             None => None,
         };
         diesel::update(users::table.find(user_id))
@@ -308,12 +328,30 @@ pub fn update_profile(
         );
         super::audit::record(
             conn,
-            super::audit::Actor::Person(by),
+            Actor::Person(by),
             "user.changed",
             &format!("user:{user_id}"),
             &detail,
             now,
         )?;
+        if department_id != current.department_id {
+            // Its own entry, which the person sees too: moving someone in
+            // and out of departments could single them out in reports.
+            let name = |d: Option<&str>| d.unwrap_or("no department").to_string();
+            let moved_to = find(conn, user_id)?.and_then(|u| u.department);
+            super::audit::record(
+                conn,
+                Actor::Person(by),
+                DEPARTMENT_CHANGED,
+                &format!("user:{user_id}"),
+                &format!(
+                    "from {} to {}",
+                    name(current.department.as_deref()),
+                    name(moved_to.as_deref())
+                ),
+                now,
+            )?;
+        }
         Ok(ChangeOutcome::Done)
     })
 }
@@ -347,7 +385,7 @@ pub fn set_active(
         };
         super::audit::record(
             conn,
-            super::audit::Actor::Person(by),
+            Actor::Person(by),
             action,
             &format!("user:{user_id}"),
             "",
@@ -355,6 +393,24 @@ pub fn set_active(
         )?;
         Ok(ChangeOutcome::Done)
     })
+}
+
+/// Whether the account was never used: no password set, never signed in
+/// with single sign-on, no session.
+pub fn never_signed_in(conn: &mut DbConnection, user_id: i64) -> StoreResult<bool> {
+    use crate::db::schema::sessions;
+    let (password, subject) = users::table
+        .find(user_id)
+        .select((users::password_hash, users::oidc_subject))
+        .first::<(Option<String>, Option<String>)>(conn)?;
+    if password.is_some() || subject.is_some() {
+        return Ok(false);
+    }
+    let sessions: i64 = sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .count()
+        .get_result(conn)?;
+    Ok(sessions == 0)
 }
 
 pub fn set_password_hash(

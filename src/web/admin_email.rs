@@ -1,6 +1,11 @@
-//! Admin → Email: the outbox by kind and status, failed messages with their
-//! error and a retry button, and suppressed addresses. Never what a digest
-//! said to whom.
+//! Admin → Email: enough to find and fix a bad address or a broken relay,
+//! and nothing that ties a person to a kind of email, a post or a moment.
+//! Counts per kind hide groups below k (one withdrawal notice would say
+//! that one person shared the withdrawn post); failures are grouped by
+//! their reason, with addresses taken out and no kind or time; suppressed
+//! addresses show only the address and the reason.
+
+use std::collections::HashMap;
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -10,29 +15,123 @@ use super::AppState;
 use super::error::{AppError, WebResult};
 use super::page::{PageContext, ok, see_other};
 use super::session::SignedIn;
-use crate::store::outbox::Kind;
+use crate::domain::email::hide_addresses;
+use crate::store::outbox::{FailedRow, Kind, STATUSES};
 use crate::store::{self, StoreError};
 
-pub struct FailedView {
-    pub id: i64,
-    pub kind: String,
-    /// Shown for invitations and resets only: who gets a digest is a
-    /// person's own choice and not for admins to see.
-    pub recipient: Option<String>,
-    pub error: String,
-    pub attempts: i32,
-    pub created: String,
+/// The most failed messages the page (and a retry) looks at.
+const FAILED_LIMIT: i64 = 10_000;
+
+/// One kind of email: what it is called and a cell per status.
+pub struct CountRow {
+    pub kind: &'static str,
+    pub cells: Vec<String>,
+}
+
+/// Failed messages that failed for the same reason (addresses hidden).
+pub struct FailedGroup {
+    pub reason: String,
+    pub messages: usize,
+    pub attempts: String,
 }
 
 #[derive(Template)]
 #[template(path = "admin/email.html")]
 struct EmailPage {
     page: PageContext,
-    counts: Vec<(String, String, i64)>,
-    failed: Vec<FailedView>,
-    suppressed: Vec<(String, String, String)>,
+    k: u32,
+    statuses: Vec<&'static str>,
+    counts: Vec<CountRow>,
+    any_email: bool,
+    failed: Vec<FailedGroup>,
+    suppressed: Vec<(String, String)>,
     notice: Option<&'static str>,
     transport: String,
+}
+
+fn status_label(status: &str) -> &'static str {
+    match status {
+        store::outbox::PENDING => "Waiting",
+        store::outbox::SENDING => "Being sent",
+        store::outbox::SENT => "Sent",
+        store::outbox::FAILED => "Failed",
+        _ => "Cancelled",
+    }
+}
+
+/// A kind × status grid; a count below k, zero included, is shown as
+/// "fewer than k", so the grid says nothing about small groups.
+fn count_rows(counts: &[(String, String, i64)], k: u32) -> Vec<CountRow> {
+    Kind::ALL
+        .into_iter()
+        .map(|kind| CountRow {
+            kind: kind.label(),
+            cells: STATUSES
+                .iter()
+                .map(|status| {
+                    let n = counts
+                        .iter()
+                        .find(|(kd, st, _)| kd == kind.as_str() && st == status)
+                        .map_or(0, |(_, _, n)| *n);
+                    if n < i64::from(k) {
+                        format!("fewer than {k}")
+                    } else {
+                        n.to_string()
+                    }
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// What an admin may read of a failure: the relay's reply without any
+/// address in it (the recipient's own is hidden in any form it takes).
+fn shown_reason(recipient: &str, error: Option<&str>) -> String {
+    match error.map(str::trim).filter(|e| !e.is_empty()) {
+        Some(error) => hide_addresses(error, &[recipient]),
+        None => "No reason recorded".to_string(),
+    }
+}
+
+/// Failed rows grouped by their shown reason, the most frequent first,
+/// with the ids of each group (for a retry).
+fn failed_groups(rows: &[FailedRow]) -> Vec<(FailedGroup, Vec<i64>)> {
+    let mut groups: Vec<(FailedGroup, Vec<i64>, i32, i32)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (id, recipient, error, attempts) in rows {
+        let reason = shown_reason(recipient, error.as_deref());
+        let at = *index.entry(reason.clone()).or_insert_with(|| {
+            groups.push((
+                FailedGroup {
+                    reason,
+                    messages: 0,
+                    attempts: String::new(),
+                },
+                Vec::new(),
+                i32::MAX,
+                i32::MIN,
+            ));
+            groups.len() - 1
+        });
+        let (group, ids, least, most) = &mut groups[at];
+        group.messages += 1;
+        ids.push(*id);
+        (*least, *most) = ((*least).min(*attempts), (*most).max(*attempts));
+    }
+    let mut groups: Vec<(FailedGroup, Vec<i64>)> = groups
+        .into_iter()
+        .map(|(mut group, ids, least, most)| {
+            group.attempts = if least == most {
+                least.to_string()
+            } else {
+                format!("{least}–{most}")
+            };
+            (group, ids)
+        })
+        .collect();
+    // Stable: equal counts keep the order of their newest failure.
+    groups.sort_by_key(|(group, _)| std::cmp::Reverse(group.messages));
+    groups
 }
 
 #[derive(Deserialize, Default)]
@@ -46,12 +145,13 @@ pub async fn show(
     signed_in: SignedIn,
     query: web::Query<DoneQuery>,
 ) -> WebResult<HttpResponse> {
-    let (counts, failed, suppressed) = state
+    let (k, counts, failed, suppressed) = state
         .db
         .run(|conn| {
             Ok::<_, StoreError>((
+                store::org::settings(conn)?.k(),
                 store::outbox::counts(conn)?,
-                store::outbox::failed(conn, 100)?,
+                store::outbox::failed(conn, FAILED_LIMIT)?,
                 store::outbox::suppressed(conn)?,
             ))
         })
@@ -74,31 +174,24 @@ pub async fn show(
     };
     ok(&EmailPage {
         page: PageContext::from(&signed_in),
-        counts,
-        failed: failed
+        k,
+        statuses: STATUSES.iter().map(|s| status_label(s)).collect(),
+        any_email: !counts.is_empty(),
+        counts: count_rows(&counts, k),
+        failed: failed_groups(&failed)
             .into_iter()
-            .map(
-                |(id, kind, recipient, error, attempts, created)| FailedView {
-                    id,
-                    recipient: matches!(
-                        Kind::parse(&kind),
-                        Some(Kind::Invitation | Kind::PasswordReset)
-                    )
-                    .then_some(recipient),
-                    kind,
-                    error: error.unwrap_or_default(),
-                    attempts,
-                    created: created.format("%Y-%m-%d %H:%M UTC").to_string(),
-                },
-            )
+            .map(|(group, _)| group)
             .collect(),
         suppressed: suppressed
             .into_iter()
-            .map(|(email, reason, at)| (email, reason, at.format("%Y-%m-%d %H:%M UTC").to_string()))
+            .map(|(email, reason)| {
+                let reason = shown_reason(&email, Some(&reason));
+                (email, reason)
+            })
             .collect(),
         notice: match query.done.as_str() {
             "retried" => Some(
-                "The message is back in the queue and will be sent at the next delivery round.",
+                "The messages are back in the queue and will be sent at the next delivery round.",
             ),
             "cleared" => Some("The address may receive email again."),
             _ => None,
@@ -107,13 +200,32 @@ pub async fn show(
     })
 }
 
-pub async fn retry(state: web::Data<AppState>, id: web::Path<i64>) -> WebResult<HttpResponse> {
-    let (id, now) = (*id, state.clock.now_naive());
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct RetryForm {
+    /// A reason as the page shows it: every failed message shown with it
+    /// goes back in the queue.
+    reason: String,
+}
+
+pub async fn retry(
+    state: web::Data<AppState>,
+    form: web::Form<RetryForm>,
+) -> WebResult<HttpResponse> {
+    let (reason, now) = (form.into_inner().reason, state.clock.now_naive());
     let retried = state
         .db
-        .run(move |conn| store::outbox::retry(conn, id, now))
+        .run(move |conn| {
+            let rows = store::outbox::failed(conn, FAILED_LIMIT)?;
+            let ids: Vec<i64> = failed_groups(&rows)
+                .into_iter()
+                .find(|(group, _)| group.reason == reason)
+                .map(|(_, ids)| ids)
+                .unwrap_or_default();
+            store::outbox::retry(conn, &ids, now)
+        })
         .await?;
-    if !retried {
+    if retried == 0 {
         return Err(AppError::not_found());
     }
     Ok(see_other("/admin/email?done=retried"))
@@ -138,4 +250,81 @@ pub async fn unsuppress(
         return Err(AppError::not_found());
     }
     Ok(see_other("/admin/email?done=cleared"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_below_k_zero_included_are_not_given_as_numbers() {
+        let counts = vec![
+            ("invitation".to_string(), "sent".to_string(), 12),
+            ("withdrawal_notice".to_string(), "sent".to_string(), 1),
+            ("digest".to_string(), "sent".to_string(), 5),
+        ];
+        let rows = count_rows(&counts, 5);
+        assert_eq!(rows.len(), Kind::ALL.len());
+        let sent = STATUSES.iter().position(|s| *s == "sent").unwrap();
+        let cell = |kind: &str| rows.iter().find(|r| r.kind == kind).unwrap().cells[sent].clone();
+        assert_eq!(cell("Invitations"), "12");
+        assert_eq!(cell("Digests"), "5");
+        assert_eq!(cell("Withdrawal notices"), "fewer than 5");
+        assert!(
+            rows.iter()
+                .flat_map(|r| &r.cells)
+                .filter(|c| !["12", "5"].contains(&c.as_str()))
+                .all(|c| c == "fewer than 5")
+        );
+    }
+
+    #[test]
+    fn failures_group_by_their_reason_with_every_address_hidden() {
+        let rows: Vec<FailedRow> = vec![
+            (
+                9,
+                "sam@example.com".into(),
+                Some("550 5.1.1 <sam@example.com>: User unknown".into()),
+                1,
+            ),
+            (
+                8,
+                "ana@example.com".into(),
+                Some("550 5.1.1 <ana@example.com>: User unknown".into()),
+                3,
+            ),
+            (
+                7,
+                "bo@example.com".into(),
+                Some("554 5.7.1 rejected".into()),
+                1,
+            ),
+            (6, "cy@example.com".into(), None, 2),
+        ];
+        let groups = failed_groups(&rows);
+        let shown: Vec<(&str, usize, &str, &[i64])> = groups
+            .iter()
+            .map(|(g, ids)| {
+                (
+                    g.reason.as_str(),
+                    g.messages,
+                    g.attempts.as_str(),
+                    ids.as_slice(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            vec![
+                (
+                    "550 5.1.1 <address hidden>: User unknown",
+                    2,
+                    "1–3",
+                    &[9, 8][..]
+                ),
+                ("554 5.7.1 rejected", 1, "1", &[7][..]),
+                ("No reason recorded", 1, "2", &[6][..]),
+            ]
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! Admin → People: list, add, edit, deactivate and reactivate people, issue
 //! set-password links, and invite many at once from a CSV file. Nothing here
-//! shows anyone's participation.
+//! shows anyone's participation, nor a way into an account someone uses: a
+//! set-password link is shown only for an invitation never used.
 
 use actix_multipart::Multipart;
 use actix_web::{HttpResponse, web};
@@ -15,7 +16,7 @@ use super::session::SignedIn;
 use crate::domain::email::EmailAddress;
 use crate::domain::names::{DepartmentName, PersonName};
 use crate::domain::roles::{Role, Roles};
-use crate::store::accounts::{self, InviteOutcome};
+use crate::store::accounts::{self, AdminPasswordLink, InviteOutcome};
 use crate::store::audit::Actor;
 use crate::store::users::{ChangeOutcome, NewUser, ProfileChange, User};
 use crate::store::{self, departments, users};
@@ -169,7 +170,8 @@ struct LinkPage {
     page: PageContext,
     heading: String,
     person: User,
-    link: String,
+    /// None when the link went to the person only.
+    link: Option<String>,
     days: i64,
 }
 
@@ -239,7 +241,7 @@ pub async fn create(
         InviteOutcome::Invited(person, token) => ok(&LinkPage {
             page: PageContext::from(&signed_in),
             heading: format!("{} was added", person.name),
-            link: link_for(&state, &token),
+            link: Some(link_for(&state, &token)),
             person,
             days: store::tokens::PASSWORD_LINK_DAYS,
         }),
@@ -432,7 +434,7 @@ pub async fn password_link(
     let person_id = person.id;
     let (base_url, domain) = (state.base_url.clone(), state.mail_domain.clone());
     let admin = signed_in.user.id;
-    let token = state
+    let outcome = state
         .db
         .run(move |conn| {
             accounts::new_password_link_by_email(
@@ -443,11 +445,16 @@ pub async fn password_link(
                 now,
             )
         })
-        .await?;
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let link = match outcome {
+        AdminPasswordLink::Shown(token) => Some(link_for(&state, &token)),
+        AdminPasswordLink::EmailedOnly => None,
+    };
     ok(&LinkPage {
         page: PageContext::from(&signed_in),
         heading: format!("A new password link for {}", person.name),
-        link: link_for(&state, &token),
+        link,
         person,
         days: store::tokens::PASSWORD_LINK_DAYS,
     })

@@ -282,7 +282,7 @@ pub fn route_table() -> Vec<RouteSpec> {
         spec(M::GET, "/admin/email", admin, || {
             web::get().to(admin_email::show)
         }),
-        spec(M::POST, "/admin/email/{id:\\d+}/retry", admin, || {
+        spec(M::POST, "/admin/email/retry", admin, || {
             web::post().to(admin_email::retry)
         }),
         spec(M::POST, "/admin/email/unsuppress", admin, || {

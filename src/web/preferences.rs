@@ -284,10 +284,37 @@ pub async fn save(
     Ok(see_other("/me/preferences?saved=1"))
 }
 
+/// The most account changes the page lists.
+const ACCOUNT_CHANGES_SHOWN: i64 = 500;
+
+/// An admin's change to the person's own account, in words, dated in the
+/// person's time zone.
+fn account_change(
+    at: chrono::NaiveDateTime,
+    action: &str,
+    detail: &str,
+    tz: chrono_tz::Tz,
+) -> Option<String> {
+    let on = at.and_utc().with_timezone(&tz).format("%-d %B %Y");
+    Some(match action {
+        store::users::DEPARTMENT_CHANGED => {
+            format!("Your department was changed {detail} on {on} by an administrator.")
+        }
+        "user.deactivated" => format!("Your account was deactivated on {on} by an administrator."),
+        "user.reactivated" => format!("Your account was reactivated on {on} by an administrator."),
+        "user.password_link" => {
+            format!("An administrator asked for a password link for your account on {on}.")
+        }
+        _ => return None,
+    })
+}
+
 #[derive(Template)]
 #[template(path = "me/visibility.html")]
 struct VisibilityPage {
     page: PageContext,
+    /// Changes admins made to this person's account, newest first.
+    account_changes: Vec<String>,
     org_name: String,
     built: super::reports::Built,
     bars: Vec<super::reports::BarView>,
@@ -299,9 +326,24 @@ pub async fn visibility(
     signed_in: SignedIn,
 ) -> WebResult<HttpResponse> {
     let settings = state.db.run(store::org::settings).await?;
+    let user_id = signed_in.user.id;
+    let changes = state
+        .db
+        .run(move |conn| store::audit::shown_to_person(conn, user_id, ACCOUNT_CHANGES_SHOWN))
+        .await?;
+    let tz = signed_in
+        .user
+        .timezone
+        .as_deref()
+        .and_then(|name| name.parse().ok())
+        .unwrap_or_else(|| settings.timezone());
     let built = super::reports::build(&state, &Default::default()).await?;
     ok(&VisibilityPage {
         page: PageContext::from(&signed_in),
+        account_changes: changes
+            .iter()
+            .filter_map(|(at, action, detail)| account_change(*at, action, detail, tz))
+            .collect(),
         org_name: settings.org_name,
         bars: super::reports::chart(&built.reports.chart),
         built,

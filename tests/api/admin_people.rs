@@ -133,16 +133,110 @@ backend_test!(
 );
 
 backend_test!(
-    async fn a_new_password_link_replaces_the_old_one(app) {
+    async fn an_unused_invitation_shows_its_new_link_and_older_links_stop_working(app) {
+        let server = crate::smtp_server::SmtpServer::start().await;
         app.login_as("admin@example.com", "admin").await;
-        let id = app.create_user("emp@example.com", "Emp", "employee").await;
+        let added = app
+            .post_form("/admin/people/new", &[("email", "new@example.com"), ("name", "New Person"), ("role_employee", "on")])
+            .await;
+        let invited = link_in(&added.text().await.unwrap());
+        let id = app
+            .db(|conn| users::find_by_email(conn, &chorus::domain::email::EmailAddress::parse("new@example.com").unwrap()))
+            .await
+            .unwrap()
+            .id;
         let first = link_in(&app.post_form(&format!("/admin/people/{id}/password-link"), &[]).await.text().await.unwrap());
         let second = link_in(&app.post_form(&format!("/admin/people/{id}/password-link"), &[]).await.text().await.unwrap());
         assert_ne!(first, second);
-        let first_path = first.strip_prefix(&app.address).unwrap().to_string();
+        for old in [&invited, &first] {
+            let path = old.strip_prefix(&app.address).unwrap().to_string();
+            assert_eq!(app.get_with(&new_client(), &path).await.status(), 404, "older links stop working");
+        }
+        // The person is told of each link an admin asked for, and that the admin saw it.
+        assert_eq!(crate::email::deliver(&app, &server).await.sent, 3);
+        let told: Vec<String> = server
+            .wait_for(3, std::time::Duration::from_secs(5))
+            .await
+            .into_iter()
+            .map(|r| r.data.replace("=\r\n", ""))
+            .filter(|raw| raw.contains("An administrator asked for a password link"))
+            .collect();
+        assert_eq!(told.len(), 2, "one notice per link");
+        assert!(told.iter().all(|raw| raw.contains("the administrator saw this link too")));
         let second_path = second.strip_prefix(&app.address).unwrap().to_string();
-        assert_eq!(app.get_with(&new_client(), &first_path).await.status(), 404);
-        assert_eq!(app.get_with(&new_client(), &second_path).await.status(), 200);
+        assert_eq!(app.post_form_with(&new_client(), &second_path, &[("password", PASSWORD)]).await.status(), 303);
+        // Used: from now on a link is for them only.
+        let page = app.post_form(&format!("/admin/people/{id}/password-link"), &[]).await.text().await.unwrap();
+        assert!(!page.contains("id=\"password-link\"") && !page.contains("/invite/"), "{page}");
+    }
+);
+
+/// The one link in an email (quoted-printable soft breaks undone).
+fn emailed_link(raw: &str, marker: &str) -> String {
+    let raw = raw.replace("=\r\n", "");
+    let start = raw.find(marker).expect("a link");
+    let from = raw[..start].rfind("http").unwrap();
+    raw[from..]
+        .split(['\r', '\n', ' ', '"', '<', '>'])
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+backend_test!(
+    async fn a_password_link_for_someone_who_signed_in_goes_only_to_them_with_a_notice(app) {
+        let server = crate::smtp_server::SmtpServer::start().await;
+        app.login_as("admin@example.com", "admin").await;
+        let id = app.create_user("emp@example.com", "Emp", "employee").await;
+        let emp = app.login_client("emp@example.com").await;
+        // And someone who only ever signed in with single sign-on.
+        let sso_id = app
+            .db(|conn| {
+                let user = users::NewUser {
+                    email: chorus::domain::email::EmailAddress::parse("sso@example.com").unwrap(),
+                    name: chorus::domain::names::PersonName::parse("Sso Person").unwrap(),
+                    roles: chorus::domain::roles::Roles::parse_list("employee").unwrap(),
+                    department: None,
+                };
+                let store::accounts::InviteOutcome::Invited(user, _) =
+                    store::accounts::invite(conn, &user, chrono::Utc::now().naive_utc())?
+                else {
+                    panic!("email taken");
+                };
+                use diesel::RunQueryDsl;
+                diesel::sql_query(format!("UPDATE users SET oidc_subject = 'sub-1' WHERE id = {}", user.id))
+                    .execute(conn)?;
+                Ok(user.id)
+            })
+            .await;
+        crate::email::deliver(&app, &server).await;
+
+        for person in [id, sso_id] {
+            let response = app.post_form(&format!("/admin/people/{person}/password-link"), &[]).await;
+            assert_eq!(response.status(), 200);
+            let page = response.text().await.unwrap();
+            assert!(page.contains("Chorus has emailed a one-time link") && page.contains("not shown to you"), "{page}");
+            assert!(!page.contains("id=\"password-link\"") && !page.contains("/invite/") && !page.contains("/password/reset/"),
+                "no link for the admin: {page}");
+        }
+        assert_eq!(crate::email::deliver(&app, &server).await.sent, 2);
+        let received = server.wait_for(2, std::time::Duration::from_secs(5)).await;
+        let to_emp = received.iter().find(|r| r.to == ["emp@example.com"]).expect("an email to the person");
+        assert!(received.iter().any(|r| r.to == ["sso@example.com"]));
+        let raw = to_emp.data.replace("=\r\n", "");
+        assert!(raw.contains("An administrator asked for a password link for your account"), "{raw}");
+        assert!(raw.contains("the administrator does not see it"), "{raw}");
+        let theirs = app.get_with(&emp, "/me/visibility").await.text().await.unwrap();
+        assert!(theirs.contains("An administrator asked for a password link for your account on"), "listed for them too");
+        // The link works for the person, and ends the sessions opened with the old password.
+        let link = emailed_link(&to_emp.data, "/password/reset/");
+        let path = link.strip_prefix(&app.address).unwrap().to_string();
+        let new_password = "granite meadow whistles softly";
+        assert_eq!(app.post_form_with(&new_client(), &path, &[("password", new_password)]).await.status(), 303);
+        assert_eq!(app.get_with(&emp, "/").await.status(), 303, "old sessions end");
+        // Audited, with what the admin was given.
+        let audit = app.get_html("/admin/audit").await;
+        assert!(audit.contains("user.password_link") && audit.contains("emailed to the person only"), "{audit}");
     }
 );
 
@@ -218,5 +312,52 @@ backend_test!(
         let search = app.get_html("/admin/people?q=person%2007").await;
         assert!(search.contains("1 person matching") && search.contains("p07@example.com"));
         assert!(!search.contains("p08@example.com"));
+    }
+);
+
+backend_test!(
+    async fn a_department_move_is_audited_and_shown_to_the_person(app) {
+        app.login_as("admin@example.com", "admin").await;
+        let id = app.create_user_in("emp@example.com", "Emp", "employee", Some("Sales")).await;
+        app.create_user_in("other@example.com", "Other", "employee", Some("Sales")).await;
+        let emp = app.login_client("emp@example.com").await;
+        let other = app.login_client("other@example.com").await;
+        let before = app.get_with(&emp, "/me/visibility").await.text().await.unwrap();
+        assert!(before.contains("Changes admins made to your account") && before.contains("None so far."));
+
+        let save = |department: &'static str, name: &'static str| {
+            let app = &app;
+            async move {
+                let response = app
+                    .post_form(&format!("/admin/people/{id}"), &[("name", name), ("department", department), ("role_employee", "on")])
+                    .await;
+                assert_eq!(response.status(), 303);
+            }
+        };
+        save("Research", "Emp").await;
+        save("Research", "Emp Renamed").await; // no move: no entry
+        assert_eq!(app.post_form(&format!("/admin/people/{id}/deactivate"), &[]).await.status(), 303);
+        assert_eq!(app.post_form(&format!("/admin/people/{id}/reactivate"), &[]).await.status(), 303);
+
+        let audit = app.get_html("/admin/audit").await;
+        assert!(audit.contains("user.department_changed") && audit.contains("from Sales to Research"), "{audit}");
+        assert!(audit.contains("department.created") && audit.contains("Research"), "the new department is audited");
+        assert_eq!(audit.matches("from Sales to Research").count(), 1, "{audit}");
+
+        let emp = app.login_client("emp@example.com").await;
+        let on = app.clock.now_naive().format("%-d %B %Y").to_string();
+        let page = app.get_with(&emp, "/me/visibility").await.text().await.unwrap();
+        assert!(
+            page.contains(&format!("Your department was changed from Sales to Research on {on} by an administrator.")),
+            "{page}"
+        );
+        assert_eq!(page.matches("Your department was changed").count(), 1);
+        assert!(page.contains(&format!("Your account was deactivated on {on} by an administrator.")));
+        assert!(page.contains(&format!("Your account was reactivated on {on} by an administrator.")));
+        // Newest first.
+        assert!(page.find("reactivated").unwrap() < page.find("Your department was changed").unwrap());
+        // Someone else sees nothing of it.
+        let theirs = app.get_with(&other, "/me/visibility").await.text().await.unwrap();
+        assert!(theirs.contains("None so far.") && !theirs.contains("Sales to Research"));
     }
 );

@@ -13,7 +13,7 @@ use crate::backend_test;
 use crate::helpers::*;
 use crate::smtp_server::{Mode, SmtpServer};
 
-async fn deliver(app: &TestApp, server: &SmtpServer) -> DeliveryReport {
+pub async fn deliver(app: &TestApp, server: &SmtpServer) -> DeliveryReport {
     let mailer = Mailer::smtp(&server.url()).unwrap();
     let settings = chorus::startup::delivery_settings(&app.config, &app.address);
     deliver_once(&app.state.db, &mailer, &app.clock, &settings)
@@ -289,6 +289,35 @@ backend_test!(
     }
 );
 
+/// The attribute values named `name` in a page, unescaped.
+fn form_values(page: &str, name: &str) -> Vec<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    page.match_indices(&marker)
+        .map(|(at, _)| {
+            let rest = &page[at + marker.len()..];
+            rest[..rest.find('"').unwrap()]
+                .replace("&#60;", "<")
+                .replace("&lt;", "<")
+                .replace("&#62;", ">")
+                .replace("&gt;", ">")
+                .replace("&#34;", "\"")
+                .replace("&quot;", "\"")
+                .replace("&#39;", "'")
+                .replace("&#38;", "&")
+                .replace("&amp;", "&")
+        })
+        .collect()
+}
+
+/// The part of a page from one heading to the next.
+fn section<'a>(page: &'a str, heading: &str) -> &'a str {
+    let start = page
+        .find(&format!(">{heading}</h2>"))
+        .unwrap_or_else(|| panic!("a {heading} section"));
+    let rest = &page[start..];
+    &rest[..rest[1..].find("<h2").map_or(rest.len(), |end| end + 1)]
+}
+
 backend_test!(
     async fn a_permanent_failure_fails_and_no_such_user_suppresses_the_address(app) {
         let server = SmtpServer::start().await;
@@ -300,22 +329,81 @@ backend_test!(
 
         app.login_as("admin@example.com", "admin").await;
         let page = app.get_html("/admin/email").await;
-        assert!(page.contains("person0@example.com") && page.contains("554"), "failed row with its error");
-        let response = app.post_form(&format!("/admin/email/{}/retry", row.id), &[]).await;
+        let failed = section(&page, "Failed");
+        assert!(failed.contains("554") && failed.contains("Transaction failed"), "the failure with its reason");
+        assert!(!page.contains("person0@example.com"), "but not whose it was");
+        let reasons = form_values(&page, "reason");
+        assert_eq!(reasons.len(), 1, "one group");
+        let response = app.post_form("/admin/email/retry", &[("reason", &reasons[0])]).await;
         assert_eq!(response.status(), 303);
+        assert_eq!(app.post_form("/admin/email/retry", &[("reason", &reasons[0])]).await.status(), 404,
+            "nothing failed with that reason any more");
         server.set_mode(Mode::NoSuchUser);
         assert_eq!(deliver(&app, &server).await.failed, 1);
         assert!(app.db(|conn| outbox::is_suppressed(conn, "person0@example.com")).await);
-        assert!(app.get_html("/admin/email").await.contains("Suppressed addresses"));
+        let page = app.get_html("/admin/email").await;
+        let suppressed = section(&page, "Suppressed addresses");
+        assert!(suppressed.contains("person0@example.com"), "the address to fix, with the reason");
+        assert!(suppressed.contains("&#60;address hidden&#62;") || suppressed.contains("&lt;address hidden&gt;"));
         // Suppressed: even with the server accepting again, nothing goes out.
         server.set_mode(Mode::Accept);
-        app.post_form(&format!("/admin/email/{}/retry", row.id), &[]).await;
+        let reasons = form_values(&page, "reason");
+        assert!(reasons[0].contains("<address hidden>: Recipient address rejected"), "{reasons:?}");
+        app.post_form("/admin/email/retry", &[("reason", &reasons[0])]).await;
         deliver(&app, &server).await;
         assert!(server.received().is_empty());
         let response = app.post_form("/admin/email/unsuppress", &[("email", "person0@example.com")]).await;
         assert_eq!(response.status(), 303);
-        app.post_form(&format!("/admin/email/{}/retry", row.id), &[]).await;
+        let page = app.get_html("/admin/email").await;
+        app.post_form("/admin/email/retry", &[("reason", &form_values(&page, "reason")[0])]).await;
         assert_eq!(deliver(&app, &server).await.sent, 1);
+    }
+);
+
+backend_test!(
+    async fn admin_email_ties_no_address_to_a_kind_or_a_time_and_hides_counts_below_k(app) {
+        let server = SmtpServer::start().await;
+        invite_many(&app, 6).await;
+        assert_eq!(deliver(&app, &server).await.sent, 6);
+        // One person shared a post that is then withdrawn; their mailbox is gone.
+        let (me, post) = digest_ready(&app).await;
+        let now = app.clock.now_naive();
+        app.db(move |conn| store::shares::record(conn, me, post, Platform::X, 1, false, now).map(|_| ())).await;
+        app.db(move |conn| posts::withdraw_and_notify(conn, post, "Wrong figures.", 1, now, "localhost").map(|_| ())).await;
+        server.set_mode(Mode::NoSuchUser);
+        assert_eq!(deliver(&app, &server).await.failed, 1);
+        let kept = app.db(outbox::suppressed).await;
+        assert!(kept[0].1.contains("<emp@example.com>"), "the relay quoted the address: {kept:?}");
+
+        app.login_as("admin@example.com", "admin").await;
+        let page = app.get_html("/admin/email").await;
+        // Counts: six invitations sent are shown; one withdrawal notice is not.
+        let counts = section(&page, "Outbox");
+        let row = |kind: &str| {
+            let start = counts.find(&format!(">{kind}</th>")).unwrap();
+            counts[start..start + counts[start..].find("</tr>").unwrap()].to_string()
+        };
+        assert!(row("Invitations").contains("<td>6</td>"), "{counts}");
+        let notices = row("Withdrawal notices");
+        assert_eq!(notices.matches("<td>fewer than 5</td>").count(), 5, "{notices}");
+        assert!(!counts.contains("<td>1</td>"), "no count below k: {counts}");
+        assert!(!counts.contains("@"), "no address among the counts");
+        // Failures: the reason without the address, no kind, no time.
+        let failed = section(&page, "Failed");
+        assert!(failed.contains("address hidden") && failed.contains("Recipient address rejected"), "{failed}");
+        assert!(!failed.contains("emp@example.com") && !failed.contains("@"), "{failed}");
+        for kind in ["withdrawal", "Withdrawal", "digest", "Digest", "invitation", "Invitation"] {
+            assert!(!failed.contains(kind), "no kind next to a failure: {failed}");
+        }
+        // Suppressed: the address and the reason, nothing else.
+        let suppressed = section(&page, "Suppressed addresses");
+        assert!(suppressed.contains("emp@example.com"));
+        assert_eq!(suppressed.matches("emp@example.com").count(), 2, "in its cell and its clear form only");
+        for said in ["withdrawal", "Withdrawal", "digest", "Digest", "shared", "Wrong figures"] {
+            assert!(!suppressed.contains(said), "no kind or post next to an address: {suppressed}");
+        }
+        let day = now.format("%Y-%m-%d").to_string();
+        assert!(!page.contains(&day) && !page.contains("UTC"), "no time anywhere on the page");
     }
 );
 

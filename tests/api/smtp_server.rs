@@ -19,7 +19,7 @@ pub enum Mode {
     TemporaryFailure,
     /// `554 5.0.0` after the message data, as a content filter would answer.
     PermanentFailure,
-    /// `550 5.1.1` to every RCPT TO.
+    /// `550 5.1.1 <address>: …` to every RCPT TO, quoting the address.
     NoSuchUser,
     /// Nothing listens on the port (connections are refused) and open
     /// sessions are closed at their next command.
@@ -258,6 +258,7 @@ async fn session(
         }
         let upper = line.to_ascii_uppercase();
         let verb = upper.split_whitespace().next().unwrap_or_default();
+        let quoting: String;
         let reply: &str = match verb {
             // No STARTTLS offered: lettre only goes plaintext with tls=none.
             "EHLO" => {
@@ -296,7 +297,14 @@ async fn session(
             "RCPT" if from.is_none() => "503 5.5.1 Need MAIL before RCPT\r\n",
             "RCPT" => match current {
                 Mode::TemporaryFailure => "451 4.3.0 Temporary failure, try again later\r\n",
-                Mode::NoSuchUser => "550 5.1.1 No such user here\r\n",
+                // As Postfix answers: the address quoted back.
+                Mode::NoSuchUser => {
+                    quoting = format!(
+                        "550 5.1.1 <{}>: Recipient address rejected: User unknown\r\n",
+                        path_argument(&line)
+                    );
+                    &quoting
+                }
                 _ => {
                     to.push(path_argument(&line));
                     "250 2.1.5 Ok\r\n"
