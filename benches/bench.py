@@ -35,7 +35,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO_PASSWORD = "harbour lantern orchid seven"
 PG_ADMIN_URL = os.environ.get("CHORUS_BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432/test")
 PG_DATABASE = "chorus_bench"
-# PostgreSQL runs on the same machine: the README's advice for that case is
+# PostgreSQL runs on the same machine: docs/postgresql.md's advice for that case is
 # no TLS on loopback (set CHORUS_BENCH_PG_PARAMS="" to measure libpq's
 # default, TLS when the server offers it).
 PG_PARAMS = os.environ.get("CHORUS_BENCH_PG_PARAMS", "sslmode=disable")

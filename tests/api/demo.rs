@@ -101,7 +101,7 @@ fn the_demo_command_fills_an_empty_database_once_and_prints_the_logins() {
     assert!(String::from_utf8_lossy(&second.stderr).contains("already has people"));
 }
 
-/// `chorus serve --demo`, the README's first command: on an empty database
+/// `chorus serve --demo`, the demo command of the README: on an empty database
 /// it fills the demo organisation, prints the logins and serves it; the
 /// printed admin login works. On a database with people it adds nothing.
 #[actix_web::test]

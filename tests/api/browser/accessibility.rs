@@ -3,7 +3,7 @@
 //! the dark scheme (where every page must also fit without sideways
 //! scrolling), and a keyboard alone goes from login to a share.
 //!
-//! axe-core comes from npm: `npm ci --prefix tests/a11y` (see README).
+//! axe-core comes from npm: `npm ci --prefix tests/a11y` (see docs/accessibility.md).
 
 use std::collections::BTreeSet;
 
