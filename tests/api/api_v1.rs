@@ -335,8 +335,11 @@ backend_test!(
         let now = app.clock.now_naive();
         app.db(move |conn| consent::record_choice(conn, ann, Purpose::ShareSuggestions(Platform::X), Choice::No, None, "test", now).map(|_| ())).await;
         let (status, _, body) = call(&app, "POST", &format!("/api/v1/queue/{post}/share/x"), &tok, None).await;
-        assert_eq!((status, code(&body)), (409, "no_consent"));
+        let (_, _, unknown) = call(&app, "POST", "/api/v1/queue/99999/share/x", &tok, None).await;
+        assert_eq!((status, &body), (404, &unknown), "as for an unknown post, no distinguishable no_consent");
         assert_eq!(app.db(move |conn| shares::history(conn, ann)).await.len(), 0);
+        let (status, _, body) = call(&app, "POST", &format!("/api/v1/queue/{post}/dismiss"), &tok, None).await;
+        assert_eq!((status, &body), (404, &unknown), "nor dismissed: no platform said yes to");
     }
 );
 
@@ -351,8 +354,23 @@ backend_test!(
         assert_eq!(status, 204);
         let (_, _, body) = call(&app, "GET", "/api/v1/queue", &tok, None).await;
         assert_eq!(body["total"], 0, "{body}");
-        let (status, _, _) = call(&app, "POST", "/api/v1/queue/99999/dismiss", &tok, None).await;
+        let (status, _, unknown) = call(&app, "POST", "/api/v1/queue/99999/dismiss", &tok, None).await;
         assert_eq!(status, 404);
+        // A draft's id answers as an unknown id, and stores nothing.
+        let now = app.clock.now_naive();
+        let draft = app
+            .db(move |conn| {
+                posts::create_draft(conn, &posts::PostInput {
+                    title: "d".into(), link: "https://example.com/d".into(), base_text: "d".into(),
+                    captions: vec![(Platform::X, vec!["d".into()])], target_all: true, department_ids: vec![], expires_at: None,
+                }, hub, now)
+            })
+            .await;
+        let (status, _, body) = call(&app, "POST", &format!("/api/v1/queue/{draft}/dismiss"), &tok, None).await;
+        assert_eq!((status, &body), (404, &unknown));
+        let (status, _, body) = call(&app, "POST", &format!("/api/v1/queue/{draft}/share/x"), &tok, None).await;
+        assert_eq!((status, code(&body)), (404, "not_found"));
+        assert_eq!(app.db(move |conn| shares::dismissed(conn, ann)).await.len(), 1, "only the offered post");
     }
 );
 
