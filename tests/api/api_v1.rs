@@ -262,6 +262,11 @@ backend_test!(
         assert_eq!(body["total"], 1);
         let item = &body["posts"][0];
         assert_eq!(item["id"], post);
+        // What the queue page shows, no more: never the hub's internal title.
+        let mut keys: Vec<&str> = item.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort();
+        assert_eq!(keys, ["id", "link", "offers"], "{item}");
+
         let offer = &item["offers"][0];
         assert_eq!(offer["platform"], "x");
         let text = offer["text"].as_str().unwrap();
@@ -272,6 +277,10 @@ backend_test!(
         assert_eq!(offer["shared"], false);
         let (status, _, body) = call(&app, "GET", "/api/v1/queue?page=0", &tok, None).await;
         assert_eq!((status, code(&body)), (400, "bad_request"));
+        publish(&app, hub, "Hub only plan").await;
+        let (_, _, body) = call(&app, "GET", "/api/v1/queue", &tok, None).await;
+        assert_eq!(body["total"], 2);
+        assert!(!body.to_string().contains("Hub only plan"), "the internal title stays with the hub: {body}");
     }
 );
 

@@ -21,10 +21,11 @@ pub struct QueueResponse {
     pub total: i64,
 }
 
+/// What the queue page shows of a post, no more: the hub's internal title
+/// stays with the hub.
 #[derive(Serialize, ToSchema)]
 pub struct QueuePost {
     pub id: i64,
-    pub title: String,
     pub link: String,
     /// One offer per platform the caller said yes to and the post is for.
     pub offers: Vec<Offer>,
@@ -109,7 +110,6 @@ pub async fn list(
         }
         posts.push(QueuePost {
             id: shown.id,
-            title: item.post.title.clone(),
             link: shown.link.to_string(),
             offers,
         });
