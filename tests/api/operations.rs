@@ -507,3 +507,145 @@ async fn forwarded_for_from_an_untrusted_peer_is_ignored() {
         429
     );
 }
+
+backend_test!(
+    async fn logs_and_metrics_name_routes_by_pattern_and_participation_lines_carry_no_user_id(app) {
+        use chorus::domain::consent::{Choice, Purpose};
+        use chorus::domain::platforms::Platform;
+        use chorus::store;
+
+        const METRICS_TOKEN: &str = "metrics-token-for-log-tests-0123456789";
+        let hub = app.create_user("hub@example.com", "Hub", "comms,admin").await;
+        let me = app.create_user("emp@example.com", "Emp", "employee").await;
+        let now = app.clock.now_naive();
+        let post = app
+            .db(move |conn| {
+                diesel::sql_query("UPDATE org_settings SET org_name = 'Acme', enabled_platforms = 'linkedin,x'")
+                    .execute(conn)?;
+                store::policy::publish(conn, "# Policy", false, hub, now)?;
+                store::consent::record_choice(conn, me, Purpose::ShareSuggestions(Platform::X), Choice::Yes, None, "test", now)?;
+                let input = store::posts::PostInput {
+                    title: "Internal".into(),
+                    link: "https://example.com/news".into(),
+                    base_text: "Our news".into(),
+                    captions: vec![(Platform::X, vec!["Our news".into()])],
+                    target_all: true,
+                    department_ids: vec![],
+                    expires_at: None,
+                };
+                let id = store::posts::create_draft(conn, &input, hub, now)?;
+                store::posts::schedule(conn, id, now, chrono_tz::UTC, hub, now)?;
+                Ok(id)
+            })
+            .await;
+        let url = app.database.as_ref().map(|d| d.url.clone());
+        let mut served = Served::start(
+            &app.config.data_dir,
+            url.as_deref(),
+            &[("CHORUS_LOG_FORMAT", "json"), ("CHORUS_METRICS_TOKEN", METRICS_TOKEN)],
+        );
+        let client = new_client();
+        let page = client.get(served.url("/login")).send().await.unwrap().text().await.unwrap();
+        let token = extract_csrf_token(&page).unwrap();
+        let login = client
+            .post(served.url("/login"))
+            .form(&[("csrf_token", token.as_str()), ("email", "emp@example.com"), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(login.status(), 303);
+        let page = client.get(served.url("/queue")).send().await.unwrap().text().await.unwrap();
+        let csrf = extract_csrf_token(&page).unwrap();
+        let form = [("csrf_token", csrf.as_str())];
+        let mut participation_ids = Vec::new();
+        let mut remember = |response: &reqwest::Response| {
+            participation_ids.push(response.headers()["x-request-id"].to_str().unwrap().to_string());
+        };
+        for path in [
+            format!("/queue/{post}/share/x"),
+            format!("/queue/{post}/dismiss"),
+            format!("/queue/{post}/restore"),
+            format!("/queue/notices/{post}/read"),
+        ] {
+            let response = client.post(served.url(&path)).form(&form).send().await.unwrap();
+            assert!(response.status().as_u16() < 500, "{path}: {}", response.status());
+            remember(&response);
+        }
+        let consent = Purpose::ShareSuggestions(Platform::LinkedIn);
+        let response = client
+            .post(served.url("/me/consent"))
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("purpose", consent.name()),
+                ("platform", consent.platform_slug()),
+                ("choice", "yes"),
+                ("instance", ""),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303, "consent saved");
+        remember(&response);
+        for path in ["/me/consent", "/me/preferences", "/queue"] {
+            let response = client.get(served.url(path)).send().await.unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            remember(&response);
+        }
+        let response = client.post(served.url("/me/preferences")).form(&form).send().await.unwrap();
+        remember(&response);
+        let response = client.get(served.url("/unsubscribe/some-one-time-token")).send().await.unwrap();
+        remember(&response);
+        // A page that is not participation keeps the user id on its line.
+        let other = client.get(served.url("/me/visibility")).send().await.unwrap();
+        assert_eq!(other.status(), 200);
+        let other_id = other.headers()["x-request-id"].to_str().unwrap().to_string();
+        let metrics = client
+            .get(served.url("/metrics"))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        served.wait_for_log(&other_id, Duration::from_secs(5));
+        for id in &participation_ids {
+            served.wait_for_log(id, Duration::from_secs(5));
+        }
+        served.sigterm();
+        assert!(served.exit_within(Duration::from_secs(15)).success());
+
+        let lines = served.stderr();
+        let parsed: Vec<serde_json::Value> = lines
+            .iter()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect();
+        for id in &participation_ids {
+            let of_request: Vec<_> = parsed.iter().filter(|v| v["span"]["request_id"] == id.as_str()).collect();
+            assert!(!of_request.is_empty(), "{id}: {lines:#?}");
+            for line in of_request {
+                assert!(line["span"].get("user_id").is_none(), "a participation line names a user: {line}");
+            }
+        }
+        let other_line = parsed
+            .iter()
+            .find(|v| v["span"]["request_id"] == other_id.as_str() && v["fields"]["message"] == "request")
+            .unwrap();
+        assert_eq!(other_line["span"]["user_id"], me, "{other_line}");
+        let all = lines.join("\n");
+        assert!(all.contains("/queue/{id}/share/{platform}"), "{all}");
+        for text in [&all, &metrics] {
+            for concrete in [
+                format!("/queue/{post}/"),
+                format!("/queue/notices/{post}"),
+                "/share/x".to_string(),
+                "some-one-time-token".to_string(),
+            ] {
+                assert!(!text.contains(&concrete), "{concrete:?} in:\n{text}");
+            }
+        }
+        assert!(metrics.contains(r#"route="/queue/{id}/share/{platform}""#), "{metrics}");
+        assert!(metrics.contains(r#"route="/queue/{id}/dismiss""#), "{metrics}");
+    }
+);
