@@ -99,7 +99,7 @@ pub fn prepare_data_dir(config: &Config) -> Result<(), StartupError> {
         ("the data directory", config.data_dir.clone()),
         ("the email outbox folder", config.outbox_dir()),
     ] {
-        std::fs::create_dir_all(&dir).map_err(|source| StartupError::DataDir {
+        crate::data_dir::create_private_dir(&dir).map_err(|source| StartupError::DataDir {
             what,
             path: dir.display().to_string(),
             source,
@@ -127,6 +127,13 @@ pub fn prepare_data_dir(config: &Config) -> Result<(), StartupError> {
             what,
             path: folder.display().to_string(),
             source,
+        })?;
+        crate::data_dir::private_sqlite_files(file).map_err(|source| {
+            StartupError::NotWritable {
+                what: "the SQLite database file",
+                path: file.display().to_string(),
+                source,
+            }
         })?;
     }
     Ok(())

@@ -26,9 +26,34 @@ impl Served {
         database_url: Option<&str>,
         env: &[(&str, &str)],
     ) -> Served {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_chorus"));
+        Served::start_with_umask(data_dir, database_url, env, None)
+    }
+
+    /// `chorus serve`, under this umask when given (through `sh`, which
+    /// then becomes `chorus`: the same process).
+    fn start_with_umask(
+        data_dir: &std::path::Path,
+        database_url: Option<&str>,
+        env: &[(&str, &str)],
+        umask: Option<&str>,
+    ) -> Served {
+        let chorus = env!("CARGO_BIN_EXE_chorus");
+        let mut command = match umask {
+            Some(mask) => {
+                let mut sh = Command::new("sh");
+                sh.arg("-c")
+                    .arg(format!("umask {mask} && exec \"$0\" serve"))
+                    .arg(chorus);
+                sh
+            }
+            None => {
+                let mut direct = Command::new(chorus);
+                direct.arg("serve");
+                direct
+            }
+        };
         command
-            .arg("serve")
+            .env_remove("CHORUS_SECRET_KEY")
             .env_remove("CHORUS_DATABASE_URL")
             .env_remove("CHORUS_BASE_URL")
             .env_remove("CHORUS_SMTP_URL")
@@ -647,5 +672,94 @@ backend_test!(
         }
         assert!(metrics.contains(r#"route="/queue/{id}/share/{platform}""#), "{metrics}");
         assert!(metrics.contains(r#"route="/queue/{id}/dismiss""#), "{metrics}");
+    }
+);
+
+backend_test!(
+    async fn a_fresh_install_keeps_its_files_to_its_own_user_whatever_the_umask(app) {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let data_dir = root.path().join("new").join("data");
+        let chorus = env!("CARGO_BIN_EXE_chorus");
+        let pg_url = app.database.as_ref().map(|d| d.url.clone());
+        let url = pg_url
+            .clone()
+            .unwrap_or_else(|| data_dir.join("chorus.db").to_string_lossy().into_owned());
+        let migrated = Command::new("sh")
+            .arg("-c")
+            .arg("umask 022 && exec \"$0\" migrate")
+            .arg(chorus)
+            .env_remove("CHORUS_SECRET_KEY")
+            .env("CHORUS_DATA_DIR", &data_dir)
+            .env("CHORUS_DATABASE_URL", &url)
+            .env("CHORUS_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(migrated.status.success(), "{}", String::from_utf8_lossy(&migrated.stderr));
+        // An invitation waits in the outbox: the server writes it as an .eml.
+        let mut conn = chorus::db::establish(&url).unwrap();
+        let new_user = chorus::store::users::NewUser {
+            email: chorus::domain::email::EmailAddress::parse("invitee@example.com").unwrap(),
+            name: chorus::domain::names::PersonName::parse("Invitee").unwrap(),
+            roles: chorus::domain::roles::Roles::parse_list("employee").unwrap(),
+            department: None,
+        };
+        let mail = chorus::store::accounts::MailContext {
+            base_url: "http://127.0.0.1",
+            mail_domain: "localhost",
+        };
+        chorus::store::accounts::invite_by_email(
+            &mut conn,
+            &new_user,
+            &mail,
+            chorus::store::audit::Actor::System,
+            app.clock.now_naive(),
+        )
+        .unwrap();
+        drop(conn);
+        let served = Served::start_with_umask(
+            &data_dir,
+            pg_url.as_deref(),
+            &[("CHORUS_JOBS_INTERVAL_SECONDS", "1")],
+            Some("022"),
+        );
+        let outbox = data_dir.join("outbox");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let eml = loop {
+            let found = std::fs::read_dir(&outbox)
+                .map(|entries| {
+                    entries
+                        .map_while(Result::ok)
+                        .map(|e| e.path())
+                        .find(|p| p.extension().is_some_and(|x| x == "eml"))
+                })
+                .unwrap_or(None);
+            if let Some(path) = found {
+                break path;
+            }
+            assert!(Instant::now() < deadline, "no .eml written: {:#?}", served.stderr());
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(std::fs::read_to_string(&eml).unwrap().contains("invitee@example.com"));
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let mut expected = vec![
+            (root.path().join("new"), 0o700),
+            (data_dir.clone(), 0o700),
+            (outbox.clone(), 0o700),
+            (data_dir.join("secret.key"), 0o600),
+            (eml.clone(), 0o600),
+        ];
+        if pg_url.is_none() {
+            expected.push((data_dir.join("chorus.db"), 0o600));
+            for companion in ["chorus.db-wal", "chorus.db-shm"] {
+                let path = data_dir.join(companion);
+                assert!(path.exists(), "the server runs in WAL mode: {companion}");
+                expected.push((path, 0o600));
+            }
+        }
+        for (path, want) in expected {
+            assert_eq!(mode(&path), want, "{} is {:o}", path.display(), mode(&path));
+        }
+        served.sigterm();
     }
 );
