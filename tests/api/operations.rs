@@ -763,3 +763,51 @@ backend_test!(
         served.sigterm();
     }
 );
+
+backend_test!(
+    async fn consent_chains_from_before_seals_are_sealed_at_the_first_start(app) {
+        use chorus::domain::consent::{Choice, Purpose};
+        use chorus::domain::platforms::Platform;
+        let hub = app.create_user("hub@example.com", "Hub", "comms,admin").await;
+        let me = app.create_user("emp@example.com", "Emp", "employee").await;
+        let now = app.clock.now_naive();
+        app.db(move |conn| {
+            chorus::store::policy::publish(conn, "# Policy", false, hub, now)?;
+            chorus::store::consent::record_choice(conn, me, Purpose::ShareSuggestions(Platform::X), Choice::Yes, None, "test", now)
+                .map(|_| ())
+        })
+        .await;
+        // As the seal migration leaves a chain written before it.
+        app.db(move |conn| {
+            diesel::sql_query(format!(
+                "UPDATE consent_seals SET kind = 'pending', events = 0, head_hash = '', mac = '' WHERE user_id = {me}"
+            ))
+            .execute(conn)?;
+            Ok(())
+        })
+        .await;
+        let url = app.database.as_ref().map(|d| d.url.clone());
+        let verify = || {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_chorus"));
+            command
+                .args(["consent", "verify"])
+                .env_remove("CHORUS_SECRET_KEY")
+                .env_remove("CHORUS_DATABASE_URL")
+                .env("CHORUS_DATA_DIR", &app.config.data_dir)
+                .env("CHORUS_LOG", "warn");
+            if let Some(url) = &url {
+                command.env("CHORUS_DATABASE_URL", url);
+            }
+            command.output().unwrap()
+        };
+        let before = verify();
+        assert_eq!(before.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&before.stderr).contains("not sealed yet"));
+        let mut served = Served::start(&app.config.data_dir, url.as_deref(), &[]);
+        served.wait_for_log("sealed as found", Duration::from_secs(10));
+        served.sigterm();
+        served.exit_within(Duration::from_secs(15));
+        let after = verify();
+        assert!(after.status.success(), "{}", String::from_utf8_lossy(&after.stderr));
+    }
+);
