@@ -270,6 +270,7 @@ pub fn generate(
                 .collect();
             insert_batch!(conn, consent_state::table, rows);
         }
+        crate::store::consent::seal_all(conn)?;
 
         // Posts spread over the weeks, a few withdrawn, a few still scheduled.
         let mut post_rows = Vec::new();

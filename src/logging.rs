@@ -1,7 +1,9 @@
 //! Log output: human-readable lines by default, or one JSON object per line
 //! (`CHORUS_LOG_FORMAT=json`) for log collectors; `CHORUS_LOG` filters. Log
 //! lines name people by user id only: never an email address, a name, a
-//! token, a cookie or a password.
+//! token, a cookie or a password. Requests are named by route pattern, and
+//! lines of participation routes (sharing, skipping, consent, preferences,
+//! unsubscribing, notices) carry no user id at all (web::telemetry).
 
 use tracing_subscriber::EnvFilter;
 

@@ -99,7 +99,7 @@ pub fn prepare_data_dir(config: &Config) -> Result<(), StartupError> {
         ("the data directory", config.data_dir.clone()),
         ("the email outbox folder", config.outbox_dir()),
     ] {
-        std::fs::create_dir_all(&dir).map_err(|source| StartupError::DataDir {
+        crate::data_dir::create_private_dir(&dir).map_err(|source| StartupError::DataDir {
             what,
             path: dir.display().to_string(),
             source,
@@ -128,6 +128,13 @@ pub fn prepare_data_dir(config: &Config) -> Result<(), StartupError> {
             path: folder.display().to_string(),
             source,
         })?;
+        crate::data_dir::private_sqlite_files(file).map_err(|source| {
+            StartupError::NotWritable {
+                what: "the SQLite database file",
+                path: file.display().to_string(),
+                source,
+            }
+        })?;
     }
     Ok(())
 }
@@ -140,12 +147,18 @@ fn same_folder(a: &std::path::Path, b: &std::path::Path) -> bool {
 }
 
 /// Connects to the configured database and applies pending migrations.
+/// Installs the consent ledger's key, derived from the server's secret, so
+/// that consent writes are sealed and `chorus consent verify` can check them.
 pub fn open_database(config: &Config) -> Result<Db, StartupError> {
     prepare_data_dir(config)?;
-    Ok(Db::connect_and_migrate(
-        &config.database_url(),
-        config.db_pool_size,
-    )?)
+    let db = Db::connect_and_migrate(&config.database_url(), config.db_pool_size)?;
+    // `migrate` needs no key (a read-only data dir may hold none): without
+    // one, consent writes stay unsealed and verify says so.
+    match secret_key::load_or_create(config.secret_key.as_deref(), &config.data_dir) {
+        Ok(key) => crate::store::consent::install_ledger_key(&key),
+        Err(e) => tracing::warn!(error = %e, "consent ledger key unavailable"),
+    }
+    Ok(db)
 }
 
 fn resolve_base_url(config: &Config, port: u16) -> Result<String, StartupError> {
@@ -209,6 +222,16 @@ impl Application {
                 blocking_config.secret_key.as_deref(),
                 &blocking_config.data_dir,
             )?;
+            // Chains from before the ledger was keyed are sealed as found.
+            let sealed = db
+                .run_sync(crate::store::consent::seal_pending)
+                .map_err(|e| StartupError::Store(e.to_string()))?;
+            if sealed > 0 {
+                tracing::warn!(
+                    people = sealed,
+                    "consent chains from before keyed seals were sealed as found"
+                );
+            }
             Ok::<_, StartupError>((db, key))
         })
         .await

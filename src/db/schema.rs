@@ -126,6 +126,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    consent_seals (user_id) {
+        user_id -> BigInt,
+        kind -> Text,
+        events -> BigInt,
+        head_hash -> Text,
+        mac -> Text,
+    }
+}
+
+diesel::table! {
     consent_state (user_id, purpose, platform) {
         user_id -> BigInt,
         purpose -> Text,
@@ -361,6 +371,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     policy_versions,
     consent_events,
     consent_erasures,
+    consent_seals,
     consent_state,
     hub_caps,
     posts,

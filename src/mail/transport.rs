@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
+use lettre::Message;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::extension::ClientId;
-use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::smtp_sessions::{Relay, Security, SessionError, Sessions};
 
@@ -116,10 +116,10 @@ pub struct SmtpRelay {
     relay: String,
 }
 
-/// A folder of .eml files.
+/// A folder of .eml files, each readable by Chorus's user only (0600):
+/// they hold reset and invitation links.
 #[derive(Clone)]
 pub struct Outbox {
-    transport: AsyncFileTransport<Tokio1Executor>,
     dir: PathBuf,
 }
 
@@ -171,14 +171,13 @@ impl Mailer {
     /// Creates the folder if missing, and checks that it can be written:
     /// a read-only or full outbox is a start-up error, not a retry loop.
     pub fn files(dir: &Path) -> Result<Mailer, MailerError> {
-        std::fs::create_dir_all(dir)
+        crate::data_dir::create_private_dir(dir)
             .and_then(|()| crate::data_dir::check_writable(dir))
             .map_err(|source| MailerError::Folder {
                 path: dir.display().to_string(),
                 source,
             })?;
         Ok(Mailer::Files(Outbox {
-            transport: AsyncFileTransport::new(dir),
             dir: dir.to_path_buf(),
         }))
     }
@@ -228,12 +227,16 @@ impl Mailer {
                     }
                 }
             }
-            Mailer::Files(outbox) => outbox
-                .transport
-                .send(message)
+            Mailer::Files(outbox) => {
+                let raw = message.formatted();
+                let path = outbox.dir.join(format!("{}.eml", uuid::Uuid::new_v4()));
+                actix_web::rt::task::spawn_blocking(move || {
+                    crate::data_dir::write_private(&path, &raw)
+                })
                 .await
-                .map(|_id| ())
-                .map_err(|e| SendFailure::temporary(format!("cannot write the .eml file: {e}"))),
+                .map_err(|e| SendFailure::temporary(format!("cannot write the .eml file: {e}")))?
+                .map_err(|e| SendFailure::temporary(format!("cannot write the .eml file: {e}")))
+            }
             Mailer::Memory(sent) => {
                 let raw = String::from_utf8_lossy(&message.formatted()).into_owned();
                 // A test that panicked while holding the lock must not hide

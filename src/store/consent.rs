@@ -5,7 +5,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::{DbConnection, StoreError, StoreResult, org, policy};
-use crate::db::schema::{consent_erasures, consent_events, consent_state, user_caps, users};
+use crate::db::schema::{
+    consent_erasures, consent_events, consent_seals, consent_state, user_caps, users,
+};
 use crate::domain::consent::{
     Action, BrokenLink, Choice, ConsentEvent, Purpose, Status, action_for, verify_chain,
 };
@@ -298,6 +300,7 @@ fn append(
             consent_events::hash.eq(&event.hash),
         ))
         .execute(conn)?;
+    seal(conn, new.user_id, &event.hash)?;
     let status = new.action.status_after().as_str();
     let key = (new.user_id, new.purpose.name(), new.purpose.platform_slug());
     let updated = match instance {
@@ -445,27 +448,332 @@ pub fn invalidate_given_before(
     })
 }
 
-/// Checks every person's chain; the number of events checked, or the first
-/// broken link found.
+// ---- Seals: the ledger, keyed with a secret the database does not hold ----
+
+/// The ledger key: HMAC(server secret, "consent-ledger"), installed once at
+/// start (`startup::open_database`). Process-wide, as the server's secret is.
+static LEDGER_KEY: std::sync::RwLock<Option<[u8; 32]>> = std::sync::RwLock::new(None);
+
+/// Derives the ledger key from the server's secret and installs it.
+pub fn install_ledger_key(server_secret: &[u8]) {
+    let key: [u8; 32] = hmac_of(server_secret, b"consent-ledger");
+    *LEDGER_KEY
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(key);
+}
+
+fn ledger_key() -> Option<[u8; 32]> {
+    *LEDGER_KEY
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn hmac_of(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
+}
+
+const LIVE: &str = "live";
+const ERASED: &str = "erased";
+const PENDING: &str = "pending";
+
+/// The seal of a live chain: its length and its head, for this person.
+fn live_mac(key: &[u8; 32], user_id: i64, events: i64, head: &str) -> String {
+    hex::encode(hmac_of(
+        key,
+        format!("live\n{user_id}\n{events}\n{head}").as_bytes(),
+    ))
+}
+
+/// The tombstone of an erased chain.
+fn erased_mac(key: &[u8; 32], user_id: i64) -> String {
+    hex::encode(hmac_of(key, format!("erased\n{user_id}").as_bytes()))
+}
+
+fn put_seal(
+    conn: &mut DbConnection,
+    user_id: i64,
+    kind: &str,
+    events: i64,
+    head: &str,
+    mac: &str,
+) -> StoreResult<()> {
+    let updated = diesel::update(consent_seals::table.find(user_id))
+        .set((
+            consent_seals::kind.eq(kind),
+            consent_seals::events.eq(events),
+            consent_seals::head_hash.eq(head),
+            consent_seals::mac.eq(mac),
+        ))
+        .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(consent_seals::table)
+            .values((
+                consent_seals::user_id.eq(user_id),
+                consent_seals::kind.eq(kind),
+                consent_seals::events.eq(events),
+                consent_seals::head_hash.eq(head),
+                consent_seals::mac.eq(mac),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Seals a person's chain after an append (the caller holds their lock).
+/// Without an installed key (a tool that never opened the database through
+/// start-up) the chain stays unsealed, and verify says so.
+fn seal(conn: &mut DbConnection, user_id: i64, head: &str) -> StoreResult<()> {
+    let Some(key) = ledger_key() else {
+        tracing::warn!(
+            user_id,
+            "consent ledger key not installed: chain left unsealed"
+        );
+        return Ok(());
+    };
+    let events: i64 = consent_events::table
+        .filter(consent_events::user_id.eq(user_id))
+        .count()
+        .get_result(conn)?;
+    put_seal(
+        conn,
+        user_id,
+        LIVE,
+        events,
+        head,
+        &live_mac(&key, user_id, events, head),
+    )
+}
+
+/// Seals every chain of these people as it stands (the demo's bulk insert;
+/// chains from before seals existed, at the first start). Returns how many.
+fn seal_as_found(conn: &mut DbConnection, people: Option<&[i64]>) -> StoreResult<usize> {
+    let Some(key) = ledger_key() else {
+        return Ok(0);
+    };
+    let mut query = consent_events::table
+        .order((consent_events::user_id.asc(), consent_events::id.asc()))
+        .select((consent_events::user_id, consent_events::hash))
+        .into_boxed();
+    if let Some(people) = people {
+        query = query.filter(consent_events::user_id.eq_any(people));
+    }
+    let rows: Vec<(i64, String)> = query.load(conn)?;
+    let mut heads: Vec<(i64, i64, String)> = Vec::new();
+    for (user_id, hash) in rows {
+        match heads.last_mut() {
+            Some((last, count, head)) if *last == user_id => {
+                *count += 1;
+                *head = hash;
+            }
+            _ => heads.push((user_id, 1, hash)),
+        }
+    }
+    for (user_id, events, head) in &heads {
+        put_seal(
+            conn,
+            *user_id,
+            LIVE,
+            *events,
+            head,
+            &live_mac(&key, *user_id, *events, head),
+        )?;
+    }
+    Ok(heads.len())
+}
+
+/// Seals every chain in the database as found (for bulk inserts such as the
+/// demo's, within their transaction).
+pub fn seal_all(conn: &mut DbConnection) -> StoreResult<usize> {
+    seal_as_found(conn, None)
+}
+
+/// Seals the chains the seal migration found (kind 'pending'), as they
+/// stand: run by `chorus serve` at start, once the key is installed.
+pub fn seal_pending(conn: &mut DbConnection) -> StoreResult<usize> {
+    if ledger_key().is_none() {
+        return Ok(0);
+    }
+    conn.transaction(|conn| {
+        let pending: Vec<i64> = consent_seals::table
+            .filter(consent_seals::kind.eq(PENDING))
+            .select(consent_seals::user_id)
+            .load(conn)?;
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        seal_as_found(conn, Some(&pending))
+    })
+}
+
+type SealRow = (i64, String, i64, String, String);
+type StateCheckRow = (i64, String, String, String, i64, String);
+
+/// Checks the whole ledger in one pass: every person's hash chain, its seal
+/// (length and head, keyed: a chain rewritten or cut short without the
+/// server's key fails), every tombstone, and that each current state names
+/// the latest event of its person, purpose and platform and agrees with it.
+/// The number of events checked, or the first problem found.
 pub fn verify_all(conn: &mut DbConnection) -> StoreResult<Result<usize, BrokenLink>> {
-    let people: Vec<i64> = consent_events::table
-        .select(consent_events::user_id)
-        .distinct()
-        .order(consent_events::user_id.asc())
+    use std::collections::HashMap;
+    let problem = |user_id: i64, event_uuid: &str, reason: String| BrokenLink {
+        user_id,
+        event_uuid: event_uuid.to_string(),
+        reason,
+    };
+    let Some(key) = ledger_key() else {
+        return Ok(Err(problem(
+            0,
+            "-",
+            "the ledger key is not installed".into(),
+        )));
+    };
+    let events: Vec<ConsentEvent> = consent_events::table
+        .order((consent_events::user_id.asc(), consent_events::id.asc()))
+        .select(EventRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(ConsentEvent::from)
+        .collect();
+    let mut seals: HashMap<i64, SealRow> = consent_seals::table
+        .select((
+            consent_seals::user_id,
+            consent_seals::kind,
+            consent_seals::events,
+            consent_seals::head_hash,
+            consent_seals::mac,
+        ))
+        .load::<SealRow>(conn)?
+        .into_iter()
+        .map(|row| (row.0, row))
+        .collect();
+    let states: Vec<StateCheckRow> = consent_state::table
+        .select((
+            consent_state::user_id,
+            consent_state::purpose,
+            consent_state::platform,
+            consent_state::status,
+            consent_state::policy_version,
+            consent_state::last_event_uuid,
+        ))
         .load(conn)?;
-    let mut checked = 0;
-    for user_id in people {
-        let events = events_for(conn, user_id)?;
-        if let Err(broken) = verify_chain(&events) {
+
+    let mut by_uuid: HashMap<&str, &ConsentEvent> = HashMap::with_capacity(events.len());
+    let mut latest: HashMap<(i64, &str, &str), &str> = HashMap::new();
+    for chain in events.chunk_by(|a, b| a.user_id == b.user_id) {
+        if let Err(broken) = verify_chain(chain) {
             return Ok(Err(broken));
         }
-        checked += events.len();
+        let user_id = chain[0].user_id;
+        let head = chain.last().map_or("", |e| e.hash.as_str());
+        let count = chain.len() as i64;
+        match seals.remove(&user_id) {
+            Some((_, kind, events, seal_head, mac))
+                if kind == LIVE
+                    && events == count
+                    && seal_head == head
+                    && mac == live_mac(&key, user_id, count, head) => {}
+            Some((_, kind, ..)) if kind == PENDING => {
+                return Ok(Err(problem(
+                    user_id,
+                    head,
+                    "the chain is not sealed yet: start `chorus serve` once after upgrading".into(),
+                )));
+            }
+            Some(_) => {
+                return Ok(Err(problem(
+                    user_id,
+                    head,
+                    format!(
+                        "the chain ({count} events) does not match its keyed seal: events were \
+                         rewritten, added or deleted without the server's key"
+                    ),
+                )));
+            }
+            None => {
+                return Ok(Err(problem(
+                    user_id,
+                    head,
+                    "the chain has no keyed seal: written without the server's key".into(),
+                )));
+            }
+        }
+        for event in chain {
+            by_uuid.insert(event.event_uuid.as_str(), event);
+            latest.insert(
+                (user_id, event.purpose.as_str(), event.platform.as_str()),
+                event.event_uuid.as_str(),
+            );
+        }
     }
-    Ok(Ok(checked))
+    // Seals left have no events: only a genuine tombstone may say so.
+    let mut erased = std::collections::HashSet::new();
+    for (user_id, (_, kind, _, _, mac)) in seals {
+        if kind == ERASED && mac == erased_mac(&key, user_id) {
+            erased.insert(user_id);
+            continue;
+        }
+        let reason = if kind == ERASED {
+            "a tombstone that the server's key did not sign: a forged erasure".to_string()
+        } else {
+            "the seal names events that are gone: deleted without an erasure".to_string()
+        };
+        return Ok(Err(problem(user_id, "-", reason)));
+    }
+    let mut states_seen = 0;
+    for (user_id, purpose, platform, status, policy_version, last) in &states {
+        let bad = |reason: &str| {
+            Ok(Err(problem(
+                *user_id,
+                last,
+                format!("the current state of {purpose} {platform} {reason}"),
+            )))
+        };
+        if erased.contains(user_id) {
+            return bad("outlived the person's erasure");
+        }
+        let Some(event) = by_uuid.get(last.as_str()) else {
+            return bad("names an event that is not in the ledger");
+        };
+        if event.user_id != *user_id || event.purpose != *purpose || event.platform != *platform {
+            return bad("names another person's or purpose's event");
+        }
+        if latest.get(&(*user_id, purpose.as_str(), platform.as_str())) != Some(&last.as_str()) {
+            return bad("is not the latest event of its chain");
+        }
+        let agrees = Action::parse(&event.action)
+            .is_some_and(|a| a.status_after().as_str() == status)
+            && event.policy_version == *policy_version;
+        if !agrees {
+            return bad("does not agree with its event");
+        }
+        states_seen += 1;
+    }
+    if states_seen != latest.len() {
+        let missing = latest
+            .iter()
+            .find(|((user_id, purpose, platform), _)| {
+                !states
+                    .iter()
+                    .any(|s| s.0 == *user_id && s.1 == *purpose && s.2 == *platform)
+            })
+            .map(|((user_id, _, _), uuid)| (*user_id, uuid.to_string()))
+            .unwrap_or((0, String::new()));
+        return Ok(Err(problem(
+            missing.0,
+            &missing.1,
+            "an event's purpose has no current state".into(),
+        )));
+    }
+    Ok(Ok(events.len()))
 }
 
 /// Removes a person's consent records, for account erasure. The erasure
-/// row is what lets the append-only triggers allow these deletes.
+/// row is what lets the append-only triggers allow these deletes; the keyed
+/// tombstone left in `consent_seals` is what tells verify the erasure was
+/// the server's.
 pub fn erase_for_user(conn: &mut DbConnection, user_id: i64) -> StoreResult<()> {
     conn.transaction(|conn| {
         diesel::insert_into(consent_erasures::table)
@@ -476,6 +784,8 @@ pub fn erase_for_user(conn: &mut DbConnection, user_id: i64) -> StoreResult<()> 
         diesel::delete(consent_state::table.filter(consent_state::user_id.eq(user_id)))
             .execute(conn)?;
         diesel::delete(consent_erasures::table.find(user_id)).execute(conn)?;
+        let mac = ledger_key().map_or_else(String::new, |key| erased_mac(&key, user_id));
+        put_seal(conn, user_id, ERASED, 0, "", &mac)?;
         Ok(())
     })
 }

@@ -159,6 +159,46 @@ pub fn page(
     Ok((items, total))
 }
 
+/// Whether the post is offered to this person right now on any of these
+/// platforms (the ones they said yes to), dismissed and shared or not: the
+/// posts whose "Not for me" and "Undo" the person may use.
+pub fn offered_on_any(
+    conn: &mut DbConnection,
+    user_id: i64,
+    post_id: i64,
+    platforms: &[Platform],
+    now: NaiveDateTime,
+) -> StoreResult<bool> {
+    if platforms.is_empty() {
+        return Ok(false);
+    }
+    let department = department_of(conn, user_id)?;
+    let slugs: Vec<&'static str> = platforms.iter().map(|p| p.slug()).collect();
+    let found: i64 = posts_table::table
+        .filter(posts_table::id.eq(post_id))
+        .filter(posts_table::status.eq(PostStatus::Published.as_str()))
+        .filter(
+            posts_table::expires_at
+                .is_null()
+                .or(posts_table::expires_at.gt(now)),
+        )
+        .filter(
+            posts_table::target_all.eq(true).or(exists(
+                post_departments::table
+                    .filter(post_departments::post_id.eq(posts_table::id))
+                    .filter(post_departments::department_id.nullable().eq(department)),
+            )),
+        )
+        .filter(exists(
+            post_captions::table
+                .filter(post_captions::post_id.eq(posts_table::id))
+                .filter(post_captions::platform.eq_any(slugs)),
+        ))
+        .count()
+        .get_result(conn)?;
+    Ok(found > 0)
+}
+
 /// The post, if it is offered to this person on this platform right now
 /// (their consent is checked again when the share is recorded).
 pub fn offered(

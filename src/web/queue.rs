@@ -426,8 +426,6 @@ pub(crate) enum ShareAttempt {
         message: String,
         retry_at: Option<NaiveDateTime>,
     },
-    /// The person has not said yes to this platform.
-    NoConsent(String),
 }
 
 /// The platform's own share dialog for a text and a link.
@@ -471,13 +469,11 @@ pub(crate) async fn attempt_share(
             ))
         })
         .await?;
-    // A post that is not offered to this person answers as if it did not exist.
+    // A post that is not offered to this person, on a platform they said
+    // yes to, answers as if it did not exist: nothing tells them apart.
     let post = post.ok_or_else(AppError::not_found)?;
     let Some((_, instance)) = situation.consented.iter().find(|(p, _)| *p == platform) else {
-        return Ok(ShareAttempt::NoConsent(format!(
-            "You have not said yes to suggestions for {}. You can change that under Sharing choices.",
-            platform.name()
-        )));
+        return Err(AppError::not_found());
     };
     let instance = instance.clone();
     let (variant, offered) =
@@ -543,10 +539,7 @@ pub(crate) async fn attempt_share(
             ),
             retry_at: Some(at),
         },
-        ShareOutcome::NoConsent => ShareAttempt::NoConsent(format!(
-            "You have not said yes to suggestions for {}.",
-            platform.name()
-        )),
+        ShareOutcome::NoConsent => return Err(AppError::not_found()),
     })
 }
 
@@ -567,7 +560,6 @@ pub async fn share(
     let now = state.clock.now_naive();
     match attempt_share(&state, user_id, post_id, platform, &form.text).await? {
         ShareAttempt::Shared { url, .. } => Ok(see_other(&url)),
-        ShareAttempt::NoConsent(message) => Err(AppError::bad_request(message)),
         ShareAttempt::TextRefused {
             problem,
             post,
@@ -621,13 +613,38 @@ pub(crate) async fn ensure_post_exists(state: &AppState, post_id: i64) -> WebRes
     }
 }
 
+/// A post not offered to the person (a draft, another department's, a
+/// withdrawn or expired one, none of its platforms said yes to) answers 404
+/// as an unknown id does, so dismiss and restore reveal nothing of it.
+pub(crate) async fn ensure_offered(state: &AppState, user_id: i64, post_id: i64) -> WebResult<()> {
+    let now = state.clock.now_naive();
+    let live = state.live_posts.clone();
+    let offered = state
+        .db
+        .run(move |conn| {
+            let enabled = live.current(conn)?.settings.enabled_platforms();
+            let platforms: Vec<Platform> = store::consent::consented_platforms(conn, user_id)?
+                .into_iter()
+                .map(|(p, _)| p)
+                .filter(|p| enabled.contains(p))
+                .collect();
+            store::queue::offered_on_any(conn, user_id, post_id, &platforms, now)
+        })
+        .await?;
+    if offered {
+        Ok(())
+    } else {
+        Err(AppError::not_found())
+    }
+}
+
 pub async fn dismiss(
     state: web::Data<AppState>,
     signed_in: SignedIn,
     post: web::Path<i64>,
 ) -> WebResult<HttpResponse> {
     let (user_id, post_id, now) = (signed_in.user.id, *post, state.clock.now_naive());
-    ensure_post_exists(&state, post_id).await?;
+    ensure_offered(&state, user_id, post_id).await?;
     state
         .db
         .run(move |conn| store::shares::dismiss(conn, user_id, post_id, now))
@@ -641,6 +658,7 @@ pub async fn restore(
     post: web::Path<i64>,
 ) -> WebResult<HttpResponse> {
     let (user_id, post_id) = (signed_in.user.id, *post);
+    ensure_offered(&state, user_id, post_id).await?;
     state
         .db
         .run(move |conn| store::shares::restore(conn, user_id, post_id))

@@ -51,6 +51,33 @@ pub fn redact_path(path: &str) -> String {
     path.to_string()
 }
 
+/// Routes where a person takes part (shares, skips, consents, sets their
+/// preferences, unsubscribes, reads a notice): their log lines carry no
+/// user id, so the log cannot tell who shared what.
+pub fn is_participation(route: &str) -> bool {
+    [
+        "/queue",
+        "/me/consent",
+        "/me/receipts",
+        "/me/preferences",
+        "/unsubscribe/",
+        "/api/v1/queue",
+        "/api/v1/consent",
+    ]
+    .iter()
+    .any(|prefix| route.starts_with(prefix))
+}
+
+/// What a log line names a request by: its route pattern
+/// (`/queue/{id}/share/{platform}`), never the ids in the path; a path no
+/// route matches, with one-time tokens redacted.
+pub fn logged_route(pattern: Option<&str>, path: &str) -> String {
+    match pattern {
+        Some(pattern) => crate::metrics::route_label(pattern),
+        None => redact_path(path),
+    }
+}
+
 /// Probes and scrapes come every few seconds: counted, not logged at info.
 fn is_routine(path: &str) -> bool {
     path == "/healthz" || path == "/metrics"
@@ -67,17 +94,24 @@ pub async fn observe(
         .app_data::<web::Data<AppState>>()
         .map(|state| state.metrics.clone());
     let method = req.method().clone();
-    let path = redact_path(req.path());
-    let span = tracing::info_span!(
-        "request",
-        request_id = %id,
-        user_id = tracing::field::Empty
-    );
+    let route = req.match_pattern();
+    let path = logged_route(route.as_deref(), req.path());
+    // The session records the user id into the span; a span without the
+    // field takes none.
+    let span = if is_participation(&path) {
+        tracing::info_span!("request", request_id = %id)
+    } else {
+        tracing::info_span!(
+            "request",
+            request_id = %id,
+            user_id = tracing::field::Empty
+        )
+    };
     let result = next.call(req).instrument(span.clone()).await;
     let elapsed = started.elapsed();
-    let (status, route) = match &result {
-        Ok(res) => (res.status(), res.request().match_pattern()),
-        Err(error) => (error.as_response_error().status_code(), None),
+    let status = match &result {
+        Ok(res) => res.status(),
+        Err(error) => error.as_response_error().status_code(),
     };
     if let Some(metrics) = metrics {
         metrics.observe_request(&method, route.as_deref(), status.as_u16(), elapsed);
@@ -121,5 +155,28 @@ mod tests {
         assert_eq!(redact_path("/invite/abc123"), "/invite/…");
         assert_eq!(redact_path("/unsubscribe/abc"), "/unsubscribe/…");
         assert_eq!(redact_path("/queue"), "/queue");
+    }
+
+    #[test]
+    fn logged_routes_are_patterns_and_participation_routes_are_known() {
+        assert_eq!(
+            logged_route(
+                Some("/queue/{id:\\d+}/share/{platform}"),
+                "/queue/63/share/x"
+            ),
+            "/queue/{id}/share/{platform}"
+        );
+        assert_eq!(logged_route(None, "/invite/secret"), "/invite/…");
+        for route in [
+            "/queue/{id}/dismiss",
+            "/me/consent",
+            "/me/preferences",
+            "/unsubscribe/{token}",
+        ] {
+            assert!(is_participation(route), "{route}");
+        }
+        for route in ["/login", "/hub/posts", "/admin/people/{id}"] {
+            assert!(!is_participation(route), "{route}");
+        }
     }
 }

@@ -262,6 +262,11 @@ backend_test!(
         assert_eq!(body["total"], 1);
         let item = &body["posts"][0];
         assert_eq!(item["id"], post);
+        // What the queue page shows, no more: never the hub's internal title.
+        let mut keys: Vec<&str> = item.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort();
+        assert_eq!(keys, ["id", "link", "offers"], "{item}");
+
         let offer = &item["offers"][0];
         assert_eq!(offer["platform"], "x");
         let text = offer["text"].as_str().unwrap();
@@ -272,6 +277,10 @@ backend_test!(
         assert_eq!(offer["shared"], false);
         let (status, _, body) = call(&app, "GET", "/api/v1/queue?page=0", &tok, None).await;
         assert_eq!((status, code(&body)), (400, "bad_request"));
+        publish(&app, hub, "Hub only plan").await;
+        let (_, _, body) = call(&app, "GET", "/api/v1/queue", &tok, None).await;
+        assert_eq!(body["total"], 2);
+        assert!(!body.to_string().contains("Hub only plan"), "the internal title stays with the hub: {body}");
     }
 );
 
@@ -335,8 +344,11 @@ backend_test!(
         let now = app.clock.now_naive();
         app.db(move |conn| consent::record_choice(conn, ann, Purpose::ShareSuggestions(Platform::X), Choice::No, None, "test", now).map(|_| ())).await;
         let (status, _, body) = call(&app, "POST", &format!("/api/v1/queue/{post}/share/x"), &tok, None).await;
-        assert_eq!((status, code(&body)), (409, "no_consent"));
+        let (_, _, unknown) = call(&app, "POST", "/api/v1/queue/99999/share/x", &tok, None).await;
+        assert_eq!((status, &body), (404, &unknown), "as for an unknown post, no distinguishable no_consent");
         assert_eq!(app.db(move |conn| shares::history(conn, ann)).await.len(), 0);
+        let (status, _, body) = call(&app, "POST", &format!("/api/v1/queue/{post}/dismiss"), &tok, None).await;
+        assert_eq!((status, &body), (404, &unknown), "nor dismissed: no platform said yes to");
     }
 );
 
@@ -351,8 +363,23 @@ backend_test!(
         assert_eq!(status, 204);
         let (_, _, body) = call(&app, "GET", "/api/v1/queue", &tok, None).await;
         assert_eq!(body["total"], 0, "{body}");
-        let (status, _, _) = call(&app, "POST", "/api/v1/queue/99999/dismiss", &tok, None).await;
+        let (status, _, unknown) = call(&app, "POST", "/api/v1/queue/99999/dismiss", &tok, None).await;
         assert_eq!(status, 404);
+        // A draft's id answers as an unknown id, and stores nothing.
+        let now = app.clock.now_naive();
+        let draft = app
+            .db(move |conn| {
+                posts::create_draft(conn, &posts::PostInput {
+                    title: "d".into(), link: "https://example.com/d".into(), base_text: "d".into(),
+                    captions: vec![(Platform::X, vec!["d".into()])], target_all: true, department_ids: vec![], expires_at: None,
+                }, hub, now)
+            })
+            .await;
+        let (status, _, body) = call(&app, "POST", &format!("/api/v1/queue/{draft}/dismiss"), &tok, None).await;
+        assert_eq!((status, &body), (404, &unknown));
+        let (status, _, body) = call(&app, "POST", &format!("/api/v1/queue/{draft}/share/x"), &tok, None).await;
+        assert_eq!((status, code(&body)), (404, "not_found"));
+        assert_eq!(app.db(move |conn| shares::dismissed(conn, ann)).await.len(), 1, "only the offered post");
     }
 );
 

@@ -267,6 +267,125 @@ backend_test!(
     }
 );
 
+/// Runs raw SQL as someone with database access (not the server's key), in
+/// one transaction, the append-only triggers switched off where asked.
+async fn tamper(app: &TestApp, statements: Vec<String>) {
+    use diesel::Connection;
+    app.state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                for statement in &statements {
+                    diesel::sql_query(statement.as_str()).execute(conn)?;
+                }
+                Ok::<_, diesel::result::Error>(())
+            })
+        })
+        .await
+        .unwrap();
+}
+
+fn verify_fails_with(app: &TestApp, needles: &[&str]) {
+    let broken = chorus_verify(app);
+    let stderr = String::from_utf8_lossy(&broken.stderr);
+    assert_eq!(broken.status.code(), Some(1), "{stderr}");
+    for needle in needles {
+        assert!(stderr.contains(needle), "{needle:?} not in: {stderr}");
+    }
+}
+
+backend_test!(
+    async fn deleting_the_latest_event_through_the_erasure_hatch_fails_verify(app) {
+        let (emp, id) = organisation(&mut app).await;
+        choose(&app, &emp, "x", "yes", "").await;
+        choose(&app, &emp, "x", "no", "").await;
+        assert!(chorus_verify(&app).status.success());
+        // The tamper from issue 21: announce an erasure, delete the latest
+        // event (the withdrawal), withdraw the announcement, in one go.
+        let latest = app.db(move |conn| consent::events_for(conn, id)).await[1].event_uuid.clone();
+        tamper(&app, vec![
+            format!("INSERT INTO consent_erasures (user_id) VALUES ({id})"),
+            format!("DELETE FROM consent_events WHERE event_uuid = '{latest}'"),
+            format!("DELETE FROM consent_erasures WHERE user_id = {id}"),
+        ])
+        .await;
+        verify_fails_with(&app, &[&format!("user {id}"), "keyed seal"]);
+        // Pointing the state at the surviving event is not enough either.
+        let first = app.db(move |conn| consent::events_for(conn, id)).await[0].event_uuid.clone();
+        tamper(&app, vec![format!(
+            "UPDATE consent_state SET status = 'given', last_event_uuid = '{first}' WHERE user_id = {id}"
+        )])
+        .await;
+        verify_fails_with(&app, &[&format!("user {id}"), "keyed seal"]);
+    }
+);
+
+backend_test!(
+    async fn a_state_that_disagrees_with_the_chain_fails_verify(app) {
+        let (emp, id) = organisation(&mut app).await;
+        choose(&app, &emp, "x", "yes", "").await;
+        choose(&app, &emp, "x", "no", "").await;
+        tamper(&app, vec![format!("UPDATE consent_state SET status = 'given' WHERE user_id = {id}")]).await;
+        verify_fails_with(&app, &[&format!("user {id}"), "does not agree with its event"]);
+        let first = app.db(move |conn| consent::events_for(conn, id)).await[0].event_uuid.clone();
+        tamper(&app, vec![format!(
+            "UPDATE consent_state SET status = 'given', last_event_uuid = '{first}' WHERE user_id = {id}"
+        )])
+        .await;
+        verify_fails_with(&app, &[&format!("user {id}"), "not the latest event"]);
+    }
+);
+
+backend_test!(
+    async fn a_chain_rewritten_or_erased_without_the_key_fails_verify(app) {
+        let (emp, id) = organisation(&mut app).await;
+        choose(&app, &emp, "x", "yes", "").await;
+        choose(&app, &emp, "x", "no", "").await;
+        // Rewrite the whole chain: the withdrawal becomes a consent, every
+        // hash recomputed, the state and even the seal's head made to match.
+        let mut events = app.db(move |conn| consent::events_for(conn, id)).await;
+        events[1].action = "given".into();
+        let mut previous: Option<String> = None;
+        let mut statements = Vec::new();
+        if app.database.is_none() {
+            statements.push("DROP TRIGGER consent_events_no_update".to_string());
+        } else {
+            statements.push("ALTER TABLE consent_events DISABLE TRIGGER consent_events_append_only".to_string());
+        }
+        for event in &events {
+            let sealed = event.clone().sealed_after(previous.as_deref());
+            statements.push(format!(
+                "UPDATE consent_events SET action = '{}', prev_hash = '{}', hash = '{}' WHERE event_uuid = '{}'",
+                sealed.action, sealed.prev_hash, sealed.hash, sealed.event_uuid
+            ));
+            previous = Some(sealed.hash);
+        }
+        let head = previous.unwrap();
+        statements.push(format!("UPDATE consent_state SET status = 'given' WHERE user_id = {id}"));
+        statements.push(format!("UPDATE consent_seals SET head_hash = '{head}' WHERE user_id = {id}"));
+        tamper(&app, statements).await;
+        app.db(move |conn| Ok(chorus::domain::consent::verify_chain(&consent::events_for(conn, id)?)))
+            .await
+            .expect("the hash chain alone holds after a rewrite");
+        verify_fails_with(&app, &[&format!("user {id}"), "keyed seal"]);
+
+        // Erase the person's records by hand, leaving a tombstone the
+        // server's key did not sign.
+        tamper(&app, vec![
+            format!("INSERT INTO consent_erasures (user_id) VALUES ({id})"),
+            format!("DELETE FROM consent_events WHERE user_id = {id}"),
+            format!("DELETE FROM consent_state WHERE user_id = {id}"),
+            format!("DELETE FROM consent_erasures WHERE user_id = {id}"),
+            format!("UPDATE consent_seals SET kind = 'erased', events = 0, head_hash = '', mac = 'forged' WHERE user_id = {id}"),
+        ])
+        .await;
+        verify_fails_with(&app, &[&format!("user {id}"), "forged erasure"]);
+        // Or no tombstone at all: the seal still names the deleted events.
+        tamper(&app, vec![format!("UPDATE consent_seals SET kind = 'live' WHERE user_id = {id}")]).await;
+        verify_fails_with(&app, &[&format!("user {id}"), "deleted without an erasure"]);
+    }
+);
+
 backend_test!(
     async fn a_material_policy_change_pauses_consent_and_a_minor_one_does_not(app) {
         let (emp, id) = organisation(&mut app).await;
@@ -426,6 +545,8 @@ backend_test!(
             .await;
         assert_eq!(login.status(), 422);
         app.db(consent::verify_all).await.expect("other chains unaffected");
+        let verified = chorus_verify(&app);
+        assert!(verified.status.success(), "a genuine erasure passes: {}", String::from_utf8_lossy(&verified.stderr));
 
         // The only admin cannot erase themselves.
         let token = app.csrf_token_with(&app.client, "/me/delete").await;

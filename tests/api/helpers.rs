@@ -99,6 +99,13 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     config.base_url = None;
     config.smtp_url = None;
     config.secret_key = None;
+    // One key for every app of the test process: the consent ledger's key
+    // is process-wide, as in a server. `chorus` run on the data dir reads it.
+    std::fs::write(
+        data_dir.path().join(chorus::secret_key::FILE_NAME),
+        "test-secret-key-0123456789-abcdefghijklmnop",
+    )
+    .expect("secret key written");
     config.db_pool_size = 4;
     config.workers = Some(1);
     config.jobs_interval_seconds = 0;

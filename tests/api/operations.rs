@@ -26,9 +26,34 @@ impl Served {
         database_url: Option<&str>,
         env: &[(&str, &str)],
     ) -> Served {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_chorus"));
+        Served::start_with_umask(data_dir, database_url, env, None)
+    }
+
+    /// `chorus serve`, under this umask when given (through `sh`, which
+    /// then becomes `chorus`: the same process).
+    fn start_with_umask(
+        data_dir: &std::path::Path,
+        database_url: Option<&str>,
+        env: &[(&str, &str)],
+        umask: Option<&str>,
+    ) -> Served {
+        let chorus = env!("CARGO_BIN_EXE_chorus");
+        let mut command = match umask {
+            Some(mask) => {
+                let mut sh = Command::new("sh");
+                sh.arg("-c")
+                    .arg(format!("umask {mask} && exec \"$0\" serve"))
+                    .arg(chorus);
+                sh
+            }
+            None => {
+                let mut direct = Command::new(chorus);
+                direct.arg("serve");
+                direct
+            }
+        };
         command
-            .arg("serve")
+            .env_remove("CHORUS_SECRET_KEY")
             .env_remove("CHORUS_DATABASE_URL")
             .env_remove("CHORUS_BASE_URL")
             .env_remove("CHORUS_SMTP_URL")
@@ -507,3 +532,284 @@ async fn forwarded_for_from_an_untrusted_peer_is_ignored() {
         429
     );
 }
+
+backend_test!(
+    async fn logs_and_metrics_name_routes_by_pattern_and_participation_lines_carry_no_user_id(app) {
+        use chorus::domain::consent::{Choice, Purpose};
+        use chorus::domain::platforms::Platform;
+        use chorus::store;
+
+        const METRICS_TOKEN: &str = "metrics-token-for-log-tests-0123456789";
+        let hub = app.create_user("hub@example.com", "Hub", "comms,admin").await;
+        let me = app.create_user("emp@example.com", "Emp", "employee").await;
+        let now = app.clock.now_naive();
+        let post = app
+            .db(move |conn| {
+                diesel::sql_query("UPDATE org_settings SET org_name = 'Acme', enabled_platforms = 'linkedin,x'")
+                    .execute(conn)?;
+                store::policy::publish(conn, "# Policy", false, hub, now)?;
+                store::consent::record_choice(conn, me, Purpose::ShareSuggestions(Platform::X), Choice::Yes, None, "test", now)?;
+                let input = store::posts::PostInput {
+                    title: "Internal".into(),
+                    link: "https://example.com/news".into(),
+                    base_text: "Our news".into(),
+                    captions: vec![(Platform::X, vec!["Our news".into()])],
+                    target_all: true,
+                    department_ids: vec![],
+                    expires_at: None,
+                };
+                let id = store::posts::create_draft(conn, &input, hub, now)?;
+                store::posts::schedule(conn, id, now, chrono_tz::UTC, hub, now)?;
+                Ok(id)
+            })
+            .await;
+        let url = app.database.as_ref().map(|d| d.url.clone());
+        let mut served = Served::start(
+            &app.config.data_dir,
+            url.as_deref(),
+            &[("CHORUS_LOG_FORMAT", "json"), ("CHORUS_METRICS_TOKEN", METRICS_TOKEN)],
+        );
+        let client = new_client();
+        let page = client.get(served.url("/login")).send().await.unwrap().text().await.unwrap();
+        let token = extract_csrf_token(&page).unwrap();
+        let login = client
+            .post(served.url("/login"))
+            .form(&[("csrf_token", token.as_str()), ("email", "emp@example.com"), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(login.status(), 303);
+        let page = client.get(served.url("/queue")).send().await.unwrap().text().await.unwrap();
+        let csrf = extract_csrf_token(&page).unwrap();
+        let form = [("csrf_token", csrf.as_str())];
+        let mut participation_ids = Vec::new();
+        let mut remember = |response: &reqwest::Response| {
+            participation_ids.push(response.headers()["x-request-id"].to_str().unwrap().to_string());
+        };
+        for path in [
+            format!("/queue/{post}/share/x"),
+            format!("/queue/{post}/dismiss"),
+            format!("/queue/{post}/restore"),
+            format!("/queue/notices/{post}/read"),
+        ] {
+            let response = client.post(served.url(&path)).form(&form).send().await.unwrap();
+            assert!(response.status().as_u16() < 500, "{path}: {}", response.status());
+            remember(&response);
+        }
+        let consent = Purpose::ShareSuggestions(Platform::LinkedIn);
+        let response = client
+            .post(served.url("/me/consent"))
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("purpose", consent.name()),
+                ("platform", consent.platform_slug()),
+                ("choice", "yes"),
+                ("instance", ""),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303, "consent saved");
+        remember(&response);
+        for path in ["/me/consent", "/me/preferences", "/queue"] {
+            let response = client.get(served.url(path)).send().await.unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            remember(&response);
+        }
+        let response = client.post(served.url("/me/preferences")).form(&form).send().await.unwrap();
+        remember(&response);
+        let response = client.get(served.url("/unsubscribe/some-one-time-token")).send().await.unwrap();
+        remember(&response);
+        // A page that is not participation keeps the user id on its line.
+        let other = client.get(served.url("/me/visibility")).send().await.unwrap();
+        assert_eq!(other.status(), 200);
+        let other_id = other.headers()["x-request-id"].to_str().unwrap().to_string();
+        let metrics = client
+            .get(served.url("/metrics"))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        served.wait_for_log(&other_id, Duration::from_secs(5));
+        for id in &participation_ids {
+            served.wait_for_log(id, Duration::from_secs(5));
+        }
+        served.sigterm();
+        assert!(served.exit_within(Duration::from_secs(15)).success());
+
+        let lines = served.stderr();
+        let parsed: Vec<serde_json::Value> = lines
+            .iter()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect();
+        for id in &participation_ids {
+            let of_request: Vec<_> = parsed.iter().filter(|v| v["span"]["request_id"] == id.as_str()).collect();
+            assert!(!of_request.is_empty(), "{id}: {lines:#?}");
+            for line in of_request {
+                assert!(line["span"].get("user_id").is_none(), "a participation line names a user: {line}");
+            }
+        }
+        let other_line = parsed
+            .iter()
+            .find(|v| v["span"]["request_id"] == other_id.as_str() && v["fields"]["message"] == "request")
+            .unwrap();
+        assert_eq!(other_line["span"]["user_id"], me, "{other_line}");
+        let all = lines.join("\n");
+        assert!(all.contains("/queue/{id}/share/{platform}"), "{all}");
+        for text in [&all, &metrics] {
+            for concrete in [
+                format!("/queue/{post}/"),
+                format!("/queue/notices/{post}"),
+                "/share/x".to_string(),
+                "some-one-time-token".to_string(),
+            ] {
+                assert!(!text.contains(&concrete), "{concrete:?} in:\n{text}");
+            }
+        }
+        assert!(metrics.contains(r#"route="/queue/{id}/share/{platform}""#), "{metrics}");
+        assert!(metrics.contains(r#"route="/queue/{id}/dismiss""#), "{metrics}");
+    }
+);
+
+backend_test!(
+    async fn a_fresh_install_keeps_its_files_to_its_own_user_whatever_the_umask(app) {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let data_dir = root.path().join("new").join("data");
+        let chorus = env!("CARGO_BIN_EXE_chorus");
+        let pg_url = app.database.as_ref().map(|d| d.url.clone());
+        let url = pg_url
+            .clone()
+            .unwrap_or_else(|| data_dir.join("chorus.db").to_string_lossy().into_owned());
+        let migrated = Command::new("sh")
+            .arg("-c")
+            .arg("umask 022 && exec \"$0\" migrate")
+            .arg(chorus)
+            .env_remove("CHORUS_SECRET_KEY")
+            .env("CHORUS_DATA_DIR", &data_dir)
+            .env("CHORUS_DATABASE_URL", &url)
+            .env("CHORUS_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(migrated.status.success(), "{}", String::from_utf8_lossy(&migrated.stderr));
+        // An invitation waits in the outbox: the server writes it as an .eml.
+        let mut conn = chorus::db::establish(&url).unwrap();
+        let new_user = chorus::store::users::NewUser {
+            email: chorus::domain::email::EmailAddress::parse("invitee@example.com").unwrap(),
+            name: chorus::domain::names::PersonName::parse("Invitee").unwrap(),
+            roles: chorus::domain::roles::Roles::parse_list("employee").unwrap(),
+            department: None,
+        };
+        let mail = chorus::store::accounts::MailContext {
+            base_url: "http://127.0.0.1",
+            mail_domain: "localhost",
+        };
+        chorus::store::accounts::invite_by_email(
+            &mut conn,
+            &new_user,
+            &mail,
+            chorus::store::audit::Actor::System,
+            app.clock.now_naive(),
+        )
+        .unwrap();
+        drop(conn);
+        let served = Served::start_with_umask(
+            &data_dir,
+            pg_url.as_deref(),
+            &[("CHORUS_JOBS_INTERVAL_SECONDS", "1")],
+            Some("022"),
+        );
+        let outbox = data_dir.join("outbox");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let eml = loop {
+            let found = std::fs::read_dir(&outbox)
+                .map(|entries| {
+                    entries
+                        .map_while(Result::ok)
+                        .map(|e| e.path())
+                        .find(|p| p.extension().is_some_and(|x| x == "eml"))
+                })
+                .unwrap_or(None);
+            if let Some(path) = found {
+                break path;
+            }
+            assert!(Instant::now() < deadline, "no .eml written: {:#?}", served.stderr());
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(std::fs::read_to_string(&eml).unwrap().contains("invitee@example.com"));
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let mut expected = vec![
+            (root.path().join("new"), 0o700),
+            (data_dir.clone(), 0o700),
+            (outbox.clone(), 0o700),
+            (data_dir.join("secret.key"), 0o600),
+            (eml.clone(), 0o600),
+        ];
+        if pg_url.is_none() {
+            expected.push((data_dir.join("chorus.db"), 0o600));
+            for companion in ["chorus.db-wal", "chorus.db-shm"] {
+                let path = data_dir.join(companion);
+                assert!(path.exists(), "the server runs in WAL mode: {companion}");
+                expected.push((path, 0o600));
+            }
+        }
+        for (path, want) in expected {
+            assert_eq!(mode(&path), want, "{} is {:o}", path.display(), mode(&path));
+        }
+        served.sigterm();
+    }
+);
+
+backend_test!(
+    async fn consent_chains_from_before_seals_are_sealed_at_the_first_start(app) {
+        use chorus::domain::consent::{Choice, Purpose};
+        use chorus::domain::platforms::Platform;
+        let hub = app.create_user("hub@example.com", "Hub", "comms,admin").await;
+        let me = app.create_user("emp@example.com", "Emp", "employee").await;
+        let now = app.clock.now_naive();
+        app.db(move |conn| {
+            chorus::store::policy::publish(conn, "# Policy", false, hub, now)?;
+            chorus::store::consent::record_choice(conn, me, Purpose::ShareSuggestions(Platform::X), Choice::Yes, None, "test", now)
+                .map(|_| ())
+        })
+        .await;
+        // As the seal migration leaves a chain written before it.
+        app.db(move |conn| {
+            diesel::sql_query(format!(
+                "UPDATE consent_seals SET kind = 'pending', events = 0, head_hash = '', mac = '' WHERE user_id = {me}"
+            ))
+            .execute(conn)?;
+            Ok(())
+        })
+        .await;
+        let url = app.database.as_ref().map(|d| d.url.clone());
+        let verify = || {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_chorus"));
+            command
+                .args(["consent", "verify"])
+                .env_remove("CHORUS_SECRET_KEY")
+                .env_remove("CHORUS_DATABASE_URL")
+                .env("CHORUS_DATA_DIR", &app.config.data_dir)
+                .env("CHORUS_LOG", "warn");
+            if let Some(url) = &url {
+                command.env("CHORUS_DATABASE_URL", url);
+            }
+            command.output().unwrap()
+        };
+        let before = verify();
+        assert_eq!(before.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&before.stderr).contains("not sealed yet"));
+        let mut served = Served::start(&app.config.data_dir, url.as_deref(), &[]);
+        served.wait_for_log("sealed as found", Duration::from_secs(10));
+        served.sigterm();
+        // Stopped so soon after start, it may die by the signal before its
+        // handler is in place: how it ends is not what this test is about.
+        served.exit_within(Duration::from_secs(15));
+        let after = verify();
+        assert!(after.status.success(), "{}", String::from_utf8_lossy(&after.stderr));
+    }
+);

@@ -233,6 +233,68 @@ backend_test!(
 );
 
 backend_test!(
+    async fn dismiss_restore_and_share_of_a_post_not_offered_answer_as_for_an_unknown_post(app) {
+        organisation(&app, &[Platform::X, Platform::LinkedIn]).await;
+        let me = app.create_user_in("emp@example.com", "Emp", "employee", Some("Sales")).await;
+        app.create_user_in("other@example.com", "Other", "employee", Some("Research")).await;
+        let depts = app.db(store::departments::list).await;
+        let research = depts.iter().find(|d| d.name == "Research").unwrap().id;
+        agree(&app, me, Platform::X, None).await;
+        let offered = publish(&app, PostSpec::default()).await;
+        let linkedin_only = publish(&app, PostSpec { platforms: &[Platform::LinkedIn], ..Default::default() }).await;
+        let for_research = publish(&app, PostSpec { departments: vec![research], ..Default::default() }).await;
+        let expired = publish(&app, PostSpec { expires_in_hours: Some(1), ..Default::default() }).await;
+        let withdrawn = publish(&app, PostSpec::default()).await;
+        app.db(move |conn| posts::withdraw(conn, withdrawn, "wrong", 1, chrono::Utc::now().naive_utc()).map(|_| ())).await;
+        let now = app.clock.now_naive();
+        let draft = app
+            .db(move |conn| {
+                posts::create_draft(conn, &posts::PostInput {
+                    title: "d".into(), link: "https://example.com/d".into(), base_text: "d".into(),
+                    captions: vec![(Platform::X, vec!["d".into()])], target_all: true, department_ids: vec![], expires_at: None,
+                }, 1, now)
+            })
+            .await;
+        app.clock.advance(chrono::Duration::hours(2));
+        let client = app.login_client("emp@example.com").await;
+        let token = app.csrf_token_with(&client, "/queue").await;
+        let post = |path: String| {
+            let (client, token, url) = (client.clone(), token.clone(), app.url(&path));
+            async move {
+                let response = client.post(url).form(&[("csrf_token", token.as_str())]).send().await.unwrap();
+                (response.status().as_u16(), response.text().await.unwrap())
+            }
+        };
+        let unknown = 999_999;
+        for action in ["dismiss", "restore", "share/x", "share/linkedin"] {
+            let expected = post(format!("/queue/{unknown}/{action}")).await;
+            assert_eq!(expected.0, 404, "{action} of an unknown id");
+            for id in [linkedin_only, for_research, expired, withdrawn, draft] {
+                let answer = post(format!("/queue/{id}/{action}")).await;
+                assert_eq!(answer, expected, "{action} of post {id}, not offered, answers as an unknown id");
+            }
+        }
+        // LinkedIn, not said yes to, on the offered post: as for an unknown post.
+        assert_eq!(post(format!("/queue/{offered}/share/linkedin")).await, post(format!("/queue/{unknown}/share/linkedin")).await);
+        let (dismissals, shares) = app
+            .db(move |conn| {
+                use chorus::db::schema::{dismissals, shares};
+                use diesel::prelude::*;
+                let d: i64 = dismissals::table.filter(dismissals::user_id.eq(me)).count().get_result(conn)?;
+                let s: i64 = shares::table.filter(shares::user_id.eq(me)).count().get_result(conn)?;
+                Ok((d, s))
+            })
+            .await;
+        assert_eq!((dismissals, shares), (0, 0), "no row stored for a post not offered");
+        // The offered post: dismiss, restore and share work as before.
+        assert_eq!(post(format!("/queue/{offered}/dismiss")).await.0, 303);
+        assert_eq!(post(format!("/queue/{offered}/restore")).await.0, 303);
+        assert_eq!(post(format!("/queue/{offered}/share/x")).await.0, 303);
+        assert_eq!(share_count(&app, me).await, 1);
+    }
+);
+
+backend_test!(
     async fn share_answers_303_to_each_platforms_own_dialog(app) {
         organisation(&app, &Platform::ALL).await;
         let me = app.create_user("emp@example.com", "Emp", "employee").await;

@@ -22,7 +22,7 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable, machine-readable: `unauthorized`, `insufficient_scope`,
     /// `forbidden`, `not_found`, `bad_request`, `unsupported_media_type`,
-    /// `payload_too_large`, `validation_failed`, `no_consent`, `conflict`,
+    /// `payload_too_large`, `validation_failed`, `conflict`,
     /// `cap_reached`, `sharing_paused`, `method_not_allowed`, `unavailable`,
     /// `internal`.
     #[schema(example = "cap_reached")]

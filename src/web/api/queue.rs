@@ -21,10 +21,11 @@ pub struct QueueResponse {
     pub total: i64,
 }
 
+/// What the queue page shows of a post, no more: the hub's internal title
+/// stays with the hub.
 #[derive(Serialize, ToSchema)]
 pub struct QueuePost {
     pub id: i64,
-    pub title: String,
     pub link: String,
     /// One offer per platform the caller said yes to and the post is for.
     pub offers: Vec<Offer>,
@@ -109,7 +110,6 @@ pub async fn list(
         }
         posts.push(QueuePost {
             id: shown.id,
-            title: item.post.title.clone(),
             link: shown.link.to_string(),
             offers,
         });
@@ -153,7 +153,7 @@ pub struct ShareResponse {
     request_body(content = Option<ShareRequest>, content_type = "application/json", description = "Optional; an empty body shares the offered text"),
     responses(
         (status = 200, description = "Recorded; open `share_url`", body = ShareResponse),
-        (status = 409, description = "The caller has not said yes to this platform", body = super::error::ErrorBody),
+        (status = 404, description = "No such post offered to the caller on this platform: unknown, not published for them, or a platform they have not said yes to", body = super::error::ErrorBody),
         (status = 429, description = "Past the caller's cap (`Retry-After` says when it is possible again) or sharing paused", body = super::error::ErrorBody,
             headers(("Retry-After" = i64, description = "Seconds until the next share is possible"))),
     ),
@@ -179,11 +179,6 @@ pub async fn share(
             share_url: url,
             already_shared: already,
         })),
-        ShareAttempt::NoConsent(message) => Err(ApiError::new(
-            actix_web::http::StatusCode::CONFLICT,
-            "no_consent",
-            message,
-        )),
         ShareAttempt::TextRefused { problem, .. } => Err(ApiError::field("text", problem)),
         ShareAttempt::Wait {
             message,
@@ -206,7 +201,10 @@ pub async fn share(
     operation_id = "queue_dismiss",
     tag = "queue",
     params(("id" = i64, Path, description = "Post id", example = 1)),
-    responses((status = 204, description = "Not for me: the post leaves the caller's queue")),
+    responses(
+        (status = 204, description = "Not for me: the post leaves the caller's queue"),
+        (status = 404, description = "No such post offered to the caller", body = super::error::ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 /// "Not for me": hides a post from the caller's queue, as the page does.
@@ -216,7 +214,7 @@ pub async fn dismiss(
     post: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
     let (user_id, post_id, now) = (caller.owner.id, *post, state.clock.now_naive());
-    page::ensure_post_exists(&state, post_id).await?;
+    page::ensure_offered(&state, user_id, post_id).await?;
     state
         .db
         .run(move |conn| store::shares::dismiss(conn, user_id, post_id, now))
