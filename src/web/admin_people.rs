@@ -62,7 +62,7 @@ pub async fn index(
     query: web::Query<ListQuery>,
 ) -> WebResult<HttpResponse> {
     let query = query.into_inner();
-    let page_number = query.page.max(1);
+    let page_number = query.page.clamp(1, super::queue::MAX_PAGE);
     let search = query.q.clone();
     let (people, total) = state
         .db
