@@ -419,3 +419,24 @@ backend_test!(
         );
     }
 );
+
+backend_test!(
+    async fn famous_passphrases_and_breached_passwords_are_refused_as_new_passwords(app) {
+        app.login_as("emp@example.com", "employee").await;
+        let token = app.csrf_token_with(&app.client, "/me/password").await;
+        for known in ["correct horse battery staple", "correcthorsebatterystaple", "1qaz2wsx3edc4rfv"] {
+            let response = app
+                .client
+                .post(app.url("/me/password"))
+                .form(&[("csrf_token", token.as_str()), ("current_password", PASSWORD), ("new_password", known)])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 422, "{known}");
+            let body = response.text().await.unwrap();
+            assert!(body.contains("known from breaches") || body.contains("too common"), "{known}: {body}");
+        }
+        // The old password still works: nothing was changed.
+        app.login_client("emp@example.com").await;
+    }
+);
