@@ -254,7 +254,7 @@ pub async fn login(
                 .db
                 .run(move |conn| {
                     for bucket in &record {
-                        store::login_throttle::record_failure(conn, &bucket, now)?;
+                        store::login_throttle::record_failure(conn, bucket, now)?;
                     }
                     Ok::<_, StoreError>(())
                 })
