@@ -320,7 +320,6 @@ impl Application {
             base_url: base_url.clone(),
             config: Arc::new(config),
             secret_key: key,
-            ip_throttle: Default::default(),
             report_cache: Default::default(),
             live_posts: Default::default(),
             crowd_memo: Default::default(),

@@ -20,6 +20,59 @@ pub struct PasswordContext<'a> {
     pub org_name: &'a str,
 }
 
+/// SecLists' 100,000 most common passwords from breaches (MIT licence, see
+/// data/breached-passwords/LICENSE), gzipped into the binary.
+const BREACHED_GZ: &[u8] =
+    include_bytes!("../../data/breached-passwords/10-million-password-list-top-100000.txt.gz");
+
+/// Famous passphrases that zxcvbn scores as strong: xkcd's "correct horse
+/// battery staple" and other phrases everyone has seen as an example.
+const FAMOUS_PASSPHRASES: &[&str] = &[
+    "correct horse battery staple",
+    "tr0ub4dor&3",
+    "troubadour",
+    "the quick brown fox jumps over the lazy dog",
+    "to be or not to be that is the question",
+    "may the force be with you",
+    "all your base are belong to us",
+    "never gonna give you up",
+    "i solemnly swear that i am up to no good",
+    "one ring to rule them all",
+];
+
+/// How a password is compared with the lists: case and whitespace ignored.
+fn list_key(password: &str) -> String {
+    password
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The breached and famous passwords, normalised; decompressed once.
+fn known_passwords() -> &'static std::collections::HashSet<String> {
+    static SET: std::sync::LazyLock<std::collections::HashSet<String>> =
+        std::sync::LazyLock::new(|| {
+            use std::io::Read;
+            let mut text = String::new();
+            flate2::read::GzDecoder::new(BREACHED_GZ)
+                .read_to_string(&mut text)
+                .expect("the bundled password list is valid gzip and UTF-8");
+            text.lines()
+                .chain(FAMOUS_PASSPHRASES.iter().copied())
+                .map(list_key)
+                .filter(|key| !key.is_empty())
+                .collect()
+        });
+    &SET
+}
+
+/// True when the password (case and spaces aside) is a well-known breached
+/// password or a famous passphrase.
+pub fn is_known(password: &str) -> bool {
+    known_passwords().contains(&list_key(&normalize(password)))
+}
+
 /// NIST asks verifiers to normalise Unicode so that the same password typed
 /// on two keyboards hashes the same (NFKC).
 pub fn normalize(password: &str) -> String {
@@ -55,6 +108,12 @@ pub fn check(password: &str, context: &PasswordContext<'_>) -> Result<(), Invali
     if org.chars().count() >= 3 && lower.contains(&org) {
         return Err(Invalid::new(
             "Do not use the organisation's name in your password.",
+        ));
+    }
+    if is_known(&password) {
+        return Err(Invalid::new(
+            "This password is on a list of passwords known from breaches or famous examples. \
+             Try a few unrelated words of your own.",
         ));
     }
     let judged: String = password.chars().take(JUDGED_CHARS).collect();
@@ -95,7 +154,31 @@ mod tests {
 
     #[test]
     fn no_composition_rules_lowercase_words_with_spaces_are_fine() {
-        check("correct horse battery staple", &ctx()).unwrap();
+        check("purple kettle orbit lantern", &ctx()).unwrap();
+    }
+
+    #[test]
+    fn famous_passphrases_and_breached_passwords_are_refused_whatever_the_case_and_spaces() {
+        for known in [
+            "correct horse battery staple",
+            "correcthorsebatterystaple",
+            "Correct Horse Battery Staple",
+            "CORRECT HORSE  BATTERY STAPLE",
+            "the quick brown fox jumps over the lazy dog",
+            // From the bundled list (zxcvbn scores these 3 or more).
+            "1qaz2wsx3edc4rfv",
+            "lhbjkjubz2957704",
+        ] {
+            assert!(is_known(known), "{known} is known");
+            let err = check(known, &ctx()).unwrap_err();
+            assert!(
+                err.0.contains("known from breaches") || err.0.contains("too common"),
+                "{known}: {err}"
+            );
+        }
+        assert!(is_known("Password"));
+        assert!(is_known("1 2 3 4 5 6"));
+        assert!(!is_known("purple kettle orbit lantern"));
     }
 
     #[test]
@@ -122,7 +205,10 @@ mod tests {
             "Password1234567",
         ] {
             let err = check(weak, &ctx()).unwrap_err();
-            assert!(err.0.contains("too common"), "{weak}: {err}");
+            assert!(
+                err.0.contains("too common") || err.0.contains("known from breaches"),
+                "{weak}: {err}"
+            );
         }
     }
 

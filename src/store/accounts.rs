@@ -7,6 +7,7 @@ use diesel::Connection;
 use super::tokens::{self, Purpose};
 use super::users::{self, CreateOutcome, NewUser, User};
 use super::{DbConnection, StoreError, StoreResult, login_throttle, org, sessions};
+use crate::domain::login_throttle::Bucket;
 use crate::domain::names::PersonName;
 use crate::domain::roles::{Role, Roles};
 
@@ -135,7 +136,7 @@ pub fn replace_password(
     conn.transaction(|conn| {
         users::set_password_hash(conn, user.id, password_hash, now)?;
         sessions::delete_all_for_user(conn, user.id)?;
-        login_throttle::clear(conn, &user.email)
+        login_throttle::clear(conn, &Bucket::Account(user.email.clone()))
     })
 }
 
@@ -184,7 +185,8 @@ pub fn erase_account(
         diesel::delete(outbox::table.filter(outbox::user_id.eq(user.id))).execute(conn)?;
         diesel::delete(unsubscribe_tokens::table.filter(unsubscribe_tokens::user_id.eq(user.id)))
             .execute(conn)?;
-        login_throttle::clear(conn, &user.email)?;
+        login_throttle::clear(conn, &Bucket::Account(user.email.clone()))?;
+        login_throttle::clear(conn, &Bucket::ResetAccount(user.email.clone()))?;
         diesel::update(users_table::table.find(user.id))
             .set((
                 users_table::email.eq(format!("erased-{}@erased.invalid", user.id)),

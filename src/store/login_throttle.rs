@@ -1,21 +1,23 @@
-//! Failed logins per account name, in the database so that every process
-//! shares them. Keyed by the email typed, whether or not such a user exists,
-//! so the throttle itself reveals nothing about which accounts exist.
+//! Throttle counters, in the database so that every process shares them.
+//! Keyed by [`Bucket::key`]; an account bucket is keyed by the email typed,
+//! whether or not such a user exists, so the throttle reveals nothing about
+//! which accounts exist.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::{DbConnection, StoreResult, is_unique_violation};
 use crate::db::schema::login_throttle;
+use crate::domain::login_throttle::Bucket;
 
-/// Until when the account name is refused, if it is.
+/// Until when the bucket is refused, if it is.
 pub fn locked_until(
     conn: &mut DbConnection,
-    email: &str,
+    bucket: &Bucket,
     now: NaiveDateTime,
 ) -> StoreResult<Option<NaiveDateTime>> {
     let until = login_throttle::table
-        .find(email)
+        .find(bucket.key())
         .select(login_throttle::locked_until)
         .first::<Option<NaiveDateTime>>(conn)
         .optional()?
@@ -23,24 +25,55 @@ pub fn locked_until(
     Ok(until.filter(|until| *until > now))
 }
 
-/// Counts a failure and returns the number of consecutive failures.
+/// The latest end of a wait among these buckets, if any is waiting.
+pub fn first_locked(
+    conn: &mut DbConnection,
+    buckets: &[Bucket],
+    now: NaiveDateTime,
+) -> StoreResult<Option<NaiveDateTime>> {
+    let mut latest = None;
+    for bucket in buckets {
+        if let Some(until) = locked_until(conn, bucket, now)? {
+            latest = latest.max(Some(until));
+        }
+    }
+    Ok(latest)
+}
+
+/// Counts a failure (starting again when the last one is old enough to be
+/// forgotten), imposes the bucket's wait, and returns the count.
 pub fn record_failure(
     conn: &mut DbConnection,
-    email: &str,
+    bucket: &Bucket,
     now: NaiveDateTime,
 ) -> StoreResult<i32> {
+    let key = bucket.key();
+    let rule = bucket.rule();
+    let forgotten = now - rule.forget_after();
     conn.transaction(|conn| {
-        let updated = diesel::update(login_throttle::table.find(email))
-            .set((
-                login_throttle::failures.eq(login_throttle::failures + 1),
-                login_throttle::last_failure_at.eq(now),
-            ))
-            .execute(conn)?;
-        if updated == 0 {
+        diesel::update(
+            login_throttle::table
+                .find(&key)
+                .filter(login_throttle::last_failure_at.lt(forgotten)),
+        )
+        .set((
+            login_throttle::failures.eq(0),
+            login_throttle::locked_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+        let increment = |conn: &mut DbConnection| {
+            diesel::update(login_throttle::table.find(&key))
+                .set((
+                    login_throttle::failures.eq(login_throttle::failures + 1),
+                    login_throttle::last_failure_at.eq(now),
+                ))
+                .execute(conn)
+        };
+        if increment(conn)? == 0 {
             let inserted = conn.transaction(|conn| {
                 diesel::insert_into(login_throttle::table)
                     .values((
-                        login_throttle::email.eq(email),
+                        login_throttle::email.eq(&key),
                         login_throttle::failures.eq(1),
                         login_throttle::last_failure_at.eq(now),
                     ))
@@ -49,32 +82,26 @@ pub fn record_failure(
             match inserted {
                 Ok(_) => {}
                 Err(e) if is_unique_violation(&e) => {
-                    diesel::update(login_throttle::table.find(email))
-                        .set((
-                            login_throttle::failures.eq(login_throttle::failures + 1),
-                            login_throttle::last_failure_at.eq(now),
-                        ))
-                        .execute(conn)?;
+                    increment(conn)?;
                 }
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(login_throttle::table
-            .find(email)
+        let failures = login_throttle::table
+            .find(&key)
             .select(login_throttle::failures)
-            .first::<i32>(conn)?)
+            .first::<i32>(conn)?;
+        if let Some(wait) = rule.wait_after(failures) {
+            diesel::update(login_throttle::table.find(&key))
+                .set(login_throttle::locked_until.eq(Some(now + wait)))
+                .execute(conn)?;
+        }
+        Ok(failures)
     })
 }
 
-pub fn lock(conn: &mut DbConnection, email: &str, until: NaiveDateTime) -> StoreResult<()> {
-    diesel::update(login_throttle::table.find(email))
-        .set(login_throttle::locked_until.eq(Some(until)))
-        .execute(conn)?;
-    Ok(())
-}
-
-/// A successful login (or a new password) clears the count.
-pub fn clear(conn: &mut DbConnection, email: &str) -> StoreResult<()> {
-    diesel::delete(login_throttle::table.find(email)).execute(conn)?;
+/// A successful login (or a new password) clears the bucket.
+pub fn clear(conn: &mut DbConnection, bucket: &Bucket) -> StoreResult<()> {
+    diesel::delete(login_throttle::table.find(bucket.key())).execute(conn)?;
     Ok(())
 }

@@ -35,7 +35,7 @@ pub async fn audit(
     query: web::Query<PageQuery>,
 ) -> WebResult<HttpResponse> {
     const PAGE: i64 = 100;
-    let page_number = query.page.max(1);
+    let page_number = query.page.clamp(1, super::queue::MAX_PAGE);
     let action = query.action.trim().to_string();
     let filter = action.clone();
     let (entries, total, actions) = state

@@ -4,14 +4,15 @@
 //! set-password link is shown only for an invitation never used.
 
 use actix_multipart::Multipart;
-use actix_web::{HttpResponse, web};
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::AppState;
 use super::error::{AppError, WebResult};
-use super::page::{PageContext, ok, refused, see_other};
+use super::page::{PageContext, ok, refused, render, see_other};
 use super::session::SignedIn;
 use crate::domain::email::EmailAddress;
 use crate::domain::names::{DepartmentName, PersonName};
@@ -23,7 +24,9 @@ use crate::store::{self, departments, users};
 
 const PAGE_SIZE: i64 = 50;
 /// The most rows one CSV import takes.
-pub const IMPORT_MAX_ROWS: usize = 5_000;
+pub const IMPORT_MAX_ROWS: usize = 10_000;
+/// The largest CSV import, whatever carries the CSRF token.
+pub const IMPORT_MAX_BYTES: usize = super::session::MULTIPART_LIMIT;
 
 fn mail_context<'a>(base_url: &'a str, domain: &'a str) -> accounts::MailContext<'a> {
     accounts::MailContext {
@@ -62,7 +65,7 @@ pub async fn index(
     query: web::Query<ListQuery>,
 ) -> WebResult<HttpResponse> {
     let query = query.into_inner();
-    let page_number = query.page.max(1);
+    let page_number = query.page.clamp(1, super::queue::MAX_PAGE);
     let search = query.q.clone();
     let (people, total) = state
         .db
@@ -501,6 +504,8 @@ struct CandidateRow {
     parsed: Result<NewUser, String>,
 }
 
+const TOO_MANY_ROWS: &str = "The file has more than";
+
 fn parse_csv(bytes: &[u8]) -> Result<Vec<CandidateRow>, String> {
     let text = std::str::from_utf8(bytes).map_err(|_| {
         "The file is not UTF-8 text. Save it as “CSV UTF-8” and try again.".to_string()
@@ -536,7 +541,7 @@ fn parse_csv(bytes: &[u8]) -> Result<Vec<CandidateRow>, String> {
         }
         if rows.len() >= IMPORT_MAX_ROWS {
             return Err(format!(
-                "The file has more than {IMPORT_MAX_ROWS} people. Split it into smaller files."
+                "{TOO_MANY_ROWS} {IMPORT_MAX_ROWS} people. Split it into smaller files."
             ));
         }
         let field = |col: Option<usize>| col.and_then(|c| record.get(c)).unwrap_or("").to_string();
@@ -580,35 +585,70 @@ fn parse_csv(bytes: &[u8]) -> Result<Vec<CandidateRow>, String> {
 pub async fn import(
     state: web::Data<AppState>,
     signed_in: SignedIn,
+    request: HttpRequest,
     mut payload: Multipart,
 ) -> WebResult<HttpResponse> {
+    let refuse_with = |status: StatusCode, error: String| {
+        render(
+            status,
+            &ImportPage {
+                page: PageContext::from(&signed_in),
+                error: Some(error),
+                report: None,
+            },
+        )
+    };
+    let too_large = || {
+        refuse_with(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "The file is larger than {} MB. Split it into smaller files.",
+                IMPORT_MAX_BYTES / (1024 * 1024)
+            ),
+        )
+    };
+    // Refuse a declared oversize body before reading any of it, and count
+    // what arrives otherwise (chunked uploads declare no length).
+    if request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|length| length > IMPORT_MAX_BYTES + 64 * 1024)
+    {
+        return too_large();
+    }
+    let mut received = 0usize;
     let mut file: Option<Vec<u8>> = None;
     while let Some(field) = payload.next().await {
         let mut field =
             field.map_err(|_| AppError::bad_request("The upload could not be read."))?;
-        if field.name() != Some("file") {
-            continue;
-        }
+        let wanted = field.name() == Some("file");
         let mut bytes = Vec::new();
         while let Some(chunk) = field.next().await {
             let chunk =
                 chunk.map_err(|_| AppError::bad_request("The upload could not be read."))?;
-            bytes.extend_from_slice(&chunk);
+            received += chunk.len();
+            if received > IMPORT_MAX_BYTES {
+                return too_large();
+            }
+            if wanted {
+                bytes.extend_from_slice(&chunk);
+            }
         }
-        file = Some(bytes);
+        if wanted {
+            file = Some(bytes);
+        }
     }
-    let refuse = |error: String| {
-        refused(&ImportPage {
-            page: PageContext::from(&signed_in),
-            error: Some(error),
-            report: None,
-        })
-    };
+    let refuse = |error: String| refuse_with(StatusCode::UNPROCESSABLE_ENTITY, error);
     let Some(bytes) = file.filter(|b| !b.is_empty()) else {
         return refuse("Choose a CSV file to upload.".into());
     };
     let candidates = match parse_csv(&bytes) {
         Ok(rows) => rows,
+        Err(error) if error.starts_with(TOO_MANY_ROWS) => {
+            return refuse_with(StatusCode::PAYLOAD_TOO_LARGE, error);
+        }
         Err(error) => return refuse(error),
     };
     let now = state.clock.now_naive();

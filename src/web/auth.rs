@@ -5,7 +5,6 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use chrono::NaiveDateTime;
 use serde::Deserialize;
 
 use super::AppState;
@@ -14,7 +13,7 @@ use super::page::{PageContext, ok, refused, render, see_other};
 use super::session::{SignedIn, Visitor, removal_cookie, session_cookie};
 use crate::credentials::{self, Verified};
 use crate::domain::email::EmailAddress;
-use crate::domain::login_throttle::wait_after;
+use crate::domain::login_throttle::Bucket;
 use crate::domain::names::PersonName;
 use crate::domain::password_policy::{self, PasswordContext};
 use crate::store::tokens::Purpose;
@@ -146,11 +145,6 @@ pub async fn login_form(
     })
 }
 
-enum LoginCheck {
-    Locked(NaiveDateTime),
-    Candidate(Option<users::User>),
-}
-
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -197,51 +191,46 @@ pub async fn login(
     }
 
     let ip = client_ip(&req, &state);
-    if let Some(seconds) = state.ip_throttle.retry_after(ip, state.clock.now()) {
-        return refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "Too many failed logins from your network. Try again in {} minutes.",
-                (seconds + 59) / 60
-            ),
-            Some(seconds),
-        );
-    }
-
-    // The throttle key is what was typed (normalised), existing account or not.
+    // The account bucket is keyed by what was typed (normalised), existing
+    // account or not.
     let key = EmailAddress::parse(&form.email)
         .map(|e| e.to_string())
         .unwrap_or_else(|_| form.email.trim().to_lowercase());
     let now = state.clock.now_naive();
     let lookup_key = key.clone();
-    let check = state
+    let user = state
         .db
-        .run(move |conn| {
-            if let Some(until) = store::login_throttle::locked_until(conn, &lookup_key, now)? {
-                return Ok::<_, StoreError>(LoginCheck::Locked(until));
-            }
-            let user = match EmailAddress::parse(&lookup_key) {
-                Ok(email) => users::find_by_email(conn, &email)?,
-                Err(_) => None,
-            };
-            Ok(LoginCheck::Candidate(user))
+        .run(move |conn| match EmailAddress::parse(&lookup_key) {
+            Ok(email) => users::find_by_email(conn, &email),
+            Err(_) => Ok(None),
         })
         .await?;
-    let user = match check {
-        LoginCheck::Locked(until) => {
-            let seconds = (until - now).num_seconds().max(1);
-            return refuse(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!(
-                    "Too many failed attempts for this account. Try again in {} minutes, or ask an \
-                     administrator for a new password link.",
-                    (seconds + 59) / 60
-                ),
-                Some(seconds),
-            );
-        }
-        LoginCheck::Candidate(user) => user,
+    // A browser that signed in to this account before has its own bucket;
+    // any other attempt counts against the account and the address.
+    let device = user
+        .as_ref()
+        .and_then(|u| super::device_cookie::nonce_for(&state, &req, u.id));
+    let throttle = match device {
+        Some(nonce) => vec![Bucket::Device(nonce)],
+        None => vec![Bucket::Account(key), Bucket::Address(ip)],
     };
+    let check = throttle.clone();
+    let locked = state
+        .db
+        .run(move |conn| store::login_throttle::first_locked(conn, &check, now))
+        .await?;
+    if let Some(until) = locked {
+        let seconds = (until - now).num_seconds().max(1);
+        return refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many failed attempts. Try again in {} minutes, or ask an administrator \
+                 for a new password link.",
+                (seconds + 59) / 60
+            ),
+            Some(seconds),
+        );
+    }
 
     let password = form.password.clone();
     let stored = user
@@ -260,14 +249,12 @@ pub async fn login(
 
     let user = match (verified, user) {
         (Verified::No, _) | (_, None) => {
-            state.ip_throttle.record_failure(ip, state.clock.now());
-            let failures_key = key.clone();
+            let record = throttle.clone();
             state
                 .db
                 .run(move |conn| {
-                    let failures = store::login_throttle::record_failure(conn, &failures_key, now)?;
-                    if let Some(wait) = wait_after(failures) {
-                        store::login_throttle::lock(conn, &failures_key, now + wait)?;
+                    for bucket in &record {
+                        store::login_throttle::record_failure(conn, bucket, now)?;
                     }
                     Ok::<_, StoreError>(())
                 })
@@ -290,9 +277,19 @@ pub async fn login(
             user
         }
     };
+    // Success clears the account's (or this browser's) bucket, never the
+    // address's: that one counts only failures, and forgets them in time.
+    let clear = throttle.clone();
     state
         .db
-        .run(move |conn| store::login_throttle::clear(conn, &key))
+        .run(move |conn| {
+            for bucket in &clear {
+                if !matches!(bucket, Bucket::Address(_)) {
+                    store::login_throttle::clear(conn, bucket)?;
+                }
+            }
+            Ok::<_, StoreError>(())
+        })
         .await?;
     if let Some(old) = visitor.session_hash.clone() {
         state
@@ -300,7 +297,11 @@ pub async fn login(
             .run(move |conn| store::sessions::delete(conn, &old))
             .await?;
     }
-    start_session(&state, user.id, &next).await
+    let mut response = start_session(&state, user.id, &next).await?;
+    response
+        .add_cookie(&super::device_cookie::issue(&state, user.id))
+        .map_err(AppError::internal)?;
+    Ok(response)
 }
 
 pub async fn logout(state: web::Data<AppState>, visitor: Visitor) -> WebResult<HttpResponse> {
@@ -580,6 +581,7 @@ pub async fn change_password_form(
 }
 
 pub async fn change_password(
+    req: HttpRequest,
     state: web::Data<AppState>,
     signed_in: SignedIn,
     form: web::Form<ChangePasswordForm>,
@@ -592,21 +594,8 @@ pub async fn change_password(
         .run(|conn| store::org::settings(conn).map(|s| s.org_name))
         .await?;
     let mut errors = ChangePasswordErrors::default();
-    let current = form.current_password.clone();
-    let stored = user.password_hash.clone();
-    let verified = web::block(move || match stored {
-        Some(hash) => credentials::verify_password(&current, &hash),
-        None => Verified::No,
-    })
-    .await
-    .map_err(AppError::internal)?;
-    if verified == Verified::No {
+    if !verify_current_password(&state, &req, &user, form.current_password.clone()).await? {
         errors.current_password = Some("That is not your current password.".into());
-        let email = user.email.clone();
-        state
-            .db
-            .run(move |conn| store::login_throttle::record_failure(conn, &email, now))
-            .await?;
     }
     let context = PasswordContext {
         email: &user.email,
@@ -632,6 +621,56 @@ pub async fn change_password(
         .await?;
     // Every session, this one included, ends; a fresh one continues here.
     start_session(&state, user_id, "/me/password?changed=1").await
+}
+
+/// Checks a password re-entered by a signed-in person (to change it, or to
+/// delete the account), throttled like a login: on this browser's device
+/// bucket when it carries a valid device cookie, else on the account's. A
+/// waiting bucket answers 429 with Retry-After, even for the right password.
+pub(super) async fn verify_current_password(
+    state: &AppState,
+    req: &HttpRequest,
+    user: &users::User,
+    password: String,
+) -> WebResult<bool> {
+    let now = state.clock.now_naive();
+    let bucket = match super::device_cookie::nonce_for(state, req, user.id) {
+        Some(nonce) => Bucket::Device(nonce),
+        None => Bucket::Account(user.email.clone()),
+    };
+    let check = bucket.clone();
+    let locked = state
+        .db
+        .run(move |conn| store::login_throttle::locked_until(conn, &check, now))
+        .await?;
+    if let Some(until) = locked {
+        let seconds = (until - now).num_seconds().max(1);
+        return Err(AppError::new(ErrorKind::TooManyRequests {
+            retry_after_seconds: seconds,
+            message: format!(
+                "Too many wrong passwords. Try again in {} minutes.",
+                (seconds + 59) / 60
+            ),
+        }));
+    }
+    let stored = user.password_hash.clone();
+    let verified = web::block(move || match stored {
+        Some(hash) => credentials::verify_password(&password, &hash),
+        None => {
+            credentials::verify_against_dummy(&password);
+            Verified::No
+        }
+    })
+    .await
+    .map_err(AppError::internal)?;
+    if verified == Verified::No {
+        state
+            .db
+            .run(move |conn| store::login_throttle::record_failure(conn, &bucket, now))
+            .await?;
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 // ---- forgotten passwords -------------------------------------------------
@@ -685,15 +724,33 @@ pub async fn forgot(
             });
         }
     };
+    // Reset requests have their own buckets: they never slow down a login.
     let ip = client_ip(&req, &state);
-    if let Some(seconds) = state.ip_throttle.retry_after(ip, state.clock.now()) {
+    let now = state.clock.now_naive();
+    let buckets = vec![
+        Bucket::ResetAddress(ip),
+        Bucket::ResetAccount(email.to_string()),
+    ];
+    let locked = state
+        .db
+        .run(move |conn| {
+            // A request that starts a wait is refused too; one made while
+            // waiting is not counted, so the wait ends when it says.
+            if let Some(until) = store::login_throttle::first_locked(conn, &buckets, now)? {
+                return Ok::<_, StoreError>(Some(until));
+            }
+            for bucket in &buckets {
+                store::login_throttle::record_failure(conn, bucket, now)?;
+            }
+            store::login_throttle::first_locked(conn, &buckets, now)
+        })
+        .await?;
+    if let Some(until) = locked {
         return Err(AppError::new(ErrorKind::TooManyRequests {
-            retry_after_seconds: seconds,
-            message: "Too many requests from your network. Please try again later.".into(),
+            retry_after_seconds: (until - now).num_seconds().max(1),
+            message: "Too many password reset requests. Please try again later.".into(),
         }));
     }
-    state.ip_throttle.record_failure(ip, state.clock.now());
-    let now = state.clock.now_naive();
     let (base_url, domain) = (state.base_url.clone(), state.mail_domain.clone());
     let address = email.clone();
     state

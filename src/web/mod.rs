@@ -11,12 +11,12 @@ pub mod assets;
 pub mod auth;
 pub mod client_address;
 pub mod consent;
+pub mod device_cookie;
 pub mod error;
 pub mod headers;
 pub mod health;
 pub mod home;
 pub mod hub;
-pub mod ip_throttle;
 pub mod markup;
 pub mod metrics;
 pub mod my_data;
@@ -59,7 +59,6 @@ pub struct AppState {
     pub base_origin: String,
     /// True when `base_url` is https: Secure cookies, `__Host-` names, HSTS.
     pub secure_cookies: bool,
-    pub ip_throttle: ip_throttle::IpThrottle,
     /// Reports built since the data last changed (shared by all workers).
     pub report_cache: report_cache::ReportCache,
     /// Published posts with the settings and share caps, kept while none

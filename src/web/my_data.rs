@@ -1,7 +1,7 @@
 //! Me → My data: everything Chorus holds about the person, readable and as
 //! one JSON download, and erasing one's own account.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 use serde_json::json;
@@ -11,7 +11,6 @@ use super::consent::receipt_json;
 use super::error::{AppError, WebResult};
 use super::page::{PageContext, ok, refused, see_other};
 use super::session::{SignedIn, removal_cookie};
-use crate::credentials::{self, Verified};
 use crate::domain::consent::ConsentEvent;
 use crate::store::consent::ConsentState;
 use crate::store::{self, StoreError, accounts};
@@ -219,6 +218,7 @@ pub struct DeleteForm {
 }
 
 pub async fn delete(
+    req: HttpRequest,
     state: web::Data<AppState>,
     signed_in: SignedIn,
     form: web::Form<DeleteForm>,
@@ -231,13 +231,12 @@ pub async fn delete(
         .confirm_email
         .trim()
         .eq_ignore_ascii_case(&signed_in.user.email);
-    let verified = web::block(move || match stored {
-        Some(hash) => credentials::verify_password(&password, &hash),
-        None if typed_email => Verified::Yes,
-        None => Verified::No,
-    })
-    .await
-    .map_err(AppError::internal)?;
+    let verified = match stored {
+        Some(_) => {
+            super::auth::verify_current_password(&state, &req, &signed_in.user, password).await?
+        }
+        None => typed_email,
+    };
     let refuse = |message: &str| {
         refused(&DeletePage {
             page: PageContext::from(&signed_in),
@@ -246,7 +245,7 @@ pub async fn delete(
             error: Some(message.to_string()),
         })
     };
-    if verified == Verified::No {
+    if !verified {
         return refuse(if has_password {
             "That is not your password. Nothing was deleted."
         } else {

@@ -361,3 +361,102 @@ backend_test!(
         assert!(theirs.contains("None so far.") && !theirs.contains("Sales to Research"));
     }
 );
+
+/// This process's peak resident memory in KiB (the server runs in it).
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Streams a chunked multipart upload of `megabytes` MB to the import over
+/// a raw socket (the token in the header, no Content-Length), and returns
+/// the status line and body of the answer.
+fn stream_upload(address: &str, cookie: &str, token: &str, megabytes: usize) -> String {
+    use std::io::{Read, Write};
+    let host = address.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let head = format!(
+        "POST /admin/people/import HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\n\
+         X-CSRF-Token: {token}\r\nContent-Type: multipart/form-data; boundary=XyZ\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut send = |bytes: &[u8]| -> bool {
+        let chunk = [format!("{:x}\r\n", bytes.len()).as_bytes(), bytes, b"\r\n"].concat();
+        stream.write_all(&chunk).is_ok()
+    };
+    send(b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.csv\"\r\n\r\nemail,name\n");
+    let line = b"someone@example.com,Some One\n".repeat(64 * 1024 / 29);
+    let mut sent = 0;
+    while sent < megabytes * 1024 * 1024 {
+        // The server may answer and close early: that is the point.
+        if !send(&line) {
+            break;
+        }
+        sent += line.len();
+    }
+    let _ = stream.write_all(b"0\r\n\r\n");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+backend_test!(
+    async fn a_huge_import_with_the_token_in_a_header_is_refused_without_buffering(app) {
+        let client = reqwest::Client::builder()
+            .cookie_provider(std::sync::Arc::new(reqwest::cookie::Jar::default()))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        app.create_user("admin@example.com", "Admin", "admin").await;
+        let response = app
+            .post_form_with(&client, "/login", &[("email", "admin@example.com"), ("password", PASSWORD)])
+            .await;
+        assert_eq!(response.status(), 303);
+        let cookie = set_cookie_named(response.headers(), chorus::web::session::session_cookie_name(false))
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let token = app.csrf_token_with(&client, "/admin/people/import").await;
+        let before = peak_rss_kib();
+        let (address, cookie_header, header_token) = (app.address.clone(), cookie.clone(), token.clone());
+        let answer = tokio::task::spawn_blocking(move || stream_upload(&address, &cookie_header, &header_token, 100))
+            .await
+            .unwrap();
+        let grown_mib = (peak_rss_kib().saturating_sub(before)) / 1024;
+        assert!(answer.starts_with("HTTP/1.1 413"), "{}", &answer[..answer.len().min(300)]);
+        assert!(answer.contains("larger than 2 MB"), "a clear page says why");
+        assert!(grown_mib < 20, "peak RSS grew by {grown_mib} MiB while 100 MB streamed in");
+
+        // A declared oversize body is refused before it is read.
+        let form = reqwest::multipart::Form::new()
+            .part("file", reqwest::multipart::Part::bytes(vec![b'a'; 3 * 1024 * 1024]).file_name("big.csv"));
+        let response = client
+            .post(app.url("/admin/people/import"))
+            .header("X-CSRF-Token", &token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 413);
+
+        // More rows than one import takes: refused whole, with the reason.
+        let mut csv = String::from("email,name\n");
+        for n in 0..10_001 {
+            csv.push_str(&format!("person{n}@example.com,Person {n}\n"));
+        }
+        let form = reqwest::multipart::Form::new()
+            .text("csrf_token", token)
+            .part("file", reqwest::multipart::Part::bytes(csv.into_bytes()).file_name("many.csv"));
+        let response = client.post(app.url("/admin/people/import")).multipart(form).send().await.unwrap();
+        assert_eq!(response.status(), 413);
+        assert!(response.text().await.unwrap().contains("more than 10000 people"));
+        assert_eq!(app.db(|conn| users::list(conn, "person", 0, 10)).await.1, 0);
+    }
+);

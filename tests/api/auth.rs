@@ -188,77 +188,170 @@ backend_test!(
     }
 );
 
+const WRONG: &str = "wrong wrong wrong wrong";
+
+/// Tries to log `client` in as `email` with `password`; the status.
+async fn try_login(
+    app: &TestApp,
+    client: &reqwest::Client,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    app.post_form_with(
+        client,
+        "/login",
+        &[("email", email), ("password", password)],
+    )
+    .await
+}
+
+/// A browser that signed in to `email` once and signed out: it keeps only
+/// its device cookie.
+async fn known_browser(app: &TestApp, email: &str) -> reqwest::Client {
+    let client = app.login_client(email).await;
+    assert_eq!(
+        app.post_form_with(&client, "/logout", &[]).await.status(),
+        303
+    );
+    client
+}
+
+fn retry_after(response: &reqwest::Response) -> i64 {
+    response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 backend_test!(
-    async fn repeated_failures_make_the_account_wait_even_with_the_right_password(app) {
+    async fn repeated_failures_from_unknown_browsers_make_the_account_wait_a_few_minutes(app) {
         app.create_user("emp@example.com", "Emp", "employee").await;
-        for attempt in 1..=5 {
-            let response = app
-                .post_form("/login", &[("email", "emp@example.com"), ("password", "wrong wrong wrong wrong")])
-                .await;
+        let free = chorus::domain::login_throttle::ACCOUNT.free;
+        for attempt in 1..=free + 1 {
+            let response = try_login(&app, &new_client(), "emp@example.com", WRONG).await;
             assert_eq!(response.status(), 422, "attempt {attempt}");
         }
-        let response = app
-            .post_form("/login", &[("email", "emp@example.com"), ("password", PASSWORD)])
-            .await;
+        let response = try_login(&app, &new_client(), "emp@example.com", PASSWORD).await;
         assert_eq!(response.status(), 429);
-        let retry_after: i64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
-        assert!((1..=60).contains(&retry_after), "{retry_after}");
+        assert!((1..=60).contains(&retry_after(&response)), "{}", retry_after(&response));
         assert!(response.text().await.unwrap().contains("Too many failed attempts"));
 
         // An unknown account name is throttled just the same: no enumeration.
-        for _ in 1..=5 {
-            app.post_form("/login", &[("email", "ghost@example.com"), ("password", "wrong wrong wrong wrong")])
-                .await;
+        for _ in 1..=free + 1 {
+            try_login(&app, &new_client(), "ghost@example.com", WRONG).await;
         }
-        let ghost = app
-            .post_form("/login", &[("email", "ghost@example.com"), ("password", "wrong wrong wrong wrong")])
-            .await;
-        assert_eq!(ghost.status(), 429);
+        assert_eq!(try_login(&app, &new_client(), "ghost@example.com", WRONG).await.status(), 429);
 
         app.clock.advance(chrono::Duration::seconds(61));
-        let response = app
-            .post_form("/login", &[("email", "emp@example.com"), ("password", PASSWORD)])
-            .await;
+        let response = try_login(&app, &new_client(), "emp@example.com", PASSWORD).await;
         assert_eq!(response.status(), 303, "after the wait the right password works");
     }
 );
 
 backend_test!(
-    async fn twenty_failures_lock_the_account_for_a_day(app) {
+    async fn an_account_under_attack_signs_in_at_once_from_its_known_browser_and_soon_from_a_new_one(app) {
         app.create_user("emp@example.com", "Emp", "employee").await;
-        for _ in 0..20 {
-            app.post_form("/login", &[("email", "emp@example.com"), ("password", "wrong wrong wrong wrong")])
-                .await;
-            app.clock.advance(chrono::Duration::hours(2));
+        let known = known_browser(&app, "emp@example.com").await;
+        // Attackers elsewhere guess for hours, one request per wait.
+        for _ in 0..60 {
+            let response = try_login(&app, &new_client(), "emp@example.com", WRONG).await;
+            assert!([422, 429].contains(&response.status().as_u16()));
+            app.clock.advance(chrono::Duration::minutes(3));
         }
-        app.clock.advance(chrono::Duration::hours(2));
-        let response = app
-            .post_form("/login", &[("email", "emp@example.com"), ("password", PASSWORD)])
-            .await;
-        assert_eq!(response.status(), 429, "still locked hours later");
-        app.clock.advance(chrono::Duration::hours(23));
-        let response = app
-            .post_form("/login", &[("email", "emp@example.com"), ("password", PASSWORD)])
-            .await;
-        assert_eq!(response.status(), 303);
+        for _ in 0..40 {
+            try_login(&app, &new_client(), "emp@example.com", WRONG).await;
+        }
+        // The known browser is never held up.
+        assert_eq!(try_login(&app, &known, "emp@example.com", PASSWORD).await.status(), 303);
+        // A new browser waits at most a few minutes.
+        let fresh = new_client();
+        let response = try_login(&app, &fresh, "emp@example.com", PASSWORD).await;
+        assert_eq!(response.status(), 429);
+        let wait = retry_after(&response);
+        assert!(wait <= 5 * 60, "a new browser waits {wait} s");
+        app.clock.advance(chrono::Duration::seconds(wait + 1));
+        assert_eq!(try_login(&app, &fresh, "emp@example.com", PASSWORD).await.status(), 303);
     }
 );
 
 backend_test!(
-    async fn one_address_guessing_many_accounts_is_slowed_down(app) {
-        for n in 0..chorus::web::ip_throttle::MAX_FAILURES_PER_WINDOW {
+    async fn a_flood_of_failures_or_resets_from_one_address_never_blocks_a_known_browser(app) {
+        app.create_user("emp@example.com", "Emp", "employee").await;
+        let known = known_browser(&app, "emp@example.com").await;
+        let limit = chorus::domain::login_throttle::MAX_FAILURES_PER_WINDOW;
+        for n in 0..=limit {
             let email = format!("guess{n}@example.com");
-            let response = app
-                .post_form("/login", &[("email", email.as_str()), ("password", "wrong wrong wrong wrong")])
-                .await;
-            assert_eq!(response.status(), 422);
+            assert_eq!(try_login(&app, &new_client(), &email, WRONG).await.status(), 422);
         }
-        let response = app
-            .post_form("/login", &[("email", "another@example.com"), ("password", "wrong wrong wrong wrong")])
-            .await;
+        // Untrusted attempts from the address now wait, whatever the account.
+        let response = try_login(&app, &new_client(), "another@example.com", WRONG).await;
         assert_eq!(response.status(), 429);
-        assert!(response.headers().contains_key("retry-after"));
-        assert!(response.text().await.unwrap().contains("from your network"));
+        assert!(retry_after(&response) <= 5 * 60);
+        // Resets from the same address pile up too.
+        let anonymous = new_client();
+        let mut refused = false;
+        for n in 0..=limit + 1 {
+            let email = format!("reset{n}@example.com");
+            let response = app.post_form_with(&anonymous, "/password/forgot", &[("email", email.as_str())]).await;
+            refused |= response.status() == 429;
+        }
+        assert!(refused, "one address cannot ask for unlimited resets");
+        // The browser that signed in before still gets in at once.
+        assert_eq!(try_login(&app, &known, "emp@example.com", PASSWORD).await.status(), 303);
+    }
+);
+
+backend_test!(
+    async fn reset_requests_never_block_logins(app) {
+        app.create_user("emp@example.com", "Emp", "employee").await;
+        let anonymous = new_client();
+        let limit = chorus::domain::login_throttle::MAX_FAILURES_PER_WINDOW;
+        let mut statuses = Vec::new();
+        for n in 0..=limit + 1 {
+            let email = if n % 2 == 0 { "emp@example.com".to_string() } else { format!("other{n}@example.com") };
+            let response = app.post_form_with(&anonymous, "/password/forgot", &[("email", email.as_str())]).await;
+            statuses.push(response.status().as_u16());
+        }
+        assert!(statuses.contains(&429), "resets have their limits: {statuses:?}");
+        // A new browser, same address, same account: the password works.
+        assert_eq!(try_login(&app, &new_client(), "emp@example.com", PASSWORD).await.status(), 303);
+    }
+);
+
+backend_test!(
+    async fn re_entered_passwords_are_throttled_like_a_login_and_nothing_is_erased(app) {
+        let id = app.login_as("emp@example.com", "employee").await;
+        let free = chorus::domain::login_throttle::DEVICE.free;
+        let token = app.csrf_token_with(&app.client, "/me/delete").await;
+        let delete = |password: &'static str| {
+            app.client
+                .post(app.url("/me/delete"))
+                .form(&[("csrf_token", token.as_str()), ("password", password), ("confirm_email", "")])
+                .send()
+        };
+        for attempt in 1..=free + 1 {
+            assert_eq!(delete("not my password at all").await.unwrap().status(), 422, "attempt {attempt}");
+        }
+        let response = delete(PASSWORD).await.unwrap();
+        assert_eq!(response.status(), 429, "even the right password waits");
+        let wait = retry_after(&response);
+        assert!((1..=60).contains(&wait));
+        // Changing the password is the same check, on the same bucket.
+        let response = app
+            .client
+            .post(app.url("/me/password"))
+            .form(&[("csrf_token", token.as_str()), ("current_password", PASSWORD),
+                ("new_password", "marble otter juggles seven lanterns")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 429);
+        assert!(app.db(move |conn| users::find(conn, id)).await.is_some(), "not erased");
+
+        // After the wait the right password is taken.
+        app.clock.advance(chrono::Duration::seconds(wait + 1));
+        assert_eq!(delete(PASSWORD).await.unwrap().status(), 303);
     }
 );
 
@@ -417,5 +510,26 @@ backend_test!(
             unknown > known * 0.5 && unknown < known * 2.0,
             "median wrong password {known:.3}s vs unknown account {unknown:.3}s"
         );
+    }
+);
+
+backend_test!(
+    async fn famous_passphrases_and_breached_passwords_are_refused_as_new_passwords(app) {
+        app.login_as("emp@example.com", "employee").await;
+        let token = app.csrf_token_with(&app.client, "/me/password").await;
+        for known in ["correct horse battery staple", "correcthorsebatterystaple", "1qaz2wsx3edc4rfv"] {
+            let response = app
+                .client
+                .post(app.url("/me/password"))
+                .form(&[("csrf_token", token.as_str()), ("current_password", PASSWORD), ("new_password", known)])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 422, "{known}");
+            let body = response.text().await.unwrap();
+            assert!(body.contains("known from breaches") || body.contains("too common"), "{known}: {body}");
+        }
+        // The old password still works: nothing was changed.
+        app.login_client("emp@example.com").await;
     }
 );

@@ -478,10 +478,15 @@ async fn forgot_via_proxy(
     token: &str,
     forwarded_for: &str,
 ) -> u16 {
+    // A different account each time: only the address's limit is at play.
+    let email = format!(
+        "someone-{}@example.com",
+        forwarded_for.replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+    );
     client
         .post(app.url("/password/forgot"))
         .header("X-Forwarded-For", forwarded_for)
-        .form(&[("csrf_token", token), ("email", "someone@example.com")])
+        .form(&[("csrf_token", token), ("email", email.as_str())])
         .send()
         .await
         .unwrap()
@@ -494,7 +499,7 @@ async fn behind_a_trusted_proxy_each_client_address_has_its_own_throttle() {
     let app = spawn_app_with(Backend::Sqlite, |c| c.trust_forwarded_for = true).await;
     let client = new_client();
     let token = app.csrf_token_with(&client, "/password/forgot").await;
-    let limit = chorus::web::ip_throttle::MAX_FAILURES_PER_WINDOW;
+    let limit = chorus::domain::login_throttle::MAX_FAILURES_PER_WINDOW;
     // The proxy (127.0.0.1, trusted by default) appends the address it saw;
     // what the client wrote itself, on the left, does not count.
     for n in 0..limit {
@@ -521,7 +526,7 @@ async fn forwarded_for_from_an_untrusted_peer_is_ignored() {
     .await;
     let client = new_client();
     let token = app.csrf_token_with(&client, "/password/forgot").await;
-    let limit = chorus::web::ip_throttle::MAX_FAILURES_PER_WINDOW;
+    let limit = chorus::domain::login_throttle::MAX_FAILURES_PER_WINDOW;
     for n in 0..limit {
         // A fresh address each time would dodge the throttle if believed.
         let claimed = format!("198.51.100.{n}");
