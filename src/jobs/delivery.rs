@@ -13,7 +13,6 @@ use crate::mail::compose::{BatchReads, Composed, Composition, compose};
 use crate::mail::transport::{FailureKind, Mailer, OutgoingEmail};
 use crate::shutdown::Shutdown;
 use crate::store::{StoreError, outbox};
-use diesel::Connection;
 
 /// How delivery behaves; every number has a default that runs.
 #[derive(Debug, Clone)]
@@ -268,8 +267,7 @@ async fn prepare(
 ) -> Result<Vec<Prepared>, RunError<StoreError>> {
     let base_url = settings.base_url.clone();
     db.write(move |conn| {
-        conn.transaction(|conn| {
-            crate::store::sqlite_write_lock(conn)?;
+        crate::db::write_transaction(conn, |conn| {
             let recipients: Vec<&str> = chunk.iter().map(|r| r.recipient.as_str()).collect();
             let suppressed = outbox::suppressed_among(conn, &recipients)?;
             let reads = BatchReads::read(conn, &chunk)?;
@@ -391,7 +389,7 @@ async fn send(
 /// Writes the relay's answers in one transaction (the emails sent in one
 /// statement on PostgreSQL).
 fn settle_all(conn: &mut DbConnection, settles: &[Settle]) -> Result<(), StoreError> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let sent: Vec<(i64, NaiveDateTime)> = settles
             .iter()
             .filter_map(|settle| match settle {

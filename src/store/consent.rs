@@ -355,7 +355,7 @@ pub fn record_choice(
     collection_method: &str,
     now: NaiveDateTime,
 ) -> StoreResult<ChoiceOutcome> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         lock_person(conn, user_id)?;
         let Some(policy) = policy::current(conn)? else {
             return Ok(ChoiceOutcome::NoPolicy);
@@ -401,7 +401,7 @@ pub fn invalidate_given_before(
     version: i64,
     now: NaiveDateTime,
 ) -> StoreResult<usize> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let policy = policy::find(conn, version)?.ok_or(diesel::result::Error::NotFound)?;
         let settings = org::settings(conn)?;
         let affected: Vec<(i64, String, String)> = consent_state::table
@@ -467,7 +467,7 @@ pub fn verify_all(conn: &mut DbConnection) -> StoreResult<Result<usize, BrokenLi
 /// Removes a person's consent records, for account erasure. The erasure
 /// row is what lets the append-only triggers allow these deletes.
 pub fn erase_for_user(conn: &mut DbConnection, user_id: i64) -> StoreResult<()> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         diesel::insert_into(consent_erasures::table)
             .values(consent_erasures::user_id.eq(user_id))
             .execute(conn)?;

@@ -29,7 +29,7 @@ pub fn record_failure(
     email: &str,
     now: NaiveDateTime,
 ) -> StoreResult<i32> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let updated = diesel::update(login_throttle::table.find(email))
             .set((
                 login_throttle::failures.eq(login_throttle::failures + 1),
@@ -37,7 +37,7 @@ pub fn record_failure(
             ))
             .execute(conn)?;
         if updated == 0 {
-            let inserted = conn.transaction(|conn| {
+            let inserted = crate::db::write_transaction(conn, |conn| {
                 diesel::insert_into(login_throttle::table)
                     .values((
                         login_throttle::email.eq(email),
