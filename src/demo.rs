@@ -122,13 +122,20 @@ pub fn generate(
 ) -> StoreResult<DemoReport> {
     let mut rng = StdRng::seed_from_u64(size.seed);
     let mut report = DemoReport::default();
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         diesel::sql_query(
             "UPDATE org_settings SET org_name = 'Acme Demo', enabled_platforms = 'linkedin,x,mastodon,bluesky,threads', setup_completed_at = CURRENT_TIMESTAMP",
         )
         .execute(conn)?;
         for p in Platform::ALL {
-            store::posts::set_caps(conn, p, crate::domain::schedule::Caps { per_day: 10, per_week: 50 })?;
+            store::posts::set_caps(
+                conn,
+                p,
+                crate::domain::schedule::Caps {
+                    per_day: 10,
+                    per_week: 50,
+                },
+            )?;
         }
         for name in DEPARTMENTS {
             diesel::insert_into(departments::table)
@@ -139,16 +146,40 @@ pub fn generate(
                 ))
                 .execute(conn)?;
         }
-        let department_ids: Vec<i64> = departments::table.select(departments::id).order(departments::id).load(conn)?;
+        let department_ids: Vec<i64> = departments::table
+            .select(departments::id)
+            .order(departments::id)
+            .load(conn)?;
         let mut people = Vec::new();
-        let fixed = [("admin@demo.example", "Alex Admin", false, false, true), ("comms@demo.example", "Casey Comms", true, true, false)];
+        let fixed = [
+            ("admin@demo.example", "Alex Admin", false, false, true),
+            ("comms@demo.example", "Casey Comms", true, true, false),
+        ];
         for (email, name, employee, comms, admin) in fixed {
-            people.push((email.to_string(), name.to_string(), None, employee, comms, admin));
+            people.push((
+                email.to_string(),
+                name.to_string(),
+                None,
+                employee,
+                comms,
+                admin,
+            ));
         }
         for i in 0..size.employees {
-            let name = format!("{} {}", FIRST[rng.random_range(0..FIRST.len())], LAST[rng.random_range(0..LAST.len())]);
+            let name = format!(
+                "{} {}",
+                FIRST[rng.random_range(0..FIRST.len())],
+                LAST[rng.random_range(0..LAST.len())]
+            );
             let dept = department_ids[rng.random_range(0..department_ids.len())];
-            people.push((format!("employee{:05}@demo.example", i + 1), name, Some(dept), true, false, false));
+            people.push((
+                format!("employee{:05}@demo.example", i + 1),
+                name,
+                Some(dept),
+                true,
+                false,
+                false,
+            ));
         }
         for chunk in people.chunks(BATCH) {
             let rows: Vec<_> = chunk
@@ -172,8 +203,14 @@ pub fn generate(
             insert_batch!(conn, users::table, rows);
         }
         report.people = people.len();
-        let admin_id: i64 = users::table.filter(users::email.eq("admin@demo.example")).select(users::id).first(conn)?;
-        let comms_id: i64 = users::table.filter(users::email.eq("comms@demo.example")).select(users::id).first(conn)?;
+        let admin_id: i64 = users::table
+            .filter(users::email.eq("admin@demo.example"))
+            .select(users::id)
+            .first(conn)?;
+        let comms_id: i64 = users::table
+            .filter(users::email.eq("comms@demo.example"))
+            .select(users::id)
+            .first(conn)?;
         let employees: Vec<(i64, Option<i64>)> = users::table
             .filter(users::is_employee.eq(true))
             .order(users::id)
@@ -190,19 +227,38 @@ pub fn generate(
             start,
         )?;
         let policy = store::policy::current(conn)?.ok_or(diesel::result::Error::NotFound)?;
-        let enabled = [Platform::LinkedIn, Platform::X, Platform::Mastodon, Platform::Bluesky, Platform::Threads];
+        let enabled = [
+            Platform::LinkedIn,
+            Platform::X,
+            Platform::Mastodon,
+            Platform::Bluesky,
+            Platform::Threads,
+        ];
         let mut events = Vec::new();
         let mut states = Vec::new();
         let mut opted: Vec<(i64, Vec<Platform>)> = Vec::new();
         for (user_id, _) in &employees {
             let mut previous: Option<String> = None;
             let mut mine = Vec::new();
-            for purpose in enabled.iter().map(|p| Purpose::ShareSuggestions(*p)).chain([Purpose::EmailDigest]) {
+            for purpose in enabled
+                .iter()
+                .map(|p| Purpose::ShareSuggestions(*p))
+                .chain([Purpose::EmailDigest])
+            {
                 let roll: f64 = rng.random();
-                let action = if roll < 0.45 { Action::Given } else if roll < 0.6 { Action::Refused } else { continue };
-                let at = start + Duration::minutes(rng.random_range(0..(size.weeks * 7 * 24 * 60).max(1)));
+                let action = if roll < 0.45 {
+                    Action::Given
+                } else if roll < 0.6 {
+                    Action::Refused
+                } else {
+                    continue;
+                };
+                let at = start
+                    + Duration::minutes(rng.random_range(0..(size.weeks * 7 * 24 * 60).max(1)));
                 let event = ConsentEvent {
-                    event_uuid: uuid::Builder::from_random_bytes(rng.random()).into_uuid().to_string(),
+                    event_uuid: uuid::Builder::from_random_bytes(rng.random())
+                        .into_uuid()
+                        .to_string(),
                     user_id: *user_id,
                     purpose: purpose.name().into(),
                     platform: purpose.platform_slug().into(),
@@ -262,7 +318,9 @@ pub fn generate(
                         consent_state::platform.eq(purpose.platform_slug()),
                         consent_state::status.eq(action.status_after().as_str()),
                         consent_state::policy_version.eq(policy.version),
-                        consent_state::instance.eq((*purpose == Purpose::ShareSuggestions(Platform::Mastodon)).then_some("mastodon.social")),
+                        consent_state::instance
+                            .eq((*purpose == Purpose::ShareSuggestions(Platform::Mastodon))
+                                .then_some("mastodon.social")),
                         consent_state::last_event_uuid.eq(uuid.clone()),
                         consent_state::updated_at.eq(*at),
                     )
@@ -277,7 +335,11 @@ pub fn generate(
         for i in 0..size.posts {
             let offset = Duration::minutes(rng.random_range(0..(size.weeks * 7 * 24 * 60).max(1)));
             let future = i % 15 == 14;
-            let published_at = if future { now + Duration::hours(rng.random_range(2..72)) } else { start + offset };
+            let published_at = if future {
+                now + Duration::hours(rng.random_range(2..72))
+            } else {
+                start + offset
+            };
             let status = if future {
                 PostStatus::Scheduled
             } else if i % 20 == 19 {
@@ -286,7 +348,13 @@ pub fn generate(
                 PostStatus::Published
             };
             let topic = TOPICS[i % TOPICS.len()];
-            post_rows.push((i, topic, published_at, status, rng.random_range(0..3_u8) == 0));
+            post_rows.push((
+                i,
+                topic,
+                published_at,
+                status,
+                rng.random_range(0..3_u8) == 0,
+            ));
         }
         for (i, topic, at, status, targeted) in &post_rows {
             let id: i64 = {
@@ -298,8 +366,10 @@ pub fn generate(
                     posts::target_all.eq(!targeted),
                     posts::publish_at.eq(Some(*at)),
                     posts::published_at.eq((*status != PostStatus::Scheduled).then_some(*at)),
-                    posts::withdrawn_at.eq((*status == PostStatus::Withdrawn).then_some(*at + Duration::hours(6))),
-                    posts::withdrawal_reason.eq((*status == PostStatus::Withdrawn).then_some("Figures updated")),
+                    posts::withdrawn_at
+                        .eq((*status == PostStatus::Withdrawn).then_some(*at + Duration::hours(6))),
+                    posts::withdrawal_reason
+                        .eq((*status == PostStatus::Withdrawn).then_some("Figures updated")),
                     posts::created_by.eq(Some(comms_id)),
                     posts::created_at.eq(*at - Duration::hours(1)),
                     posts::updated_at.eq(*at),
@@ -312,7 +382,11 @@ pub fn generate(
             };
             if *targeted {
                 diesel::insert_into(post_departments::table)
-                    .values((post_departments::post_id.eq(id), post_departments::department_id.eq(department_ids[i % department_ids.len()])))
+                    .values((
+                        post_departments::post_id.eq(id),
+                        post_departments::department_id
+                            .eq(department_ids[i % department_ids.len()]),
+                    ))
                     .execute(conn)?;
             }
             let caption_rows: Vec<_> = enabled
@@ -324,7 +398,11 @@ pub fn generate(
                             post_captions::post_id.eq(id),
                             post_captions::platform.eq(p.slug()),
                             post_captions::variant.eq(variant),
-                            post_captions::text.eq(if variant == 1 { topic.to_string() } else { format!("{topic}. Worth a read.") }),
+                            post_captions::text.eq(if variant == 1 {
+                                topic.to_string()
+                            } else {
+                                format!("{topic}. Worth a read.")
+                            }),
                         )
                     })
                 })
@@ -384,7 +462,13 @@ pub fn generate(
         for chunk in dismissal_rows.chunks(BATCH) {
             let rows: Vec<_> = chunk
                 .iter()
-                .map(|(u, p, at)| (dismissals::user_id.eq(*u), dismissals::post_id.eq(*p), dismissals::dismissed_at.eq(*at)))
+                .map(|(u, p, at)| {
+                    (
+                        dismissals::user_id.eq(*u),
+                        dismissals::post_id.eq(*p),
+                        dismissals::dismissed_at.eq(*at),
+                    )
+                })
                 .collect();
             insert_batch!(conn, dismissals::table, rows);
         }

@@ -191,6 +191,44 @@ pub fn establish(url: &str) -> Result<DbConnection, DbError> {
     }
 }
 
+/// Runs `work` in a transaction that may write. On SQLite it begins with
+/// `BEGIN IMMEDIATE`: the write lock is taken first, waiting for it under
+/// the busy timeout. A deferred transaction that reads and then writes
+/// asks to upgrade its read lock instead, and when another connection has
+/// committed meanwhile SQLite refuses that at once ("database is locked"),
+/// busy timeout or not. Inside a transaction already open it is a
+/// savepoint, as [`Connection::transaction`]. On PostgreSQL a transaction
+/// as usual.
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let DbConnection::Sqlite(sqlite) = conn else {
+        return conn.transaction(work);
+    };
+    match AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE") {
+        Ok(()) => {}
+        Err(diesel::result::Error::AlreadyInTransaction) => return conn.transaction(work),
+        Err(error) => return Err(error.into()),
+    }
+    let outcome = work(conn);
+    let DbConnection::Sqlite(sqlite) = conn else {
+        unreachable!("the connection stays SQLite");
+    };
+    match outcome {
+        Ok(value) => {
+            AnsiTransactionManager::commit_transaction(sqlite)?;
+            Ok(value)
+        }
+        Err(error) => {
+            AnsiTransactionManager::rollback_transaction(sqlite)?;
+            Err(error)
+        }
+    }
+}
+
 pub fn run_migrations(conn: &mut DbConnection) -> Result<(), DbError> {
     let migrations = match conn {
         DbConnection::Postgresql(_) => POSTGRES_MIGRATIONS,

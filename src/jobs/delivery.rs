@@ -13,7 +13,6 @@ use crate::mail::compose::{BatchReads, Composed, Composition, compose};
 use crate::mail::transport::{FailureKind, Mailer, OutgoingEmail};
 use crate::shutdown::Shutdown;
 use crate::store::{StoreError, outbox};
-use diesel::Connection;
 
 /// How delivery behaves; every number has a default that runs.
 #[derive(Debug, Clone)]
@@ -91,6 +90,17 @@ enum Prepared {
     Settled(Outcome),
 }
 
+/// One claimed email's outcome, what to write for it, and whom to tell
+/// once it is written.
+type Answer = Result<
+    (
+        Outcome,
+        Option<Settle>,
+        Option<tokio::sync::oneshot::Sender<()>>,
+    ),
+    RunError<StoreError>,
+>;
+
 /// What the relay's answer means for the row; written in batches.
 enum Settle {
     Sent {
@@ -140,10 +150,12 @@ const PREPARING: usize = 2;
 ///
 /// The round is a pipeline. Claimed rows are rendered `concurrency` at a
 /// time in one transaction each ([`PREPARING`] such batches at once), sent
-/// with up to `concurrency` in flight,
-/// and the relay's answers are written as they come, all that have arrived
-/// in one transaction. So an email costs no commit of its own, and sending
-/// never waits for the database.
+/// with up to `concurrency` in flight, and the relay's answers are written
+/// as they come, all that have arrived in one transaction (so an email
+/// costs no commit of its own). A slot sends its next email only once the
+/// answer to its last one is written: a crash leaves at most one email per
+/// slot (per SMTP session) taken by the relay but not marked sent, which
+/// is sent again after the lease.
 pub async fn deliver_until(
     db: &Db,
     mailer: &Mailer,
@@ -158,7 +170,7 @@ pub async fn deliver_until(
         .await?;
     let concurrency = settings.concurrency.max(1);
     let chunks: Vec<Vec<outbox::OutboxRow>> = rows.chunks(concurrency).map(<[_]>::to_vec).collect();
-    let (answers, mut answered) = tokio::sync::mpsc::unbounded_channel();
+    let (answers, mut answered) = tokio::sync::mpsc::unbounded_channel::<Answer>();
     let sending = futures_util::stream::iter(chunks)
         .map(|chunk| prepare(db, settings, clock.now_naive(), chunk))
         .buffered(PREPARING)
@@ -168,19 +180,31 @@ pub async fn deliver_until(
                 Err(e) => vec![Err(e)],
             })
         })
-        .map(|prepared| async move {
-            match prepared {
-                Ok(Prepared::Send(row)) => Ok(send(mailer, clock, settings, shutdown, *row).await),
-                Ok(Prepared::Settled(outcome)) => Ok((outcome, None)),
-                Err(e) => Err(e),
+        .map(move |prepared| {
+            let answers = answers.clone();
+            async move {
+                match prepared {
+                    Ok(Prepared::Send(row)) => {
+                        let (outcome, settle) = send(mailer, clock, settings, shutdown, *row).await;
+                        let (written, recorded) = tokio::sync::oneshot::channel();
+                        // The receiver lives until this stream ends.
+                        let _ = answers.send(Ok((outcome, settle, Some(written))));
+                        // This slot's next email waits until the relay's
+                        // answer to this one is written (or failed to be).
+                        let _ = recorded.await;
+                    }
+                    Ok(Prepared::Settled(outcome)) => {
+                        let _ = answers.send(Ok((outcome, None, None)));
+                    }
+                    Err(e) => {
+                        let _ = answers.send(Err(e));
+                    }
+                }
             }
         })
         .buffer_unordered(concurrency)
-        .for_each(move |answer| {
-            // The receiver lives until this stream ends.
-            let _ = answers.send(answer);
-            futures_util::future::ready(())
-        });
+        // The stream owns the last sender: the recording below ends with it.
+        .for_each(|()| futures_util::future::ready(()));
     let recording = async {
         let mut report = DeliveryReport::default();
         let mut unsent: Vec<i64> = Vec::new();
@@ -194,13 +218,15 @@ pub async fn deliver_until(
                 }
             }
             let mut settles = Vec::new();
+            let mut waiting = Vec::new();
             for answer in arrived {
                 match answer {
-                    Ok((outcome, settle)) => {
+                    Ok((outcome, settle, written)) => {
                         if let Some(id) = report.count(outcome) {
                             unsent.push(id);
                         }
                         settles.extend(settle);
+                        waiting.extend(written);
                     }
                     Err(e) => {
                         first_error.get_or_insert(e);
@@ -213,6 +239,9 @@ pub async fn deliver_until(
                 && let Err(e) = db.write(move |conn| settle_all(conn, &settles)).await
             {
                 first_error.get_or_insert(e);
+            }
+            for written in waiting {
+                let _ = written.send(());
             }
         }
         (report, unsent, first_error)
@@ -268,8 +297,7 @@ async fn prepare(
 ) -> Result<Vec<Prepared>, RunError<StoreError>> {
     let base_url = settings.base_url.clone();
     db.write(move |conn| {
-        conn.transaction(|conn| {
-            crate::store::sqlite_write_lock(conn)?;
+        crate::db::write_transaction(conn, |conn| {
             let recipients: Vec<&str> = chunk.iter().map(|r| r.recipient.as_str()).collect();
             let suppressed = outbox::suppressed_among(conn, &recipients)?;
             let reads = BatchReads::read(conn, &chunk)?;
@@ -391,7 +419,7 @@ async fn send(
 /// Writes the relay's answers in one transaction (the emails sent in one
 /// statement on PostgreSQL).
 fn settle_all(conn: &mut DbConnection, settles: &[Settle]) -> Result<(), StoreError> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let sent: Vec<(i64, NaiveDateTime)> = settles
             .iter()
             .filter_map(|settle| match settle {

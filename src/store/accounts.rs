@@ -2,7 +2,6 @@
 //! inviting people, first-run setup, and replacing a password.
 
 use chrono::NaiveDateTime;
-use diesel::Connection;
 
 use super::tokens::{self, Purpose};
 use super::users::{self, CreateOutcome, NewUser, User};
@@ -33,13 +32,15 @@ fn invite_as(
     by: super::audit::Actor,
     now: NaiveDateTime,
 ) -> StoreResult<InviteOutcome> {
-    conn.transaction(|conn| match users::create_by(conn, new_user, by, now)? {
-        CreateOutcome::Created(id) => {
-            let token = tokens::issue_password_link(conn, id, now)?;
-            let user = users::find(conn, id)?.ok_or(diesel::result::Error::NotFound)?;
-            Ok(InviteOutcome::Invited(user, token))
+    crate::db::write_transaction(conn, |conn| {
+        match users::create_by(conn, new_user, by, now)? {
+            CreateOutcome::Created(id) => {
+                let token = tokens::issue_password_link(conn, id, now)?;
+                let user = users::find(conn, id)?.ok_or(diesel::result::Error::NotFound)?;
+                Ok(InviteOutcome::Invited(user, token))
+            }
+            CreateOutcome::EmailTaken => Ok(InviteOutcome::EmailTaken),
         }
-        CreateOutcome::EmailTaken => Ok(InviteOutcome::EmailTaken),
     })
 }
 
@@ -50,7 +51,7 @@ pub fn invite_many(
     rows: Vec<Result<NewUser, String>>,
     now: NaiveDateTime,
 ) -> StoreResult<Vec<Result<String, String>>> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let mut outcomes = Vec::with_capacity(rows.len());
         for row in rows {
             outcomes.push(match row {
@@ -82,7 +83,7 @@ pub fn complete_setup(
     first: FirstAdmin,
     now: NaiveDateTime,
 ) -> StoreResult<Option<i64>> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         if !tokens::consume(conn, Purpose::Setup, setup_token_hash, now)?
             || users::any_active_admin(conn)?
             || !org::complete_setup(conn, first.org_name.as_str(), now)?
@@ -116,7 +117,7 @@ pub fn set_password_with_link(
     password_hash: &str,
     now: NaiveDateTime,
 ) -> StoreResult<bool> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         if !tokens::consume(conn, Purpose::SetPassword, token_hash, now)? {
             return Ok(false);
         }
@@ -133,7 +134,7 @@ pub fn replace_password(
     password_hash: &str,
     now: NaiveDateTime,
 ) -> StoreResult<()> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         users::set_password_hash(conn, user.id, password_hash, now)?;
         sessions::delete_all_for_user(conn, user.id)?;
         login_throttle::clear(conn, &Bucket::Account(user.email.clone()))
@@ -155,8 +156,7 @@ pub fn erase_account(
         users as users_table,
     };
     use diesel::prelude::*;
-    conn.transaction(|conn| {
-        super::sqlite_write_lock(conn)?;
+    crate::db::write_transaction(conn, |conn| {
         if user.roles.has(Role::Admin) {
             let other_admins: i64 = users_table::table
                 .filter(
@@ -256,7 +256,7 @@ pub fn invite_by_email(
     by: super::audit::Actor,
     now: NaiveDateTime,
 ) -> StoreResult<InviteOutcome> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let outcome = invite_as(conn, new_user, by, now)?;
         if let InviteOutcome::Invited(user, token) = &outcome {
             email_password_link(
@@ -289,7 +289,7 @@ pub fn invite_many_by_email(
     by: super::audit::Actor,
     now: NaiveDateTime,
 ) -> StoreResult<Vec<Result<String, String>>> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let mut outcomes = Vec::with_capacity(rows.len());
         for row in rows {
             outcomes.push(match row {
@@ -317,8 +317,7 @@ pub fn request_password_reset(
 ) -> StoreResult<()> {
     use crate::db::schema::outbox;
     use diesel::prelude::*;
-    conn.transaction(|conn| {
-        super::sqlite_write_lock(conn)?;
+    crate::db::write_transaction(conn, |conn| {
         let Some(user) = users::find_by_email(conn, email)?.filter(|u| u.active) else {
             return Ok(());
         };
@@ -368,7 +367,7 @@ pub fn new_password_link_by_email(
     by: super::audit::Actor,
     now: NaiveDateTime,
 ) -> StoreResult<Option<AdminPasswordLink>> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let Some(person) = users::find(conn, user_id)? else {
             return Ok(None);
         };

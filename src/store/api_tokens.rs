@@ -149,7 +149,7 @@ pub fn create(
         TokenKind::Service(role) => Some(role.as_str()),
         TokenKind::Personal => None,
     };
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         diesel::insert_into(api_tokens::table)
             .values((
                 api_tokens::token_hash.eq(&hash),
@@ -221,7 +221,7 @@ pub fn revoke(
     by: i64,
     now: NaiveDateTime,
 ) -> StoreResult<bool> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let target = api_tokens::table
             .filter(api_tokens::id.eq(id))
             .filter(api_tokens::revoked_at.is_null());

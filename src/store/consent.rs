@@ -358,7 +358,7 @@ pub fn record_choice(
     collection_method: &str,
     now: NaiveDateTime,
 ) -> StoreResult<ChoiceOutcome> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         lock_person(conn, user_id)?;
         let Some(policy) = policy::current(conn)? else {
             return Ok(ChoiceOutcome::NoPolicy);
@@ -404,7 +404,7 @@ pub fn invalidate_given_before(
     version: i64,
     now: NaiveDateTime,
 ) -> StoreResult<usize> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let policy = policy::find(conn, version)?.ok_or(diesel::result::Error::NotFound)?;
         let settings = org::settings(conn)?;
         let affected: Vec<(i64, String, String)> = consent_state::table
@@ -775,7 +775,7 @@ pub fn verify_all(conn: &mut DbConnection) -> StoreResult<Result<usize, BrokenLi
 /// tombstone left in `consent_seals` is what tells verify the erasure was
 /// the server's.
 pub fn erase_for_user(conn: &mut DbConnection, user_id: i64) -> StoreResult<()> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         diesel::insert_into(consent_erasures::table)
             .values(consent_erasures::user_id.eq(user_id))
             .execute(conn)?;

@@ -36,7 +36,7 @@ pub fn find_or_create(
         return Ok(id);
     }
     // A savepoint, so that losing the race does not abort the caller's transaction.
-    let inserted = conn.transaction(|conn| {
+    let inserted = crate::db::write_transaction(conn, |conn| {
         diesel::insert_into(departments::table)
             .values((
                 departments::name.eq(name.as_str()),

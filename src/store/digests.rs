@@ -3,7 +3,6 @@
 //! posts published since their last digest that they may share.
 
 use chrono::NaiveDateTime;
-use diesel::Connection;
 
 use super::live_posts::LivePosts;
 use super::outbox::{self, Kind, NewMessage};
@@ -54,8 +53,7 @@ pub fn plan_for(
     mail_domain: &str,
     live: &LivePosts,
 ) -> StoreResult<PlanOutcome> {
-    conn.transaction(|conn| {
-        super::sqlite_write_lock(conn)?;
+    crate::db::write_transaction(conn, |conn| {
         let (plan, settings) = plan_of(conn, user_id)?;
         let Some((period, period_end)) = due_period(&plan, now) else {
             return Ok(PlanOutcome::NotDue);
@@ -127,7 +125,7 @@ pub fn unsubscribe(
     token: &str,
     now: NaiveDateTime,
 ) -> StoreResult<Option<i64>> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let Some(user_id) = outbox::unsubscribe_token_owner(conn, token)? else {
             return Ok(None);
         };

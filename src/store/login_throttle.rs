@@ -50,7 +50,7 @@ pub fn record_failure(
     let key = bucket.key();
     let rule = bucket.rule();
     let forgotten = now - rule.forget_after();
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         diesel::update(
             login_throttle::table
                 .find(&key)
@@ -70,7 +70,7 @@ pub fn record_failure(
                 .execute(conn)
         };
         if increment(conn)? == 0 {
-            let inserted = conn.transaction(|conn| {
+            let inserted = crate::db::write_transaction(conn, |conn| {
                 diesel::insert_into(login_throttle::table)
                     .values((
                         login_throttle::email.eq(&key),

@@ -64,30 +64,13 @@ pub(crate) fn is_unique_violation(error: &diesel::result::Error) -> bool {
     )
 }
 
-/// On SQLite, takes the write lock at the start of a transaction that reads
-/// before it writes. A deferred transaction that upgrades from reading to
-/// writing fails at once with "database is locked" when another writer is
-/// active (the busy timeout does not apply to that upgrade); taking the lock
-/// first makes it wait its turn instead. On PostgreSQL this does nothing.
-pub(crate) fn sqlite_write_lock(conn: &mut DbConnection) -> StoreResult<()> {
-    use diesel::prelude::*;
-    if let DbConnection::Sqlite(_) = conn {
-        use crate::db::schema::org_settings;
-        diesel::update(org_settings::table.find(1_i64))
-            .set(org_settings::updated_at.eq(org_settings::updated_at))
-            .execute(conn)?;
-    }
-    Ok(())
-}
-
 /// Runs an INSERT in a savepoint and treats "already there" as done, so a
 /// repeated request is idempotent and the caller's transaction survives.
 pub(crate) fn insert_once(
     conn: &mut DbConnection,
     insert: impl FnOnce(&mut DbConnection) -> diesel::QueryResult<usize>,
 ) -> StoreResult<()> {
-    use diesel::Connection;
-    match conn.transaction(insert) {
+    match crate::db::write_transaction(conn, insert) {
         Ok(_) => Ok(()),
         Err(e) if is_unique_violation(&e) => Ok(()),
         Err(e) => Err(e.into()),

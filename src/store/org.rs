@@ -153,8 +153,7 @@ pub fn apply_settings(
     now: NaiveDateTime,
 ) -> StoreResult<()> {
     use super::audit::{self, Actor};
-    conn.transaction(|conn| {
-        super::sqlite_write_lock(conn)?;
+    crate::db::write_transaction(conn, |conn| {
         let before = settings(conn)?;
         let caps_before = super::posts::caps(conn)?;
         update_settings(conn, change, now)?;

@@ -80,7 +80,7 @@ pub fn enqueue(
     message: &NewMessage,
     now: NaiveDateTime,
 ) -> StoreResult<bool> {
-    let inserted = conn.transaction(|conn| {
+    let inserted = crate::db::write_transaction(conn, |conn| {
         diesel::insert_into(outbox::table)
             .values((
                 outbox::kind.eq(message.kind.as_str()),

@@ -57,8 +57,7 @@ pub fn publish(
     published_by: i64,
     now: NaiveDateTime,
 ) -> StoreResult<PublishOutcome> {
-    let result = conn.transaction(|conn| {
-        super::sqlite_write_lock(conn)?;
+    let result = crate::db::write_transaction(conn, |conn| {
         let version = current(conn)?.map(|p| p.version).unwrap_or(0) + 1;
         diesel::insert_into(policy_versions::table)
             .values((

@@ -295,7 +295,7 @@ pub fn create_draft(
     by: i64,
     now: NaiveDateTime,
 ) -> StoreResult<i64> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let values = (
             posts::title.eq(&input.title),
             posts::link.eq(&input.link),
@@ -332,8 +332,7 @@ pub fn update(
     input: &PostInput,
     now: NaiveDateTime,
 ) -> StoreResult<EditOutcome> {
-    conn.transaction(|conn| {
-        super::sqlite_write_lock(conn)?;
+    crate::db::write_transaction(conn, |conn| {
         let Some(post) = find(conn, id)? else {
             return Ok(EditOutcome::NotFound);
         };
@@ -382,7 +381,7 @@ pub fn caps(conn: &mut DbConnection) -> StoreResult<HashMap<Platform, Caps>> {
 }
 
 pub fn set_caps(conn: &mut DbConnection, platform: Platform, caps: Caps) -> StoreResult<()> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let updated = diesel::update(hub_caps::table.find(platform.slug()))
             .set((
                 hub_caps::per_day.eq(caps.per_day as i32),
@@ -470,7 +469,7 @@ pub fn schedule(
     by: i64,
     now: NaiveDateTime,
 ) -> StoreResult<ScheduleOutcome> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         lock_hub(conn)?;
         let Some(post) = find(conn, id)? else {
             return Ok(ScheduleOutcome::NotFound);
@@ -544,7 +543,7 @@ pub fn unschedule(
     by: i64,
     now: NaiveDateTime,
 ) -> StoreResult<EditOutcome> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let updated = diesel::update(
             posts::table
                 .find(id)
@@ -581,7 +580,7 @@ pub fn withdraw(
     by: i64,
     now: NaiveDateTime,
 ) -> StoreResult<EditOutcome> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let updated = diesel::update(posts::table.find(id).filter(posts::status.eq_any([
             PostStatus::Scheduled.as_str(),
             PostStatus::Published.as_str(),
@@ -626,7 +625,7 @@ fn advance_due(
 ) -> StoreResult<Vec<i64>> {
     let mut moved = Vec::new();
     for id in due {
-        let flipped = conn.transaction(|conn| {
+        let flipped = crate::db::write_transaction(conn, |conn| {
             let filter = posts::table
                 .find(id)
                 .filter(posts::status.eq(from.as_str()));
@@ -710,7 +709,7 @@ pub fn withdraw_and_notify(
     mail_domain: &str,
 ) -> StoreResult<EditOutcome> {
     use crate::db::schema::{shares, users};
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let outcome = withdraw(conn, id, reason, by, now)?;
         if outcome != EditOutcome::Done {
             return Ok(outcome);

@@ -250,7 +250,7 @@ fn in_snapshot<T>(
     conn: &mut DbConnection,
     work: impl FnOnce(&mut DbConnection) -> StoreResult<T>,
 ) -> StoreResult<T> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         if let DbConnection::Postgresql(_) = conn {
             diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 .execute(conn)?;

@@ -58,7 +58,7 @@ pub fn set_policy(
     platform: Platform,
     policy: CapPolicy,
 ) -> StoreResult<()> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let values = (
             share_caps::default_day.eq(policy.default.per_day as i32),
             share_caps::default_week.eq(policy.default.per_week as i32),
@@ -108,7 +108,7 @@ pub fn set_personal(
     platform: Platform,
     caps: ShareCaps,
 ) -> StoreResult<()> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let key = (user_id, platform.slug());
         let values = (
             user_caps::per_day.eq(caps.per_day as i32),
@@ -367,7 +367,7 @@ pub fn record(
     edited: bool,
     now: NaiveDateTime,
 ) -> StoreResult<ShareOutcome> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         lock_person(conn, user_id)?;
         if !consent::allows(conn, user_id, Purpose::ShareSuggestions(platform))? {
             return Ok(ShareOutcome::NoConsent);
@@ -404,7 +404,7 @@ pub fn record(
                 return Ok(ShareOutcome::CrowdCapReached(leaving + hour));
             }
         }
-        let inserted = conn.transaction(|conn| {
+        let inserted = crate::db::write_transaction(conn, |conn| {
             diesel::insert_into(shares::table)
                 .values((
                     shares::user_id.eq(user_id),
@@ -500,7 +500,7 @@ pub fn save_preferences(
     digest: &super::users::DigestSettings,
     now: NaiveDateTime,
 ) -> StoreResult<()> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         for (platform, caps) in caps {
             set_personal(conn, user_id, *platform, *caps)?;
         }

@@ -57,8 +57,7 @@ pub fn take(
     browser_hash: &str,
     now: NaiveDateTime,
 ) -> StoreResult<Option<PendingLogin>> {
-    conn.transaction(|conn| {
-        super::sqlite_write_lock(conn)?;
+    crate::db::write_transaction(conn, |conn| {
         let mine = sso_logins::table
             .find(state_hash)
             .filter(sso_logins::browser_hash.eq(browser_hash));
@@ -112,8 +111,7 @@ pub fn sign_in(
     who: &VouchedFor,
     now: NaiveDateTime,
 ) -> StoreResult<SignIn> {
-    conn.transaction(|conn| {
-        super::sqlite_write_lock(conn)?;
+    crate::db::write_transaction(conn, |conn| {
         let by_subject = users_table::table
             .filter(users_table::oidc_subject.eq(&who.subject))
             .select(users_table::id)
@@ -260,8 +258,7 @@ pub fn set_policy(
     now: NaiveDateTime,
 ) -> StoreResult<()> {
     use crate::db::schema::org_settings;
-    conn.transaction(|conn| {
-        super::sqlite_write_lock(conn)?;
+    crate::db::write_transaction(conn, |conn| {
         let before = super::org::settings(conn)?;
         diesel::update(org_settings::table.find(1_i64))
             .set((

@@ -165,8 +165,7 @@ pub fn accept(
     by: i64,
     now: NaiveDateTime,
 ) -> StoreResult<DecideOutcome> {
-    conn.transaction(|conn| {
-        super::sqlite_write_lock(conn)?;
+    crate::db::write_transaction(conn, |conn| {
         let Some(suggestion) = find(conn, id)? else {
             return Ok(DecideOutcome::NotFound);
         };
@@ -193,7 +192,7 @@ pub fn decline(
     by: i64,
     now: NaiveDateTime,
 ) -> StoreResult<DecideOutcome> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let updated = diesel::update(
             suggestions::table
                 .find(id)

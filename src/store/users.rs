@@ -226,8 +226,7 @@ pub fn create_by(
     by: Actor,
     now: NaiveDateTime,
 ) -> StoreResult<CreateOutcome> {
-    conn.transaction(|conn| {
-        super::sqlite_write_lock(conn)?;
+    crate::db::write_transaction(conn, |conn| {
         if find_by_email(conn, &user.email)?.is_some() {
             return Ok(CreateOutcome::EmailTaken);
         }
@@ -250,7 +249,7 @@ pub fn create_by(
         );
         let query = diesel::insert_into(users::table).values(values);
         // RETURNING does not pass through the multi-backend connection.
-        let inserted = conn.transaction(|conn| match conn {
+        let inserted = crate::db::write_transaction(conn, |conn| match conn {
             DbConnection::Postgresql(c) => query.returning(users::id).get_result::<i64>(c),
             DbConnection::Sqlite(c) => query.returning(users::id).get_result::<i64>(c),
         });
@@ -286,8 +285,7 @@ pub fn update_profile(
     by: i64,
     now: NaiveDateTime,
 ) -> StoreResult<ChangeOutcome> {
-    conn.transaction(|conn| {
-        super::sqlite_write_lock(conn)?;
+    crate::db::write_transaction(conn, |conn| {
         let Some(current) = find(conn, user_id)? else {
             return Ok(ChangeOutcome::NotFound);
         };
@@ -364,8 +362,7 @@ pub fn set_active(
     by: i64,
     now: NaiveDateTime,
 ) -> StoreResult<ChangeOutcome> {
-    conn.transaction(|conn| {
-        super::sqlite_write_lock(conn)?;
+    crate::db::write_transaction(conn, |conn| {
         let Some(current) = find(conn, user_id)? else {
             return Ok(ChangeOutcome::NotFound);
         };

@@ -11,6 +11,7 @@ mod browser;
 mod chaos;
 mod cli;
 mod consent;
+mod contention;
 mod demo;
 mod email;
 mod health;

@@ -43,6 +43,8 @@ pub struct SmtpServer {
     sessions: Arc<AtomicUsize>,
     /// Bumped to make every open session close at its next command.
     hang_ups: Arc<AtomicUsize>,
+    /// Milliseconds the server takes before it answers a message's data.
+    delay_ms: Arc<AtomicUsize>,
     // Dropping the sender stops the server thread.
     mode: watch::Sender<Mode>,
     applied: Mutex<mpsc::Receiver<Result<(), String>>>,
@@ -65,6 +67,8 @@ impl SmtpServer {
         let counter = Arc::clone(&sessions);
         let hang_ups = Arc::new(AtomicUsize::new(0));
         let hang_up_signal = Arc::clone(&hang_ups);
+        let delay_ms = Arc::new(AtomicUsize::new(0));
+        let delay = Arc::clone(&delay_ms);
         std::thread::Builder::new()
             .name("smtp-test-server".to_owned())
             .spawn(move || {
@@ -76,7 +80,7 @@ impl SmtpServer {
                         listener,
                         port,
                         store,
-                        (counter, hang_up_signal),
+                        (counter, hang_up_signal, delay),
                         mode_rx,
                         applied_tx,
                     )),
@@ -90,6 +94,7 @@ impl SmtpServer {
             received,
             sessions,
             hang_ups,
+            delay_ms,
             mode,
             applied: Mutex::new(applied),
         }
@@ -118,6 +123,13 @@ impl SmtpServer {
     /// with sessions idle for too long; new ones are served as before.
     pub fn hang_up_open_sessions(&self) {
         self.hang_ups.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Makes every message's answer come this much later, as a distant
+    /// relay's does.
+    pub fn set_delay(&self, delay: Duration) {
+        self.delay_ms
+            .store(delay.as_millis() as usize, Ordering::SeqCst);
     }
 
     /// How many SMTP sessions (TCP connections) clients opened so far.
@@ -158,7 +170,7 @@ async fn serve(
     listener: std::net::TcpListener,
     port: u16,
     received: Arc<Mutex<Vec<Received>>>,
-    (sessions, hang_ups): (Arc<AtomicUsize>, Arc<AtomicUsize>),
+    (sessions, hang_ups, delay): (Arc<AtomicUsize>, Arc<AtomicUsize>, Arc<AtomicUsize>),
     mut mode: watch::Receiver<Mode>,
     applied: mpsc::Sender<Result<(), String>>,
 ) {
@@ -211,6 +223,7 @@ async fn serve(
                         Arc::clone(&received),
                         mode.clone(),
                         Arc::clone(&hang_ups),
+                        Arc::clone(&delay),
                     ));
                 }
             }
@@ -242,6 +255,7 @@ async fn session(
     received: Arc<Mutex<Vec<Received>>>,
     mode: watch::Receiver<Mode>,
     hang_ups: Arc<AtomicUsize>,
+    delay: Arc<AtomicUsize>,
 ) -> std::io::Result<()> {
     let opened_in = hang_ups.load(Ordering::SeqCst);
     let (read, mut write) = stream.into_split();
@@ -333,6 +347,10 @@ async fn session(
                     data,
                     authenticated,
                 };
+                let wait = delay.load(Ordering::SeqCst);
+                if wait > 0 {
+                    tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+                }
                 // The mode may have changed while the data came in.
                 if *mode.borrow() == Mode::PermanentFailure {
                     "554 5.0.0 Transaction failed\r\n"
