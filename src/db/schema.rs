@@ -360,8 +360,24 @@ diesel::table! {
 
 diesel::joinable!(api_tokens -> users (user_id));
 
+diesel::table! {
+    calendar_feeds (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        prefix -> Text,
+        user_id -> BigInt,
+        name -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(calendar_feeds -> users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
+    calendar_feeds,
     org_settings,
     departments,
     users,

@@ -152,8 +152,8 @@ pub fn erase_account(
     now: NaiveDateTime,
 ) -> StoreResult<bool> {
     use crate::db::schema::{
-        api_tokens, one_time_tokens, outbox, suggestions, unsubscribe_tokens, user_caps,
-        users as users_table,
+        api_tokens, calendar_feeds, one_time_tokens, outbox, suggestions, unsubscribe_tokens,
+        user_caps, users as users_table,
     };
     use diesel::prelude::*;
     crate::db::write_transaction(conn, |conn| {
@@ -176,6 +176,8 @@ pub fn erase_account(
         diesel::delete(one_time_tokens::table.filter(one_time_tokens::user_id.eq(user.id)))
             .execute(conn)?;
         diesel::delete(api_tokens::table.filter(api_tokens::user_id.eq(user.id))).execute(conn)?;
+        diesel::delete(calendar_feeds::table.filter(calendar_feeds::user_id.eq(user.id)))
+            .execute(conn)?;
         // Suggestions carry the person's own words; shares and dismissals
         // stay with the tombstone, without personal data, for the counts.
         diesel::delete(suggestions::table.filter(suggestions::user_id.eq(user.id)))

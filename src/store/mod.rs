@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod api_tokens;
 pub mod audit;
+pub mod calendar_feeds;
 pub mod consent;
 pub mod departments;
 pub mod digests;

@@ -9,6 +9,7 @@ pub mod api;
 pub mod api_tokens;
 pub mod assets;
 pub mod auth;
+pub mod calendar_feeds;
 pub mod client_address;
 pub mod consent;
 pub mod device_cookie;
@@ -268,6 +269,21 @@ pub fn route_table() -> Vec<RouteSpec> {
         }),
         spec(M::GET, "/hub/calendar", comms, || {
             web::get().to(hub::calendar)
+        }),
+        spec(M::GET, "/hub/calendar/feeds", comms, || {
+            web::get().to(calendar_feeds::show)
+        }),
+        spec(M::POST, "/hub/calendar/feeds", comms, || {
+            web::post().to(calendar_feeds::create)
+        }),
+        spec(
+            M::POST,
+            "/hub/calendar/feeds/{id:\\d+}/revoke",
+            comms,
+            || web::post().to(calendar_feeds::revoke),
+        ),
+        spec(M::GET, "/calendar/{secret}", Public, || {
+            web::get().to(calendar_feeds::feed)
         }),
         spec(M::GET, "/hub/suggestions", comms, || {
             web::get().to(suggestions::hub_list)

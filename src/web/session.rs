@@ -99,13 +99,15 @@ pub fn exempt_from_csrf(path: &str) -> bool {
     path.starts_with("/unsubscribe/")
 }
 
-/// Health, metrics and assets need no session; the JSON API must not have
+/// Health, metrics, assets and calendar feeds (polled by calendar apps;
+/// the secret address is their authorisation) need no session; the JSON API must not have
 /// one: it is authenticated by its token alone, so a browser's cookie can
 /// never act through it (and CSRF cannot apply).
 fn skips_session(path: &str) -> bool {
     path == "/healthz"
         || path == "/metrics"
         || path.starts_with("/static/")
+        || path.starts_with("/calendar/")
         || super::api::is_api_path(path)
 }
 

@@ -43,7 +43,13 @@ fn request_id(headers: &HeaderMap) -> String {
 /// One-time links carry their token in the path: keep tokens out of logs.
 /// Query strings are never logged.
 pub fn redact_path(path: &str) -> String {
-    for prefix in ["/setup/", "/invite/", "/password/reset/", "/unsubscribe/"] {
+    for prefix in [
+        "/setup/",
+        "/invite/",
+        "/password/reset/",
+        "/unsubscribe/",
+        "/calendar/",
+    ] {
         if path.starts_with(prefix) {
             return format!("{prefix}…");
         }
@@ -154,6 +160,7 @@ mod tests {
     fn one_time_tokens_are_kept_out_of_logged_paths() {
         assert_eq!(redact_path("/invite/abc123"), "/invite/…");
         assert_eq!(redact_path("/unsubscribe/abc"), "/unsubscribe/…");
+        assert_eq!(redact_path("/calendar/chorus_cal_abc"), "/calendar/…");
         assert_eq!(redact_path("/queue"), "/queue");
     }
 

@@ -8,6 +8,7 @@ mod api_fuzz;
 mod api_v1;
 mod auth;
 mod browser;
+mod calendar_feed;
 mod chaos;
 mod cli;
 mod consent;

@@ -40,6 +40,10 @@ const NOT_PAGES: &[(&str, &str)] = &[
         "CSV download of a report table",
     ),
     (
+        "/calendar/{secret}",
+        "iCalendar (text/calendar) for calendar apps",
+    ),
+    (
         "/login/oidc/callback",
         "the identity provider's redirect back: answers a redirect, or a refusal \
          on the error layout audited as the 404 page (needs a provider; tests/api/sso.rs)",
@@ -84,6 +88,7 @@ const COMMS_PAGES: &[&str] = &[
     "/hub/posts/new",
     "/hub/posts/{id:\\d+}",
     "/hub/calendar",
+    "/hub/calendar/feeds",
     "/hub/suggestions",
     "/admin/reports",
 ];
@@ -714,6 +719,13 @@ async fn every_comms_page_passes_wcag_aa_on_desktop_and_dark_phone() {
             .await;
         audit
             .visit("/hub/calendar", "/hub/calendar", "Calendar")
+            .await;
+        audit
+            .visit(
+                "/hub/calendar/feeds",
+                "/hub/calendar/feeds",
+                "Calendar subscription",
+            )
             .await;
         audit
             .visit("/hub/suggestions", "/hub/suggestions", "Suggestions")

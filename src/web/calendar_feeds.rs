@@ -1,0 +1,194 @@
+//! Private calendar addresses of the hub's schedule: comms people create
+//! one per calendar app under Hub → Calendar → "Subscribe", revoke it like
+//! an API token, and their calendar app polls `GET /calendar/{secret}`.
+
+use actix_web::{HttpResponse, http::header, web};
+use askama::Template;
+use chrono::{Duration, NaiveDateTime};
+use serde::Deserialize;
+
+use super::AppState;
+use super::error::{AppError, WebResult};
+use super::page::{PageContext, ok, refused, see_other};
+use super::session::SignedIn;
+use crate::domain::api_access::parse_token_name;
+use crate::domain::calendar_feed::{self, Entry};
+use crate::store::{self, StoreError, calendar_feeds::CalendarFeed};
+
+/// How far back and ahead the calendar reaches.
+const PAST_DAYS: i64 = 60;
+const AHEAD_DAYS: i64 = 366;
+
+pub struct FeedRow {
+    pub id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub created: String,
+    pub last_used: String,
+    pub live: bool,
+}
+
+#[derive(Template)]
+#[template(path = "hub/calendar_feeds.html")]
+struct FeedsPage {
+    page: PageContext,
+    rows: Vec<FeedRow>,
+    name: String,
+    name_error: Option<String>,
+    /// The address just created: shown this once.
+    created: Option<String>,
+    revoked: bool,
+}
+
+fn when(at: Option<NaiveDateTime>, none: &str) -> String {
+    at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| none.to_string())
+}
+
+fn row(feed: &CalendarFeed) -> FeedRow {
+    FeedRow {
+        id: feed.id,
+        name: feed.name.clone(),
+        prefix: feed.prefix.clone(),
+        created: when(Some(feed.created_at), ""),
+        last_used: when(feed.last_used_at, "never"),
+        live: feed.revoked_at.is_none(),
+    }
+}
+
+async fn page(
+    state: &AppState,
+    signed_in: &SignedIn,
+    name: String,
+    name_error: Option<String>,
+    created: Option<String>,
+    revoked: bool,
+) -> WebResult<FeedsPage> {
+    let owner = signed_in.user.id;
+    let feeds = state
+        .db
+        .run(move |conn| store::calendar_feeds::of_user(conn, owner))
+        .await?;
+    Ok(FeedsPage {
+        page: PageContext::from(signed_in),
+        rows: feeds.iter().map(row).collect(),
+        name,
+        name_error,
+        created,
+        revoked,
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ShowQuery {
+    revoked: Option<String>,
+}
+
+pub async fn show(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    query: web::Query<ShowQuery>,
+) -> WebResult<HttpResponse> {
+    let revoked = query.revoked.is_some();
+    ok(&page(&state, &signed_in, String::new(), None, None, revoked).await?)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct CreateForm {
+    name: String,
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    form: web::Form<CreateForm>,
+) -> WebResult<HttpResponse> {
+    let typed = form.into_inner().name;
+    let name = match parse_token_name(&typed) {
+        Ok(name) => name,
+        Err(e) => return refused(&page(&state, &signed_in, typed, Some(e.0), None, false).await?),
+    };
+    let (owner, now) = (signed_in.user.id, state.clock.now_naive());
+    let (_, secret) = state
+        .db
+        .run(move |conn| store::calendar_feeds::create(conn, owner, &name, now))
+        .await?;
+    // Shown in this answer only: not after a redirect, never again.
+    let address = format!("{}/calendar/{secret}", state.base_url);
+    ok(&page(
+        &state,
+        &signed_in,
+        String::new(),
+        None,
+        Some(address),
+        false,
+    )
+    .await?)
+}
+
+pub async fn revoke(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    id: web::Path<i64>,
+) -> WebResult<HttpResponse> {
+    let (feed, owner, now) = (*id, signed_in.user.id, state.clock.now_naive());
+    let revoked = state
+        .db
+        .run(move |conn| store::calendar_feeds::revoke(conn, feed, owner, now))
+        .await?;
+    // Someone else's address, an unknown one, or one revoked before.
+    if !revoked {
+        return Err(AppError::not_found());
+    }
+    Ok(see_other("/hub/calendar/feeds?revoked=1"))
+}
+
+/// `GET /calendar/{secret}` (`.ics` may follow): the schedule as iCalendar.
+/// The secret in the address is the only authorisation, as calendar apps
+/// send no cookies; an unknown or revoked one is a plain 404.
+pub async fn feed(
+    state: web::Data<AppState>,
+    secret: web::Path<String>,
+) -> WebResult<HttpResponse> {
+    let secret = secret.into_inner();
+    let secret = secret.strip_suffix(".ics").unwrap_or(&secret).to_string();
+    let now = state.clock.now_naive();
+    let (from, to) = (
+        now - Duration::days(PAST_DAYS),
+        now + Duration::days(AHEAD_DAYS),
+    );
+    let found = state
+        .db
+        .write(move |conn| {
+            if !store::calendar_feeds::opens(conn, &secret, now)? {
+                return Ok::<_, StoreError>(None);
+            }
+            let settings = store::org::settings(conn)?;
+            let posts = store::posts::in_period(conn, from, to)?;
+            Ok(Some((settings.org_name, posts)))
+        })
+        .await?;
+    let Some((org_name, posts)) = found else {
+        return Err(AppError::not_found());
+    };
+    let entries: Vec<Entry<'_>> = posts
+        .iter()
+        .filter_map(|p| {
+            Some(Entry {
+                post_id: p.id,
+                title: &p.title,
+                link: &p.link,
+                status: p.status,
+                publish_at: p.publish_at?,
+                platforms: p.platforms(),
+            })
+        })
+        .collect();
+    let body = calendar_feed::render(&org_name, &state.base_url, now, &entries);
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/calendar; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "private, no-cache"))
+        .body(body))
+}
