@@ -64,8 +64,7 @@ pub fn create(
         .chars()
         .take(SECRET_PREFIX.len() + SHOWN_PREFIX_CHARS)
         .collect();
-    conn.transaction(|conn| {
-        super::sqlite_write_lock(conn)?;
+    crate::db::write_transaction(conn, |conn| {
         diesel::insert_into(calendar_feeds::table)
             .values((
                 calendar_feeds::token_hash.eq(&hash),
@@ -119,8 +118,7 @@ pub fn revoke(
     owner: i64,
     now: NaiveDateTime,
 ) -> StoreResult<bool> {
-    conn.transaction(|conn| {
-        super::sqlite_write_lock(conn)?;
+    crate::db::write_transaction(conn, |conn| {
         let updated = diesel::update(
             calendar_feeds::table
                 .filter(calendar_feeds::id.eq(id))

@@ -596,7 +596,7 @@ pub fn seal_pending(conn: &mut DbConnection) -> StoreResult<usize> {
     if ledger_key().is_none() {
         return Ok(0);
     }
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let pending: Vec<i64> = consent_seals::table
             .filter(consent_seals::kind.eq(PENDING))
             .select(consent_seals::user_id)
