@@ -27,6 +27,7 @@ struct Holdings {
     emails: Vec<store::outbox::OutboxRow>,
     own_actions: Vec<(chrono::NaiveDateTime, String, String, String)>,
     api_tokens: Vec<store::api_tokens::ApiToken>,
+    calendar_feeds: Vec<store::calendar_feeds::CalendarFeed>,
 }
 
 async fn holdings(state: &AppState, user_id: i64) -> WebResult<Holdings> {
@@ -46,6 +47,7 @@ async fn holdings(state: &AppState, user_id: i64) -> WebResult<Holdings> {
                 emails: store::outbox::of_user(conn, user_id)?,
                 own_actions: store::audit::by_actor(conn, user_id)?,
                 api_tokens: store::api_tokens::personal_of(conn, user_id)?,
+                calendar_feeds: store::calendar_feeds::of_user(conn, user_id)?,
             })
         })
         .await?)
@@ -172,6 +174,13 @@ pub async fn download(state: web::Data<AppState>, signed_in: SignedIn) -> WebRes
             "lastUsedAt": t.last_used_at.map(|x| x.and_utc().to_rfc3339()),
             "expiresAt": t.expires_at.map(|x| x.and_utc().to_rfc3339()),
             "revokedAt": t.revoked_at.map(|x| x.and_utc().to_rfc3339()),
+        })).collect::<Vec<_>>(),
+        // The hub calendar addresses one created: never the secret itself.
+        "calendarAddresses": held.calendar_feeds.iter().map(|f| json!({
+            "name": f.name, "prefix": f.prefix,
+            "createdAt": f.created_at.and_utc().to_rfc3339(),
+            "lastUsedAt": f.last_used_at.map(|x| x.and_utc().to_rfc3339()),
+            "revokedAt": f.revoked_at.map(|x| x.and_utc().to_rfc3339()),
         })).collect::<Vec<_>>(),
         "emails": held.emails.iter().map(|e| json!({
             "kind": e.kind, "status": e.status, "messageId": e.message_id,

@@ -103,6 +103,8 @@ backend_test!(
         assert_eq!(hashes, vec![chorus::credentials::token_hash(secret)], "only the hash is kept");
         let audit = app.db(|conn| store::audit::page(conn, 0, 10)).await.0;
         assert!(audit.iter().any(|e| e.action == "calendar_feed.created"));
+        let export = app.get_html("/me/data.json").await;
+        assert!(export.contains("\"calendarAddresses\"") && export.contains("Work phone") && !export.contains(secret), "the export lists it, without the secret");
 
         // A refused name keeps the input and says why; nothing is created.
         let response = app.post_form("/hub/calendar/feeds", &[("name", "   ")]).await;
