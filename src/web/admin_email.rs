@@ -242,6 +242,11 @@ pub async fn unsuppress(
     form: web::Form<UnsuppressForm>,
 ) -> WebResult<HttpResponse> {
     let email = form.into_inner().email.trim().to_lowercase();
+    // No stored address holds a control character (PostgreSQL refuses a
+    // NUL in text outright): such input names no suppressed address.
+    if email.is_empty() || email.chars().any(char::is_control) {
+        return Err(AppError::not_found());
+    }
     let cleared = state
         .db
         .run(move |conn| store::outbox::unsuppress(conn, &email))

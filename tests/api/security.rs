@@ -19,6 +19,8 @@ const PUBLIC_PREFIXES: &[&str] = &[
     "/password/forgot",
     "/password/reset/",
     "/unsubscribe/",
+    // Calendar apps send no cookies: the secret in the address decides.
+    "/calendar/",
     // The API's description; it holds no data.
     "/api/v1/openapi.json",
 ];
