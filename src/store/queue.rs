@@ -208,28 +208,12 @@ pub fn offered(
     platform: Platform,
     now: NaiveDateTime,
 ) -> StoreResult<Option<Post>> {
-    let department = department_of(conn, user_id)?;
-    let visible: i64 = posts_table::table
-        .filter(posts_table::id.eq(post_id))
-        .filter(posts_table::status.eq(PostStatus::Published.as_str()))
-        .filter(
-            posts_table::expires_at
-                .is_null()
-                .or(posts_table::expires_at.gt(now)),
-        )
-        .filter(
-            posts_table::target_all.eq(true).or(exists(
-                post_departments::table
-                    .filter(post_departments::post_id.eq(posts_table::id))
-                    .filter(post_departments::department_id.nullable().eq(department)),
-            )),
-        )
-        .count()
-        .get_result(conn)?;
-    if visible == 0 {
+    // The same rule as the posts whose "Not for me" the person may use,
+    // on this one platform.
+    if !offered_on_any(conn, user_id, post_id, &[platform], now)? {
         return Ok(None);
     }
-    Ok(posts::find(conn, post_id)?.filter(|p| p.platforms().contains(&platform)))
+    posts::find(conn, post_id)
 }
 
 /// A post the person shared that comms has since withdrawn, and the
