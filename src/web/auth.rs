@@ -237,15 +237,7 @@ pub async fn login(
         .as_ref()
         .filter(|u| u.active)
         .and_then(|u| u.password_hash.clone());
-    let verified = web::block(move || match stored {
-        Some(hash) => credentials::verify_password(&password, &hash),
-        None => {
-            credentials::verify_against_dummy(&password);
-            Verified::No
-        }
-    })
-    .await
-    .map_err(AppError::internal)?;
+    let verified = verify_password_off_executor(password, stored).await?;
 
     let user = match (verified, user) {
         (Verified::No, _) | (_, None) => {
@@ -654,15 +646,7 @@ pub(super) async fn verify_current_password(
         }));
     }
     let stored = user.password_hash.clone();
-    let verified = web::block(move || match stored {
-        Some(hash) => credentials::verify_password(&password, &hash),
-        None => {
-            credentials::verify_against_dummy(&password);
-            Verified::No
-        }
-    })
-    .await
-    .map_err(AppError::internal)?;
+    let verified = verify_password_off_executor(password, stored).await?;
     if verified == Verified::No {
         state
             .db
@@ -769,4 +753,22 @@ pub async fn forgot(
         error: None,
         sent: true,
     })
+}
+
+/// Checks a password against a stored hash on the blocking pool (argon2
+/// takes tens of milliseconds); with no hash, the same work against a dummy
+/// one, so an unknown account costs what a wrong password costs.
+async fn verify_password_off_executor(
+    password: String,
+    stored: Option<String>,
+) -> WebResult<Verified> {
+    web::block(move || match stored {
+        Some(hash) => credentials::verify_password(&password, &hash),
+        None => {
+            credentials::verify_against_dummy(&password);
+            Verified::No
+        }
+    })
+    .await
+    .map_err(AppError::internal)
 }
