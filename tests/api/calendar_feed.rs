@@ -6,31 +6,7 @@ use diesel::prelude::*;
 
 use crate::backend_test;
 use crate::helpers::*;
-
-fn post_fields(title: &str) -> Vec<(&str, &str)> {
-    vec![
-        ("title", title),
-        ("link", "https://example.com/news/annual-report"),
-        ("base_text", "Our annual report is out."),
-        ("use_x", "on"),
-        ("use_linkedin", "on"),
-        ("target", "all"),
-        ("timezone", "Europe/Berlin"),
-        ("action", "save"),
-    ]
-}
-
-async fn create_post(app: &TestApp, title: &str) -> i64 {
-    let response = app.post_form("/hub/posts/new", &post_fields(title)).await;
-    assert_eq!(response.status(), 303, "creating {title}");
-    location(&response)
-        .trim_start_matches("/hub/posts/")
-        .split('?')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
+use crate::hub::create_post;
 
 /// Schedules a post two days ahead at 09:00 Berlin time.
 async fn schedule(app: &TestApp, id: i64) {

@@ -29,7 +29,8 @@ fn post_fields<'a>(title: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str
     fields
 }
 
-async fn create_post(app: &TestApp, title: &str) -> i64 {
+/// Saves a draft with the fields of [`post_fields`]; its id.
+pub(crate) async fn create_post(app: &TestApp, title: &str) -> i64 {
     let response = app
         .post_form("/hub/posts/new", &post_fields(title, &[]))
         .await;
