@@ -364,8 +364,9 @@ backend_test!(
 );
 
 /// This process's peak resident memory in KiB (the server runs in it).
-fn peak_rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+/// Peak resident memory of a process (VmHWM), in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
@@ -425,12 +426,42 @@ backend_test!(
             .unwrap()
             .to_string();
         let token = app.csrf_token_with(&client, "/admin/people/import").await;
-        let before = peak_rss_kib();
-        let (address, cookie_header, header_token) = (app.address.clone(), cookie.clone(), token.clone());
+
+        // The memory measured is that of a real `chorus serve` on the same
+        // database and key (sessions and CSRF tokens hold there too), not
+        // of this test process, whose other tests come and go meanwhile.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_chorus"));
+        command
+            .arg("serve")
+            .env("CHORUS_DATA_DIR", &app.config.data_dir)
+            .env("CHORUS_BIND", format!("127.0.0.1:{port}"))
+            .env("CHORUS_BASE_URL", &base)
+            .env("CHORUS_JOBS_INTERVAL_SECONDS", "0")
+            .env("CHORUS_LOG", "warn")
+            .env_remove("CHORUS_DATABASE_URL")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if let Some(db) = &app.database {
+            command.env("CHORUS_DATABASE_URL", &db.url);
+        }
+        let mut server = command.spawn().unwrap();
+        let probe = new_client();
+        for _ in 0..200 {
+            if probe.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
+                break;
+            }
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let before = peak_rss_kib(server.id());
+        let (address, cookie_header, header_token) = (base.clone(), cookie.clone(), token.clone());
         let answer = tokio::task::spawn_blocking(move || stream_upload(&address, &cookie_header, &header_token, 100))
             .await
             .unwrap();
-        let grown_mib = (peak_rss_kib().saturating_sub(before)) / 1024;
+        let grown_mib = (peak_rss_kib(server.id()).saturating_sub(before)) / 1024;
+        let _ = server.kill();
+        let _ = server.wait();
         assert!(answer.starts_with("HTTP/1.1 413"), "{}", &answer[..answer.len().min(300)]);
         assert!(answer.contains("larger than 2 MB"), "a clear page says why");
         assert!(grown_mib < 20, "peak RSS grew by {grown_mib} MiB while 100 MB streamed in");
