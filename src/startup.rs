@@ -15,7 +15,9 @@ use crate::metrics::Metrics;
 use crate::secret_key::{self, SecretKeyError};
 use crate::store;
 use crate::web::client_address::TrustedProxies;
-use crate::web::{AppState, configure, error::AppError, headers, not_found, session, telemetry};
+use crate::web::{
+    AppState, auth::session, configure, error::AppError, headers, not_found, telemetry,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {

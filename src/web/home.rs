@@ -3,9 +3,9 @@
 use actix_web::HttpResponse;
 use askama::Template;
 
+use super::auth::session::SignedIn;
 use super::error::WebResult;
 use super::page::{PageContext, ok};
-use super::session::SignedIn;
 
 #[derive(Template)]
 #[template(path = "home.html")]

@@ -1,37 +1,22 @@
 //! The web layer: actix-web routes, the session and security layers, and one
 //! module per area. Handlers parse, authorise, call store/domain, render.
 
-pub mod admin_audit;
-pub mod admin_email;
-pub mod admin_people;
-pub mod admin_settings;
+pub mod admin;
 pub mod api;
-pub mod api_tokens;
 pub mod assets;
 pub mod auth;
-pub mod calendar_feeds;
 pub mod client_address;
-pub mod consent;
-pub mod device_cookie;
 pub mod error;
 pub mod headers;
 pub mod health;
 pub mod home;
 pub mod hub;
 pub mod markup;
+pub mod me;
 pub mod metrics;
-pub mod my_data;
 pub mod page;
-pub mod policy;
-pub mod preferences;
 pub mod queue;
-pub mod report_cache;
-pub mod reports;
-pub mod session;
-pub mod sso;
-pub mod suggestions;
 pub mod telemetry;
-pub mod unsubscribe;
 
 use std::sync::Arc;
 
@@ -45,8 +30,8 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Db;
 use crate::domain::roles::Role;
+use auth::session::Visitor;
 use error::{AppError, ErrorKind};
-use session::Visitor;
 
 /// Everything a handler may need, shared by all workers.
 pub struct AppState {
@@ -61,7 +46,7 @@ pub struct AppState {
     /// True when `base_url` is https: Secure cookies, `__Host-` names, HSTS.
     pub secure_cookies: bool,
     /// Reports built since the data last changed (shared by all workers).
-    pub report_cache: report_cache::ReportCache,
+    pub report_cache: admin::report_cache::ReportCache,
     /// Published posts with the settings and share caps, kept while none
     /// of them changes (shared by all workers).
     pub live_posts: std::sync::Arc<crate::store::live_posts::LivePosts>,
@@ -136,83 +121,89 @@ pub fn route_table() -> Vec<RouteSpec> {
         spec(M::GET, "/static/{file}", Public, || {
             web::get().to(assets::serve)
         }),
-        spec(M::GET, "/login", Public, || web::get().to(auth::login_form)),
-        spec(M::POST, "/login", Public, || web::post().to(auth::login)),
-        spec(M::POST, "/logout", Public, || web::post().to(auth::logout)),
+        spec(M::GET, "/login", Public, || {
+            web::get().to(auth::login::login_form)
+        }),
+        spec(M::POST, "/login", Public, || {
+            web::post().to(auth::login::login)
+        }),
+        spec(M::POST, "/logout", Public, || {
+            web::post().to(auth::login::logout)
+        }),
         spec(M::POST, "/login/oidc", Public, || {
-            web::post().to(sso::start)
+            web::post().to(auth::sso::start)
         }),
         spec(M::GET, "/login/oidc/callback", Public, || {
-            web::get().to(sso::callback)
+            web::get().to(auth::sso::callback)
         }),
         spec(M::GET, "/setup/{token}", Public, || {
-            web::get().to(auth::setup_form)
+            web::get().to(auth::setup::setup_form)
         }),
         spec(M::POST, "/setup/{token}", Public, || {
-            web::post().to(auth::setup)
+            web::post().to(auth::setup::setup)
         }),
         spec(M::GET, "/invite/{token}", Public, || {
-            web::get().to(auth::set_password_form)
+            web::get().to(auth::password::set_password_form)
         }),
         spec(M::POST, "/invite/{token}", Public, || {
-            web::post().to(auth::set_password)
+            web::post().to(auth::password::set_password)
         }),
         spec(M::GET, "/password/forgot", Public, || {
-            web::get().to(auth::forgot_form)
+            web::get().to(auth::password::forgot_form)
         }),
         spec(M::POST, "/password/forgot", Public, || {
-            web::post().to(auth::forgot)
+            web::post().to(auth::password::forgot)
         }),
         spec(M::GET, "/password/reset/{token}", Public, || {
-            web::get().to(auth::set_password_form)
+            web::get().to(auth::password::set_password_form)
         }),
         spec(M::POST, "/password/reset/{token}", Public, || {
-            web::post().to(auth::set_password)
+            web::post().to(auth::password::set_password)
         }),
         spec(M::GET, "/unsubscribe/{token}", Public, || {
-            web::get().to(unsubscribe::confirm)
+            web::get().to(me::unsubscribe::confirm)
         }),
         spec(M::POST, "/unsubscribe/{token}", Public, || {
-            web::post().to(unsubscribe::unsubscribe)
+            web::post().to(me::unsubscribe::unsubscribe)
         }),
         spec(M::GET, "/me/password", SignedIn, || {
-            web::get().to(auth::change_password_form)
+            web::get().to(auth::password::change_password_form)
         }),
         spec(M::POST, "/me/password", SignedIn, || {
-            web::post().to(auth::change_password)
+            web::post().to(auth::password::change_password)
         }),
         spec(M::GET, "/policy", SignedIn, || {
-            web::get().to(policy::current)
+            web::get().to(me::policy::current)
         }),
         spec(M::GET, "/policy/{version:\\d+}", SignedIn, || {
-            web::get().to(policy::version)
+            web::get().to(me::policy::version)
         }),
         spec(M::GET, "/me/consent", employee, || {
-            web::get().to(consent::show)
+            web::get().to(me::consent::show)
         }),
         spec(M::POST, "/me/consent", employee, || {
-            web::post().to(consent::choose)
+            web::post().to(me::consent::choose)
         }),
         spec(
             M::GET,
             "/me/receipts/{id:[0-9a-f-]+}.json",
             SignedIn,
-            || web::get().to(consent::receipt_download),
+            || web::get().to(me::consent::receipt_download),
         ),
         spec(M::GET, "/me/receipts/{id:[0-9a-f-]+}", SignedIn, || {
-            web::get().to(consent::receipt)
+            web::get().to(me::consent::receipt)
         }),
         spec(M::GET, "/me/data", SignedIn, || {
-            web::get().to(my_data::show)
+            web::get().to(me::data::show)
         }),
         spec(M::GET, "/me/data.json", SignedIn, || {
-            web::get().to(my_data::download)
+            web::get().to(me::data::download)
         }),
         spec(M::GET, "/me/delete", SignedIn, || {
-            web::get().to(my_data::delete_form)
+            web::get().to(me::data::delete_form)
         }),
         spec(M::POST, "/me/delete", SignedIn, || {
-            web::post().to(my_data::delete)
+            web::post().to(me::data::delete)
         }),
         spec(M::GET, "/queue", employee, || web::get().to(queue::index)),
         spec(
@@ -231,158 +222,160 @@ pub fn route_table() -> Vec<RouteSpec> {
             web::post().to(queue::read_notice)
         }),
         spec(M::GET, "/me/preferences", employee, || {
-            web::get().to(preferences::show)
+            web::get().to(me::preferences::show)
         }),
         spec(M::POST, "/me/preferences", employee, || {
-            web::post().to(preferences::save)
+            web::post().to(me::preferences::save)
         }),
         spec(M::GET, "/me/visibility", SignedIn, || {
-            web::get().to(preferences::visibility)
+            web::get().to(me::preferences::visibility)
         }),
         spec(M::GET, "/suggest", employee, || {
-            web::get().to(suggestions::form)
+            web::get().to(hub::suggestions::form)
         }),
         spec(M::POST, "/suggest", employee, || {
-            web::post().to(suggestions::submit)
+            web::post().to(hub::suggestions::submit)
         }),
-        spec(M::GET, "/hub/posts", comms, || web::get().to(hub::list)),
+        spec(M::GET, "/hub/posts", comms, || {
+            web::get().to(hub::posts::list)
+        }),
         spec(M::GET, "/hub/posts/new", comms, || {
-            web::get().to(hub::new_form)
+            web::get().to(hub::posts::new_form)
         }),
         spec(M::POST, "/hub/posts/new", comms, || {
-            web::post().to(hub::create)
+            web::post().to(hub::posts::create)
         }),
         spec(M::GET, "/hub/posts/{id:\\d+}", comms, || {
-            web::get().to(hub::edit_form)
+            web::get().to(hub::posts::edit_form)
         }),
         spec(M::POST, "/hub/posts/{id:\\d+}", comms, || {
-            web::post().to(hub::update)
+            web::post().to(hub::posts::update)
         }),
         spec(M::POST, "/hub/posts/{id:\\d+}/schedule", comms, || {
-            web::post().to(hub::schedule_post)
+            web::post().to(hub::posts::schedule_post)
         }),
         spec(M::POST, "/hub/posts/{id:\\d+}/unschedule", comms, || {
-            web::post().to(hub::unschedule)
+            web::post().to(hub::posts::unschedule)
         }),
         spec(M::POST, "/hub/posts/{id:\\d+}/withdraw", comms, || {
-            web::post().to(hub::withdraw)
+            web::post().to(hub::posts::withdraw)
         }),
         spec(M::GET, "/hub/calendar", comms, || {
-            web::get().to(hub::calendar)
+            web::get().to(hub::calendar::calendar)
         }),
         spec(M::GET, "/hub/calendar/feeds", comms, || {
-            web::get().to(calendar_feeds::show)
+            web::get().to(hub::calendar_feeds::show)
         }),
         spec(M::POST, "/hub/calendar/feeds", comms, || {
-            web::post().to(calendar_feeds::create)
+            web::post().to(hub::calendar_feeds::create)
         }),
         spec(
             M::POST,
             "/hub/calendar/feeds/{id:\\d+}/revoke",
             comms,
-            || web::post().to(calendar_feeds::revoke),
+            || web::post().to(hub::calendar_feeds::revoke),
         ),
         spec(M::GET, "/calendar/{secret}", Public, || {
-            web::get().to(calendar_feeds::feed)
+            web::get().to(hub::calendar_feeds::feed)
         }),
         spec(M::GET, "/hub/suggestions", comms, || {
-            web::get().to(suggestions::hub_list)
+            web::get().to(hub::suggestions::hub_list)
         }),
         spec(M::POST, "/hub/suggestions/{id:\\d+}/accept", comms, || {
-            web::post().to(suggestions::accept)
+            web::post().to(hub::suggestions::accept)
         }),
         spec(M::POST, "/hub/suggestions/{id:\\d+}/decline", comms, || {
-            web::post().to(suggestions::decline)
+            web::post().to(hub::suggestions::decline)
         }),
         spec(M::GET, "/admin/email", admin, || {
-            web::get().to(admin_email::show)
+            web::get().to(admin::email::show)
         }),
         spec(M::POST, "/admin/email/retry", admin, || {
-            web::post().to(admin_email::retry)
+            web::post().to(admin::email::retry)
         }),
         spec(M::POST, "/admin/email/unsuppress", admin, || {
-            web::post().to(admin_email::unsuppress)
+            web::post().to(admin::email::unsuppress)
         }),
         spec(M::GET, "/admin/reports", reporting, || {
-            web::get().to(reports::index)
+            web::get().to(admin::reports::index)
         }),
         spec(
             M::GET,
             "/admin/reports/{table:[a-z]+}.csv",
             reporting,
-            || web::get().to(reports::csv),
+            || web::get().to(admin::reports::csv),
         ),
         spec(M::GET, "/admin/audit", admin, || {
-            web::get().to(admin_audit::audit)
+            web::get().to(admin::audit::audit)
         }),
         spec(M::GET, "/admin/settings", admin, || {
-            web::get().to(admin_settings::show)
+            web::get().to(admin::settings::show)
         }),
         spec(M::POST, "/admin/settings", admin, || {
-            web::post().to(admin_settings::save)
+            web::post().to(admin::settings::save)
         }),
         spec(M::GET, "/admin/settings/sso", admin, || {
-            web::get().to(sso::settings)
+            web::get().to(admin::sso::settings)
         }),
         spec(M::POST, "/admin/settings/sso", admin, || {
-            web::post().to(sso::save_settings)
+            web::post().to(admin::sso::save_settings)
         }),
         spec(M::GET, "/admin/policy", admin, || {
-            web::get().to(policy::admin_index)
+            web::get().to(admin::policy::admin_index)
         }),
         spec(M::POST, "/admin/policy", admin, || {
-            web::post().to(policy::admin_submit)
+            web::post().to(admin::policy::admin_submit)
         }),
         spec(M::GET, "/admin/people", admin, || {
-            web::get().to(admin_people::index)
+            web::get().to(admin::people::index)
         }),
         spec(M::GET, "/admin/people/new", admin, || {
-            web::get().to(admin_people::new_form)
+            web::get().to(admin::people::new_form)
         }),
         spec(M::POST, "/admin/people/new", admin, || {
-            web::post().to(admin_people::create)
+            web::post().to(admin::people::create)
         }),
         spec(M::GET, "/admin/people/import", admin, || {
-            web::get().to(admin_people::import_form)
+            web::get().to(admin::people::import_form)
         }),
         spec(M::POST, "/admin/people/import", admin, || {
-            web::post().to(admin_people::import)
+            web::post().to(admin::people::import)
         }),
         spec(M::GET, "/admin/people/{id:\\d+}", admin, || {
-            web::get().to(admin_people::edit_form)
+            web::get().to(admin::people::edit_form)
         }),
         spec(M::POST, "/admin/people/{id:\\d+}", admin, || {
-            web::post().to(admin_people::update)
+            web::post().to(admin::people::update)
         }),
         spec(M::POST, "/admin/people/{id:\\d+}/deactivate", admin, || {
-            web::post().to(admin_people::deactivate)
+            web::post().to(admin::people::deactivate)
         }),
         spec(M::POST, "/admin/people/{id:\\d+}/reactivate", admin, || {
-            web::post().to(admin_people::reactivate)
+            web::post().to(admin::people::reactivate)
         }),
         spec(
             M::POST,
             "/admin/people/{id:\\d+}/password-link",
             admin,
-            || web::post().to(admin_people::password_link),
+            || web::post().to(admin::people::password_link),
         ),
         spec(M::GET, "/me/tokens", SignedIn, || {
-            web::get().to(api_tokens::show_personal)
+            web::get().to(me::api_tokens::show_personal)
         }),
         spec(M::POST, "/me/tokens", SignedIn, || {
-            web::post().to(api_tokens::create_personal)
+            web::post().to(me::api_tokens::create_personal)
         }),
         spec(M::POST, "/me/tokens/{id:\\d+}/revoke", SignedIn, || {
-            web::post().to(api_tokens::revoke_personal)
+            web::post().to(me::api_tokens::revoke_personal)
         }),
         spec(M::GET, "/admin/tokens", admin, || {
-            web::get().to(api_tokens::show_service)
+            web::get().to(me::api_tokens::show_service)
         }),
         spec(M::POST, "/admin/tokens", admin, || {
-            web::post().to(api_tokens::create_service)
+            web::post().to(me::api_tokens::create_service)
         }),
         spec(M::POST, "/admin/tokens/{id:\\d+}/revoke", admin, || {
-            web::post().to(api_tokens::revoke_service)
+            web::post().to(me::api_tokens::revoke_service)
         }),
         spec(M::GET, "/api/v1/openapi.json", Public, || {
             web::get().to(api::docs::openapi_json)

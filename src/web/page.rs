@@ -5,9 +5,9 @@ use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use askama::Template;
 
+use super::auth::session::{SignedIn, Visitor};
 use super::error::AppError;
 use super::markup::CsrfToken;
-use super::session::{SignedIn, Visitor};
 use crate::store::users::User;
 
 pub struct NavUser {

@@ -419,7 +419,7 @@ backend_test!(
             .post_form_with(&client, "/login", &[("email", "admin@example.com"), ("password", PASSWORD)])
             .await;
         assert_eq!(response.status(), 303);
-        let cookie = set_cookie_named(response.headers(), chorus::web::session::session_cookie_name(false))
+        let cookie = set_cookie_named(response.headers(), chorus::web::auth::session::session_cookie_name(false))
             .unwrap()
             .split(';')
             .next()

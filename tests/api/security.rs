@@ -148,7 +148,7 @@ backend_test!(
         // the JSON API takes no cookie, so CSRF cannot apply (see api_v1::).
         for spec in route_table()
             .into_iter()
-            .filter(|s| s.method == "POST" && !chorus::web::session::exempt_from_csrf(s.path))
+            .filter(|s| s.method == "POST" && !chorus::web::auth::session::exempt_from_csrf(s.path))
             .filter(|s| !matches!(s.access, Access::Token(_)))
         {
             let path = example_path(spec.path, target);

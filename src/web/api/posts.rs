@@ -16,7 +16,7 @@ use crate::domain::post::{MAX_VARIANTS, PostStatus};
 use crate::store;
 use crate::store::posts::{EditOutcome, Post, ScheduleOutcome};
 use crate::web::AppState;
-use crate::web::hub::{self, HubContext, PostErrors, PostForm};
+use crate::web::hub::posts::{self as hub, HubContext, PostErrors, PostForm};
 
 #[derive(Serialize, ToSchema)]
 pub struct PostJson {

@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{ApiCaller, ApiResult};
 use crate::domain::reports::Table;
 use crate::web::AppState;
-use crate::web::reports::{self as page, ReportQuery};
+use crate::web::admin::reports::{self as page, ReportQuery};
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -5,15 +5,15 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::AppState;
-use super::error::{AppError, WebResult};
-use super::page::{PageContext, SavedQuery, ok, refused, see_other};
-use super::session::SignedIn;
 use crate::domain::consent::{Action, Choice, ConsentEvent, Purpose, Status};
 use crate::domain::platforms::{InstanceHost, Platform};
 use crate::domain::receipt::{ReceiptContext, kantara_json};
 use crate::store::consent::{self, ChoiceOutcome, ConsentState};
 use crate::store::{self, StoreError};
+use crate::web::AppState;
+use crate::web::auth::session::SignedIn;
+use crate::web::error::{AppError, WebResult};
+use crate::web::page::{PageContext, SavedQuery, ok, refused, see_other};
 
 /// The collection method recorded for choices made on this page.
 pub const COLLECTION_METHOD: &str = "web form: Me → Sharing choices (/me/consent)";

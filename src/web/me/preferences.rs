@@ -4,10 +4,6 @@
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use super::AppState;
-use super::error::WebResult;
-use super::page::{PageContext, SavedQuery, ok, refused, see_other};
-use super::session::SignedIn;
 use crate::domain::consent::Purpose;
 use crate::domain::digest;
 use crate::domain::platforms::Platform;
@@ -15,6 +11,10 @@ use crate::domain::schedule;
 use crate::domain::share_caps::{CapPolicy, ShareCaps, parse_personal};
 use crate::store::users::Preferences;
 use crate::store::{self, StoreError};
+use crate::web::AppState;
+use crate::web::auth::session::SignedIn;
+use crate::web::error::WebResult;
+use crate::web::page::{PageContext, SavedQuery, ok, refused, see_other};
 
 pub struct CapRow {
     pub platform: Platform,
@@ -146,7 +146,7 @@ pub async fn show(
         timezone_error: None,
         quiet_error: None,
         saved: query.saved.is_some(),
-        timezones: super::page::timezone_names(),
+        timezones: crate::web::page::timezone_names(),
         digest_frequency: loaded.digest.frequency.clone(),
         digest_weekday: loaded.digest.weekday.to_string(),
         digest_hour: loaded.digest.hour.to_string(),
@@ -248,7 +248,7 @@ pub async fn save(
         timezone_error,
         quiet_error,
         saved: false,
-        timezones: super::page::timezone_names(),
+        timezones: crate::web::page::timezone_names(),
         digest_error: digest_settings.as_ref().err().cloned(),
         digest_frequency: frequency,
         digest_weekday: weekday,
@@ -316,8 +316,8 @@ struct VisibilityPage {
     /// Changes admins made to this person's account, newest first.
     account_changes: Vec<String>,
     org_name: String,
-    built: super::reports::Built,
-    bars: Vec<super::reports::BarView>,
+    built: crate::web::admin::reports::Built,
+    bars: Vec<crate::web::admin::reports::BarView>,
     query_string: String,
 }
 
@@ -337,7 +337,7 @@ pub async fn visibility(
         .as_deref()
         .and_then(|name| name.parse().ok())
         .unwrap_or_else(|| settings.timezone());
-    let built = super::reports::build(&state, &Default::default()).await?;
+    let built = crate::web::admin::reports::build(&state, &Default::default()).await?;
     ok(&VisibilityPage {
         page: PageContext::from(&signed_in),
         account_changes: changes
@@ -345,7 +345,7 @@ pub async fn visibility(
             .filter_map(|(at, action, detail)| account_change(*at, action, detail, tz))
             .collect(),
         org_name: settings.org_name,
-        bars: super::reports::chart(&built.reports.chart),
+        bars: crate::web::admin::reports::chart(&built.reports.chart),
         built,
         query_string: String::new(),
     })

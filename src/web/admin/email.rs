@@ -11,13 +11,13 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::AppState;
-use super::error::{AppError, WebResult};
-use super::page::{PageContext, ok, see_other};
-use super::session::SignedIn;
 use crate::domain::email::hide_addresses;
 use crate::store::outbox::{FailedRow, Kind, STATUSES};
 use crate::store::{self, StoreError};
+use crate::web::AppState;
+use crate::web::auth::session::SignedIn;
+use crate::web::error::{AppError, WebResult};
+use crate::web::page::{PageContext, ok, see_other};
 
 /// The most failed messages the page (and a retry) looks at.
 const FAILED_LIMIT: i64 = 10_000;

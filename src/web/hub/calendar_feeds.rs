@@ -7,13 +7,13 @@ use askama::Template;
 use chrono::{Duration, NaiveDateTime};
 use serde::Deserialize;
 
-use super::AppState;
-use super::error::{AppError, WebResult};
-use super::page::{PageContext, ok, refused, see_other};
-use super::session::SignedIn;
 use crate::domain::api_access::parse_token_name;
 use crate::domain::calendar_feed::{self, Entry};
 use crate::store::{self, StoreError, calendar_feeds::CalendarFeed};
+use crate::web::AppState;
+use crate::web::auth::session::SignedIn;
+use crate::web::error::{AppError, WebResult};
+use crate::web::page::{PageContext, ok, refused, see_other};
 
 /// How far back and ahead the calendar reaches.
 const PAST_DAYS: i64 = 60;

@@ -1,78 +1,17 @@
-//! The social-media policy: everyone signed in can read every version;
-//! admins write, preview and publish new ones (Admin → Policy).
+//! Admin → Policy: publishing a new version of the sharing policy.
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::AppState;
-use super::error::{AppError, WebResult};
-use super::page::{PageContext, ok, refused, see_other};
-use super::session::SignedIn;
 use crate::domain::policy::{SafeHtml, fingerprint, parse_text, render_markdown};
 use crate::store::policy::{PolicyVersion, PublishOutcome};
-use crate::store::{self, StoreError};
-
-pub struct VersionView {
-    pub version: i64,
-    pub sha256: String,
-    pub material: bool,
-    pub published: String,
-    pub html: SafeHtml,
-}
-
-fn view(policy: &PolicyVersion) -> VersionView {
-    VersionView {
-        version: policy.version,
-        sha256: policy.sha256.clone(),
-        material: policy.material,
-        published: policy.published_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-        html: render_markdown(&policy.markdown),
-    }
-}
-
-#[derive(Template)]
-#[template(path = "policy/show.html")]
-struct PolicyPage {
-    page: PageContext,
-    policy: Option<VersionView>,
-    /// The current version, when this page shows an older one.
-    newer: Option<i64>,
-}
-
-pub async fn current(state: web::Data<AppState>, signed_in: SignedIn) -> WebResult<HttpResponse> {
-    let policy = state.db.run(store::policy::current).await?;
-    ok(&PolicyPage {
-        page: PageContext::from(&signed_in),
-        newer: None,
-        policy: policy.as_ref().map(view),
-    })
-}
-
-pub async fn version(
-    state: web::Data<AppState>,
-    signed_in: SignedIn,
-    version: web::Path<i64>,
-) -> WebResult<HttpResponse> {
-    let wanted = version.into_inner();
-    let (policy, latest) = state
-        .db
-        .run(move |conn| {
-            Ok::<_, StoreError>((
-                store::policy::find(conn, wanted)?,
-                store::policy::current(conn)?.map(|p| p.version),
-            ))
-        })
-        .await?;
-    let policy = policy.ok_or_else(AppError::not_found)?;
-    ok(&PolicyPage {
-        page: PageContext::from(&signed_in),
-        newer: latest.filter(|latest| *latest != policy.version),
-        policy: Some(view(&policy)),
-    })
-}
-
-// ---- Admin → Policy --------------------------------------------------------------
+use crate::store::{self};
+use crate::web::AppState;
+use crate::web::auth::session::SignedIn;
+use crate::web::error::{AppError, WebResult};
+use crate::web::me::policy::{VersionView, view};
+use crate::web::page::{PageContext, ok, refused, see_other};
 
 #[derive(Template)]
 #[template(path = "admin/policy.html")]

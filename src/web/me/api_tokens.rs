@@ -7,14 +7,14 @@ use askama::Template;
 use chrono::NaiveDateTime;
 use serde::Deserialize;
 
-use super::AppState;
-use super::error::{AppError, WebResult};
-use super::page::{PageContext, ok, refused, see_other};
-use super::session::SignedIn;
 use crate::domain::api_access::{
     EXPIRY_CHOICES, Scope, ServiceRole, TokenKind, parse_expiry, parse_token_name,
 };
 use crate::store::api_tokens::{self, ApiToken, NewToken, Revocable};
+use crate::web::AppState;
+use crate::web::auth::session::SignedIn;
+use crate::web::error::{AppError, WebResult};
+use crate::web::page::{PageContext, ok, refused, see_other};
 
 /// Which of the two pages: a person's own tokens, or the integrations.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -10,10 +10,6 @@ use askama::Template;
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-use super::AppState;
-use super::error::{AppError, WebResult};
-use super::page::{PageContext, ok, refused, render, see_other};
-use super::session::SignedIn;
 use crate::domain::email::EmailAddress;
 use crate::domain::names::{DepartmentName, PersonName};
 use crate::domain::roles::{Role, Roles};
@@ -21,12 +17,16 @@ use crate::store::accounts::{self, AdminPasswordLink, InviteOutcome};
 use crate::store::audit::Actor;
 use crate::store::users::{ChangeOutcome, NewUser, ProfileChange, User};
 use crate::store::{self, departments, users};
+use crate::web::AppState;
+use crate::web::auth::session::SignedIn;
+use crate::web::error::{AppError, WebResult};
+use crate::web::page::{PageContext, ok, refused, render, see_other};
 
 const PAGE_SIZE: i64 = 50;
 /// The most rows one CSV import takes.
 pub const IMPORT_MAX_ROWS: usize = 10_000;
 /// The largest CSV import, whatever carries the CSRF token.
-pub const IMPORT_MAX_BYTES: usize = super::session::MULTIPART_LIMIT;
+pub const IMPORT_MAX_BYTES: usize = crate::web::auth::session::MULTIPART_LIMIT;
 
 fn mail_context<'a>(base_url: &'a str, domain: &'a str) -> accounts::MailContext<'a> {
     accounts::MailContext {
@@ -65,7 +65,7 @@ pub async fn index(
     query: web::Query<ListQuery>,
 ) -> WebResult<HttpResponse> {
     let query = query.into_inner();
-    let page_number = query.page.clamp(1, super::queue::MAX_PAGE);
+    let page_number = query.page.clamp(1, crate::web::queue::MAX_PAGE);
     let search = query.q.clone();
     let (people, total) = state
         .db

@@ -5,11 +5,11 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::AppState;
-use super::error::WebResult;
-use super::page::{PageContext, ok};
-use super::session::SignedIn;
 use crate::store;
+use crate::web::AppState;
+use crate::web::auth::session::SignedIn;
+use crate::web::error::WebResult;
+use crate::web::page::{PageContext, ok};
 
 #[derive(Template)]
 #[template(path = "admin/audit.html")]
@@ -35,7 +35,7 @@ pub async fn audit(
     query: web::Query<PageQuery>,
 ) -> WebResult<HttpResponse> {
     const PAGE: i64 = 100;
-    let page_number = query.page.clamp(1, super::queue::MAX_PAGE);
+    let page_number = query.page.clamp(1, crate::web::queue::MAX_PAGE);
     let action = query.action.trim().to_string();
     let filter = action.clone();
     let (entries, total, actions) = state

@@ -4,13 +4,13 @@
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use super::AppState;
-use super::error::WebResult;
-use super::page::{PageContext, SavedQuery, ok, refused, see_other};
-use super::session::SignedIn;
 use crate::domain::email::EmailAddress;
 use crate::domain::names::PersonName;
 use crate::domain::platforms::Platform;
+use crate::web::AppState;
+use crate::web::auth::session::SignedIn;
+use crate::web::error::WebResult;
+use crate::web::page::{PageContext, SavedQuery, ok, refused, see_other};
 use std::collections::HashMap;
 
 use crate::domain::disclosure;
@@ -146,7 +146,7 @@ pub async fn show(
         timezone: settings.timezone_name().to_string(),
         disclosure_template: settings.disclosure_template.clone(),
         disclosure_required: settings.disclosure_required,
-        timezones: super::page::timezone_names(),
+        timezones: crate::web::page::timezone_names(),
         org_name: settings.org_name,
         consent_language: settings.consent_language,
         jurisdiction: settings.jurisdiction,
@@ -311,7 +311,7 @@ pub async fn save(
             crowd_threshold,
             crowd_cap_per_hour,
             k_anonymity: k_text,
-            timezones: super::page::timezone_names(),
+            timezones: crate::web::page::timezone_names(),
             consent_language,
             jurisdiction,
             privacy_contact,

@@ -6,14 +6,14 @@ use askama::Template;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::AppState;
-use super::consent::receipt_json;
-use super::error::{AppError, WebResult};
-use super::page::{PageContext, ok, refused, see_other};
-use super::session::{SignedIn, removal_cookie};
 use crate::domain::consent::ConsentEvent;
 use crate::store::consent::ConsentState;
 use crate::store::{self, StoreError, accounts};
+use crate::web::AppState;
+use crate::web::auth::session::{SignedIn, removal_cookie};
+use crate::web::error::{AppError, WebResult};
+use crate::web::me::consent::receipt_json;
+use crate::web::page::{PageContext, ok, refused, see_other};
 
 struct Holdings {
     org_name: String,
@@ -242,7 +242,13 @@ pub async fn delete(
         .eq_ignore_ascii_case(&signed_in.user.email);
     let verified = match stored {
         Some(_) => {
-            super::auth::verify_current_password(&state, &req, &signed_in.user, password).await?
+            crate::web::auth::password::verify_current_password(
+                &state,
+                &req,
+                &signed_in.user,
+                password,
+            )
+            .await?
         }
         None => typed_email,
     };

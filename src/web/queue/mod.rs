@@ -13,11 +13,6 @@ use chrono::NaiveDateTime;
 use chrono_tz::Tz;
 use serde::Deserialize;
 
-use super::AppState;
-use super::error::{AppError, WebResult};
-use super::markup::filters;
-use super::page::{PageContext, ok, render, see_other};
-use super::session::SignedIn;
 use crate::domain::disclosure;
 use crate::domain::platforms::{InstanceHost, Platform, Share};
 use crate::domain::post::{offered_text, parse_text, variant_for};
@@ -30,6 +25,11 @@ use crate::store::queue::{QueueItem, WithdrawalNotice};
 use crate::store::shares::ShareOutcome;
 use crate::store::users::User;
 use crate::store::{self, StoreError};
+use crate::web::AppState;
+use crate::web::auth::session::SignedIn;
+use crate::web::error::{AppError, WebResult};
+use crate::web::markup::filters;
+use crate::web::page::{PageContext, ok, render, see_other};
 
 pub(crate) const PAGE_SIZE: i64 = 20;
 /// Past this a page number is nonsense (and its offset would overflow).

@@ -1,6 +1,5 @@
 //! Signing in with the organisation's OpenID Connect provider: the start
-//! (`POST /login/oidc`), the provider's answer (`GET /login/oidc/callback`),
-//! and Admin → Settings → Single sign-on.
+//! (`POST /login/oidc`) and the provider's answer (`GET /login/oidc/callback`).
 
 use actix_web::cookie::{Cookie, time};
 use actix_web::http::StatusCode;
@@ -8,17 +7,16 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::AppState;
-use super::auth::{safe_next, start_session_signed_in_with};
-use super::error::{AppError, WebResult};
-use super::page::{PageContext, SavedQuery, ok, refused, render, see_other};
-use super::session::{SignedIn, Visitor};
 use crate::credentials;
 use crate::domain::email::EmailAddress;
 use crate::sso::{Sso, SsoError};
-use crate::store::audit::Actor;
-use crate::store::sso::{self as store_sso, SignIn, SsoPolicy, VouchedFor};
+use crate::store::sso::{self as store_sso, SignIn, VouchedFor};
 use crate::store::{self, StoreError};
+use crate::web::AppState;
+use crate::web::auth::session::Visitor;
+use crate::web::auth::{safe_next, start_session_signed_in_with};
+use crate::web::error::{AppError, WebResult};
+use crate::web::page::{PageContext, render, see_other};
 
 /// A sign-in must come back from the provider within this time.
 const SIGN_IN_MINUTES: i64 = 10;
@@ -37,7 +35,7 @@ fn browser_cookie(state: &AppState, value: String, max_age: time::Duration) -> C
     let secure = state.secure_cookies;
     // SameSite=Lax like the session: the provider sends the browser back
     // with a top-level GET, which carries it.
-    let mut cookie = super::session::cookie(browser_cookie_name(secure), value, secure);
+    let mut cookie = crate::web::auth::session::cookie(browser_cookie_name(secure), value, secure);
     cookie.set_max_age(max_age);
     cookie
 }
@@ -386,108 +384,4 @@ pub async fn login_options(state: &AppState) -> WebResult<LoginOptions> {
         sso_name: state.sso.as_ref().map(|s| s.settings.provider_name.clone()),
         password_login: password_login_allowed(state).await?,
     })
-}
-
-// ---- Admin → Settings → Single sign-on -----------------------------------
-
-#[derive(Template)]
-#[template(path = "admin/sso.html")]
-struct SettingsPage {
-    page: PageContext,
-    configured: Option<ProviderInfo>,
-    create_accounts: bool,
-    password_login: bool,
-    error: Option<String>,
-    saved: bool,
-}
-
-struct ProviderInfo {
-    name: String,
-    issuer: String,
-    redirect_url: String,
-    department_claim: String,
-}
-
-fn provider_info(state: &AppState) -> Option<ProviderInfo> {
-    state.sso.as_ref().map(|sso| ProviderInfo {
-        name: sso.settings.provider_name.clone(),
-        issuer: sso.settings.issuer.to_string(),
-        redirect_url: sso.settings.redirect_url.to_string(),
-        department_claim: sso
-            .settings
-            .department_claim
-            .clone()
-            .unwrap_or_else(|| "none".into()),
-    })
-}
-
-pub async fn settings(
-    state: web::Data<AppState>,
-    signed_in: SignedIn,
-    query: web::Query<SavedQuery>,
-) -> WebResult<HttpResponse> {
-    let org = state.db.run(store::org::settings).await?;
-    ok(&SettingsPage {
-        page: PageContext::from(&signed_in),
-        configured: provider_info(&state),
-        create_accounts: org.sso_create_accounts,
-        password_login: org.password_login,
-        error: None,
-        saved: query.saved.is_some(),
-    })
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct SettingsForm {
-    create_accounts: Option<String>,
-    password_login: Option<String>,
-}
-
-pub async fn save_settings(
-    state: web::Data<AppState>,
-    signed_in: SignedIn,
-    form: web::Form<SettingsForm>,
-) -> WebResult<HttpResponse> {
-    let policy = SsoPolicy {
-        create_accounts: form.create_accounts.is_some(),
-        password_login: form.password_login.is_some(),
-    };
-    let admin = signed_in.user.id;
-    let linked = state
-        .db
-        .run(move |conn| store_sso::is_linked(conn, admin))
-        .await?;
-    // Nobody may be locked out: passwords go off only with SSO configured,
-    // and only by an admin who has signed in with it.
-    let error = match (policy.password_login, state.sso.is_some(), linked) {
-        (true, _, _) => None,
-        (false, false, _) => Some(
-            "Password login can only be turned off while single sign-on is configured \
-             (CHORUS_OIDC_ISSUER_URL)."
-                .to_string(),
-        ),
-        (false, true, false) => Some(
-            "Sign in with single sign-on once yourself before you turn password login off, so \
-             that you can still log in afterwards."
-                .to_string(),
-        ),
-        (false, true, true) => None,
-    };
-    if let Some(error) = error {
-        return refused(&SettingsPage {
-            page: PageContext::from(&signed_in),
-            configured: provider_info(&state),
-            create_accounts: policy.create_accounts,
-            password_login: policy.password_login,
-            error: Some(error),
-            saved: false,
-        });
-    }
-    let now = state.clock.now_naive();
-    state
-        .db
-        .run(move |conn| store_sso::set_policy(conn, policy, Actor::Person(admin), now))
-        .await?;
-    Ok(see_other("/admin/settings/sso?saved=1"))
 }

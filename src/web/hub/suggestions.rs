@@ -5,14 +5,14 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::AppState;
-use super::error::{AppError, WebResult};
-use super::page::{PageContext, ok, refused, see_other};
-use super::session::SignedIn;
 use crate::domain::post;
 use crate::store;
 use crate::store::posts::PostInput;
 use crate::store::suggestions::{DecideOutcome, Suggestion};
+use crate::web::AppState;
+use crate::web::auth::session::SignedIn;
+use crate::web::error::{AppError, WebResult};
+use crate::web::page::{PageContext, ok, refused, see_other};
 
 const MAX_NOTE_CHARS: usize = 1_000;
 

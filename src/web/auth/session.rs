@@ -10,11 +10,11 @@ use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::StreamExt;
 
-use super::AppState;
-use super::error::{AppError, ErrorKind};
 use crate::credentials;
 use crate::domain::roles::Role;
 use crate::store::{self, users::User};
+use crate::web::AppState;
+use crate::web::error::{AppError, ErrorKind};
 
 /// Form field that carries the CSRF token.
 pub const CSRF_FIELD: &str = "csrf_token";
@@ -57,7 +57,7 @@ fn presession_cookie_name(secure: bool) -> &'static str {
     }
 }
 
-pub(super) fn cookie(name: &'static str, value: String, secure: bool) -> Cookie<'static> {
+pub(crate) fn cookie(name: &'static str, value: String, secure: bool) -> Cookie<'static> {
     // The __Host- prefix requires Secure, Path=/ and no Domain (RFC 6265bis §4.1.3.2).
     Cookie::build(name, value)
         .path("/")
@@ -108,7 +108,7 @@ fn skips_session(path: &str) -> bool {
         || path == "/metrics"
         || path.starts_with("/static/")
         || path.starts_with("/calendar/")
-        || super::api::is_api_path(path)
+        || crate::web::api::is_api_path(path)
 }
 
 /// The middleware (registered with `from_fn`). Refusals become error pages

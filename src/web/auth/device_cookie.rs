@@ -9,7 +9,7 @@ use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::AppState;
+use crate::web::AppState;
 
 const LIFETIME_DAYS: i64 = 365;
 

@@ -10,16 +10,16 @@ use askama::Template;
 use chrono::NaiveDateTime;
 use serde::Deserialize;
 
-use super::AppState;
-use super::error::{AppError, WebResult};
-use super::page::{PageContext, ok};
-use super::report_cache::ReportKey;
-use super::session::SignedIn;
 use crate::domain::platforms::Platform;
 use crate::domain::reports::{self, Bar, Filters, Reports, Table, Week};
 use crate::domain::schedule;
 use crate::store;
 use crate::store::audit::{self, Actor};
+use crate::web::AppState;
+use crate::web::admin::report_cache::ReportKey;
+use crate::web::auth::session::SignedIn;
+use crate::web::error::{AppError, WebResult};
+use crate::web::page::{PageContext, ok};
 
 #[derive(Deserialize, Default, Clone)]
 #[serde(default)]

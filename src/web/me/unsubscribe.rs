@@ -5,11 +5,11 @@
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use super::AppState;
-use super::error::{AppError, ErrorKind, WebResult};
-use super::page::{PageContext, ok};
-use super::session::Visitor;
 use crate::store;
+use crate::web::AppState;
+use crate::web::auth::session::Visitor;
+use crate::web::error::{AppError, ErrorKind, WebResult};
+use crate::web::page::{PageContext, ok};
 
 #[derive(Template)]
 #[template(path = "unsubscribe.html")]

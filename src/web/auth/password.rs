@@ -1,0 +1,331 @@
+//! Passwords: setting one from a one-time link, changing one, and forgotten ones.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{client_ip, hash_password, start_session, verify_password_off_executor};
+use crate::credentials::{self, Verified};
+use crate::domain::email::EmailAddress;
+use crate::domain::login_throttle::Bucket;
+use crate::domain::password_policy::{self, PasswordContext};
+use crate::store::tokens::Purpose;
+use crate::store::{self, StoreError, accounts, users};
+use crate::web::AppState;
+use crate::web::auth::session::{SignedIn, Visitor};
+use crate::web::error::{AppError, ErrorKind, WebResult};
+use crate::web::page::{PageContext, ok, refused};
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct PasswordForm {
+    password: String,
+}
+
+#[derive(Template)]
+#[template(path = "auth/set_password.html")]
+struct SetPasswordPage {
+    page: PageContext,
+    name: String,
+    email: String,
+    error: Option<String>,
+}
+
+async fn link_holder(state: &AppState, token: &str) -> WebResult<(users::User, String)> {
+    let hash = credentials::token_hash(token);
+    let now = state.clock.now_naive();
+    let lookup = hash.clone();
+    let (user, org_name) = state
+        .db
+        .run(move |conn| {
+            let user = match store::tokens::find_valid(conn, Purpose::SetPassword, &lookup, now)? {
+                Some(Some(user_id)) => users::find(conn, user_id)?,
+                _ => None,
+            };
+            Ok::<_, StoreError>((user, store::org::settings(conn)?.org_name))
+        })
+        .await?;
+    match user {
+        Some(user) if user.active => Ok((user, org_name)),
+        _ => Err(AppError::new(ErrorKind::LinkExpired)),
+    }
+}
+
+pub async fn set_password_form(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    token: web::Path<String>,
+) -> WebResult<HttpResponse> {
+    if !crate::web::auth::sso::password_login_allowed(&state).await? {
+        return crate::web::auth::sso::password_login_off(&state, &visitor);
+    }
+    let (user, _) = link_holder(&state, &token).await?;
+    ok(&SetPasswordPage {
+        page: PageContext::from(&visitor),
+        name: user.name,
+        email: user.email,
+        error: None,
+    })
+}
+
+pub async fn set_password(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    token: web::Path<String>,
+    form: web::Form<PasswordForm>,
+) -> WebResult<HttpResponse> {
+    if !crate::web::auth::sso::password_login_allowed(&state).await? {
+        return crate::web::auth::sso::password_login_off(&state, &visitor);
+    }
+    let (user, org_name) = link_holder(&state, &token).await?;
+    let context = PasswordContext {
+        email: &user.email,
+        name: &user.name,
+        org_name: &org_name,
+    };
+    if let Err(problem) = password_policy::check(&form.password, &context) {
+        return refused(&SetPasswordPage {
+            page: PageContext::from(&visitor),
+            name: user.name,
+            email: user.email,
+            error: Some(problem.0),
+        });
+    }
+    let hash = hash_password(form.into_inner().password).await?;
+    let token_hash = credentials::token_hash(&token);
+    let now = state.clock.now_naive();
+    let user_id = user.id;
+    let done = state
+        .db
+        .run(move |conn| accounts::set_password_with_link(conn, &token_hash, &user, &hash, now))
+        .await?;
+    if !done {
+        return Err(AppError::new(ErrorKind::LinkExpired));
+    }
+    start_session(&state, user_id, "/").await
+}
+
+// ---- changing one's password ---------------------------------------------
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ChangePasswordForm {
+    current_password: String,
+    new_password: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ChangedQuery {
+    changed: Option<String>,
+}
+
+#[derive(Default)]
+struct ChangePasswordErrors {
+    current_password: Option<String>,
+    new_password: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "me/password.html")]
+struct ChangePasswordPage {
+    page: PageContext,
+    email: String,
+    changed: bool,
+    errors: ChangePasswordErrors,
+}
+
+pub async fn change_password_form(
+    signed_in: SignedIn,
+    query: web::Query<ChangedQuery>,
+) -> WebResult<HttpResponse> {
+    ok(&ChangePasswordPage {
+        page: PageContext::from(&signed_in),
+        email: signed_in.user.email.clone(),
+        changed: query.changed.is_some(),
+        errors: ChangePasswordErrors::default(),
+    })
+}
+
+pub async fn change_password(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    form: web::Form<ChangePasswordForm>,
+) -> WebResult<HttpResponse> {
+    let form = form.into_inner();
+    let user = signed_in.user.clone();
+    let now = state.clock.now_naive();
+    let org_name = state
+        .db
+        .run(|conn| store::org::settings(conn).map(|s| s.org_name))
+        .await?;
+    let mut errors = ChangePasswordErrors::default();
+    if !verify_current_password(&state, &req, &user, form.current_password.clone()).await? {
+        errors.current_password = Some("That is not your current password.".into());
+    }
+    let context = PasswordContext {
+        email: &user.email,
+        name: &user.name,
+        org_name: &org_name,
+    };
+    errors.new_password = password_policy::check(&form.new_password, &context)
+        .err()
+        .map(|e| e.0);
+    if errors.current_password.is_some() || errors.new_password.is_some() {
+        return refused(&ChangePasswordPage {
+            page: PageContext::from(&signed_in),
+            email: user.email,
+            changed: false,
+            errors,
+        });
+    }
+    let hash = hash_password(form.new_password).await?;
+    let user_id = user.id;
+    state
+        .db
+        .run(move |conn| accounts::replace_password(conn, &user, &hash, now))
+        .await?;
+    // Every session, this one included, ends; a fresh one continues here.
+    start_session(&state, user_id, "/me/password?changed=1").await
+}
+
+/// Checks a password re-entered by a signed-in person (to change it, or to
+/// delete the account), throttled like a login: on this browser's device
+/// bucket when it carries a valid device cookie, else on the account's. A
+/// waiting bucket answers 429 with Retry-After, even for the right password.
+pub(crate) async fn verify_current_password(
+    state: &AppState,
+    req: &HttpRequest,
+    user: &users::User,
+    password: String,
+) -> WebResult<bool> {
+    let now = state.clock.now_naive();
+    let bucket = match crate::web::auth::device_cookie::nonce_for(state, req, user.id) {
+        Some(nonce) => Bucket::Device(nonce),
+        None => Bucket::Account(user.email.clone()),
+    };
+    let check = bucket.clone();
+    let locked = state
+        .db
+        .run(move |conn| store::login_throttle::locked_until(conn, &check, now))
+        .await?;
+    if let Some(until) = locked {
+        let seconds = (until - now).num_seconds().max(1);
+        return Err(AppError::new(ErrorKind::TooManyRequests {
+            retry_after_seconds: seconds,
+            message: format!(
+                "Too many wrong passwords. Try again in {} minutes.",
+                (seconds + 59) / 60
+            ),
+        }));
+    }
+    let stored = user.password_hash.clone();
+    let verified = verify_password_off_executor(password, stored).await?;
+    if verified == Verified::No {
+        state
+            .db
+            .run(move |conn| store::login_throttle::record_failure(conn, &bucket, now))
+            .await?;
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+// ---- forgotten passwords -------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "auth/forgot.html")]
+struct ForgotPage {
+    page: PageContext,
+    email: String,
+    error: Option<String>,
+    sent: bool,
+}
+
+pub async fn forgot_form(state: web::Data<AppState>, visitor: Visitor) -> WebResult<HttpResponse> {
+    if !crate::web::auth::sso::password_login_allowed(&state).await? {
+        return crate::web::auth::sso::password_login_off(&state, &visitor);
+    }
+    ok(&ForgotPage {
+        page: PageContext::from(&visitor),
+        email: String::new(),
+        error: None,
+        sent: false,
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ForgotForm {
+    email: String,
+}
+
+/// The same answer whether or not the address has an account.
+pub async fn forgot(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    form: web::Form<ForgotForm>,
+) -> WebResult<HttpResponse> {
+    if !crate::web::auth::sso::password_login_allowed(&state).await? {
+        return crate::web::auth::sso::password_login_off(&state, &visitor);
+    }
+    let form = form.into_inner();
+    let email = match EmailAddress::parse(&form.email) {
+        Ok(email) => email,
+        Err(problem) => {
+            return refused(&ForgotPage {
+                page: PageContext::from(&visitor),
+                email: form.email,
+                error: Some(problem.0),
+                sent: false,
+            });
+        }
+    };
+    // Reset requests have their own buckets: they never slow down a login.
+    let ip = client_ip(&req, &state);
+    let now = state.clock.now_naive();
+    let buckets = vec![
+        Bucket::ResetAddress(ip),
+        Bucket::ResetAccount(email.to_string()),
+    ];
+    let locked = state
+        .db
+        .run(move |conn| {
+            // A request that starts a wait is refused too; one made while
+            // waiting is not counted, so the wait ends when it says.
+            if let Some(until) = store::login_throttle::first_locked(conn, &buckets, now)? {
+                return Ok::<_, StoreError>(Some(until));
+            }
+            for bucket in &buckets {
+                store::login_throttle::record_failure(conn, bucket, now)?;
+            }
+            store::login_throttle::first_locked(conn, &buckets, now)
+        })
+        .await?;
+    if let Some(until) = locked {
+        return Err(AppError::new(ErrorKind::TooManyRequests {
+            retry_after_seconds: (until - now).num_seconds().max(1),
+            message: "Too many password reset requests. Please try again later.".into(),
+        }));
+    }
+    let (base_url, domain) = (state.base_url.clone(), state.mail_domain.clone());
+    let address = email.clone();
+    state
+        .db
+        .run(move |conn| {
+            let mail = accounts::MailContext {
+                base_url: &base_url,
+                mail_domain: &domain,
+            };
+            accounts::request_password_reset(conn, &address, &mail, now)
+        })
+        .await?;
+    ok(&ForgotPage {
+        page: PageContext::from(&visitor),
+        email: email.to_string(),
+        error: None,
+        sent: true,
+    })
+}
