@@ -126,12 +126,15 @@ pub fn for_subject(conn: &mut DbConnection, subject: &str) -> StoreResult<Vec<(S
         .load(conn)?)
 }
 
+/// The audit action of a move between departments ("from A to B").
+pub const DEPARTMENT_CHANGED: &str = "user.department_changed";
+
 /// The actions on a person's account that the person is shown: moves
 /// between departments, deactivation and reactivation, password links an
 /// admin asked for. Moving someone in and out of departments is how an
 /// admin could try to single them out in reports; it cannot go unseen.
 pub const SHOWN_TO_THE_PERSON: [&str; 4] = [
-    super::users::DEPARTMENT_CHANGED,
+    DEPARTMENT_CHANGED,
     "user.deactivated",
     "user.reactivated",
     "user.password_link",

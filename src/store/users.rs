@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::audit::Actor;
-use super::{DbConnection, StoreResult, departments, is_unique_violation, sessions};
+use super::{DbConnection, StoreResult, departments, is_unique_violation};
 use crate::db::schema::{departments as dept, users};
 use crate::domain::email::EmailAddress;
 use crate::domain::names::{DepartmentName, PersonName};
@@ -261,9 +261,6 @@ pub fn create_by(
     })
 }
 
-/// The audit action of a move between departments ("from A to B").
-pub const DEPARTMENT_CHANGED: &str = "user.department_changed";
-
 pub struct ProfileChange {
     pub name: PersonName,
     pub roles: Roles,
@@ -340,7 +337,7 @@ pub fn update_profile(
             super::audit::record(
                 conn,
                 Actor::Person(by),
-                DEPARTMENT_CHANGED,
+                super::audit::DEPARTMENT_CHANGED,
                 &format!("user:{user_id}"),
                 &format!(
                     "from {} to {}",
@@ -373,7 +370,9 @@ pub fn set_active(
             .set((users::active.eq(active), users::updated_at.eq(now)))
             .execute(conn)?;
         if !active {
-            sessions::delete_all_for_user(conn, user_id)?;
+            // Every session of a deactivated person ends with it.
+            use crate::db::schema::sessions;
+            diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)?;
         }
         let action = if active {
             "user.reactivated"

@@ -297,7 +297,7 @@ fn account_change(
 ) -> Option<String> {
     let on = at.and_utc().with_timezone(&tz).format("%-d %B %Y");
     Some(match action {
-        store::users::DEPARTMENT_CHANGED => {
+        store::audit::DEPARTMENT_CHANGED => {
             format!("Your department was changed {detail} on {on} by an administrator.")
         }
         "user.deactivated" => format!("Your account was deactivated on {on} by an administrator."),
