@@ -3,6 +3,7 @@
 //! `main.rs` is a thin command line over this library; `chorus serve` and
 //! every integration test start the very same [`startup::Application`].
 
+pub mod app;
 pub mod clock;
 pub mod config;
 pub mod credentials;

@@ -315,21 +315,23 @@ impl Application {
             });
         }
         let state = web::Data::new(AppState {
-            db,
-            clock,
+            app: crate::app::App {
+                db,
+                clock,
+                base_url: base_url.clone(),
+                config: Arc::new(config),
+                secret_key: key,
+                live_posts: Default::default(),
+                crowd_memo: Default::default(),
+                report_facts: Default::default(),
+                mail_domain,
+                sso,
+            },
             secure_cookies: base_url.starts_with("https://"),
             base_origin,
-            base_url: base_url.clone(),
-            config: Arc::new(config),
-            secret_key: key,
             report_cache: Default::default(),
-            live_posts: Default::default(),
-            crowd_memo: Default::default(),
-            report_facts: Default::default(),
-            mail_domain,
             trusted_proxies,
             metrics,
-            sso,
         });
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {

@@ -7,6 +7,7 @@ pub mod digest;
 pub mod disclosure;
 pub mod disclosure_control;
 pub mod email;
+pub mod ids;
 pub mod login_throttle;
 pub mod names;
 pub mod password_policy;

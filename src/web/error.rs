@@ -88,6 +88,29 @@ impl From<StoreError> for AppError {
     }
 }
 
+impl From<crate::app::Error> for AppError {
+    fn from(error: crate::app::Error) -> AppError {
+        use crate::app::Error;
+        match error {
+            Error::NotFound => AppError::not_found(),
+            Error::Forbidden => AppError::forbidden(),
+            Error::Invalid(message) => AppError::bad_request(message),
+            Error::TooManyRequests {
+                retry_after_seconds,
+                message,
+            } => AppError::new(ErrorKind::TooManyRequests {
+                retry_after_seconds,
+                message,
+            }),
+            Error::Unavailable(message) => AppError {
+                kind: ErrorKind::Unavailable,
+                source: Some(message.into()),
+            },
+            Error::Store(error) => error.into(),
+        }
+    }
+}
+
 impl<E: Into<AppError>> From<RunError<E>> for AppError {
     fn from(error: RunError<E>) -> AppError {
         match error {

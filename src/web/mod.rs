@@ -26,41 +26,33 @@ use actix_web::http::{Method, header};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, Route, web};
 
-use crate::clock::Clock;
-use crate::config::Config;
-use crate::db::Db;
 use crate::domain::roles::Role;
 use auth::session::Visitor;
 use error::{AppError, ErrorKind};
 
-/// Everything a handler may need, shared by all workers.
+/// Everything a handler may need, shared by all workers: the use cases'
+/// [`App`](crate::app::App) (reached through `Deref`, so `state.db` is
+/// `state.app.db`) and what only the web layer needs.
 pub struct AppState {
-    pub db: Db,
-    pub clock: Clock,
-    pub config: Arc<Config>,
-    pub secret_key: Vec<u8>,
-    /// e.g. `https://chorus.example.com`, no trailing slash.
-    pub base_url: String,
+    pub app: crate::app::App,
     /// The origin of `base_url`, for the CSRF Origin check.
     pub base_origin: String,
     /// True when `base_url` is https: Secure cookies, `__Host-` names, HSTS.
     pub secure_cookies: bool,
     /// Reports built since the data last changed (shared by all workers).
     pub report_cache: admin::report_cache::ReportCache,
-    /// Published posts with the settings and share caps, kept while none
-    /// of them changes (shared by all workers).
-    pub live_posts: std::sync::Arc<crate::store::live_posts::LivePosts>,
-    pub crowd_memo: std::sync::Arc<crate::store::shares::CrowdMemo>,
-    /// The reports' facts, kept between builds.
-    pub report_facts: std::sync::Arc<crate::store::reports::FactsMemo>,
-    /// The domain of Message-IDs (from CHORUS_MAIL_FROM).
-    pub mail_domain: String,
     /// Peers whose X-Forwarded-For is believed (CHORUS_TRUSTED_PROXIES).
     pub trusted_proxies: client_address::TrustedProxies,
     /// This process's counters, for /metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
-    /// The OpenID Connect provider client, when SSO is configured.
-    pub sso: Option<Arc<crate::sso::Sso>>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = crate::app::App;
+
+    fn deref(&self) -> &crate::app::App {
+        &self.app
+    }
 }
 
 /// Who may use a route. Checked centrally for every route in [`route_table`].

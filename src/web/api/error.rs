@@ -126,6 +126,12 @@ impl std::fmt::Display for ApiError {
     }
 }
 
+impl From<crate::app::Error> for ApiError {
+    fn from(error: crate::app::Error) -> ApiError {
+        AppError::from(error).into()
+    }
+}
+
 impl From<AppError> for ApiError {
     fn from(error: AppError) -> ApiError {
         let mut api = match &error.kind {

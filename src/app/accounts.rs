@@ -1,0 +1,1 @@
+//! Accounts: logging in, single sign-on, setup and passwords.

@@ -1,0 +1,1 @@
+//! Consent: giving and withdrawing it per purpose, and its receipts.

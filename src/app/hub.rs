@@ -1,0 +1,1 @@
+//! The hub: composing, editing, scheduling and withdrawing posts.

@@ -1,0 +1,1 @@
+//! People: adding, editing, importing and deactivating accounts.

@@ -1,0 +1,1 @@
+//! The sharing policy: publishing a version.

@@ -1,0 +1,1 @@
+//! A person's own preferences: digests, quiet hours, personal caps.

@@ -1,0 +1,1 @@
+//! The employee's queue: the page, sharing, dismissing and restoring.

@@ -1,0 +1,1 @@
+//! Participation reports, built from counts that single no one out.
