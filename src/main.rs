@@ -137,7 +137,7 @@ fn return_large_blocks_to_the_system() {}
 fn main() -> ExitCode {
     return_large_blocks_to_the_system();
     let cli = Cli::parse();
-    chorus::logging::init(cli.config.log_format);
+    chorus::ops::logging::init(cli.config.log_format);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

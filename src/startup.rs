@@ -12,7 +12,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::metrics::Metrics;
-use crate::secret_key::{self, SecretKeyError};
+use crate::ops::secret_key::{self, SecretKeyError};
 use crate::store;
 use crate::web::client_address::TrustedProxies;
 use crate::web::{
@@ -101,7 +101,7 @@ pub fn prepare_data_dir(config: &Config) -> Result<(), StartupError> {
         ("the data directory", config.data_dir.clone()),
         ("the email outbox folder", config.outbox_dir()),
     ] {
-        crate::data_dir::create_private_dir(&dir).map_err(|source| StartupError::DataDir {
+        crate::ops::data_dir::create_private_dir(&dir).map_err(|source| StartupError::DataDir {
             what,
             path: dir.display().to_string(),
             source,
@@ -125,12 +125,14 @@ pub fn prepare_data_dir(config: &Config) -> Result<(), StartupError> {
         } else {
             "the folder of the SQLite database"
         };
-        crate::data_dir::check_writable(&folder).map_err(|source| StartupError::NotWritable {
-            what,
-            path: folder.display().to_string(),
-            source,
+        crate::ops::data_dir::check_writable(&folder).map_err(|source| {
+            StartupError::NotWritable {
+                what,
+                path: folder.display().to_string(),
+                source,
+            }
         })?;
-        crate::data_dir::private_sqlite_files(file).map_err(|source| {
+        crate::ops::data_dir::private_sqlite_files(file).map_err(|source| {
             StartupError::NotWritable {
                 what: "the SQLite database file",
                 path: file.display().to_string(),
@@ -202,7 +204,7 @@ pub struct Application {
     server: Server,
     metrics_server: Option<Server>,
     jobs: Option<actix_web::rt::task::JoinHandle<()>>,
-    shutdown_trigger: crate::shutdown::Trigger,
+    shutdown_trigger: crate::ops::shutdown::Trigger,
     shutdown_timeout: std::time::Duration,
 }
 
@@ -285,7 +287,7 @@ impl Application {
         let shutdown_timeout = config.shutdown_timeout();
         let mailer = mailer(&config)?;
         let metrics = Arc::new(Metrics::default());
-        let (shutdown_trigger, shutdown) = crate::shutdown::channel(shutdown_timeout);
+        let (shutdown_trigger, shutdown) = crate::ops::shutdown::channel(shutdown_timeout);
         let jobs = (config.jobs_interval_seconds > 0).then(|| {
             crate::jobs::spawn(crate::jobs::Background {
                 db: db.clone(),
@@ -463,7 +465,7 @@ impl Application {
         let trigger = Arc::new(shutdown_trigger);
         let signal_trigger = trigger.clone();
         let watcher = actix_web::rt::spawn(async move {
-            let signal = crate::shutdown::termination_signal().await;
+            let signal = crate::ops::shutdown::termination_signal().await;
             tracing::info!(
                 signal,
                 "shutting down: finishing in-flight requests and the current job step"
@@ -473,7 +475,7 @@ impl Application {
             tokio::select! {
                 _ = graceful => {}
                 // A second Ctrl-C means "now": claimed email waits for its lease.
-                signal = crate::shutdown::termination_signal() => {
+                signal = crate::ops::shutdown::termination_signal() => {
                     tracing::warn!(signal, "second signal: stopping at once");
                     std::process::exit(1);
                 }

@@ -11,7 +11,7 @@ use crate::clock::Clock;
 use crate::db::{Db, DbConnection, RunError};
 use crate::mail::compose::{BatchReads, Composed, Composition, compose};
 use crate::mail::transport::{FailureKind, Mailer, OutgoingEmail};
-use crate::shutdown::Shutdown;
+use crate::ops::shutdown::Shutdown;
 use crate::store::{StoreError, outbox};
 
 /// How delivery behaves; every number has a default that runs.

@@ -171,8 +171,8 @@ impl Mailer {
     /// Creates the folder if missing, and checks that it can be written:
     /// a read-only or full outbox is a start-up error, not a retry loop.
     pub fn files(dir: &Path) -> Result<Mailer, MailerError> {
-        crate::data_dir::create_private_dir(dir)
-            .and_then(|()| crate::data_dir::check_writable(dir))
+        crate::ops::data_dir::create_private_dir(dir)
+            .and_then(|()| crate::ops::data_dir::check_writable(dir))
             .map_err(|source| MailerError::Folder {
                 path: dir.display().to_string(),
                 source,
@@ -231,7 +231,7 @@ impl Mailer {
                 let raw = message.formatted();
                 let path = outbox.dir.join(format!("{}.eml", uuid::Uuid::new_v4()));
                 actix_web::rt::task::spawn_blocking(move || {
-                    crate::data_dir::write_private(&path, &raw)
+                    crate::ops::data_dir::write_private(&path, &raw)
                 })
                 .await
                 .map_err(|e| SendFailure::temporary(format!("cannot write the .eml file: {e}")))?

@@ -102,7 +102,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     // One key for every app of the test process: the consent ledger's key
     // is process-wide, as in a server. `chorus` run on the data dir reads it.
     std::fs::write(
-        data_dir.path().join(chorus::secret_key::FILE_NAME),
+        data_dir.path().join(chorus::ops::secret_key::FILE_NAME),
         "test-secret-key-0123456789-abcdefghijklmnop",
     )
     .expect("secret key written");

@@ -38,7 +38,7 @@ pub fn load_or_create(
     match std::fs::read_to_string(&path) {
         Ok(existing) if existing.trim().len() >= MIN_LEN => {
             // Kept from an older version, perhaps readable by others.
-            crate::data_dir::restrict(&path, 0o600).map_err(io)?;
+            crate::ops::data_dir::restrict(&path, 0o600).map_err(io)?;
             return Ok(existing.trim().as_bytes().to_vec());
         }
         Ok(_) => {}
@@ -55,7 +55,7 @@ pub fn load_or_create(
     }
     match options.open(&path) {
         Ok(mut file) => {
-            crate::data_dir::restrict(&path, 0o600).map_err(io)?;
+            crate::ops::data_dir::restrict(&path, 0o600).map_err(io)?;
             file.write_all(key.as_bytes()).map_err(io)?;
             file.sync_all().map_err(io)?;
             Ok(key.into_bytes())

@@ -1,0 +1,7 @@
+//! Running Chorus as a service: log lines, the graceful stop, the data
+//! folder and the server's secret key.
+
+pub mod data_dir;
+pub mod logging;
+pub mod secret_key;
+pub mod shutdown;
