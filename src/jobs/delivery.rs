@@ -4,6 +4,7 @@
 //! (5.1.1) also suppresses the address until an admin clears it.
 
 use chrono::{Duration, NaiveDateTime};
+use diesel::Connection;
 use futures_util::StreamExt;
 use rand::Rng;
 
@@ -143,6 +144,9 @@ const SETTLE_BATCH: usize = 256;
 /// two, at 100,000 employees); SQLite's writers take turns anyway.
 const PREPARING: usize = 2;
 
+/// Batches of answers written at once (see [`deliver_until`]).
+const SETTLE_WRITERS: usize = 3;
+
 /// One round that stops early at shutdown: no new email is started, those
 /// being sent get the grace period, and every claimed row not sent is
 /// handed back at once (see [`outbox::release`]) instead of waiting for its
@@ -209,39 +213,63 @@ pub async fn deliver_until(
         let mut report = DeliveryReport::default();
         let mut unsent: Vec<i64> = Vec::new();
         let mut first_error = None;
-        while let Some(answer) = answered.recv().await {
-            let mut arrived = vec![answer];
-            while arrived.len() < SETTLE_BATCH {
-                match answered.try_recv() {
-                    Ok(more) => arrived.push(more),
-                    Err(_) => break,
-                }
-            }
-            let mut settles = Vec::new();
-            let mut waiting = Vec::new();
-            for answer in arrived {
-                match answer {
-                    Ok((outcome, settle, written)) => {
-                        if let Some(id) = report.count(outcome) {
-                            unsent.push(id);
+        // Batches being written, each with the slots waiting for it. A
+        // batch does not wait for the one before it to commit: on
+        // PostgreSQL they commit side by side (on SQLite they take turns
+        // at the write lock anyway).
+        let mut writing = futures_util::stream::FuturesUnordered::new();
+        let mut open = true;
+        loop {
+            tokio::select! {
+                answer = answered.recv(), if open && writing.len() < SETTLE_WRITERS => {
+                    let Some(answer) = answer else {
+                        open = false;
+                        continue;
+                    };
+                    let mut arrived = vec![answer];
+                    while arrived.len() < SETTLE_BATCH {
+                        match answered.try_recv() {
+                            Ok(more) => arrived.push(more),
+                            Err(_) => break,
                         }
-                        settles.extend(settle);
-                        waiting.extend(written);
                     }
-                    Err(e) => {
+                    let mut settles = Vec::new();
+                    let mut waiting = Vec::new();
+                    for answer in arrived {
+                        match answer {
+                            Ok((outcome, settle, written)) => {
+                                if let Some(id) = report.count(outcome) {
+                                    unsent.push(id);
+                                }
+                                settles.extend(settle);
+                                waiting.extend(written);
+                            }
+                            Err(e) => {
+                                first_error.get_or_insert(e);
+                            }
+                        }
+                    }
+                    // Every answer is written, even after an error
+                    // elsewhere: an email the relay took must not be sent
+                    // again.
+                    writing.push(async move {
+                        let written = if settles.is_empty() {
+                            Ok(())
+                        } else {
+                            db.write(move |conn| settle_all(conn, &settles)).await
+                        };
+                        (written, waiting)
+                    });
+                }
+                Some((written, waiting)) = writing.next(), if !writing.is_empty() => {
+                    if let Err(e) = written {
                         first_error.get_or_insert(e);
                     }
+                    for slot in waiting {
+                        let _ = slot.send(());
+                    }
                 }
-            }
-            // Every answer is written, even after an error elsewhere: an
-            // email the relay took must not be sent again.
-            if !settles.is_empty()
-                && let Err(e) = db.write(move |conn| settle_all(conn, &settles)).await
-            {
-                first_error.get_or_insert(e);
-            }
-            for written in waiting {
-                let _ = written.send(());
+                else => break,
             }
         }
         (report, unsent, first_error)
@@ -287,8 +315,21 @@ pub async fn deliver_all_due(
     }
 }
 
-/// Renders and stores a chunk of claimed rows in one transaction; a
-/// suppressed address fails and a row past its period is cancelled there.
+/// A claimed row settled while preparing, not sent.
+enum Settled {
+    /// The address is suppressed after a permanent failure.
+    Suppressed(i64),
+    /// Nothing to send any more, and why.
+    Cancelled(i64, &'static str),
+}
+
+/// Renders a chunk of claimed rows, then stores what was rendered and
+/// settles the rows not to send (a suppressed address fails, a row past
+/// its period is cancelled) in one short write transaction.
+///
+/// Reading and rendering take no write lock: rendering a chunk takes
+/// milliseconds, and on SQLite every slot's recorded answer waits for the
+/// write lock (see [`deliver_until`]).
 async fn prepare(
     db: &Db,
     settings: &DeliverySettings,
@@ -296,32 +337,46 @@ async fn prepare(
     chunk: Vec<outbox::OutboxRow>,
 ) -> Result<Vec<Prepared>, RunError<StoreError>> {
     let base_url = settings.base_url.clone();
-    db.write(move |conn| {
-        crate::db::write_transaction(conn, |conn| {
-            let recipients: Vec<&str> = chunk.iter().map(|r| r.recipient.as_str()).collect();
-            let suppressed = outbox::suppressed_among(conn, &recipients)?;
-            let reads = BatchReads::read(conn, &chunk)?;
+    let (prepared, settled, tokens) = db
+        .run(move |conn| {
+            let (suppressed, reads) = conn.transaction(|conn| {
+                let recipients: Vec<&str> = chunk.iter().map(|r| r.recipient.as_str()).collect();
+                let suppressed = outbox::suppressed_among(conn, &recipients)?;
+                Ok::<_, StoreError>((suppressed, BatchReads::read(conn, &chunk)?))
+            })?;
             let mut prepared = Vec::with_capacity(chunk.len());
+            let mut settled = Vec::new();
             let mut tokens = Vec::new();
             for row in chunk {
                 if suppressed.contains(&row.recipient) {
-                    outbox::mark_failed(
-                        conn,
-                        row.id,
-                        "the address is suppressed after a permanent failure",
-                    )?;
+                    settled.push(Settled::Suppressed(row.id));
                     prepared.push(Prepared::Settled(Outcome::Failed));
                     continue;
                 }
                 match compose(&reads, &row, &base_url, now)? {
                     Composition::Cancel(reason) => {
-                        outbox::cancel(conn, row.id, reason)?;
+                        settled.push(Settled::Cancelled(row.id, reason));
                         prepared.push(Prepared::Settled(Outcome::Cancelled));
                     }
                     Composition::Send(composed) => {
                         tokens.extend(composed.unsubscribe_token.clone());
                         prepared.push(Prepared::Send(Box::new((row, composed))));
                     }
+                }
+            }
+            Ok::<_, StoreError>((prepared, settled, tokens))
+        })
+        .await?;
+    db.write(move |conn| {
+        crate::db::write_transaction(conn, |conn| {
+            for settle in &settled {
+                match *settle {
+                    Settled::Suppressed(id) => outbox::mark_failed(
+                        conn,
+                        id,
+                        "the address is suppressed after a permanent failure",
+                    )?,
+                    Settled::Cancelled(id, reason) => outbox::cancel(conn, id, reason)?,
                 }
             }
             let rendered: Vec<outbox::Rendered<'_>> = prepared
@@ -341,8 +396,9 @@ async fn prepare(
                 .collect();
             outbox::store_rendered(conn, &rendered)?;
             outbox::store_unsubscribe_tokens(conn, &tokens, now)?;
-            Ok::<_, StoreError>(prepared)
-        })
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(prepared)
     })
     .await
 }
@@ -420,6 +476,8 @@ async fn send(
 /// statement on PostgreSQL).
 fn settle_all(conn: &mut DbConnection, settles: &[Settle]) -> Result<(), StoreError> {
     crate::db::write_transaction(conn, |conn| {
+        // Each slot waits for this commit before its next email.
+        outbox::commit_without_waiting_for_disk(conn)?;
         let sent: Vec<(i64, NaiveDateTime)> = settles
             .iter()
             .filter_map(|settle| match settle {

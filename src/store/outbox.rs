@@ -320,6 +320,21 @@ pub fn mark_retry(
     Ok(())
 }
 
+/// Lets the current transaction's commit return before PostgreSQL has
+/// flushed it to disk (`synchronous_commit` off, for this transaction
+/// only). For the relay's answers only: the commit is still atomic and
+/// seen by every other connection at once, so a crash of Chorus loses
+/// nothing; a crash of PostgreSQL itself may forget the last fraction of
+/// a second of answers (three times `wal_writer_delay`), and those emails
+/// are sent again, never lost. SQLite in WAL mode with `synchronous =
+/// NORMAL` commits this way already.
+pub fn commit_without_waiting_for_disk(conn: &mut DbConnection) -> StoreResult<()> {
+    if let DbConnection::Postgresql(pg) = conn {
+        diesel::sql_query("SET LOCAL synchronous_commit TO OFF").execute(pg)?;
+    }
+    Ok(())
+}
+
 pub fn mark_failed(conn: &mut DbConnection, id: i64, error: &str) -> StoreResult<()> {
     finish(conn, id, FAILED, error)
 }
