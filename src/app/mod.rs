@@ -69,6 +69,9 @@ pub enum Error {
     Unavailable(String),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// Something broke that the person cannot mend (logged, never shown).
+    #[error("internal error: {0}")]
+    Internal(Box<dyn std::error::Error + Send + Sync>),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

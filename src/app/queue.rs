@@ -1,1 +1,533 @@
-//! The employee's queue: the page, sharing, dismissing and restoring.
+//! The employee's queue: the page of posts they may choose to share, through
+//! each platform's own share dialog within the caps they chose, sharing,
+//! dismissing and restoring, and notices of withdrawn posts. No pressure:
+//! nothing here counts what colleagues did.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::NaiveDateTime;
+use chrono_tz::Tz;
+
+use super::{App, Error, Result};
+use crate::domain::disclosure;
+use crate::domain::ids::{PostId, UserId};
+use crate::domain::platforms::{InstanceHost, Platform, Share};
+use crate::domain::post::{offered_text, parse_text, variant_for};
+use crate::domain::schedule;
+use crate::domain::share_caps::{ShareCaps, next_allowed, remaining};
+use crate::store::consent::PlatformChoice;
+use crate::store::live_posts::{self, Hub};
+use crate::store::posts::Post;
+use crate::store::queue::{QueueItem, WithdrawalNotice};
+use crate::store::shares::ShareOutcome;
+use crate::store::users::User;
+use crate::store::{self, StoreError};
+
+pub const PAGE_SIZE: i64 = 20;
+/// Past this a page number is nonsense (and its offset would overflow).
+pub const MAX_PAGE: i64 = 100_000;
+
+/// One platform on which a post is offered to the person. It borrows from
+/// the loaded page (`'a`): a page of offers is built and rendered on every
+/// view, so nothing here is copied that the page already holds.
+pub struct Offer<'a> {
+    pub platform: Platform,
+    /// The offered caption (kept with the published posts), or the text
+    /// the person typed when it was refused.
+    pub text: Arc<str>,
+    pub editable: bool,
+    pub shared: bool,
+    pub remaining_day: u32,
+    pub remaining_week: u32,
+    /// When sharing is possible again, if not now ("paused" when the person chose 0).
+    pub wait: Option<&'a str>,
+    pub crowded: bool,
+    pub error: Option<String>,
+}
+
+pub struct QueuePost<'a> {
+    pub id: i64,
+    pub link: &'a str,
+    pub host: Arc<str>,
+    pub offers: Vec<Offer<'a>>,
+}
+
+/// Everything the queue needs about the person and the organisation.
+pub struct Situation {
+    pub consented: Vec<(Platform, Option<String>)>,
+    /// The caps that apply to the person, per consented platform.
+    pub caps: HashMap<Platform, ShareCaps>,
+    pub recent: HashMap<Platform, Vec<NaiveDateTime>>,
+    pub disclosure: Option<String>,
+    pub tz: Tz,
+    pub crowd_threshold: i64,
+    pub department: Option<i64>,
+    /// Per consented platform.
+    pub standings: HashMap<Platform, Standing>,
+}
+
+impl Situation {
+    /// The Mastodon-like instance the person named for a platform, if any.
+    pub fn instance(&self, platform: Platform) -> Option<&str> {
+        self.consented
+            .iter()
+            .find(|(p, _)| *p == platform)
+            .and_then(|(_, i)| i.as_deref())
+    }
+}
+
+fn situation(
+    conn: &mut crate::db::DbConnection,
+    hub: &Hub,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> std::result::Result<Situation, StoreError> {
+    let recent = store::shares::recent(conn, user_id, now)?;
+    let place = store::users::timezone_and_department(conn, user_id)?;
+    situation_with(conn, hub, user_id, place, recent, now)
+}
+
+/// The situation, for a caller that already has the person's time zone and
+/// department (`place`) and their recent shares.
+fn situation_with(
+    conn: &mut crate::db::DbConnection,
+    hub: &Hub,
+    user_id: i64,
+    (timezone, department): (Option<String>, Option<i64>),
+    recent: HashMap<Platform, Vec<NaiveDateTime>>,
+    now: NaiveDateTime,
+) -> std::result::Result<Situation, StoreError> {
+    let settings = &hub.settings;
+    let enabled = settings.enabled_platforms();
+    let choices: Vec<PlatformChoice> = store::consent::choices(conn, user_id)?
+        .into_iter()
+        .filter(|c| enabled.contains(&c.platform))
+        .collect();
+    let mut situation = Situation {
+        caps: choices
+            .iter()
+            .map(|c| {
+                let policy = hub.cap_policies[&c.platform];
+                (c.platform, policy.effective(c.caps))
+            })
+            .collect(),
+        consented: choices
+            .into_iter()
+            .map(|c| (c.platform, c.instance))
+            .collect(),
+        recent,
+        disclosure: settings.disclosure(),
+        tz: timezone
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| settings.timezone()),
+        crowd_threshold: settings.crowd_threshold as i64,
+        department,
+        standings: HashMap::new(),
+    };
+    situation.standings = situation
+        .consented
+        .iter()
+        .map(|(platform, _)| (*platform, standing(&situation, *platform, now)))
+        .collect();
+    Ok(situation)
+}
+
+/// What the person's caps leave them on a platform now: the same for every
+/// post, so worked out once a page.
+pub struct Standing {
+    remaining_day: u32,
+    remaining_week: u32,
+    /// None: a share is possible now; Some(None): paused (a cap of 0);
+    /// Some(Some(at)): possible again at `at`.
+    pub next: Option<Option<NaiveDateTime>>,
+    wait: Option<String>,
+}
+
+fn standing(situation: &Situation, platform: Platform, now: NaiveDateTime) -> Standing {
+    let recent = situation
+        .recent
+        .get(&platform)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let caps = situation.caps[&platform];
+    let (remaining_day, remaining_week) = remaining(caps, recent, now);
+    let next = next_allowed(caps, recent, now);
+    Standing {
+        remaining_day,
+        remaining_week,
+        next,
+        wait: next.map(|next| match next {
+            Some(at) => format!("next share possible {}", local_time(at, situation.tz)),
+            None => "paused: you set your cap to 0".to_string(),
+        }),
+    }
+}
+
+/// A moment as the person reads it: in their time zone, which is named.
+pub fn local_time(at: NaiveDateTime, tz: Tz) -> String {
+    format!(
+        "{} ({})",
+        schedule::utc_to_local(at, tz).format("%a %d %b, %H:%M"),
+        tz.name()
+    )
+}
+
+/// Which caption variant this person gets for a post on a platform, and
+/// its text (the post's base text when the platform has none).
+fn caption_of(post: &Post, platform: Platform, user_id: i64) -> (usize, &str) {
+    let variants = post
+        .captions
+        .iter()
+        .find(|(p, _)| *p == platform)
+        .map(|(_, v)| v.as_slice())
+        .unwrap_or(&[]);
+    let index = variant_for(user_id, post.id, variants.len());
+    let caption = variants.get(index).unwrap_or(&post.base_text);
+    (index, caption)
+}
+
+/// The caption this person is offered for a post on a platform (numbered
+/// from 1), with the disclosure in place.
+fn offered_caption(
+    post: &Post,
+    platform: Platform,
+    user_id: i64,
+    disclosure: Option<&str>,
+) -> (usize, String) {
+    let (index, caption) = caption_of(post, platform, user_id);
+    (index + 1, offered_text(caption, disclosure))
+}
+
+/// A post of the queue with its offers, one per platform the person said
+/// yes to and the post is for.
+pub fn queue_post<'a>(
+    item: &'a QueueItem,
+    situation: &'a Situation,
+    hub: &Hub,
+    user: UserId,
+    crowded: &[(i64, Platform)],
+) -> QueuePost<'a> {
+    let post = &item.post;
+    let offers = situation
+        .consented
+        .iter()
+        .filter(|(p, _)| post.platforms().contains(p))
+        .map(|(platform, _)| {
+            let disclosure = situation.disclosure.as_deref();
+            let (variant, caption) = caption_of(post, *platform, user.get());
+            let text =
+                hub.published
+                    .offered_text((post.id, *platform, variant), disclosure, || {
+                        offered_text(caption, disclosure)
+                    });
+            let standing = &situation.standings[platform];
+            Offer {
+                platform: *platform,
+                editable: platform.accepts_prefilled_text(),
+                shared: item.shared_on.contains(platform),
+                remaining_day: standing.remaining_day,
+                remaining_week: standing.remaining_week,
+                wait: standing.wait.as_deref(),
+                crowded: crowded.contains(&(post.id, *platform)),
+                error: None,
+                text,
+            }
+        })
+        .collect();
+    QueuePost {
+        id: post.id,
+        host: hub.published.host_of(post),
+        link: &post.link,
+        offers,
+    }
+}
+
+/// One page of a person's queue, as read in one snapshot.
+pub struct Loaded {
+    pub situation: Situation,
+    pub hub: Arc<Hub>,
+    pub items: Vec<QueueItem>,
+    pub total: i64,
+    pub notices: Vec<WithdrawalNotice>,
+    pub crowded: Vec<(i64, Platform)>,
+}
+
+impl Loaded {
+    /// How many pages the queue fills (at least one, empty or not).
+    pub fn pages(&self) -> i64 {
+        ((self.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1)
+    }
+
+    /// The page's posts with their offers, for the person it was loaded for.
+    pub fn posts(&self, user: UserId) -> Vec<QueuePost<'_>> {
+        self.items
+            .iter()
+            .map(|item| queue_post(item, &self.situation, &self.hub, user, &self.crowded))
+            .collect()
+    }
+}
+
+/// One page of the person's queue. `user` is as read with their session
+/// or token, this request: their time zone and department come from there.
+pub async fn load(app: &App, user: &User, page_number: i64) -> Result<Loaded> {
+    let now = app.clock.now_naive();
+    let user_id = user.id;
+    let place = (user.timezone.clone(), user.department_id);
+    let live = app.live_posts.clone();
+    let crowd = app.crowd_memo.clone();
+    // Reads only: on SQLite they run without a hand-off (see `Db::read`),
+    // in one read transaction; after a hub change that includes reloading
+    // the kept posts, once.
+    Ok(app
+        .db
+        .read_snapshot(move |conn| {
+            // One read of the person's shares gives both what the queue
+            // leaves out and what their caps count.
+            let (marks, share_times) = live_posts::marks_and_share_times(
+                conn,
+                user_id,
+                now - crate::domain::share_caps::WEEK,
+            )?;
+            let recent = store::shares::recent_among(share_times, now);
+            let counters = store::queue::counters(conn)?;
+            let hub = live.as_of(conn, counters.queue)?;
+            let situation = situation_with(conn, &hub, user_id, place, recent, now)?;
+            let platforms: Vec<Platform> = situation.consented.iter().map(|(p, _)| *p).collect();
+            // No consent, no caption offered: the page is empty by the rule.
+            let (items, total) = live_posts::page(
+                &hub.published,
+                situation.department,
+                &platforms,
+                &marks,
+                now,
+                (page_number - 1) * PAGE_SIZE,
+                PAGE_SIZE,
+            );
+            let offered: Vec<(i64, Platform)> = items
+                .iter()
+                .flat_map(|item| {
+                    platforms
+                        .iter()
+                        .filter(|p| item.post.platforms().contains(p))
+                        .map(|p| (item.post.id, *p))
+                })
+                .collect();
+            let crowded = crowd.crowded(
+                conn,
+                &offered,
+                now,
+                situation.crowd_threshold,
+                counters.shares_added,
+            )?;
+            Ok::<_, StoreError>(Loaded {
+                // From the kept withdrawn posts and the person's marks.
+                notices: hub.published.withdrawal_notices(&marks),
+                situation,
+                hub,
+                items,
+                total,
+                crowded,
+            })
+        })
+        .await?)
+}
+
+/// What became of a share; the page and the API answer from it.
+pub enum Shared {
+    /// Recorded (or recorded before): the platform's share-intent URL.
+    Recorded { url: String, already: bool },
+    /// The person's edited text was refused; nothing was recorded.
+    TextRefused {
+        problem: String,
+        post: Box<Post>,
+        situation: Box<Situation>,
+    },
+    /// Past a cap: why, and in how many seconds sharing is possible again
+    /// (None: paused, the person chose a cap of 0).
+    Wait {
+        message: String,
+        retry_after_seconds: Option<i64>,
+    },
+}
+
+/// The platform's own share dialog for a text and a link.
+pub fn share_intent(
+    platform: Platform,
+    text: &str,
+    link: &str,
+    instance: Option<&str>,
+) -> Result<String> {
+    let host = instance.and_then(|i| InstanceHost::parse(i).ok());
+    platform
+        .share_url(&Share {
+            text,
+            url: link,
+            title: text,
+            instance: host.as_ref(),
+        })
+        .map_err(|e| Error::Invalid(e.0))
+}
+
+/// Why an edited text may not be shared: the disclosure removed, or past
+/// the platform's limit with the link.
+fn refusal(text: &str, link: &str, platform: Platform, disclosure: Option<&str>) -> Option<String> {
+    disclosure
+        .and_then(|d| disclosure::check_edited(text, d, true).err().map(|e| e.0))
+        .or_else(|| {
+            let count = platform.count_with_link(text, link);
+            (count > platform.text_limit()).then(|| {
+                format!(
+                    "{count} of {} characters as {} counts them, with the link. Shorten it by {}.",
+                    platform.text_limit(),
+                    platform.name(),
+                    count - platform.text_limit()
+                )
+            })
+        })
+}
+
+/// Shares a post on a platform: only a post offered to the person, only on
+/// a platform they said yes to, an edited text checked for the disclosure
+/// and the platform's limit, and the person's caps checked and the share
+/// recorded in one transaction (`store::shares::record`).
+pub async fn share(
+    app: &App,
+    user: UserId,
+    post: PostId,
+    platform: Platform,
+    typed: &str,
+) -> Result<Shared> {
+    let (user_id, post_id) = (user.get(), post.get());
+    let now = app.clock.now_naive();
+    let live = app.live_posts.clone();
+    let (post, situation) = app
+        .db
+        .run(move |conn| {
+            let hub = live.current(conn)?;
+            Ok::<_, StoreError>((
+                store::queue::offered(conn, user_id, post_id, platform, now)?,
+                situation(conn, &hub, user_id, now)?,
+            ))
+        })
+        .await?;
+    // A post that is not offered to this person, on a platform they said
+    // yes to, answers as if it did not exist: nothing tells them apart.
+    let post = post.ok_or(Error::NotFound)?;
+    if !situation.consented.iter().any(|(p, _)| *p == platform) {
+        return Err(Error::NotFound);
+    }
+    let instance = situation.instance(platform).map(str::to_string);
+    let (variant, offered) =
+        offered_caption(&post, platform, user_id, situation.disclosure.as_deref());
+    let typed = parse_text(typed, "Your text").unwrap_or_else(|_| offered.clone());
+    let edited = platform.accepts_prefilled_text() && !typed.is_empty() && typed != offered;
+    let text = if edited { typed } else { offered };
+    if edited
+        && let Some(problem) = refusal(&text, &post.link, platform, situation.disclosure.as_deref())
+    {
+        return Ok(Shared::TextRefused {
+            problem,
+            post: Box::new(post),
+            situation: Box::new(situation),
+        });
+    }
+    let outcome = app
+        .db
+        .write(move |conn| {
+            store::shares::record(conn, user_id, post_id, platform, variant, edited, now)
+        })
+        .await?;
+    let wait = |message: String, at: Option<NaiveDateTime>| Shared::Wait {
+        message,
+        retry_after_seconds: at.map(|at| (at - now).num_seconds().max(1)),
+    };
+    Ok(match outcome {
+        ShareOutcome::Recorded | ShareOutcome::AlreadyShared => Shared::Recorded {
+            url: share_intent(platform, &text, &post.link, instance.as_deref())?,
+            already: outcome == ShareOutcome::AlreadyShared,
+        },
+        ShareOutcome::CapReached(Some(at)) => wait(
+            format!(
+                "You have reached the limit you chose for {}. Your next share there is possible {}.",
+                platform.name(),
+                local_time(at, situation.tz)
+            ),
+            Some(at),
+        ),
+        ShareOutcome::CapReached(None) => wait(
+            format!(
+                "Sharing on {} is paused: you set your limit to 0 under Preferences.",
+                platform.name()
+            ),
+            None,
+        ),
+        ShareOutcome::CrowdCapReached(at) => wait(
+            format!(
+                "Many colleagues shared this on {} in the last hour, and your organisation spreads identical posts out. It can be shared again {}.",
+                platform.name(),
+                local_time(at, situation.tz)
+            ),
+            Some(at),
+        ),
+        ShareOutcome::NoConsent => return Err(Error::NotFound),
+    })
+}
+
+/// A post not offered to the person (a draft, another department's, a
+/// withdrawn or expired one, none of its platforms said yes to) answers
+/// NotFound as an unknown id does, so dismiss and restore reveal nothing.
+async fn ensure_offered(app: &App, user_id: i64, post_id: i64) -> Result<()> {
+    let now = app.clock.now_naive();
+    let live = app.live_posts.clone();
+    let offered = app
+        .db
+        .run(move |conn| {
+            let enabled = live.current(conn)?.settings.enabled_platforms();
+            let platforms: Vec<Platform> = store::consent::consented_platforms(conn, user_id)?
+                .into_iter()
+                .map(|(p, _)| p)
+                .filter(|p| enabled.contains(p))
+                .collect();
+            store::queue::offered_on_any(conn, user_id, post_id, &platforms, now)
+        })
+        .await?;
+    offered.then_some(()).ok_or(Error::NotFound)
+}
+
+/// "Not for me": the post leaves the person's queue.
+pub async fn dismiss(app: &App, user: UserId, post: PostId) -> Result<()> {
+    let (user_id, post_id, now) = (user.get(), post.get(), app.clock.now_naive());
+    ensure_offered(app, user_id, post_id).await?;
+    app.db
+        .run(move |conn| store::shares::dismiss(conn, user_id, post_id, now))
+        .await?;
+    Ok(())
+}
+
+/// "Undo": a dismissed post comes back to the person's queue.
+pub async fn restore(app: &App, user: UserId, post: PostId) -> Result<()> {
+    let (user_id, post_id) = (user.get(), post.get());
+    ensure_offered(app, user_id, post_id).await?;
+    app.db
+        .run(move |conn| store::shares::restore(conn, user_id, post_id))
+        .await?;
+    Ok(())
+}
+
+/// The person has read the notice that a post they shared was withdrawn.
+/// A post id that names no post is NotFound.
+pub async fn read_notice(app: &App, user: UserId, post: PostId) -> Result<()> {
+    let (user_id, post_id, now) = (user.get(), post.get(), app.clock.now_naive());
+    let exists = app
+        .db
+        .run(move |conn| store::posts::find(conn, post_id).map(|p| p.is_some()))
+        .await?;
+    if !exists {
+        return Err(Error::NotFound);
+    }
+    app.db
+        .run(move |conn| store::shares::read_withdrawal_notice(conn, user_id, post_id, now))
+        .await?;
+    Ok(())
+}

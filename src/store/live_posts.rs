@@ -6,7 +6,8 @@
 //! copy is never stale. A
 //! person's queue then costs two small queries of their own (dismissals and
 //! shares) instead of a scan of every post, and the rule below gives the
-//! same posts as `queue::page` (compared in tests/api/queue.rs). The kept
+//! same posts as the SQL rule, `queue::offered_posts` less the person's
+//! dismissals and shares (compared in tests/api/queue.rs). The kept
 //! copy also knows which posts were withdrawn (so a person's withdrawal
 //! notices are asked for only when they shared one), keeps each caption's
 //! offered text once worked out, and keeps which posts reach each audience

@@ -11,50 +11,47 @@ use diesel::prelude::*;
 use super::posts::{self, Post, WithdrawnPost, WithdrawnRow};
 use super::{DbConnection, StoreResult};
 use crate::db::schema::{
-    dismissals, post_captions, post_departments, posts as posts_table, queue_generation,
-    report_changes, shares, users, withdrawal_notices_read,
+    post_captions, post_departments, posts as posts_table, queue_generation, report_changes,
+    shares, users, withdrawal_notices_read,
 };
 use crate::domain::platforms::Platform;
 use crate::domain::post::PostStatus;
 
-/// The posts a person may be offered right now, as a query of post ids.
-macro_rules! offered_posts {
-    ($user_id:expr, $department:expr, $platforms:expr, $now:expr) => {{
-        let user_id: i64 = $user_id;
-        let department: Option<i64> = $department;
-        let platforms: Vec<&'static str> = $platforms;
-        let now: NaiveDateTime = $now;
-        posts_table::table
-            .filter(posts_table::status.eq(PostStatus::Published.as_str()))
-            .filter(
-                posts_table::expires_at
-                    .is_null()
-                    .or(posts_table::expires_at.gt(now)),
-            )
-            .filter(
-                posts_table::target_all.eq(true).or(exists(
-                    post_departments::table
-                        .filter(post_departments::post_id.eq(posts_table::id))
-                        .filter(post_departments::department_id.nullable().eq(department)),
-                )),
-            )
-            .filter(not(exists(
-                dismissals::table
-                    .filter(dismissals::post_id.eq(posts_table::id))
-                    .filter(dismissals::user_id.eq(user_id)),
-            )))
-            .filter(exists(
-                post_captions::table
-                    .filter(post_captions::post_id.eq(posts_table::id))
-                    .filter(post_captions::platform.eq_any(platforms))
-                    .filter(not(exists(
-                        shares::table
-                            .filter(shares::user_id.eq(user_id))
-                            .filter(shares::post_id.eq(posts_table::id))
-                            .filter(shares::platform.eq(post_captions::platform)),
-                    ))),
-            ))
-    }};
+/// The SQL backend of both, for boxed queries.
+type Backend = <DbConnection as diesel::Connection>::Backend;
+
+/// The posts offered to people of `department` on any of `platforms` at
+/// `now`: published, not expired, for everyone or for the department, with
+/// a caption for one of the platforms. This is the offered-posts rule's one
+/// SQL statement. Queues are cut by the same rule from the posts kept in
+/// memory (`live_posts::Published`); tests/api/queue.rs builds its
+/// reference queues on this statement and holds the two to agree.
+pub fn offered_posts<'a>(
+    department: Option<i64>,
+    platforms: &[Platform],
+    now: NaiveDateTime,
+) -> posts_table::BoxedQuery<'a, Backend> {
+    let slugs: Vec<&'static str> = platforms.iter().map(|p| p.slug()).collect();
+    posts_table::table
+        .filter(posts_table::status.eq(PostStatus::Published.as_str()))
+        .filter(
+            posts_table::expires_at
+                .is_null()
+                .or(posts_table::expires_at.gt(now)),
+        )
+        .filter(
+            posts_table::target_all.eq(true).or(exists(
+                post_departments::table
+                    .filter(post_departments::post_id.eq(posts_table::id))
+                    .filter(post_departments::department_id.nullable().eq(department)),
+            )),
+        )
+        .filter(exists(
+            post_captions::table
+                .filter(post_captions::post_id.eq(posts_table::id))
+                .filter(post_captions::platform.eq_any(slugs)),
+        ))
+        .into_boxed()
 }
 
 pub fn department_of(conn: &mut DbConnection, user_id: i64) -> StoreResult<Option<i64>> {
@@ -114,51 +111,6 @@ pub struct QueueItem {
     pub shared_on: Vec<Platform>,
 }
 
-/// One page of the queue, newest first, and the number of posts in it: the
-/// rule as one SQL statement. Pages and digests cut queues from posts kept
-/// in memory (store::live_posts); tests compare the two for every person.
-pub fn page(
-    conn: &mut DbConnection,
-    user_id: i64,
-    consented: &[Platform],
-    now: NaiveDateTime,
-    offset: i64,
-    limit: i64,
-) -> StoreResult<(Vec<QueueItem>, i64)> {
-    if consented.is_empty() {
-        return Ok((Vec::new(), 0));
-    }
-    let department = department_of(conn, user_id)?;
-    let slugs = || consented.iter().map(|p| p.slug()).collect::<Vec<_>>();
-    let total: i64 = offered_posts!(user_id, department, slugs(), now)
-        .count()
-        .get_result(conn)?;
-    let ids: Vec<i64> = offered_posts!(user_id, department, slugs(), now)
-        .order((posts_table::published_at.desc(), posts_table::id.desc()))
-        .offset(offset)
-        .limit(limit)
-        .select(posts_table::id)
-        .load(conn)?;
-    let found = posts::find_many(conn, &ids)?;
-    let my_shares: Vec<(i64, String)> = shares::table
-        .filter(shares::user_id.eq(user_id))
-        .filter(shares::post_id.eq_any(&ids))
-        .select((shares::post_id, shares::platform))
-        .load(conn)?;
-    let items = found
-        .into_iter()
-        .map(|post| QueueItem {
-            shared_on: my_shares
-                .iter()
-                .filter(|(id, _)| *id == post.id)
-                .filter_map(|(_, slug)| Platform::from_slug(slug))
-                .collect(),
-            post: Arc::new(post),
-        })
-        .collect();
-    Ok((items, total))
-}
-
 /// Whether the post is offered to this person right now on any of these
 /// platforms (the ones they said yes to), dismissed and shared or not: the
 /// posts whose "Not for me" and "Undo" the person may use.
@@ -173,27 +125,8 @@ pub fn offered_on_any(
         return Ok(false);
     }
     let department = department_of(conn, user_id)?;
-    let slugs: Vec<&'static str> = platforms.iter().map(|p| p.slug()).collect();
-    let found: i64 = posts_table::table
+    let found: i64 = offered_posts(department, platforms, now)
         .filter(posts_table::id.eq(post_id))
-        .filter(posts_table::status.eq(PostStatus::Published.as_str()))
-        .filter(
-            posts_table::expires_at
-                .is_null()
-                .or(posts_table::expires_at.gt(now)),
-        )
-        .filter(
-            posts_table::target_all.eq(true).or(exists(
-                post_departments::table
-                    .filter(post_departments::post_id.eq(posts_table::id))
-                    .filter(post_departments::department_id.nullable().eq(department)),
-            )),
-        )
-        .filter(exists(
-            post_captions::table
-                .filter(post_captions::post_id.eq(posts_table::id))
-                .filter(post_captions::platform.eq_any(slugs)),
-        ))
         .count()
         .get_result(conn)?;
     Ok(found > 0)

@@ -107,6 +107,10 @@ impl From<crate::app::Error> for AppError {
                 source: Some(message.into()),
             },
             Error::Store(error) => error.into(),
+            Error::Internal(source) => AppError {
+                kind: ErrorKind::Internal,
+                source: Some(source),
+            },
         }
     }
 }

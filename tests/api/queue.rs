@@ -117,7 +117,7 @@ async fn queue_ids(app: &TestApp, user_id: i64) -> Vec<i64> {
             .into_iter()
             .map(|(p, _)| p)
             .collect();
-        Ok(queue::page(conn, user_id, &platforms, now, 0, 100)?
+        Ok(queue_by_sql(conn, user_id, &platforms, now)?
             .0
             .into_iter()
             .map(|i| i.post.id)
@@ -671,8 +671,66 @@ backend_test!(
     }
 );
 
+/// A person's queue by the SQL rule, newest first, and its size: the
+/// offered posts (`queue::offered_posts`), less those the person dismissed
+/// and those they already shared on every platform of theirs the post is
+/// for. The reference the queues cut from the kept posts are held to.
+fn queue_by_sql(
+    conn: &mut chorus::db::DbConnection,
+    user_id: i64,
+    consented: &[Platform],
+    now: chrono::NaiveDateTime,
+) -> Result<(Vec<queue::QueueItem>, i64), store::StoreError> {
+    use chorus::db::schema::{dismissals, post_captions, posts as posts_table, shares};
+    use diesel::dsl::{exists, not};
+    use diesel::prelude::*;
+    if consented.is_empty() {
+        return Ok((Vec::new(), 0));
+    }
+    let department = queue::department_of(conn, user_id)?;
+    let slugs: Vec<&'static str> = consented.iter().map(|p| p.slug()).collect();
+    let ids: Vec<i64> = queue::offered_posts(department, consented, now)
+        .filter(not(exists(
+            dismissals::table
+                .filter(dismissals::post_id.eq(posts_table::id))
+                .filter(dismissals::user_id.eq(user_id)),
+        )))
+        .filter(exists(
+            post_captions::table
+                .filter(post_captions::post_id.eq(posts_table::id))
+                .filter(post_captions::platform.eq_any(slugs))
+                .filter(not(exists(
+                    shares::table
+                        .filter(shares::user_id.eq(user_id))
+                        .filter(shares::post_id.eq(posts_table::id))
+                        .filter(shares::platform.eq(post_captions::platform)),
+                ))),
+        ))
+        .order((posts_table::published_at.desc(), posts_table::id.desc()))
+        .select(posts_table::id)
+        .load(conn)?;
+    let my_shares: Vec<(i64, String)> = shares::table
+        .filter(shares::user_id.eq(user_id))
+        .filter(shares::post_id.eq_any(&ids))
+        .select((shares::post_id, shares::platform))
+        .load(conn)?;
+    let items: Vec<queue::QueueItem> = posts::find_many(conn, &ids)?
+        .into_iter()
+        .map(|post| queue::QueueItem {
+            shared_on: my_shares
+                .iter()
+                .filter(|(id, _)| *id == post.id)
+                .filter_map(|(_, slug)| Platform::from_slug(slug))
+                .collect(),
+            post: std::sync::Arc::new(post),
+        })
+        .collect();
+    let total = items.len() as i64;
+    Ok((items, total))
+}
+
 /// Every queue, cut from the published posts kept in memory, against the
-/// SQL rule (`queue::page`), for each person of a demo organisation.
+/// SQL rule (`queue_by_sql`), for each person of a demo organisation.
 fn queues_agree(
     conn: &mut chorus::db::DbConnection,
     live: &chorus::store::live_posts::LivePosts,
@@ -696,7 +754,7 @@ fn queues_agree(
             .map(|(p, _)| p)
             .filter(|p| enabled.contains(p))
             .collect();
-        let (by_sql, sql_total) = queue::page(conn, user, &platforms, now, 0, 10_000)?;
+        let (by_sql, sql_total) = queue_by_sql(conn, user, &platforms, now)?;
         let (in_memory, total) = if platforms.is_empty() {
             (Vec::new(), 0)
         } else {

@@ -8,7 +8,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{ApiCaller, ApiResult, utc};
-use crate::store::{self, StoreError};
+use crate::app::consent;
+use crate::domain::ids::UserId;
 use crate::web::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -65,17 +66,8 @@ fn platform(slug: &str) -> Option<String> {
 )]
 /// The caller's consent choices and their full history.
 pub async fn show(state: web::Data<AppState>, caller: ApiCaller) -> ApiResult<HttpResponse> {
-    let user_id = caller.owner.id;
-    let (policy_version, states, events) = state
-        .db
-        .run(move |conn| {
-            Ok::<_, StoreError>((
-                store::policy::current(conn)?.map(|p| p.version),
-                store::consent::states_for(conn, user_id)?,
-                store::consent::events_for(conn, user_id)?,
-            ))
-        })
-        .await?;
+    let (policy_version, states, events) =
+        consent::ledger(&state, UserId::new(caller.owner.id)).await?;
     Ok(HttpResponse::Ok().json(ConsentResponse {
         policy_version,
         choices: states

@@ -7,10 +7,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiCaller, ApiError, ApiResult, optional_json, utc};
+use crate::app::queue::{self, MAX_PAGE, Shared, Situation};
+use crate::domain::ids::{PostId, UserId};
 use crate::domain::platforms::Platform;
-use crate::store;
 use crate::web::AppState;
-use crate::web::queue::{self as page, MAX_PAGE, PAGE_SIZE, ShareAttempt};
 
 #[derive(Serialize, ToSchema)]
 pub struct QueueResponse {
@@ -81,45 +81,44 @@ pub async fn list(
             "page runs from 1 to {MAX_PAGE}."
         )));
     }
-    let user_id = caller.owner.id;
-    let loaded = page::load(&state, &caller.owner, page_number).await?;
-    let situation = &loaded.situation;
-    let mut posts = Vec::new();
-    for item in &loaded.items {
-        let shown = page::queue_post(item, situation, &loaded.hub, user_id, &loaded.crowded);
-        let mut offers = Vec::new();
-        for offer in shown.offers {
-            let instance = situation
-                .consented
-                .iter()
-                .find(|(p, _)| *p == offer.platform)
-                .and_then(|(_, i)| i.as_deref());
-            let next = situation.standings[&offer.platform].next;
-            offers.push(Offer {
-                platform: offer.platform.slug().to_string(),
-                platform_name: offer.platform.name().to_string(),
-                share_url: page::share_intent(offer.platform, &offer.text, shown.link, instance)?,
-                text: offer.text.to_string(),
-                text_editable: offer.editable,
-                shared: offer.shared,
-                remaining_today: offer.remaining_day,
-                remaining_this_week: offer.remaining_week,
-                next_share_at: next.flatten().map(utc),
-                paused: next == Some(None),
-            });
-        }
-        posts.push(QueuePost {
-            id: shown.id,
-            link: shown.link.to_string(),
-            offers,
-        });
-    }
+    let loaded = queue::load(&state, &caller.owner, page_number).await?;
+    let posts = loaded
+        .posts(UserId::new(caller.owner.id))
+        .into_iter()
+        .map(|shown| queue_post(shown, &loaded.situation))
+        .collect::<ApiResult<_>>()?;
     Ok(HttpResponse::Ok().json(QueueResponse {
         posts,
         page: page_number,
-        pages: ((loaded.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
+        pages: loaded.pages(),
         total: loaded.total,
     }))
+}
+
+/// A post of the page as the API shows it, with each offer's share dialog.
+fn queue_post(shown: queue::QueuePost<'_>, situation: &Situation) -> ApiResult<QueuePost> {
+    let mut offers = Vec::new();
+    for offer in shown.offers {
+        let instance = situation.instance(offer.platform);
+        let next = situation.standings[&offer.platform].next;
+        offers.push(Offer {
+            platform: offer.platform.slug().to_string(),
+            platform_name: offer.platform.name().to_string(),
+            share_url: queue::share_intent(offer.platform, &offer.text, shown.link, instance)?,
+            text: offer.text.to_string(),
+            text_editable: offer.editable,
+            shared: offer.shared,
+            remaining_today: offer.remaining_day,
+            remaining_this_week: offer.remaining_week,
+            next_share_at: next.flatten().map(utc),
+            paused: next == Some(None),
+        });
+    }
+    Ok(QueuePost {
+        id: shown.id,
+        link: shown.link.to_string(),
+        offers,
+    })
 }
 
 #[derive(Deserialize, Default, ToSchema)]
@@ -170,27 +169,23 @@ pub async fn share(
     let (post_id, slug) = path.into_inner();
     let request: ShareRequest = optional_json(&req, &body)?;
     let platform = Platform::from_slug(&slug).ok_or_else(ApiError::not_found)?;
-    let now = state.clock.now_naive();
+    let (user, post) = (UserId::new(caller.owner.id), PostId::new(post_id));
     let typed = request.text.unwrap_or_default();
-    match page::attempt_share(&state, caller.owner.id, post_id, platform, &typed).await? {
-        ShareAttempt::Shared { url, already } => Ok(HttpResponse::Ok().json(ShareResponse {
+    match queue::share(&state, user, post, platform, &typed).await? {
+        Shared::Recorded { url, already } => Ok(HttpResponse::Ok().json(ShareResponse {
             post_id,
             platform: platform.slug().to_string(),
             share_url: url,
             already_shared: already,
         })),
-        ShareAttempt::TextRefused { problem, .. } => Err(ApiError::field("text", problem)),
-        ShareAttempt::Wait {
+        Shared::TextRefused { problem, .. } => Err(ApiError::field("text", problem)),
+        Shared::Wait {
             message,
-            retry_at: Some(at),
-        } => Err(ApiError::too_many(
-            "cap_reached",
+            retry_after_seconds: Some(seconds),
+        } => Err(ApiError::too_many("cap_reached", message, Some(seconds))),
+        Shared::Wait {
             message,
-            Some(page::retry_after_seconds(at, now)),
-        )),
-        ShareAttempt::Wait {
-            message,
-            retry_at: None,
+            retry_after_seconds: None,
         } => Err(ApiError::too_many("sharing_paused", message, None)),
     }
 }
@@ -213,11 +208,6 @@ pub async fn dismiss(
     caller: ApiCaller,
     post: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    let (user_id, post_id, now) = (caller.owner.id, *post, state.clock.now_naive());
-    page::ensure_offered(&state, user_id, post_id).await?;
-    state
-        .db
-        .run(move |conn| store::shares::dismiss(conn, user_id, post_id, now))
-        .await?;
+    queue::dismiss(&state, UserId::new(caller.owner.id), PostId::new(*post)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

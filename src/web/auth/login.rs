@@ -6,15 +6,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{
-    LOGIN_REFUSED, client_ip, hash_password, safe_next, start_session, verify_password_off_executor,
-};
-use crate::credentials::Verified;
-use crate::domain::email::EmailAddress;
-use crate::domain::login_throttle::Bucket;
-use crate::store::{self, StoreError, users};
+use super::{LOGIN_REFUSED, client_ip, safe_next, start_session};
+use crate::app::accounts::{self, PasswordAttempt, PasswordLogin};
 use crate::web::AppState;
 use crate::web::auth::session::{Visitor, removal_cookie};
+use crate::web::auth::sso::LoginOptions;
 use crate::web::error::{AppError, WebResult};
 use crate::web::page::{PageContext, ok, render, see_other};
 
@@ -42,7 +38,7 @@ struct LoginPage {
     error: Option<String>,
     erased: bool,
     /// Single sign-on: the provider's button, and whether the password form shows.
-    login: crate::web::auth::sso::LoginOptions,
+    login: LoginOptions,
 }
 
 pub async fn login_form(
@@ -72,147 +68,84 @@ pub async fn login(
 ) -> WebResult<HttpResponse> {
     let form = form.into_inner();
     let next = safe_next(&form.next);
-    let options = crate::web::auth::sso::login_options(&state).await?;
-    let password_login = options.password_login;
-    let sso_name = options.sso_name.clone();
-    let refuse =
-        |status: StatusCode, error: String, retry_after: Option<i64>| -> WebResult<HttpResponse> {
-            let mut response = render(
-                status,
-                &LoginPage {
-                    page: PageContext::from(&visitor),
-                    email: form.email.trim().to_string(),
-                    next: next.clone(),
-                    error: Some(error),
-                    erased: false,
-                    login: crate::web::auth::sso::LoginOptions {
-                        sso_name: options.sso_name.clone(),
-                        password_login: options.password_login,
-                    },
-                },
-            )?;
-            if let Some(seconds) = retry_after
-                && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
-            {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            Ok(response)
-        };
-    if !password_login {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            format!(
-                "Password login is turned off here. Sign in with {} instead.",
-                sso_name.as_deref().unwrap_or("single sign-on")
-            ),
-            None,
-        );
-    }
-
-    let ip = client_ip(&req, &state);
-    // The account bucket is keyed by what was typed (normalised), existing
-    // account or not.
-    let key = EmailAddress::parse(&form.email)
-        .map(|e| e.to_string())
-        .unwrap_or_else(|_| form.email.trim().to_lowercase());
-    let now = state.clock.now_naive();
-    let lookup_key = key.clone();
-    let user = state
-        .db
-        .run(move |conn| match EmailAddress::parse(&lookup_key) {
-            Ok(email) => users::find_by_email(conn, &email),
-            Err(_) => Ok(None),
-        })
-        .await?;
-    // A browser that signed in to this account before has its own bucket;
-    // any other attempt counts against the account and the address.
-    let device = user
-        .as_ref()
-        .and_then(|u| crate::web::auth::device_cookie::nonce_for(&state, &req, u.id));
-    let throttle = match device {
-        Some(nonce) => vec![Bucket::Device(nonce)],
-        None => vec![Bucket::Account(key), Bucket::Address(ip)],
+    let login = crate::web::auth::sso::login_options(&state).await?;
+    let refused = Refused {
+        visitor: &visitor,
+        email: form.email.trim().to_string(),
+        next: &next,
+        login: &login,
     };
-    let check = throttle.clone();
-    let locked = state
-        .db
-        .run(move |conn| store::login_throttle::first_locked(conn, &check, now))
-        .await?;
-    if let Some(until) = locked {
-        let seconds = (until - now).num_seconds().max(1);
-        return refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!(
+    if !login.password_login {
+        let provider = login.sso_name.as_deref().unwrap_or("single sign-on");
+        let message =
+            format!("Password login is turned off here. Sign in with {provider} instead.");
+        return refused.page(StatusCode::FORBIDDEN, message, None);
+    }
+    let attempt = PasswordAttempt {
+        ip: client_ip(&req, &state),
+        email: form.email,
+        password: form.password,
+    };
+    let device = |user_id| crate::web::auth::device_cookie::nonce_for(&state, &req, user_id);
+    let user = match accounts::log_in_with_password(&state, attempt, device).await? {
+        PasswordLogin::SignedIn(user) => user,
+        PasswordLogin::Refused => {
+            let message = LOGIN_REFUSED.to_string();
+            return refused.page(StatusCode::UNPROCESSABLE_ENTITY, message, None);
+        }
+        PasswordLogin::Locked { seconds } => {
+            let message = format!(
                 "Too many failed attempts. Try again in {} minutes, or ask an administrator \
                  for a new password link.",
                 (seconds + 59) / 60
-            ),
-            Some(seconds),
-        );
-    }
-
-    let password = form.password.clone();
-    let stored = user
-        .as_ref()
-        .filter(|u| u.active)
-        .and_then(|u| u.password_hash.clone());
-    let verified = verify_password_off_executor(password, stored).await?;
-
-    let user = match (verified, user) {
-        (Verified::No, _) | (_, None) => {
-            let record = throttle.clone();
-            state
-                .db
-                .run(move |conn| {
-                    for bucket in &record {
-                        store::login_throttle::record_failure(conn, bucket, now)?;
-                    }
-                    Ok::<_, StoreError>(())
-                })
-                .await?;
-            return refuse(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                LOGIN_REFUSED.to_string(),
-                None,
             );
-        }
-        (verified, Some(user)) => {
-            if verified == Verified::YesButRehash {
-                let fresh = hash_password(form.password.clone()).await?;
-                let user_id = user.id;
-                state
-                    .db
-                    .run(move |conn| users::set_password_hash(conn, user_id, &fresh, now))
-                    .await?;
-            }
-            user
+            return refused.page(StatusCode::TOO_MANY_REQUESTS, message, Some(seconds));
         }
     };
-    // Success clears the account's (or this browser's) bucket, never the
-    // address's: that one counts only failures, and forgets them in time.
-    let clear = throttle.clone();
-    state
-        .db
-        .run(move |conn| {
-            for bucket in &clear {
-                if !matches!(bucket, Bucket::Address(_)) {
-                    store::login_throttle::clear(conn, bucket)?;
-                }
-            }
-            Ok::<_, StoreError>(())
-        })
-        .await?;
-    if let Some(old) = visitor.session_hash.clone() {
-        state
-            .db
-            .run(move |conn| store::sessions::delete(conn, &old))
-            .await?;
-    }
+    accounts::end_previous_session(&state, visitor.session_hash.clone()).await?;
     let mut response = start_session(&state, user.id, &next).await?;
     response
         .add_cookie(&crate::web::auth::device_cookie::issue(&state, user.id))
         .map_err(AppError::internal)?;
     Ok(response)
+}
+
+/// The login page again, as typed, with why the login did not happen.
+struct Refused<'a> {
+    visitor: &'a Visitor,
+    email: String,
+    next: &'a str,
+    login: &'a LoginOptions,
+}
+
+impl Refused<'_> {
+    fn page(
+        self,
+        status: StatusCode,
+        error: String,
+        retry_after: Option<i64>,
+    ) -> WebResult<HttpResponse> {
+        let mut response = render(
+            status,
+            &LoginPage {
+                page: PageContext::from(self.visitor),
+                email: self.email,
+                next: self.next.to_string(),
+                error: Some(error),
+                erased: false,
+                login: LoginOptions {
+                    sso_name: self.login.sso_name.clone(),
+                    password_login: self.login.password_login,
+                },
+            },
+        )?;
+        if let Some(seconds) = retry_after
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        Ok(response)
+    }
 }
 
 pub async fn logout(state: web::Data<AppState>, visitor: Visitor) -> WebResult<HttpResponse> {

@@ -9,9 +9,9 @@ pub mod session;
 pub mod setup;
 pub mod sso;
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse};
 
-use crate::credentials::{self, Verified};
+use crate::credentials;
 use crate::store::{self};
 use crate::web::AppState;
 use crate::web::auth::session::session_cookie;
@@ -90,26 +90,5 @@ pub(crate) async fn start_session_signed_in_with(
 }
 
 pub(super) async fn hash_password(password: String) -> WebResult<String> {
-    web::block(move || credentials::hash_password(&password))
-        .await
-        .map_err(AppError::internal)?
-        .map_err(AppError::internal)
-}
-
-/// Checks a password against a stored hash on the blocking pool (argon2
-/// takes tens of milliseconds); with no hash, the same work against a dummy
-/// one, so an unknown account costs what a wrong password costs.
-pub(super) async fn verify_password_off_executor(
-    password: String,
-    stored: Option<String>,
-) -> WebResult<Verified> {
-    web::block(move || match stored {
-        Some(hash) => credentials::verify_password(&password, &hash),
-        None => {
-            credentials::verify_against_dummy(&password);
-            Verified::No
-        }
-    })
-    .await
-    .map_err(AppError::internal)
+    Ok(crate::app::accounts::hash_password(password).await?)
 }

@@ -4,10 +4,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{client_ip, hash_password, start_session, verify_password_off_executor};
-use crate::credentials::{self, Verified};
+use super::{client_ip, hash_password, start_session};
+use crate::app::accounts as app_accounts;
+use crate::credentials;
 use crate::domain::email::EmailAddress;
-use crate::domain::login_throttle::Bucket;
 use crate::domain::password_policy::{self, PasswordContext};
 use crate::store::tokens::Purpose;
 use crate::store::{self, StoreError, accounts, users};
@@ -154,82 +154,34 @@ pub async fn change_password(
     form: web::Form<ChangePasswordForm>,
 ) -> WebResult<HttpResponse> {
     let form = form.into_inner();
-    let user = signed_in.user.clone();
-    let now = state.clock.now_naive();
-    let org_name = state
-        .db
-        .run(|conn| store::org::settings(conn).map(|s| s.org_name))
-        .await?;
-    let mut errors = ChangePasswordErrors::default();
-    if !verify_current_password(&state, &req, &user, form.current_password.clone()).await? {
-        errors.current_password = Some("That is not your current password.".into());
-    }
-    let context = PasswordContext {
-        email: &user.email,
-        name: &user.name,
-        org_name: &org_name,
-    };
-    errors.new_password = password_policy::check(&form.new_password, &context)
-        .err()
-        .map(|e| e.0);
-    if errors.current_password.is_some() || errors.new_password.is_some() {
-        return refused(&ChangePasswordPage {
+    let user = &signed_in.user;
+    let device = crate::web::auth::device_cookie::nonce_for(&state, &req, user.id);
+    let (current, new) = (form.current_password, form.new_password);
+    match app_accounts::change_password(&state, user, device, current, new).await? {
+        // Every session, this one included, ends; a fresh one continues here.
+        Ok(()) => start_session(&state, user.id, "/me/password?changed=1").await,
+        Err(problems) => refused(&ChangePasswordPage {
             page: PageContext::from(&signed_in),
-            email: user.email,
+            email: user.email.clone(),
             changed: false,
-            errors,
-        });
+            errors: ChangePasswordErrors {
+                current_password: problems.current_password,
+                new_password: problems.new_password,
+            },
+        }),
     }
-    let hash = hash_password(form.new_password).await?;
-    let user_id = user.id;
-    state
-        .db
-        .run(move |conn| accounts::replace_password(conn, &user, &hash, now))
-        .await?;
-    // Every session, this one included, ends; a fresh one continues here.
-    start_session(&state, user_id, "/me/password?changed=1").await
 }
 
-/// Checks a password re-entered by a signed-in person (to change it, or to
-/// delete the account), throttled like a login: on this browser's device
-/// bucket when it carries a valid device cookie, else on the account's. A
-/// waiting bucket answers 429 with Retry-After, even for the right password.
+/// Checks a password re-entered by a signed-in person, throttled like a
+/// login (see `app::accounts::verify_current_password`).
 pub(crate) async fn verify_current_password(
     state: &AppState,
     req: &HttpRequest,
     user: &users::User,
     password: String,
 ) -> WebResult<bool> {
-    let now = state.clock.now_naive();
-    let bucket = match crate::web::auth::device_cookie::nonce_for(state, req, user.id) {
-        Some(nonce) => Bucket::Device(nonce),
-        None => Bucket::Account(user.email.clone()),
-    };
-    let check = bucket.clone();
-    let locked = state
-        .db
-        .run(move |conn| store::login_throttle::locked_until(conn, &check, now))
-        .await?;
-    if let Some(until) = locked {
-        let seconds = (until - now).num_seconds().max(1);
-        return Err(AppError::new(ErrorKind::TooManyRequests {
-            retry_after_seconds: seconds,
-            message: format!(
-                "Too many wrong passwords. Try again in {} minutes.",
-                (seconds + 59) / 60
-            ),
-        }));
-    }
-    let stored = user.password_hash.clone();
-    let verified = verify_password_off_executor(password, stored).await?;
-    if verified == Verified::No {
-        state
-            .db
-            .run(move |conn| store::login_throttle::record_failure(conn, &bucket, now))
-            .await?;
-        return Ok(false);
-    }
-    Ok(true)
+    let device = crate::web::auth::device_cookie::nonce_for(state, req, user.id);
+    Ok(app_accounts::verify_current_password(state, user, device, password).await?)
 }
 
 // ---- forgotten passwords -------------------------------------------------
@@ -283,45 +235,7 @@ pub async fn forgot(
             });
         }
     };
-    // Reset requests have their own buckets: they never slow down a login.
-    let ip = client_ip(&req, &state);
-    let now = state.clock.now_naive();
-    let buckets = vec![
-        Bucket::ResetAddress(ip),
-        Bucket::ResetAccount(email.to_string()),
-    ];
-    let locked = state
-        .db
-        .run(move |conn| {
-            // A request that starts a wait is refused too; one made while
-            // waiting is not counted, so the wait ends when it says.
-            if let Some(until) = store::login_throttle::first_locked(conn, &buckets, now)? {
-                return Ok::<_, StoreError>(Some(until));
-            }
-            for bucket in &buckets {
-                store::login_throttle::record_failure(conn, bucket, now)?;
-            }
-            store::login_throttle::first_locked(conn, &buckets, now)
-        })
-        .await?;
-    if let Some(until) = locked {
-        return Err(AppError::new(ErrorKind::TooManyRequests {
-            retry_after_seconds: (until - now).num_seconds().max(1),
-            message: "Too many password reset requests. Please try again later.".into(),
-        }));
-    }
-    let (base_url, domain) = (state.base_url.clone(), state.mail_domain.clone());
-    let address = email.clone();
-    state
-        .db
-        .run(move |conn| {
-            let mail = accounts::MailContext {
-                base_url: &base_url,
-                mail_domain: &domain,
-            };
-            accounts::request_password_reset(conn, &address, &mail, now)
-        })
-        .await?;
+    app_accounts::request_password_reset(&state, email.clone(), client_ip(&req, &state)).await?;
     ok(&ForgotPage {
         page: PageContext::from(&visitor),
         email: email.to_string(),

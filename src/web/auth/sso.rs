@@ -7,10 +7,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::app::accounts::{self, ProviderAnswer, SsoRefused};
 use crate::credentials;
-use crate::domain::email::EmailAddress;
 use crate::sso::{Sso, SsoError};
-use crate::store::sso::{self as store_sso, SignIn, VouchedFor};
+use crate::store::sso as store_sso;
 use crate::store::{self, StoreError};
 use crate::web::AppState;
 use crate::web::auth::session::Visitor;
@@ -153,173 +153,60 @@ pub struct CallbackQuery {
     error: Option<String>,
 }
 
-/// The provider's answer: take the sign-in this browser started (once),
-/// exchange the code, verify the ID token and its nonce, then find, link or
-/// create the person and start a fresh session.
+/// The provider's answer: finish the sign-in this browser started, then
+/// start a fresh session for the person (`app::accounts::finish_sso`).
 pub async fn callback(
     req: HttpRequest,
     state: web::Data<AppState>,
     visitor: Visitor,
     query: web::Query<CallbackQuery>,
 ) -> WebResult<HttpResponse> {
-    let sso = configured(&state)?;
-    let provider = sso.settings.provider_name.clone();
+    let provider = configured(&state)?.settings.provider_name.clone();
     let query = query.into_inner();
-    let browser_hash = req
-        .cookie(browser_cookie_name(state.secure_cookies))
-        .map(|c| credentials::token_hash(c.value()))
-        .unwrap_or_default();
-    let state_hash = credentials::token_hash(query.state.as_deref().unwrap_or_default());
-    let now = state.clock.now_naive();
-    let pending = state
-        .db
-        .run(move |conn| store_sso::take(conn, &state_hash, &browser_hash, now))
-        .await?;
-    if let Some(error) = query.error {
-        let message = if error == "access_denied" {
-            format!("The sign-in was cancelled or refused at {provider}. Nothing was changed.")
-        } else {
-            format!(
-                "{provider} could not complete the sign-in (it answered \u{201c}{}\u{201d}).",
-                error.chars().take(64).collect::<String>()
-            )
-        };
-        return refusal(
-            &state,
-            &visitor,
-            StatusCode::UNAUTHORIZED,
-            "Sign-in not completed",
-            message,
-        );
-    }
-    let (Some(code), Some(pending)) = (query.code, pending) else {
-        return refusal(
-            &state,
-            &visitor,
-            StatusCode::BAD_REQUEST,
-            "This sign-in cannot be completed",
-            "The answer from the sign-in page does not match a sign-in started in this browser: \
-             it was already used, it has expired, or it was started elsewhere. Please start again."
-                .into(),
-        );
+    let answer = ProviderAnswer {
+        browser_hash: req
+            .cookie(browser_cookie_name(state.secure_cookies))
+            .map(|c| credentials::token_hash(c.value()))
+            .unwrap_or_default(),
+        state: query.state,
+        code: query.code,
+        error: query.error,
     };
-    let identity = match sso
-        .finish(&code, &pending.pkce_verifier, &pending.nonce)
-        .await
-    {
-        Ok(identity) => identity,
-        Err(error) => {
-            tracing::warn!(error = %error, "single sign-on refused");
-            let (status, message) = match error {
-                SsoError::WrongNonce | SsoError::InvalidToken(_) => (
-                    StatusCode::BAD_REQUEST,
-                    format!(
-                        "The answer from {provider} does not belong to this sign-in, so it was \
-                         not accepted. Please start again."
-                    ),
-                ),
-                SsoError::Exchange(_) => (
-                    StatusCode::BAD_REQUEST,
-                    format!(
-                        "{provider} did not confirm this sign-in (the code was already used or \
-                         has expired). Please start again."
-                    ),
-                ),
-                SsoError::Unreachable(_) | SsoError::Configuration(_) => (
-                    StatusCode::BAD_GATEWAY,
-                    format!("{provider} did not answer. Please try again in a few minutes."),
-                ),
-            };
-            return refusal(
-                &state,
-                &visitor,
-                status,
-                "This sign-in cannot be completed",
-                message,
-            );
+    let signed_in = match accounts::finish_sso(&state, answer).await? {
+        Ok(signed_in) => signed_in,
+        Err(why) => {
+            let (title, message) = (why.title(), why.message(&provider));
+            return refusal(&state, &visitor, refusal_status(&why), title, message);
         }
     };
-    let email = identity
-        .email
-        .as_deref()
-        .and_then(|e| EmailAddress::parse(e).ok());
-    let (Some(email), true) = (email, identity.email_verified) else {
-        return refusal(
-            &state,
-            &visitor,
-            StatusCode::FORBIDDEN,
-            "Your email address is not verified",
-            format!(
-                "{provider} does not vouch for an email address of yours (it is missing or not \
-                 verified), and Chorus matches people by verified email only. Verify your \
-                 address with {provider} or ask your IT team, then try again."
-            ),
-        );
-    };
-    let id_token = identity.id_token;
-    let vouched = VouchedFor {
-        subject: identity.subject,
-        email,
-        name: identity.name,
-        department: identity.department,
-    };
-    let outcome = state
-        .db
-        .run(move |conn| store_sso::sign_in(conn, &vouched, now))
-        .await?;
-    let user = match outcome {
-        SignIn::Existing(user) => user,
-        SignIn::Created(user) => {
-            tracing::info!(user_id = user.id, "account created at first SSO sign-in");
-            user
-        }
-        SignIn::Deactivated => {
-            return refusal(
-                &state,
-                &visitor,
-                StatusCode::FORBIDDEN,
-                "Your account is deactivated",
-                "Your Chorus account has been deactivated. Ask an administrator if you think \
-                 this is a mistake."
-                    .into(),
-            );
-        }
-        SignIn::NoAccount => {
-            return refusal(
-                &state,
-                &visitor,
-                StatusCode::FORBIDDEN,
-                "No Chorus account for you yet",
-                "There is no Chorus account with your email address, and accounts are not \
-                 created at first sign-in here. Ask an administrator to invite you."
-                    .into(),
-            );
-        }
-        SignIn::LinkedElsewhere => {
-            return refusal(
-                &state,
-                &visitor,
-                StatusCode::FORBIDDEN,
-                "This account belongs to another sign-in",
-                format!(
-                    "The Chorus account with your email address is linked to a different \
-                     {provider} identity. Ask an administrator."
-                ),
-            );
-        }
-    };
-    if let Some(old) = visitor.session_hash.clone() {
-        state
-            .db
-            .run(move |conn| store::sessions::delete(conn, &old))
-            .await?;
-    }
-    let mut response =
-        start_session_signed_in_with(&state, user.id, &pending.next_path, Some(id_token)).await?;
+    accounts::end_previous_session(&state, visitor.session_hash.clone()).await?;
+    let (user_id, next, token) = (
+        signed_in.user.id,
+        signed_in.next_path,
+        Some(signed_in.id_token),
+    );
+    let mut response = start_session_signed_in_with(&state, user_id, &next, token).await?;
     response
         .add_cookie(&browser_cookie(&state, String::new(), time::Duration::ZERO))
         .map_err(AppError::internal)?;
     Ok(response)
+}
+
+fn refusal_status(why: &SsoRefused) -> StatusCode {
+    match why {
+        SsoRefused::Provider(_) => StatusCode::UNAUTHORIZED,
+        SsoRefused::NotStartedHere
+        | SsoRefused::Unconfirmed(
+            SsoError::WrongNonce | SsoError::InvalidToken(_) | SsoError::Exchange(_),
+        ) => StatusCode::BAD_REQUEST,
+        SsoRefused::Unconfirmed(SsoError::Unreachable(_) | SsoError::Configuration(_)) => {
+            StatusCode::BAD_GATEWAY
+        }
+        SsoRefused::EmailNotVerified
+        | SsoRefused::Deactivated
+        | SsoRefused::NoAccount
+        | SsoRefused::LinkedElsewhere => StatusCode::FORBIDDEN,
+    }
 }
 
 /// Ends a session; for one signed in with SSO, where the browser goes next

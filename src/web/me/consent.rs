@@ -5,18 +5,13 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::app::consent::{self, Choices, Chosen, policy_url, receipt_json};
 use crate::domain::consent::{Action, Choice, ConsentEvent, Purpose, Status};
-use crate::domain::platforms::{InstanceHost, Platform};
-use crate::domain::receipt::{ReceiptContext, kantara_json};
-use crate::store::consent::{self, ChoiceOutcome, ConsentState};
-use crate::store::{self, StoreError};
+use crate::domain::ids::UserId;
 use crate::web::AppState;
 use crate::web::auth::session::SignedIn;
 use crate::web::error::{AppError, WebResult};
 use crate::web::page::{PageContext, SavedQuery, ok, refused, see_other};
-
-/// The collection method recorded for choices made on this page.
-pub const COLLECTION_METHOD: &str = "web form: Me → Sharing choices (/me/consent)";
 
 pub struct ChoiceRow {
     pub purpose: Purpose,
@@ -88,37 +83,9 @@ fn history_row(event: &ConsentEvent) -> HistoryRow {
     }
 }
 
-struct Loaded {
-    org_name: String,
-    platforms: Vec<Platform>,
-    policy_version: Option<i64>,
-    states: Vec<ConsentState>,
-    events: Vec<ConsentEvent>,
-}
-
-async fn load(state: &AppState, user_id: i64) -> WebResult<Loaded> {
-    Ok(state
-        .db
-        .run(move |conn| {
-            let settings = store::org::settings(conn)?;
-            Ok::<_, StoreError>(Loaded {
-                org_name: settings.org_name.clone(),
-                platforms: settings.enabled_platforms(),
-                policy_version: store::policy::current(conn)?.map(|p| p.version),
-                states: consent::states_for(conn, user_id)?,
-                events: consent::events_for(conn, user_id)?,
-            })
-        })
-        .await?)
-}
-
-fn rows(loaded: &Loaded) -> Vec<ChoiceRow> {
-    let purposes = loaded
-        .platforms
-        .iter()
-        .map(|p| Purpose::ShareSuggestions(*p))
-        .chain([Purpose::EmailDigest]);
-    purposes
+fn rows(loaded: &Choices) -> Vec<ChoiceRow> {
+    loaded
+        .purposes()
         .map(|purpose| {
             let current = loaded.states.iter().find(|s| s.purpose == purpose);
             let (anchor, title, explanation, needs_instance) = match purpose {
@@ -159,7 +126,7 @@ fn rows(loaded: &Loaded) -> Vec<ChoiceRow> {
 
 fn render_page(
     signed_in: &SignedIn,
-    loaded: &Loaded,
+    loaded: &Choices,
     rows: Vec<ChoiceRow>,
     saved: bool,
 ) -> ConsentPage {
@@ -178,7 +145,7 @@ pub async fn show(
     signed_in: SignedIn,
     query: web::Query<SavedQuery>,
 ) -> WebResult<HttpResponse> {
-    let loaded = load(&state, signed_in.user.id).await?;
+    let loaded = consent::choices(&state, UserId::new(signed_in.user.id)).await?;
     ok(&render_page(
         &signed_in,
         &loaded,
@@ -201,14 +168,10 @@ pub async fn choose(
     signed_in: SignedIn,
     form: web::Form<ChoiceForm>,
 ) -> WebResult<HttpResponse> {
-    let form = form.into_inner();
-    let user_id = signed_in.user.id;
-    let loaded = load(&state, user_id).await?;
+    let user = UserId::new(signed_in.user.id);
+    let loaded = consent::choices(&state, user).await?;
     let purpose = Purpose::parse(&form.purpose, &form.platform)
-        .filter(|p| match p {
-            Purpose::ShareSuggestions(platform) => loaded.platforms.contains(platform),
-            Purpose::EmailDigest => true,
-        })
+        .filter(|p| loaded.offers(*p))
         .ok_or_else(|| {
             AppError::bad_request("This choice is not offered. Reload the page and try again.")
         })?;
@@ -217,47 +180,23 @@ pub async fn choose(
         "no" => Choice::No,
         _ => return Err(AppError::bad_request("Choose yes or no.")),
     };
-    let mut instance = None;
-    if let (Purpose::ShareSuggestions(platform), Choice::Yes) = (purpose, choice)
-        && platform.needs_instance()
-    {
-        match InstanceHost::parse(&form.instance) {
-            Ok(host) => instance = Some(host.as_str().to_string()),
-            Err(problem) => {
-                let mut rows = rows(&loaded);
-                if let Some(row) = rows.iter_mut().find(|r| r.purpose == purpose) {
-                    row.instance = form.instance.clone();
-                    row.error = Some(problem.0);
-                }
-                return refused(&render_page(&signed_in, &loaded, rows, false));
+    match consent::choose(&state, user, purpose, choice, &form.instance).await? {
+        Chosen::Recorded => {
+            let anchor = match purpose {
+                Purpose::ShareSuggestions(p) => p.slug(),
+                Purpose::EmailDigest => "email",
+            };
+            Ok(see_other(&format!("/me/consent?saved=1#{anchor}")))
+        }
+        Chosen::InstanceRefused(problem) => {
+            let mut rows = rows(&loaded);
+            if let Some(row) = rows.iter_mut().find(|r| r.purpose == purpose) {
+                row.instance = form.instance.clone();
+                row.error = Some(problem);
             }
+            refused(&render_page(&signed_in, &loaded, rows, false))
         }
     }
-    let now = state.clock.now_naive();
-    let outcome = state
-        .db
-        .run(move |conn| {
-            consent::record_choice(
-                conn,
-                user_id,
-                purpose,
-                choice,
-                instance.as_deref(),
-                COLLECTION_METHOD,
-                now,
-            )
-        })
-        .await?;
-    if let ChoiceOutcome::NoPolicy = outcome {
-        return Err(AppError::bad_request(
-            "Your organisation has not published its social-media policy yet, so there is nothing to agree to.",
-        ));
-    }
-    let anchor = match purpose {
-        Purpose::ShareSuggestions(p) => p.slug(),
-        Purpose::EmailDigest => "email",
-    };
-    Ok(see_other(&format!("/me/consent?saved=1#{anchor}")))
 }
 
 // ---- receipts ----------------------------------------------------------------
@@ -272,43 +211,12 @@ struct ReceiptPage {
     policy_url: String,
 }
 
-struct ReceiptData {
-    event: ConsentEvent,
-    org_name: String,
-    privacy_contact: String,
-}
-
-async fn load_receipt(
-    state: &AppState,
-    user_id: i64,
-    event_uuid: String,
-) -> WebResult<ReceiptData> {
-    let found = state
-        .db
-        .run(move |conn| {
-            let event = consent::event_of(conn, user_id, &event_uuid)?;
-            let settings = store::org::settings(conn)?;
-            Ok::<_, StoreError>(event.map(|event| ReceiptData {
-                event,
-                org_name: settings.org_name,
-                privacy_contact: settings.privacy_contact,
-            }))
-        })
-        .await?;
-    // Someone else's receipt is indistinguishable from one that does not exist.
-    found.ok_or_else(AppError::not_found)
-}
-
-pub fn policy_url(state: &AppState, version: i64) -> String {
-    format!("{}/policy/{version}", state.base_url)
-}
-
 pub async fn receipt(
     state: web::Data<AppState>,
     signed_in: SignedIn,
     id: web::Path<String>,
 ) -> WebResult<HttpResponse> {
-    let data = load_receipt(&state, signed_in.user.id, id.into_inner()).await?;
+    let data = consent::receipt(&state, UserId::new(signed_in.user.id), id.into_inner()).await?;
     ok(&ReceiptPage {
         page: PageContext::from(&signed_in),
         row: history_row(&data.event),
@@ -318,30 +226,12 @@ pub async fn receipt(
     })
 }
 
-pub fn receipt_json(
-    state: &AppState,
-    event: &ConsentEvent,
-    org_name: &str,
-    privacy_contact: &str,
-    email: &str,
-) -> serde_json::Value {
-    kantara_json(
-        event,
-        &ReceiptContext {
-            org_name,
-            privacy_contact,
-            principal_email: email,
-            policy_url: &policy_url(state, event.policy_version),
-        },
-    )
-}
-
 pub async fn receipt_download(
     state: web::Data<AppState>,
     signed_in: SignedIn,
     id: web::Path<String>,
 ) -> WebResult<HttpResponse> {
-    let data = load_receipt(&state, signed_in.user.id, id.into_inner()).await?;
+    let data = consent::receipt(&state, UserId::new(signed_in.user.id), id.into_inner()).await?;
     let json = receipt_json(
         &state,
         &data.event,

@@ -6,13 +6,13 @@ use askama::Template;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::app::consent::receipt_json;
 use crate::domain::consent::ConsentEvent;
 use crate::store::consent::ConsentState;
 use crate::store::{self, StoreError, accounts};
 use crate::web::AppState;
 use crate::web::auth::session::{SignedIn, removal_cookie};
 use crate::web::error::{AppError, WebResult};
-use crate::web::me::consent::receipt_json;
 use crate::web::page::{PageContext, ok, refused, see_other};
 
 struct Holdings {
