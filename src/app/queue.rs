@@ -16,6 +16,7 @@ use crate::domain::platforms::{InstanceHost, Platform, Share};
 use crate::domain::post::{offered_text, parse_text, variant_for};
 use crate::domain::schedule;
 use crate::domain::share_caps::{ShareCaps, next_allowed, remaining};
+use crate::store::DbConnection;
 use crate::store::consent::PlatformChoice;
 use crate::store::live_posts::{self, Hub};
 use crate::store::posts::Post;
@@ -270,67 +271,121 @@ impl Loaded {
 
 /// One page of the person's queue. `user` is as read with their session
 /// or token, this request: their time zone and department come from there.
+///
+/// The page's reads are short and indexed: on SQLite they run without a
+/// hand-off (see `Db::read`), in one read transaction. Reloading the kept
+/// posts after a hub change reads every live post, so that runs on the
+/// blocking pool first, never inline.
 pub async fn load(app: &App, user: &User, page_number: i64) -> Result<Loaded> {
     let now = app.clock.now_naive();
-    let user_id = user.id;
-    let place = (user.timezone.clone(), user.department_id);
-    let live = app.live_posts.clone();
-    let crowd = app.crowd_memo.clone();
-    // Reads only: on SQLite they run without a hand-off (see `Db::read`),
-    // in one read transaction; after a hub change that includes reloading
-    // the kept posts, once.
+    let (user_id, place) = (user.id, (user.timezone.clone(), user.department_id));
+    for _ in 0..2 {
+        let (live, crowd, place) = (
+            app.live_posts.clone(),
+            app.crowd_memo.clone(),
+            place.clone(),
+        );
+        let page = app
+            .db
+            .read_snapshot(move |conn| {
+                let counters = store::queue::counters(conn)?;
+                let Some(hub) = live.kept_as_of(counters.queue) else {
+                    return Ok(None);
+                };
+                page_of(
+                    conn,
+                    hub,
+                    &crowd,
+                    counters,
+                    user_id,
+                    place,
+                    now,
+                    page_number,
+                )
+                .map(Some)
+            })
+            .await?;
+        if let Some(page) = page {
+            return Ok(page);
+        }
+        let live = app.live_posts.clone();
+        app.db.run(move |conn| live.current(conn)).await?;
+    }
+    // The hub changed again meanwhile: all of it on the blocking pool.
+    let (live, crowd) = (app.live_posts.clone(), app.crowd_memo.clone());
     Ok(app
         .db
-        .read_snapshot(move |conn| {
-            // One read of the person's shares gives both what the queue
-            // leaves out and what their caps count.
-            let (marks, share_times) = live_posts::marks_and_share_times(
-                conn,
-                user_id,
-                now - crate::domain::share_caps::WEEK,
-            )?;
-            let recent = store::shares::recent_among(share_times, now);
+        .run(move |conn| {
             let counters = store::queue::counters(conn)?;
             let hub = live.as_of(conn, counters.queue)?;
-            let situation = situation_with(conn, &hub, user_id, place, recent, now)?;
-            let platforms: Vec<Platform> = situation.consented.iter().map(|(p, _)| *p).collect();
-            // No consent, no caption offered: the page is empty by the rule.
-            let (items, total) = live_posts::page(
-                &hub.published,
-                situation.department,
-                &platforms,
-                &marks,
-                now,
-                (page_number - 1) * PAGE_SIZE,
-                PAGE_SIZE,
-            );
-            let offered: Vec<(i64, Platform)> = items
-                .iter()
-                .flat_map(|item| {
-                    platforms
-                        .iter()
-                        .filter(|p| item.post.platforms().contains(p))
-                        .map(|p| (item.post.id, *p))
-                })
-                .collect();
-            let crowded = crowd.crowded(
+            page_of(
                 conn,
-                &offered,
-                now,
-                situation.crowd_threshold,
-                counters.shares_added,
-            )?;
-            Ok::<_, StoreError>(Loaded {
-                // From the kept withdrawn posts and the person's marks.
-                notices: hub.published.withdrawal_notices(&marks),
-                situation,
                 hub,
-                items,
-                total,
-                crowded,
-            })
+                &crowd,
+                counters,
+                user_id,
+                place,
+                now,
+                page_number,
+            )
         })
         .await?)
+}
+
+/// One page of the queue from the hub as of `counters`.
+#[allow(clippy::too_many_arguments)]
+fn page_of(
+    conn: &mut DbConnection,
+    hub: Arc<Hub>,
+    crowd: &store::shares::CrowdMemo,
+    counters: store::queue::Counters,
+    user_id: i64,
+    place: (Option<String>, Option<i64>),
+    now: NaiveDateTime,
+    page_number: i64,
+) -> std::result::Result<Loaded, StoreError> {
+    // One read of the person's shares gives both what the queue leaves out
+    // and what their caps count.
+    let (marks, share_times) =
+        live_posts::marks_and_share_times(conn, user_id, now - crate::domain::share_caps::WEEK)?;
+    let recent = store::shares::recent_among(share_times, now);
+    let situation = situation_with(conn, &hub, user_id, place, recent, now)?;
+    let platforms: Vec<Platform> = situation.consented.iter().map(|(p, _)| *p).collect();
+    // No consent, no caption offered: the page is empty by the rule.
+    let (items, total) = live_posts::page(
+        &hub.published,
+        situation.department,
+        &platforms,
+        &marks,
+        now,
+        (page_number - 1) * PAGE_SIZE,
+        PAGE_SIZE,
+    );
+    let offered: Vec<(i64, Platform)> = items
+        .iter()
+        .flat_map(|item| {
+            platforms
+                .iter()
+                .filter(|p| item.post.platforms().contains(p))
+                .map(|p| (item.post.id, *p))
+        })
+        .collect();
+    let crowded = crowd.crowded(
+        conn,
+        &offered,
+        now,
+        situation.crowd_threshold,
+        counters.shares_added,
+    )?;
+    Ok(Loaded {
+        // From the kept withdrawn posts and the person's marks.
+        notices: hub.published.withdrawal_notices(&marks),
+        situation,
+        hub,
+        items,
+        total,
+        crowded,
+    })
 }
 
 /// What became of a share; the page and the API answer from it.

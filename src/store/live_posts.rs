@@ -361,6 +361,18 @@ impl LivePosts {
         self.as_of(conn, generation)
     }
 
+    /// The kept hub if it is the one as of `generation`; `None` when it
+    /// must be read again (with [`LivePosts::current`], off the executor:
+    /// it reads every live post).
+    pub fn kept_as_of(&self, generation: i64) -> Option<Arc<Hub>> {
+        self.kept
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .filter(|hub| hub.generation == generation)
+            .cloned()
+    }
+
     /// The hub as of `generation`, the queue counter the caller just read.
     pub fn as_of(&self, conn: &mut DbConnection, generation: i64) -> StoreResult<Arc<Hub>> {
         if let Some(hub) = &*self.kept.lock().unwrap_or_else(PoisonError::into_inner)
