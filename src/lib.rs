@@ -10,7 +10,6 @@ pub mod data_dir;
 pub mod db;
 pub mod demo;
 pub mod domain;
-pub mod html_escape;
 pub mod jobs;
 pub mod logging;
 pub mod mail;
