@@ -13,7 +13,7 @@ pub mod domain;
 pub mod jobs;
 pub mod logging;
 pub mod mail;
-pub mod metrics;
+pub mod ops;
 pub mod secret_key;
 pub mod shutdown;
 pub mod sso;

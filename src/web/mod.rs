@@ -73,7 +73,7 @@ pub struct AppState {
     /// Peers whose X-Forwarded-For is believed (CHORUS_TRUSTED_PROXIES).
     pub trusted_proxies: client_address::TrustedProxies,
     /// This process's counters, for /metrics.
-    pub metrics: Arc<crate::metrics::Metrics>,
+    pub metrics: Arc<crate::ops::metrics::Metrics>,
     /// The OpenID Connect provider client, when SSO is configured.
     pub sso: Option<Arc<crate::sso::Sso>>,
 }
