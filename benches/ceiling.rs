@@ -14,8 +14,7 @@ use askama::Template;
 #[derive(Template)]
 #[template(
     source = "<!doctype html><html lang=\"en\"><title>{{ title }}</title><h1>{{ title }}</h1><p>{{ body }}</p></html>",
-    ext = "html",
-    config = "benches/ceiling-askama.toml"
+    ext = "html"
 )]
 struct Page<'a> {
     title: &'a str,

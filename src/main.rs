@@ -121,8 +121,10 @@ enum UserCommand {
 
 /// glibc raises its mmap threshold after the first large block is freed;
 /// from then on argon2's 19 MiB blocks come from the heap arena of whichever
-/// thread hashed, and stay there (RSS grew to 160 MiB after sixty logins).
-/// A fixed threshold keeps large blocks mmapped, so freeing returns them.
+/// thread hashed, and stay there. A fixed threshold keeps large blocks
+/// mmapped, so freeing returns them. Measured again for issue 25 (sixty
+/// logins, four at a time, `chorus serve` on SQLite): peak RSS 128 MiB and
+/// 52 MiB after, against 432–490 MiB and 432–452 MiB without this call.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn return_large_blocks_to_the_system() {
     // SAFETY: mallopt only tunes the allocator; called before any thread starts.

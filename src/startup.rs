@@ -11,7 +11,7 @@ use actix_web::{App, HttpServer, web};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{Db, DbError};
-use crate::metrics::Metrics;
+use crate::ops::metrics::Metrics;
 use crate::ops::secret_key::{self, SecretKeyError};
 use crate::store;
 use crate::web::client_address::TrustedProxies;

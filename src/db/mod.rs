@@ -128,40 +128,10 @@ fn keep_sqlite_plans() {
 }
 
 /// Sets SQLite up for this process, once, before its first connection:
-/// the process-wide settings first (SQLite accepts them only before it
-/// starts), then the per-connection hook.
+/// the per-connection hook that keeps plans.
 fn prepare_sqlite() {
     static PREPARED: std::sync::Once = std::sync::Once::new();
-    PREPARED.call_once(|| {
-        without_global_sqlite_locks();
-        keep_sqlite_plans();
-    });
-}
-
-/// Takes SQLite's process-wide locks out of every query, before SQLite
-/// starts (its settings can change only then).
-///
-/// - Memory statistics off: with them on, every allocation SQLite makes
-///   takes one process-wide mutex to count it, and the HTTP workers
-///   reading at once waited for each other there (`perf`: futex waits
-///   under queue views).
-/// - Multi-thread mode: no mutex around each call on a connection (one
-///   per column read). A connection here is only ever used by one thread
-///   at a time: r2d2 hands it out exclusively, and diesel's connection
-///   is used through `&mut`.
-///
-/// If SQLite has already started (something opened a database first),
-/// these calls are refused and SQLite keeps its safe defaults.
-fn without_global_sqlite_locks() {
-    use libsqlite3_sys as ffi;
-    use std::ffi::c_int;
-    // SAFETY: sqlite3_config is called before any connection is opened
-    // (by `prepare_sqlite`, before the first), with the argument each
-    // option takes: an int for MEMSTATUS, none for MULTITHREAD.
-    unsafe {
-        ffi::sqlite3_config(ffi::SQLITE_CONFIG_MEMSTATUS, 0 as c_int);
-        ffi::sqlite3_config(ffi::SQLITE_CONFIG_MULTITHREAD);
-    }
+    PREPARED.call_once(keep_sqlite_plans);
 }
 
 /// Opens one connection, with the real error of the chosen backend.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::db::{Db, DbConnection};
-use crate::metrics::{EmailOutcome, Job, Metrics};
+use crate::ops::metrics::{EmailOutcome, Job, Metrics};
 use crate::ops::shutdown::Shutdown;
 use crate::store::{StoreError, posts};
 

@@ -8,11 +8,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::AppState;
-use crate::metrics::Snapshot;
+use crate::ops::metrics::{CONTENT_TYPE, Snapshot};
 use crate::store::outbox;
-
-/// The media type of the text exposition format.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let (pool_connections, pool_idle, pool_max) = state.db.pool_state();

@@ -44,7 +44,7 @@ pub struct AppState {
     /// Peers whose X-Forwarded-For is believed (CHORUS_TRUSTED_PROXIES).
     pub trusted_proxies: client_address::TrustedProxies,
     /// This process's counters, for /metrics.
-    pub metrics: Arc<crate::metrics::Metrics>,
+    pub metrics: Arc<crate::ops::metrics::Metrics>,
 }
 
 impl std::ops::Deref for AppState {

@@ -79,7 +79,7 @@ pub fn is_participation(route: &str) -> bool {
 /// route matches, with one-time tokens redacted.
 pub fn logged_route(pattern: Option<&str>, path: &str) -> String {
     match pattern {
-        Some(pattern) => crate::metrics::route_label(pattern),
+        Some(pattern) => crate::ops::metrics::route_label(pattern),
         None => redact_path(path),
     }
 }

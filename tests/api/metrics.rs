@@ -342,7 +342,10 @@ mod counters {
             })
             .map(|s| s.value)
             .collect();
-        assert_eq!(buckets.len(), chorus::metrics::LATENCY_BUCKETS.len() + 1);
+        assert_eq!(
+            buckets.len(),
+            chorus::ops::metrics::LATENCY_BUCKETS.len() + 1
+        );
         assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
     }
 
