@@ -247,17 +247,7 @@ pub fn in_period(
     assemble(conn, rows)
 }
 
-/// What comms submits for a post.
-#[derive(Debug, Clone)]
-pub struct PostInput {
-    pub title: String,
-    pub link: String,
-    pub base_text: String,
-    pub captions: Vec<(Platform, Vec<String>)>,
-    pub target_all: bool,
-    pub department_ids: Vec<i64>,
-    pub expires_at: Option<NaiveDateTime>,
-}
+pub use crate::domain::post::PostInput;
 
 fn write_parts(conn: &mut DbConnection, post_id: i64, input: &PostInput) -> StoreResult<()> {
     diesel::delete(post_captions::table.filter(post_captions::post_id.eq(post_id)))
