@@ -25,7 +25,7 @@ pub async fn current(app: &App) -> Result<Settings> {
             Ok::<_, StoreError>(Settings {
                 org: store::org::settings(conn)?,
                 hub_caps: store::posts::caps(conn)?,
-                share_policies: store::shares::policies(conn)?,
+                share_policies: store::org::share_policies(conn)?,
             })
         })
         .await?)
