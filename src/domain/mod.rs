@@ -18,6 +18,7 @@ pub mod receipt;
 pub mod reports;
 pub mod roles;
 pub mod schedule;
+pub mod settings;
 pub mod share_caps;
 pub mod suppression;
 

@@ -2,6 +2,13 @@
 //! variants per platform, each checked against the platform's counting
 //! rules with the link and the disclosure included.
 
+mod draft;
+
+pub use draft::{
+    ParsedDraft, PostDraft, PostErrors, PostInput, check_publish_time, parse_local,
+    parse_withdrawal_reason,
+};
+
 use super::Invalid;
 use super::disclosure;
 use super::platforms::{Platform, Share};

@@ -24,6 +24,31 @@ impl Caps {
         per_week: 5,
     };
 
+    /// The most a hub cap allows: a day's and a week's.
+    pub const MAX: Caps = Caps {
+        per_day: 100,
+        per_week: 700,
+    };
+
+    /// A platform's caps as typed: whole numbers within [`Caps::MAX`], and
+    /// no more a day than a week.
+    pub fn parse(per_day: &str, per_week: &str) -> Result<Caps, Invalid> {
+        match (per_day.parse::<u32>(), per_week.parse::<u32>()) {
+            (Ok(per_day), Ok(per_week))
+                if per_day <= Caps::MAX.per_day
+                    && per_week <= Caps::MAX.per_week
+                    && per_day <= per_week =>
+            {
+                Ok(Caps { per_day, per_week })
+            }
+            _ => Err(Invalid::new(format!(
+                "enter whole numbers, at most {} a day and {} a week, and no more a day than a week.",
+                Caps::MAX.per_day,
+                Caps::MAX.per_week
+            ))),
+        }
+    }
+
     fn never_fits(self) -> bool {
         self.per_day == 0 || self.per_week == 0
     }

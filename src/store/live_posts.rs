@@ -385,7 +385,7 @@ impl LivePosts {
         let hub = Arc::new(Hub {
             generation,
             settings: org::settings(conn)?,
-            cap_policies: super::shares::policies(conn)?,
+            cap_policies: super::org::share_policies(conn)?,
             published: Published::new(posts::published(conn)?, posts::withdrawn(conn)?),
         });
         *self.kept.lock().unwrap_or_else(PoisonError::into_inner) = Some(hub.clone());

@@ -4,8 +4,10 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::{DbConnection, StoreResult};
-use crate::db::schema::org_settings;
+use crate::db::schema::{org_settings, share_caps};
 use crate::domain::platforms::Platform;
+use crate::domain::share_caps::{CapPolicy, ShareCaps};
+use std::collections::HashMap;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = org_settings)]
@@ -243,14 +245,14 @@ pub fn apply_settings(
                 now,
             )?;
         }
-        let policies_before = super::shares::policies(conn)?;
+        let policies_before = self::share_policies(conn)?;
         let mut changed: Vec<_> = share_policies
             .iter()
             .filter(|(p, policy)| policies_before.get(p) != Some(policy))
             .collect();
         changed.sort_by_key(|(p, _)| **p);
         for (platform, policy) in changed {
-            super::shares::set_policy(conn, *platform, *policy)?;
+            set_share_policy(conn, *platform, *policy)?;
             let detail = format!(
                 "{}: default {} a day, {} a week; ceiling {} a day, {} a week",
                 platform.name(),
@@ -267,6 +269,65 @@ pub fn apply_settings(
                 &detail,
                 now,
             )?;
+        }
+        Ok(())
+    })
+}
+
+/// The organisation's default and ceiling per platform.
+pub fn share_policies(conn: &mut DbConnection) -> StoreResult<HashMap<Platform, CapPolicy>> {
+    let query = share_caps::table.select((
+        share_caps::platform,
+        share_caps::default_day,
+        share_caps::default_week,
+        share_caps::ceiling_day,
+        share_caps::ceiling_week,
+    ));
+    let rows: Vec<(String, i32, i32, i32, i32)> = super::natively!(conn, |c| query.load(c))?;
+    let mut policies: HashMap<Platform, CapPolicy> = Platform::ALL
+        .into_iter()
+        .map(|p| (p, CapPolicy::DEFAULT))
+        .collect();
+    for (slug, dd, dw, cd, cw) in rows {
+        if let Some(platform) = Platform::from_slug(&slug) {
+            let n = |v: i32| v.max(0) as u32;
+            policies.insert(
+                platform,
+                CapPolicy {
+                    default: ShareCaps {
+                        per_day: n(dd),
+                        per_week: n(dw),
+                    },
+                    ceiling: ShareCaps {
+                        per_day: n(cd),
+                        per_week: n(cw),
+                    },
+                },
+            );
+        }
+    }
+    Ok(policies)
+}
+
+pub fn set_share_policy(
+    conn: &mut DbConnection,
+    platform: Platform,
+    policy: CapPolicy,
+) -> StoreResult<()> {
+    crate::db::write_transaction(conn, |conn| {
+        let values = (
+            share_caps::default_day.eq(policy.default.per_day as i32),
+            share_caps::default_week.eq(policy.default.per_week as i32),
+            share_caps::ceiling_day.eq(policy.ceiling.per_day as i32),
+            share_caps::ceiling_week.eq(policy.ceiling.per_week as i32),
+        );
+        let updated = diesel::update(share_caps::table.find(platform.slug()))
+            .set(values)
+            .execute(conn)?;
+        if updated == 0 {
+            diesel::insert_into(share_caps::table)
+                .values((share_caps::platform.eq(platform.slug()), values))
+                .execute(conn)?;
         }
         Ok(())
     })

@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::{DbConnection, StoreError, StoreResult, consent, is_unique_violation};
+use super::{DbConnection, StoreError, StoreResult, is_unique_violation};
 use crate::db::schema::policy_versions;
 use crate::domain::policy::fingerprint;
 
@@ -42,14 +42,14 @@ pub fn list(conn: &mut DbConnection) -> StoreResult<Vec<PolicyVersion>> {
 
 #[derive(Debug)]
 pub enum PublishOutcome {
-    /// The new version and how many consents now need renewing.
-    Published { version: i64, invalidated: usize },
+    /// The new version.
+    Published { version: i64 },
     /// Someone published another version at the same moment; nothing was saved.
     Conflict,
 }
 
-/// Publishes a new version. A material version pauses, in the same
-/// transaction, every consent given under an older version.
+/// Publishes a new version. Pausing the consents a material version
+/// invalidates is `app::policy::publish`'s, in the same transaction.
 pub fn publish(
     conn: &mut DbConnection,
     markdown: &str,
@@ -81,15 +81,7 @@ pub fn publish(
             },
             now,
         )?;
-        let invalidated = if material {
-            consent::invalidate_given_before(conn, version, now)?
-        } else {
-            0
-        };
-        Ok::<_, StoreError>(PublishOutcome::Published {
-            version,
-            invalidated,
-        })
+        Ok::<_, StoreError>(PublishOutcome::Published { version })
     });
     match result {
         Err(StoreError::Query(e)) if is_unique_violation(&e) => Ok(PublishOutcome::Conflict),

@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 use diesel::prelude::*;
 
 use super::audit::{self, Actor};
-use super::{DbConnection, StoreError, StoreResult};
+use super::{DbConnection, StoreResult};
 use crate::db::schema::{hub_caps, org_settings, post_captions, post_departments, posts};
 use crate::domain::platforms::Platform;
 use crate::domain::post::PostStatus;
@@ -247,17 +247,7 @@ pub fn in_period(
     assemble(conn, rows)
 }
 
-/// What comms submits for a post.
-#[derive(Debug, Clone)]
-pub struct PostInput {
-    pub title: String,
-    pub link: String,
-    pub base_text: String,
-    pub captions: Vec<(Platform, Vec<String>)>,
-    pub target_all: bool,
-    pub department_ids: Vec<i64>,
-    pub expires_at: Option<NaiveDateTime>,
-}
+pub use crate::domain::post::PostInput;
 
 fn write_parts(conn: &mut DbConnection, post_id: i64, input: &PostInput) -> StoreResult<()> {
     diesel::delete(post_captions::table.filter(post_captions::post_id.eq(post_id)))
@@ -507,27 +497,26 @@ pub fn schedule(
             });
         }
         let publish_now = at <= now;
-        let status = if publish_now {
-            PostStatus::Published
+        let (status, action) = if publish_now {
+            (PostStatus::Published, "post.published")
         } else {
-            PostStatus::Scheduled
+            (PostStatus::Scheduled, "post.scheduled")
         };
-        diesel::update(posts::table.find(id))
-            .set((
-                posts::status.eq(status.as_str()),
-                posts::publish_at.eq(Some(at)),
-                posts::published_at.eq(publish_now.then_some(now)),
-                posts::updated_at.eq(now),
-            ))
-            .execute(conn)?;
-        let subject = format!("post:{id}");
         let detail = format!("{} at {} UTC", post.title, at.format("%Y-%m-%d %H:%M"));
-        let action = if publish_now {
-            "post.published"
-        } else {
-            "post.scheduled"
+        let change = StatusChange {
+            from: &[PostStatus::Draft, PostStatus::Scheduled],
+            columns: StatusColumns {
+                publish_at: Some(Some(at)),
+                published_at: Some(publish_now.then_some(now)),
+                ..StatusColumns::new(status, now)
+            },
+            actor: Actor::Person(by),
+            action,
+            detail: &detail,
         };
-        audit::record(conn, Actor::Person(by), action, &subject, &detail, now)?;
+        if !change.apply(conn, id, now)? {
+            return Ok(ScheduleOutcome::NotEditable);
+        }
         Ok(if publish_now {
             ScheduleOutcome::Published
         } else {
@@ -543,33 +532,14 @@ pub fn unschedule(
     by: i64,
     now: NaiveDateTime,
 ) -> StoreResult<EditOutcome> {
-    crate::db::write_transaction(conn, |conn| {
-        let updated = diesel::update(
-            posts::table
-                .find(id)
-                .filter(posts::status.eq(PostStatus::Scheduled.as_str())),
-        )
-        .set((
-            posts::status.eq(PostStatus::Draft.as_str()),
-            posts::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-        if updated == 0 {
-            return Ok(match find(conn, id)? {
-                None => EditOutcome::NotFound,
-                Some(_) => EditOutcome::NotEditable,
-            });
-        }
-        audit::record(
-            conn,
-            Actor::Person(by),
-            "post.unscheduled",
-            &format!("post:{id}"),
-            "",
-            now,
-        )?;
-        Ok(EditOutcome::Done)
-    })
+    let change = StatusChange {
+        from: &[PostStatus::Scheduled],
+        columns: StatusColumns::new(PostStatus::Draft, now),
+        actor: Actor::Person(by),
+        action: "post.unscheduled",
+        detail: "",
+    };
+    crate::db::write_transaction(conn, |conn| change.apply_or_say_why(conn, id, now))
 }
 
 /// Withdraws a scheduled or published post: it leaves every queue at once.
@@ -580,34 +550,88 @@ pub fn withdraw(
     by: i64,
     now: NaiveDateTime,
 ) -> StoreResult<EditOutcome> {
-    crate::db::write_transaction(conn, |conn| {
-        let updated = diesel::update(posts::table.find(id).filter(posts::status.eq_any([
-            PostStatus::Scheduled.as_str(),
-            PostStatus::Published.as_str(),
-        ])))
-        .set((
-            posts::status.eq(PostStatus::Withdrawn.as_str()),
-            posts::withdrawn_at.eq(Some(now)),
-            posts::withdrawal_reason.eq(Some(reason)),
-            posts::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-        if updated == 0 {
-            return Ok(match find(conn, id)? {
-                None => EditOutcome::NotFound,
-                Some(_) => EditOutcome::NotEditable,
-            });
+    let change = StatusChange {
+        from: &[PostStatus::Scheduled, PostStatus::Published],
+        columns: StatusColumns {
+            withdrawn_at: Some(Some(now)),
+            withdrawal_reason: Some(Some(reason)),
+            ..StatusColumns::new(PostStatus::Withdrawn, now)
+        },
+        actor: Actor::Person(by),
+        action: "post.withdrawn",
+        detail: reason,
+    };
+    crate::db::write_transaction(conn, |conn| change.apply_or_say_why(conn, id, now))
+}
+
+/// The columns a status change sets; `None` leaves a column as it is.
+#[derive(AsChangeset)]
+#[diesel(table_name = posts)]
+struct StatusColumns<'a> {
+    status: &'static str,
+    updated_at: NaiveDateTime,
+    publish_at: Option<Option<NaiveDateTime>>,
+    published_at: Option<Option<NaiveDateTime>>,
+    withdrawn_at: Option<Option<NaiveDateTime>>,
+    withdrawal_reason: Option<Option<&'a str>>,
+}
+
+impl StatusColumns<'_> {
+    fn new(to: PostStatus, now: NaiveDateTime) -> Self {
+        StatusColumns {
+            status: to.as_str(),
+            updated_at: now,
+            publish_at: None,
+            published_at: None,
+            withdrawn_at: None,
+            withdrawal_reason: None,
         }
-        audit::record(
-            conn,
-            Actor::Person(by),
-            "post.withdrawn",
-            &format!("post:{id}"),
-            reason,
-            now,
-        )?;
-        Ok(EditOutcome::Done)
-    })
+    }
+}
+
+/// One post's move between statuses with its audit entry: the one path
+/// every status change takes (comms' and the background job's).
+struct StatusChange<'a> {
+    /// The statuses the post may be in; in any other it does not move.
+    from: &'a [PostStatus],
+    columns: StatusColumns<'a>,
+    actor: Actor,
+    action: &'a str,
+    detail: &'a str,
+}
+
+impl StatusChange<'_> {
+    /// Moves the post if it is in one of `from` (a conditional update, so
+    /// of two processes only one moves it) and audits the move; false when
+    /// it did not move. Run inside the caller's transaction.
+    fn apply(&self, conn: &mut DbConnection, id: i64, now: NaiveDateTime) -> StoreResult<bool> {
+        let from: Vec<&str> = self.from.iter().map(|s| s.as_str()).collect();
+        let updated = diesel::update(posts::table.find(id).filter(posts::status.eq_any(from)))
+            .set(&self.columns)
+            .execute(conn)?;
+        if updated == 1 {
+            let subject = format!("post:{id}");
+            audit::record(conn, self.actor, self.action, &subject, self.detail, now)?;
+        }
+        Ok(updated == 1)
+    }
+
+    /// [`apply`](Self::apply), and when the post did not move, whether it
+    /// is missing or in another status.
+    fn apply_or_say_why(
+        &self,
+        conn: &mut DbConnection,
+        id: i64,
+        now: NaiveDateTime,
+    ) -> StoreResult<EditOutcome> {
+        if self.apply(conn, id, now)? {
+            return Ok(EditOutcome::Done);
+        }
+        Ok(match find(conn, id)? {
+            None => EditOutcome::NotFound,
+            Some(_) => EditOutcome::NotEditable,
+        })
+    }
 }
 
 /// Moves each due post from one status to the next, each in its own
@@ -623,38 +647,20 @@ fn advance_due(
     detail: &str,
     now: NaiveDateTime,
 ) -> StoreResult<Vec<i64>> {
+    let published_at = (to == PostStatus::Published).then_some(Some(now));
+    let change = StatusChange {
+        from: &[from],
+        columns: StatusColumns {
+            published_at,
+            ..StatusColumns::new(to, now)
+        },
+        actor: Actor::System,
+        action,
+        detail,
+    };
     let mut moved = Vec::new();
     for id in due {
-        let flipped = crate::db::write_transaction(conn, |conn| {
-            let filter = posts::table
-                .find(id)
-                .filter(posts::status.eq(from.as_str()));
-            let updated = if to == PostStatus::Published {
-                diesel::update(filter)
-                    .set((
-                        posts::status.eq(to.as_str()),
-                        posts::published_at.eq(Some(now)),
-                        posts::updated_at.eq(now),
-                    ))
-                    .execute(conn)?
-            } else {
-                diesel::update(filter)
-                    .set((posts::status.eq(to.as_str()), posts::updated_at.eq(now)))
-                    .execute(conn)?
-            };
-            if updated == 1 {
-                audit::record(
-                    conn,
-                    Actor::System,
-                    action,
-                    &format!("post:{id}"),
-                    detail,
-                    now,
-                )?;
-            }
-            Ok::<_, StoreError>(updated == 1)
-        })?;
-        if flipped {
+        if crate::db::write_transaction(conn, |conn| change.apply(conn, id, now))? {
             moved.push(id);
         }
     }

@@ -11,71 +11,14 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::{DbConnection, StoreError, StoreResult, consent, is_unique_violation, org};
-use crate::db::schema::{
-    dismissals, share_caps, shares, user_caps, users, withdrawal_notices_read,
-};
+use crate::db::schema::{dismissals, shares, user_caps, users, withdrawal_notices_read};
 use crate::domain::consent::Purpose;
+
+/// The per-platform share policies are organisation settings, kept in
+/// `store::org`; these names stay for the queue's callers.
+pub use super::org::{set_share_policy as set_policy, share_policies as policies};
 use crate::domain::platforms::Platform;
 use crate::domain::share_caps::{CapPolicy, ShareCaps, WEEK, next_allowed};
-
-/// The organisation's default and ceiling per platform.
-pub fn policies(conn: &mut DbConnection) -> StoreResult<HashMap<Platform, CapPolicy>> {
-    let query = share_caps::table.select((
-        share_caps::platform,
-        share_caps::default_day,
-        share_caps::default_week,
-        share_caps::ceiling_day,
-        share_caps::ceiling_week,
-    ));
-    let rows: Vec<(String, i32, i32, i32, i32)> = super::natively!(conn, |c| query.load(c))?;
-    let mut policies: HashMap<Platform, CapPolicy> = Platform::ALL
-        .into_iter()
-        .map(|p| (p, CapPolicy::DEFAULT))
-        .collect();
-    for (slug, dd, dw, cd, cw) in rows {
-        if let Some(platform) = Platform::from_slug(&slug) {
-            let n = |v: i32| v.max(0) as u32;
-            policies.insert(
-                platform,
-                CapPolicy {
-                    default: ShareCaps {
-                        per_day: n(dd),
-                        per_week: n(dw),
-                    },
-                    ceiling: ShareCaps {
-                        per_day: n(cd),
-                        per_week: n(cw),
-                    },
-                },
-            );
-        }
-    }
-    Ok(policies)
-}
-
-pub fn set_policy(
-    conn: &mut DbConnection,
-    platform: Platform,
-    policy: CapPolicy,
-) -> StoreResult<()> {
-    crate::db::write_transaction(conn, |conn| {
-        let values = (
-            share_caps::default_day.eq(policy.default.per_day as i32),
-            share_caps::default_week.eq(policy.default.per_week as i32),
-            share_caps::ceiling_day.eq(policy.ceiling.per_day as i32),
-            share_caps::ceiling_week.eq(policy.ceiling.per_week as i32),
-        );
-        let updated = diesel::update(share_caps::table.find(platform.slug()))
-            .set(values)
-            .execute(conn)?;
-        if updated == 0 {
-            diesel::insert_into(share_caps::table)
-                .values((share_caps::platform.eq(platform.slug()), values))
-                .execute(conn)?;
-        }
-        Ok(())
-    })
-}
 
 /// A person's own caps, where they set any.
 pub fn personal(

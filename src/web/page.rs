@@ -91,3 +91,41 @@ pub fn timezone_names() -> Vec<&'static str> {
 pub struct SavedQuery {
     pub saved: Option<String>,
 }
+
+/// A form value whose name may come more than once: the first one counts,
+/// as it did when forms were read pair by pair. Forms are read with
+/// `serde_html_form`, which gathers a repeated name into a list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FirstValue(pub String);
+
+impl<'de> serde::Deserialize<'de> for FirstValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct First;
+        impl<'de> serde::de::Visitor<'de> for First {
+            type Value = FirstValue;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a form value")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<FirstValue, E> {
+                Ok(FirstValue(value.to_string()))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<FirstValue, A::Error> {
+                let first = seq.next_element::<String>()?.unwrap_or_default();
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(FirstValue(first))
+            }
+        }
+        deserializer.deserialize_any(First)
+    }
+}
+
+/// For `#[serde(deserialize_with)]`: a [`FirstValue`] as a plain string.
+pub fn first_value<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    serde::Deserialize::deserialize(deserializer).map(|FirstValue(value)| value)
+}

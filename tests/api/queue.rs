@@ -156,7 +156,7 @@ async fn x_cap_policy(app: &TestApp, per_day: u32, per_week: u32) {
             per_week: 30,
         },
     };
-    app.db(move |conn| store::shares::set_policy(conn, Platform::X, policy))
+    app.db(move |conn| store::org::set_share_policy(conn, Platform::X, policy))
         .await;
 }
 

@@ -4,8 +4,10 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::app::policy::Published;
+use crate::domain::ids::UserId;
 use crate::domain::policy::{SafeHtml, fingerprint, parse_text, render_markdown};
-use crate::store::policy::{PolicyVersion, PublishOutcome};
+use crate::store::policy::PolicyVersion;
 use crate::store::{self};
 use crate::web::AppState;
 use crate::web::auth::session::SignedIn;
@@ -115,20 +117,15 @@ pub async fn admin_submit(
     let (Ok(text), Some(material)) = (text, material) else {
         return Err(AppError::bad_request("The policy could not be read."));
     };
-    let now = state.clock.now_naive();
-    let admin = signed_in.user.id;
-    let outcome = state
-        .db
-        .run(move |conn| store::policy::publish(conn, &text, material, admin, now))
-        .await?;
-    match outcome {
-        PublishOutcome::Published {
+    let admin = UserId::new(signed_in.user.id);
+    match crate::app::policy::publish(&state, text, material, admin).await? {
+        Published::Published {
             version,
             invalidated,
         } => Ok(see_other(&format!(
             "/admin/policy?published={version}&paused={invalidated}"
         ))),
-        PublishOutcome::Conflict => {
+        Published::Conflict => {
             page.error = Some("Another admin published a version at the same moment. Nothing was saved; review the latest version and try again.".into());
             page.versions = versions(&state).await?.iter().map(view).collect();
             refused(&page)

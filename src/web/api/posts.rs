@@ -1,5 +1,6 @@
-//! The hub over the API (comms): post CRUD and scheduling, validated by the
-//! hub pages' own validation and scheduled within the same hub caps.
+//! The hub over the API (comms): post CRUD and scheduling, parsed as the
+//! hub pages' drafts are and scheduled within the same hub caps
+//! (`app::hub`).
 //! Posts are never deleted: withdrawing takes one out of every queue.
 
 use std::collections::BTreeMap;
@@ -11,12 +12,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiCaller, ApiError, ApiResult, utc};
+use crate::app::hub::{self as hub, Change, HubContext, Scheduled};
+use crate::domain::ids::{PostId, UserId};
 use crate::domain::platforms::Platform;
-use crate::domain::post::{MAX_VARIANTS, PostStatus};
-use crate::store;
-use crate::store::posts::{EditOutcome, Post, ScheduleOutcome};
+use crate::domain::post::{
+    MAX_VARIANTS, PostDraft, PostErrors, PostInput, PostStatus, parse_withdrawal_reason,
+};
+use crate::store::posts::Post;
 use crate::web::AppState;
-use crate::web::hub::posts::{self as hub, HubContext, PostErrors, PostForm};
 
 #[derive(Serialize, ToSchema)]
 pub struct PostJson {
@@ -128,10 +131,7 @@ fn error_fields(errors: PostErrors) -> BTreeMap<String, String> {
 }
 
 /// The request as the hub form would have sent it, then the hub's validation.
-fn validated_input(
-    request: &PostRequest,
-    context: &HubContext,
-) -> ApiResult<store::posts::PostInput> {
+fn validated_input(request: &PostRequest, context: &HubContext) -> ApiResult<PostInput> {
     let enabled = context.settings.enabled_platforms();
     let mut fields = BTreeMap::new();
     let mut chosen: Vec<(Platform, Vec<String>)> = Vec::new();
@@ -174,7 +174,7 @@ fn validated_input(
             }
         },
     };
-    let form = PostForm {
+    let form = PostDraft {
         title: request.title.clone(),
         link: request.link.clone(),
         base_text: request.base_text.clone(),
@@ -193,17 +193,17 @@ fn validated_input(
             })
             .collect(),
     };
-    let validated = hub::validate(&form, context);
-    let mut all = error_fields(validated.errors);
+    let parsed = context.parse(&form);
+    let mut all = error_fields(parsed.errors);
     all.extend(fields);
-    match validated.input {
+    match parsed.input {
         Some(input) if all.is_empty() => Ok(input),
         _ => Err(ApiError::validation(all)),
     }
 }
 
 async fn reload(state: &AppState, id: i64) -> ApiResult<PostJson> {
-    Ok(post_json(&hub::load_post(state, id).await?))
+    Ok(post_json(&hub::post(state, PostId::new(id)).await?))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -242,10 +242,7 @@ pub async fn list(
             )
         })?),
     };
-    let posts = state
-        .db
-        .run(move |conn| store::posts::list(conn, status, hub::LIST_LIMIT))
-        .await?;
+    let (posts, _) = hub::list(&state, status).await?;
     Ok(HttpResponse::Ok().json(PostList {
         posts: posts.iter().map(post_json).collect(),
     }))
@@ -285,24 +282,25 @@ pub async fn create(
     caller: ApiCaller,
     request: web::Json<PostRequest>,
 ) -> ApiResult<HttpResponse> {
-    let context = hub::hub_context(&state).await?;
+    let context = hub::context(&state).await?;
     let input = validated_input(&request, &context)?;
-    let (by, now) = (caller.owner.id, state.clock.now_naive());
-    let id = state
-        .db
-        .run(move |conn| store::posts::create_draft(conn, &input, by, now))
-        .await?;
-    let post = reload(&state, id).await?;
+    let id = hub::create(&state, input, UserId::new(caller.owner.id)).await?;
+    let post = reload(&state, id.get()).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/posts/{id}")))
         .json(post))
 }
 
-fn edit_refusal(outcome: EditOutcome, what: &str) -> ApiResult<()> {
-    match outcome {
-        EditOutcome::Done => Ok(()),
-        EditOutcome::NotFound => Err(ApiError::not_found()),
-        EditOutcome::NotEditable => Err(ApiError::conflict(what.to_string())),
+/// The post as it is now, or 409 when its status did not allow the change.
+async fn changed(
+    state: &AppState,
+    change: Change,
+    id: i64,
+    refusal: &str,
+) -> ApiResult<HttpResponse> {
+    match change {
+        Change::Done => Ok(HttpResponse::Ok().json(reload(state, id).await?)),
+        Change::WrongStatus => Err(ApiError::conflict(refusal.to_string())),
     }
 }
 
@@ -326,21 +324,22 @@ pub async fn update(
     id: web::Path<i64>,
     request: web::Json<PostRequest>,
 ) -> ApiResult<HttpResponse> {
-    let post = hub::load_post(&state, *id).await?;
+    let post = hub::post(&state, PostId::new(*id)).await?;
     if !post.status.is_editable() {
         return Err(ApiError::conflict(
             "This post has been published, has expired or was withdrawn; it can no longer be edited.",
         ));
     }
-    let context = hub::hub_context(&state).await?;
+    let context = hub::context(&state).await?;
     let input = validated_input(&request, &context)?;
-    let (post_id, now) = (post.id, state.clock.now_naive());
-    let outcome = state
-        .db
-        .run(move |conn| store::posts::update(conn, post_id, &input, now))
-        .await?;
-    edit_refusal(outcome, "This post can no longer be edited.")?;
-    Ok(HttpResponse::Ok().json(reload(&state, post_id).await?))
+    let change = hub::update(&state, PostId::new(post.id), input).await?;
+    changed(
+        &state,
+        change,
+        post.id,
+        "This post can no longer be edited.",
+    )
+    .await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -374,17 +373,16 @@ pub async fn schedule(
     id: web::Path<i64>,
     request: web::Json<ScheduleRequest>,
 ) -> ApiResult<HttpResponse> {
-    let post = hub::load_post(&state, *id).await?;
-    let settings = hub::hub_context(&state).await?.settings;
-    let now = state.clock.now_naive();
+    let post = hub::post(&state, PostId::new(*id)).await?;
+    let tz = hub::context(&state).await?.settings.timezone();
     let at = match (request.now, request.publish_at.as_deref()) {
-        (true, _) => now,
-        (false, Some(text)) => parse_time(text).ok_or_else(|| {
+        (true, _) => None,
+        (false, Some(text)) => Some(parse_time(text).ok_or_else(|| {
             ApiError::field(
                 "publish_at",
                 "Give the time as RFC 3339, e.g. 2026-12-01T09:30:00Z, or send now: true.",
             )
-        })?,
+        })?),
         (false, None) => {
             return Err(ApiError::field(
                 "publish_at",
@@ -392,17 +390,12 @@ pub async fn schedule(
             ));
         }
     };
-    hub::check_publish_time(&post, at, now).map_err(|m| ApiError::field("publish_at", m))?;
-    let (post_id, by, tz) = (post.id, caller.owner.id, settings.timezone());
-    let outcome = state
-        .db
-        .run(move |conn| store::posts::schedule(conn, post_id, at, tz, by, now))
-        .await?;
-    match outcome {
-        ScheduleOutcome::Scheduled | ScheduleOutcome::Published => {
-            Ok(HttpResponse::Ok().json(reload(&state, post_id).await?))
+    match hub::schedule(&state, &post, at, UserId::new(caller.owner.id)).await? {
+        Scheduled::Scheduled | Scheduled::Published => {
+            Ok(HttpResponse::Ok().json(reload(&state, post.id).await?))
         }
-        ScheduleOutcome::CapReached {
+        Scheduled::TimeRefused(message) => Err(ApiError::field("publish_at", message)),
+        Scheduled::CapReached {
             platform,
             next_slot,
         } => {
@@ -411,14 +404,11 @@ pub async fn schedule(
             error.code = "hub_cap_reached";
             Err(error)
         }
-        ScheduleOutcome::NoPlatforms => Err(ApiError::field(
+        Scheduled::NoPlatforms => Err(ApiError::field(
             "platforms",
             "Choose at least one platform before scheduling.",
         )),
-        ScheduleOutcome::NotEditable => {
-            Err(ApiError::conflict("This post can no longer be scheduled."))
-        }
-        ScheduleOutcome::NotFound => Err(ApiError::not_found()),
+        Scheduled::WrongStatus => Err(ApiError::conflict("This post can no longer be scheduled.")),
     }
 }
 
@@ -440,13 +430,15 @@ pub async fn unschedule(
     caller: ApiCaller,
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    let (post_id, by, now) = (*id, caller.owner.id, state.clock.now_naive());
-    let outcome = state
-        .db
-        .run(move |conn| store::posts::unschedule(conn, post_id, by, now))
-        .await?;
-    edit_refusal(outcome, "Only a scheduled post can go back to draft.")?;
-    Ok(HttpResponse::Ok().json(reload(&state, post_id).await?))
+    let by = UserId::new(caller.owner.id);
+    let change = hub::unschedule(&state, PostId::new(*id), by).await?;
+    changed(
+        &state,
+        change,
+        *id,
+        "Only a scheduled post can go back to draft.",
+    )
+    .await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -477,20 +469,11 @@ pub async fn withdraw(
     id: web::Path<i64>,
     request: web::Json<WithdrawRequest>,
 ) -> ApiResult<HttpResponse> {
-    let post = hub::load_post(&state, *id).await?;
-    let reason =
-        hub::parse_withdrawal_reason(&request.reason).map_err(|m| ApiError::field("reason", m))?;
-    let (post_id, by, now) = (post.id, caller.owner.id, state.clock.now_naive());
-    let domain = state.mail_domain.clone();
-    let outcome = state
-        .db
-        .run(move |conn| {
-            store::posts::withdraw_and_notify(conn, post_id, &reason, by, now, &domain)
-        })
-        .await?;
-    edit_refusal(
-        outcome,
-        "Only a scheduled or published post can be withdrawn.",
-    )?;
-    Ok(HttpResponse::Ok().json(reload(&state, post_id).await?))
+    let post = hub::post(&state, PostId::new(*id)).await?;
+    let reason = parse_withdrawal_reason(&request.reason)
+        .map_err(|refusal| ApiError::field("reason", refusal.0))?;
+    let by = UserId::new(caller.owner.id);
+    let change = hub::withdraw(&state, PostId::new(post.id), reason, by).await?;
+    let refusal = "Only a scheduled or published post can be withdrawn.";
+    changed(&state, change, post.id, refusal).await
 }

@@ -5,7 +5,7 @@ use askama::Template;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use super::posts::hub_context;
+use crate::app::hub::context as hub_context;
 use crate::domain::schedule;
 use crate::store::{self, StoreError};
 use crate::web::AppState;

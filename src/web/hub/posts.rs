@@ -1,88 +1,77 @@
 //! The hub's posts: the list, the composer, editing, scheduling and withdrawing.
 
+use std::collections::HashMap;
+
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::NaiveDateTime;
 use chrono_tz::Tz;
 use serde::Deserialize;
 
+use crate::app::hub::{self as hub, Change, HubContext, Scheduled};
+use crate::domain::ids::{PostId, UserId};
 use crate::domain::platforms::Platform;
 use crate::domain::post::{
-    self, CaptionCheck, MAX_VARIANTS, PostStatus, check_caption, preview_share_url,
-    resolve_variants,
+    CaptionCheck, MAX_VARIANTS, ParsedDraft, PostDraft, PostErrors, PostInput, PostStatus,
+    parse_local, parse_withdrawal_reason, preview_share_url,
 };
 use crate::domain::schedule;
-use crate::store::posts::{EditOutcome, Post, PostInput, ScheduleOutcome};
-use crate::store::{self, StoreError, departments::Department, org::OrgSettings};
+use crate::store::{departments::Department, posts::Post};
 use crate::web::AppState;
 use crate::web::auth::session::SignedIn;
 use crate::web::error::{AppError, WebResult};
-use crate::web::page::{PageContext, ok, refused, see_other};
+use crate::web::page::{FirstValue, PageContext, first_value, ok, refused, see_other};
 
-/// What the hub pages need from the organisation.
-pub struct HubContext {
-    pub settings: OrgSettings,
-    pub departments: Vec<Department>,
+/// The composer's fields as posted. Each platform's are named after it:
+/// `use_{slug}` and `caption_{slug}_{n}`, so they are gathered by name.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct PostFields {
+    #[serde(deserialize_with = "first_value")]
+    title: String,
+    #[serde(deserialize_with = "first_value")]
+    link: String,
+    #[serde(deserialize_with = "first_value")]
+    base_text: String,
+    #[serde(deserialize_with = "first_value")]
+    target: String,
+    department: Vec<String>,
+    #[serde(deserialize_with = "first_value")]
+    expires_at: String,
+    #[serde(deserialize_with = "first_value")]
+    timezone: String,
+    #[serde(deserialize_with = "first_value")]
+    action: String,
+    #[serde(flatten)]
+    per_platform: HashMap<String, FirstValue>,
 }
 
-pub async fn hub_context(state: &AppState) -> WebResult<HubContext> {
-    Ok(state
-        .db
-        .run(|conn| {
-            Ok::<_, StoreError>(HubContext {
-                settings: store::org::settings(conn)?,
-                departments: store::departments::list(conn)?,
-            })
-        })
-        .await?)
-}
+impl PostFields {
+    fn parse(body: &[u8]) -> WebResult<PostFields> {
+        serde_html_form::from_bytes(body)
+            .map_err(|_| AppError::bad_request("The form could not be read. Please try again."))
+    }
 
-/// The form exactly as typed, so a refused form comes back unchanged.
-#[derive(Debug, Clone, Default)]
-pub struct PostForm {
-    pub title: String,
-    pub link: String,
-    pub base_text: String,
-    pub target_all: bool,
-    pub department_ids: Vec<i64>,
-    pub expires_at: String,
-    pub timezone: String,
-    /// Per platform: used or not, and the variants typed.
-    pub platforms: Vec<(Platform, bool, Vec<String>)>,
-}
-
-fn pairs(body: &[u8]) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(body).into_owned().collect()
-}
-
-fn field(pairs: &[(String, String)], name: &str) -> String {
-    pairs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default()
-}
-
-impl PostForm {
-    fn from_pairs(pairs: &[(String, String)], enabled: &[Platform]) -> PostForm {
-        PostForm {
-            title: field(pairs, "title"),
-            link: field(pairs, "link"),
-            base_text: field(pairs, "base_text"),
-            target_all: field(pairs, "target") != "departments",
-            department_ids: pairs
+    fn draft(&self, enabled: &[Platform]) -> PostDraft {
+        let field = |name: String| self.per_platform.get(&name).cloned().unwrap_or_default().0;
+        PostDraft {
+            title: self.title.clone(),
+            link: self.link.clone(),
+            base_text: self.base_text.clone(),
+            target_all: self.target != "departments",
+            department_ids: self
+                .department
                 .iter()
-                .filter(|(k, _)| k == "department")
-                .filter_map(|(_, v)| v.parse().ok())
+                .filter_map(|v| v.parse().ok())
                 .collect(),
-            expires_at: field(pairs, "expires_at"),
-            timezone: field(pairs, "timezone"),
+            expires_at: self.expires_at.clone(),
+            timezone: self.timezone.clone(),
             platforms: enabled
                 .iter()
                 .map(|p| {
-                    let used = !field(pairs, &format!("use_{}", p.slug())).is_empty();
+                    let used = !field(format!("use_{}", p.slug())).is_empty();
                     let variants = (1..=MAX_VARIANTS)
-                        .map(|n| field(pairs, &format!("caption_{}_{n}", p.slug())))
+                        .map(|n| field(format!("caption_{}_{n}", p.slug())))
                         .collect();
                     (*p, used, variants)
                 })
@@ -90,54 +79,50 @@ impl PostForm {
         }
     }
 
-    fn from_post(post: &Post, enabled: &[Platform], tz: Tz, tz_name: &str) -> PostForm {
-        let mut platforms: Vec<Platform> = enabled.to_vec();
-        for p in post.platforms() {
-            if !platforms.contains(&p) {
-                platforms.push(p);
-            }
-        }
-        platforms.sort();
-        PostForm {
-            title: post.title.clone(),
-            link: post.link.clone(),
-            base_text: post.base_text.clone(),
-            target_all: post.target_all,
-            department_ids: post.department_ids.clone(),
-            expires_at: post
-                .expires_at
-                .map(|t| format_local(t, tz))
-                .unwrap_or_default(),
-            timezone: tz_name.to_string(),
-            platforms: platforms
-                .into_iter()
-                .map(|p| {
-                    let written = post
-                        .captions
-                        .iter()
-                        .find(|(q, _)| *q == p)
-                        .map(|(_, v)| v.clone());
-                    let used = written.is_some();
-                    let mut variants = written.unwrap_or_default();
-                    // The base text shows as "use the base text" (an empty first variant).
-                    if variants.first().is_some_and(|v| *v == post.base_text) {
-                        variants[0].clear();
-                    }
-                    variants.resize(MAX_VARIANTS, String::new());
-                    (p, used, variants)
-                })
-                .collect(),
-        }
+    fn preview(&self) -> bool {
+        self.action == "preview"
     }
 }
 
-/// A datetime-local value ("2026-12-01T09:30") in the given zone, as UTC.
-pub fn parse_local(input: &str, tz: Tz) -> Option<NaiveDateTime> {
-    let input = input.trim();
-    let local = NaiveDateTime::parse_from_str(input, "%Y-%m-%dT%H:%M")
-        .or_else(|_| NaiveDateTime::parse_from_str(input, "%Y-%m-%dT%H:%M:%S"))
-        .ok()?;
-    Some(schedule::local_to_utc(local, tz))
+/// A saved post as the composer shows it.
+fn draft_of(post: &Post, enabled: &[Platform], tz: Tz, tz_name: &str) -> PostDraft {
+    let mut platforms: Vec<Platform> = enabled.to_vec();
+    for p in post.platforms() {
+        if !platforms.contains(&p) {
+            platforms.push(p);
+        }
+    }
+    platforms.sort();
+    PostDraft {
+        title: post.title.clone(),
+        link: post.link.clone(),
+        base_text: post.base_text.clone(),
+        target_all: post.target_all,
+        department_ids: post.department_ids.clone(),
+        expires_at: post
+            .expires_at
+            .map(|t| format_local(t, tz))
+            .unwrap_or_default(),
+        timezone: tz_name.to_string(),
+        platforms: platforms
+            .into_iter()
+            .map(|p| {
+                let written = post
+                    .captions
+                    .iter()
+                    .find(|(q, _)| *q == p)
+                    .map(|(_, v)| v.clone());
+                let used = written.is_some();
+                let mut variants = written.unwrap_or_default();
+                // The base text shows as "use the base text" (an empty first variant).
+                if variants.first().is_some_and(|v| *v == post.base_text) {
+                    variants[0].clear();
+                }
+                variants.resize(MAX_VARIANTS, String::new());
+                (p, used, variants)
+            })
+            .collect(),
+    }
 }
 
 pub fn format_local(at_utc: NaiveDateTime, tz: Tz) -> String {
@@ -150,31 +135,6 @@ fn display_local(at_utc: NaiveDateTime, tz: Tz) -> String {
     schedule::utc_to_local(at_utc, tz)
         .format("%a %d %b %Y, %H:%M")
         .to_string()
-}
-
-#[derive(Default)]
-pub struct PostErrors {
-    pub title: Option<String>,
-    pub link: Option<String>,
-    pub base_text: Option<String>,
-    pub platforms: Option<String>,
-    pub captions: Vec<String>,
-    pub target: Option<String>,
-    pub expires_at: Option<String>,
-    pub timezone: Option<String>,
-}
-
-impl PostErrors {
-    pub fn any(&self) -> bool {
-        self.title.is_some()
-            || self.link.is_some()
-            || self.base_text.is_some()
-            || self.platforms.is_some()
-            || !self.captions.is_empty()
-            || self.target.is_some()
-            || self.expires_at.is_some()
-            || self.timezone.is_some()
-    }
 }
 
 /// One platform's section of the form, with each variant's check.
@@ -205,125 +165,28 @@ fn check_view(check: &CaptionCheck, link: &str, title: &str) -> CheckView {
     }
 }
 
-pub(crate) struct Validated {
-    pub(crate) input: Option<PostInput>,
-    pub(crate) errors: PostErrors,
-    sections: Vec<PlatformSection>,
-}
-
-pub(crate) fn validate(form: &PostForm, context: &HubContext) -> Validated {
-    let mut errors = PostErrors::default();
-    let title = post::parse_title(&form.title)
-        .map_err(|e| errors.title = Some(e.0))
-        .ok();
-    let link = post::parse_link(&form.link)
-        .map_err(|e| errors.link = Some(e.0))
-        .ok();
-    let base_text = post::parse_text(&form.base_text, "The base text")
-        .map_err(|e| errors.base_text = Some(e.0))
-        .ok();
-    let tz = schedule::parse_timezone(&form.timezone)
-        .map_err(|e| errors.timezone = Some(e.0))
-        .ok();
-    let expires_at = match (form.expires_at.trim(), tz) {
-        ("", _) => None,
-        (text, Some(tz)) => match parse_local(text, tz) {
-            Some(t) => Some(t),
-            None => {
-                errors.expires_at =
-                    Some("Enter the expiry as a date and time, or leave it empty.".into());
-                None
-            }
-        },
-        _ => None,
-    };
-    if !form.target_all {
-        let known: Vec<i64> = context.departments.iter().map(|d| d.id).collect();
-        if form.department_ids.is_empty() || form.department_ids.iter().any(|d| !known.contains(d))
-        {
-            errors.target =
-                Some("Choose at least one department, or offer the post to everyone.".into());
-        }
-    }
-    let disclosure = context.settings.disclosure();
-    let link_for_count = link.clone().unwrap_or_else(|| form.link.trim().to_string());
-    let base = base_text.clone().unwrap_or_default();
-    let mut captions = Vec::new();
-    let mut sections = Vec::new();
-    for (platform, used, written) in &form.platforms {
-        let mut section = PlatformSection {
+/// The form's platform sections, each with its checks (none before a parse).
+fn sections(form: &PostDraft, checks: &[Vec<CaptionCheck>]) -> Vec<PlatformSection> {
+    let link = crate::domain::post::parse_link(&form.link)
+        .unwrap_or_else(|_| form.link.trim().to_string());
+    form.platforms
+        .iter()
+        .enumerate()
+        .map(|(index, (platform, used, variants))| PlatformSection {
             platform: *platform,
             used: *used,
-            variants: written.clone(),
-            checks: Vec::new(),
-        };
-        if *used {
-            let mut variants = Vec::new();
-            for (index, text) in resolve_variants(&base, written).into_iter().enumerate() {
-                match post::parse_text(&text, &format!("{} variant {}", platform.name(), index + 1))
-                {
-                    Ok(text) => {
-                        let check = check_caption(
-                            *platform,
-                            index + 1,
-                            &text,
-                            &link_for_count,
-                            disclosure.as_deref(),
-                        );
-                        if let Some(problem) = check.problem() {
-                            errors.captions.push(problem);
-                        }
-                        section
-                            .checks
-                            .push(check_view(&check, &link_for_count, &form.title));
-                        variants.push(text);
-                    }
-                    Err(e) => errors.captions.push(e.0),
-                }
-            }
-            if platform.accepts_prefilled_text()
-                && variants.iter().all(|v| v.trim().is_empty())
-                && disclosure.is_none()
-            {
-                errors.captions.push(format!(
-                    "{}: write a caption or a base text.",
-                    platform.name()
-                ));
-            }
-            captions.push((*platform, variants));
-        }
-        sections.push(section);
-    }
-    if captions.is_empty() {
-        errors.platforms = Some("Choose at least one platform for this post.".into());
-    }
-    let input = match (title, link, base_text, errors.any()) {
-        (Some(title), Some(link), Some(base_text), false) => Some(PostInput {
-            title,
-            link,
-            base_text,
-            captions,
-            target_all: form.target_all,
-            department_ids: if form.target_all {
-                Vec::new()
-            } else {
-                form.department_ids.clone()
-            },
-            expires_at,
-        }),
-        _ => None,
-    };
-    Validated {
-        input,
-        errors,
-        sections,
-    }
+            variants: variants.clone(),
+            checks: checks
+                .get(index)
+                .into_iter()
+                .flatten()
+                .map(|c| check_view(c, &link, &form.title))
+                .collect(),
+        })
+        .collect()
 }
 
 // ---- pages -------------------------------------------------------------------------
-
-/// Posts listed at most (newest publish time first).
-pub(crate) const LIST_LIMIT: i64 = 200;
 
 pub struct PostRowView {
     pub id: i64,
@@ -355,15 +218,7 @@ pub async fn list(
     query: web::Query<ListQuery>,
 ) -> WebResult<HttpResponse> {
     let status = PostStatus::parse(&query.status);
-    let (posts, settings) = state
-        .db
-        .run(move |conn| {
-            Ok::<_, StoreError>((
-                store::posts::list(conn, status, LIST_LIMIT)?,
-                store::org::settings(conn)?,
-            ))
-        })
-        .await?;
+    let (posts, settings) = hub::list(&state, status).await?;
     let tz = settings.timezone();
     ok(&PostsPage {
         page: PageContext::from(&signed_in),
@@ -405,7 +260,7 @@ struct PostFormPage {
     page: PageContext,
     post_id: Option<i64>,
     status: &'static str,
-    form: PostForm,
+    form: PostDraft,
     sections: Vec<PlatformSection>,
     errors: PostErrors,
     departments: Vec<Department>,
@@ -432,11 +287,35 @@ struct FormPageParts {
     preview: bool,
 }
 
+impl FormPageParts {
+    fn new_post() -> FormPageParts {
+        FormPageParts {
+            post_id: None,
+            status: PostStatus::Draft,
+            withdrawal_reason: None,
+            notice: None,
+            schedule_at: String::new(),
+            schedule_error: None,
+            withdraw_error: None,
+            preview: false,
+        }
+    }
+
+    fn of(post: &Post) -> FormPageParts {
+        FormPageParts {
+            post_id: Some(post.id),
+            status: post.status,
+            withdrawal_reason: post.withdrawal_reason.clone(),
+            ..FormPageParts::new_post()
+        }
+    }
+}
+
 fn form_page(
     signed_in: &SignedIn,
     context: HubContext,
-    form: PostForm,
-    validated: Validated,
+    form: PostDraft,
+    parsed: ParsedDraft,
     parts: FormPageParts,
 ) -> PostFormPage {
     PostFormPage {
@@ -445,8 +324,8 @@ fn form_page(
         status: parts.status.as_str(),
         editable: parts.status.is_editable(),
         can_withdraw: matches!(parts.status, PostStatus::Scheduled | PostStatus::Published),
-        sections: validated.sections,
-        errors: validated.errors,
+        sections: sections(&form, &parsed.checks),
+        errors: parsed.errors,
         form,
         departments: context.departments,
         disclosure: context.settings.disclosure(),
@@ -460,52 +339,50 @@ fn form_page(
     }
 }
 
-fn new_parts() -> FormPageParts {
-    FormPageParts {
-        post_id: None,
-        status: PostStatus::Draft,
-        withdrawal_reason: None,
-        notice: None,
-        schedule_at: String::new(),
-        schedule_error: None,
-        withdraw_error: None,
-        preview: false,
+/// The post to save, or the composer to show again: for a preview, or
+/// with the refusals (422).
+fn input_or_page(
+    signed_in: &SignedIn,
+    context: HubContext,
+    form: PostDraft,
+    mut parsed: ParsedDraft,
+    parts: FormPageParts,
+) -> Result<PostInput, Box<WebResult<HttpResponse>>> {
+    match parsed.input.take() {
+        Some(input) if !parts.preview => Ok(input),
+        _ => {
+            let failed = parsed.errors.any();
+            let page = form_page(signed_in, context, form, parsed, parts);
+            Err(Box::new(if failed { refused(&page) } else { ok(&page) }))
+        }
     }
 }
 
 pub async fn new_form(state: web::Data<AppState>, signed_in: SignedIn) -> WebResult<HttpResponse> {
-    let context = hub_context(&state).await?;
+    let context = hub::context(&state).await?;
     let enabled = context.settings.enabled_platforms();
-    let form = PostForm {
+    let form = PostDraft {
         target_all: true,
         timezone: context.settings.timezone_name().to_string(),
         platforms: enabled
             .iter()
             .map(|p| (*p, true, vec![String::new(); MAX_VARIANTS]))
             .collect(),
-        ..PostForm::default()
+        ..PostDraft::default()
     };
-    let validated = Validated {
+    let unchecked = ParsedDraft {
         input: None,
         errors: PostErrors::default(),
-        sections: form
-            .platforms
-            .iter()
-            .map(|(p, used, v)| PlatformSection {
-                platform: *p,
-                used: *used,
-                variants: v.clone(),
-                checks: Vec::new(),
-            })
-            .collect(),
+        checks: Vec::new(),
     };
-    ok(&form_page(
+    let page = form_page(
         &signed_in,
         context,
         form,
-        validated,
-        new_parts(),
-    ))
+        unchecked,
+        FormPageParts::new_post(),
+    );
+    ok(&page)
 }
 
 pub async fn create(
@@ -513,26 +390,19 @@ pub async fn create(
     signed_in: SignedIn,
     body: web::Bytes,
 ) -> WebResult<HttpResponse> {
-    let pairs = pairs(&body);
-    let context = hub_context(&state).await?;
-    let form = PostForm::from_pairs(&pairs, &context.settings.enabled_platforms());
-    let validated = validate(&form, &context);
-    let preview = field(&pairs, "action") == "preview";
-    let Some(input) = validated.input.clone().filter(|_| !preview) else {
-        let parts = FormPageParts {
-            preview,
-            ..new_parts()
-        };
-        let failed = validated.errors.any();
-        let page = form_page(&signed_in, context, form, validated, parts);
-        return if failed { refused(&page) } else { ok(&page) };
+    let fields = PostFields::parse(&body)?;
+    let context = hub::context(&state).await?;
+    let form = fields.draft(&context.settings.enabled_platforms());
+    let parsed = context.parse(&form);
+    let parts = FormPageParts {
+        preview: fields.preview(),
+        ..FormPageParts::new_post()
     };
-    let now = state.clock.now_naive();
-    let by = signed_in.user.id;
-    let id = state
-        .db
-        .run(move |conn| store::posts::create_draft(conn, &input, by, now))
-        .await?;
+    let input = match input_or_page(&signed_in, context, form, parsed, parts) {
+        Ok(input) => input,
+        Err(page) => return *page,
+    };
+    let id = hub::create(&state, input, UserId::new(signed_in.user.id)).await?;
     Ok(see_other(&format!("/hub/posts/{id}?done=saved")))
 }
 
@@ -540,14 +410,6 @@ pub async fn create(
 #[serde(default)]
 pub struct DoneQuery {
     done: String,
-}
-
-pub(crate) async fn load_post(state: &AppState, id: i64) -> WebResult<Post> {
-    state
-        .db
-        .run(move |conn| store::posts::find(conn, id))
-        .await?
-        .ok_or_else(AppError::not_found)
 }
 
 fn notice_for(done: &str, post: &Post, tz: Tz) -> Option<String> {
@@ -567,47 +429,45 @@ fn notice_for(done: &str, post: &Post, tz: Tz) -> Option<String> {
     }
 }
 
-async fn show_post(
-    state: &AppState,
-    signed_in: &SignedIn,
-    post: Post,
+/// What the composer says about a saved post besides the post itself.
+#[derive(Default)]
+struct Said {
     notice: Option<String>,
     schedule_error: Option<String>,
     withdraw_error: Option<String>,
     schedule_at: Option<String>,
+}
+
+async fn show_post(
+    state: &AppState,
+    signed_in: &SignedIn,
+    post: Post,
+    said: Said,
 ) -> WebResult<PostFormPage> {
-    let context = hub_context(state).await?;
+    let context = hub::context(state).await?;
     let tz = context.settings.timezone();
-    let form = PostForm::from_post(
+    let form = draft_of(
         &post,
         &context.settings.enabled_platforms(),
         tz,
         context.settings.timezone_name(),
     );
-    let validated = validate(&form, &context);
+    let parsed = ParsedDraft {
+        errors: PostErrors::default(),
+        ..context.parse(&form)
+    };
     let default_at = post
         .publish_at
         .map(|t| format_local(t, tz))
         .unwrap_or_else(|| format_local(state.clock.now_naive() + chrono::Duration::hours(1), tz));
-    Ok(form_page(
-        signed_in,
-        context,
-        form,
-        Validated {
-            errors: PostErrors::default(),
-            ..validated
-        },
-        FormPageParts {
-            post_id: Some(post.id),
-            status: post.status,
-            withdrawal_reason: post.withdrawal_reason.clone(),
-            notice,
-            schedule_at: schedule_at.unwrap_or(default_at),
-            schedule_error,
-            withdraw_error,
-            preview: false,
-        },
-    ))
+    let parts = FormPageParts {
+        notice: said.notice,
+        schedule_at: said.schedule_at.unwrap_or(default_at),
+        schedule_error: said.schedule_error,
+        withdraw_error: said.withdraw_error,
+        ..FormPageParts::of(&post)
+    };
+    Ok(form_page(signed_in, context, form, parsed, parts))
 }
 
 pub async fn edit_form(
@@ -616,10 +476,23 @@ pub async fn edit_form(
     id: web::Path<i64>,
     query: web::Query<DoneQuery>,
 ) -> WebResult<HttpResponse> {
-    let post = load_post(&state, *id).await?;
-    let tz = hub_context(&state).await?.settings.timezone();
+    let post = hub::post(&state, PostId::new(*id)).await?;
+    let tz = hub::context(&state).await?.settings.timezone();
     let notice = notice_for(&query.done, &post, tz);
-    ok(&show_post(&state, &signed_in, post, notice, None, None, None).await?)
+    let said = Said {
+        notice,
+        ..Said::default()
+    };
+    ok(&show_post(&state, &signed_in, post, said).await?)
+}
+
+/// Where a status change leads: back to the post with what was done, or
+/// the refusal when the post's status does not allow it.
+fn changed(change: Change, post_id: i64, done: &str, refusal: &str) -> WebResult<HttpResponse> {
+    match change {
+        Change::Done => Ok(see_other(&format!("/hub/posts/{post_id}?done={done}"))),
+        Change::WrongStatus => Err(AppError::bad_request(refusal.to_string())),
+    }
 }
 
 pub async fn update(
@@ -628,78 +501,31 @@ pub async fn update(
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> WebResult<HttpResponse> {
-    let post = load_post(&state, *id).await?;
-    let pairs = pairs(&body);
-    let context = hub_context(&state).await?;
-    let form = PostForm::from_pairs(&pairs, &context.settings.enabled_platforms());
-    let validated = validate(&form, &context);
-    let preview = field(&pairs, "action") == "preview";
-    let parts = FormPageParts {
-        post_id: Some(post.id),
-        status: post.status,
-        withdrawal_reason: post.withdrawal_reason.clone(),
-        notice: None,
-        schedule_at: String::new(),
-        schedule_error: None,
-        withdraw_error: None,
-        preview,
-    };
+    let post = hub::post(&state, PostId::new(*id)).await?;
+    let fields = PostFields::parse(&body)?;
+    let context = hub::context(&state).await?;
+    let form = fields.draft(&context.settings.enabled_platforms());
+    let parsed = context.parse(&form);
     if !post.status.is_editable() {
         return Err(AppError::bad_request(
             "This post has been published, has expired or was withdrawn; it can no longer be edited.",
         ));
     }
-    let Some(input) = validated.input.clone().filter(|_| !preview) else {
-        let failed = validated.errors.any();
-        let page = form_page(&signed_in, context, form, validated, parts);
-        return if failed { refused(&page) } else { ok(&page) };
+    let parts = FormPageParts {
+        preview: fields.preview(),
+        ..FormPageParts::of(&post)
     };
-    let now = state.clock.now_naive();
-    let post_id = post.id;
-    match state
-        .db
-        .run(move |conn| store::posts::update(conn, post_id, &input, now))
-        .await?
-    {
-        EditOutcome::Done => Ok(see_other(&format!("/hub/posts/{post_id}?done=saved"))),
-        EditOutcome::NotFound => Err(AppError::not_found()),
-        EditOutcome::NotEditable => {
-            Err(AppError::bad_request("This post can no longer be edited."))
-        }
-    }
-}
-
-/// A publish time the hub may choose: not in the past, not after the expiry.
-pub(crate) fn check_publish_time(
-    post: &Post,
-    at: NaiveDateTime,
-    now: NaiveDateTime,
-) -> Result<(), String> {
-    if at < now - chrono::Duration::minutes(1) {
-        return Err("That time has passed. Choose a time in the future, or publish now.".into());
-    }
-    if post.expires_at.is_some_and(|e| e <= at) {
-        return Err(
-            "The post would expire before it is published. Change the expiry first.".into(),
-        );
-    }
-    Ok(())
-}
-
-/// Why a schedule was refused by the hub cap, naming the next free slot.
-pub(crate) fn cap_message(platform: Platform, next_slot: Option<NaiveDateTime>, tz: Tz) -> String {
-    match next_slot {
-        Some(slot) => format!(
-            "The hub cap for {} is reached for that day or week. The next free slot for every platform of this post is {} ({}).",
-            platform.name(),
-            display_local(slot, tz),
-            tz.name()
-        ),
-        None => format!(
-            "The hub cap for {} is 0: nothing can be published there. Change the caps under Settings.",
-            platform.name()
-        ),
-    }
+    let input = match input_or_page(&signed_in, context, form, parsed, parts) {
+        Ok(input) => input,
+        Err(page) => return *page,
+    };
+    let change = hub::update(&state, PostId::new(post.id), input).await?;
+    changed(
+        change,
+        post.id,
+        "saved",
+        "This post can no longer be edited.",
+    )
 }
 
 #[derive(Deserialize, Default)]
@@ -710,85 +536,67 @@ pub struct ScheduleForm {
     now: String,
 }
 
+/// The post again with the schedule's refusal and the time to offer.
+async fn refuse_schedule(
+    state: &AppState,
+    signed_in: &SignedIn,
+    post: Post,
+    message: String,
+    at: String,
+) -> WebResult<HttpResponse> {
+    let said = Said {
+        schedule_error: Some(message),
+        schedule_at: Some(at),
+        ..Said::default()
+    };
+    refused(&show_post(state, signed_in, post, said).await?)
+}
+
 pub async fn schedule_post(
     state: web::Data<AppState>,
     signed_in: SignedIn,
     id: web::Path<i64>,
     form: web::Form<ScheduleForm>,
 ) -> WebResult<HttpResponse> {
-    let post = load_post(&state, *id).await?;
-    let settings = hub_context(&state).await?.settings;
-    let org_tz = settings.timezone();
-    let now = state.clock.now_naive();
-    let refuse = |message: String, post: Post| {
-        let at = form.publish_at.clone();
-        let state = state.clone();
-        let signed_in = &signed_in;
-        async move {
-            refused(&show_post(&state, signed_in, post, None, Some(message), None, Some(at)).await?)
-        }
-    };
+    let post = hub::post(&state, PostId::new(*id)).await?;
+    let typed = form.publish_at.clone();
     let tz = match schedule::parse_timezone(&form.timezone) {
         Ok(tz) => tz,
-        Err(e) => return refuse(e.0, post).await,
+        Err(e) => return refuse_schedule(&state, &signed_in, post, e.0, typed).await,
     };
-    let at = if !form.now.is_empty() {
-        now
-    } else {
-        match parse_local(&form.publish_at, tz) {
-            Some(at) => at,
-            None => return refuse("Enter the date and time to publish.".into(), post).await,
+    let at = match (form.now.is_empty(), parse_local(&form.publish_at, tz)) {
+        (false, _) => None,
+        (true, Some(at)) => Some(at),
+        (true, None) => {
+            let message = "Enter the date and time to publish.".to_string();
+            return refuse_schedule(&state, &signed_in, post, message, typed).await;
         }
     };
-    if let Err(message) = check_publish_time(&post, at, now) {
-        return refuse(message, post).await;
-    }
-    let by = signed_in.user.id;
     let post_id = post.id;
-    let outcome = state
-        .db
-        .run(move |conn| store::posts::schedule(conn, post_id, at, org_tz, by, now))
-        .await?;
-    match outcome {
-        ScheduleOutcome::Scheduled => {
-            Ok(see_other(&format!("/hub/posts/{post_id}?done=scheduled")))
+    let message = match hub::schedule(&state, &post, at, UserId::new(signed_in.user.id)).await? {
+        Scheduled::Scheduled => {
+            return Ok(see_other(&format!("/hub/posts/{post_id}?done=scheduled")));
         }
-        ScheduleOutcome::Published => {
-            Ok(see_other(&format!("/hub/posts/{post_id}?done=published")))
+        Scheduled::Published => {
+            return Ok(see_other(&format!("/hub/posts/{post_id}?done=published")));
         }
-        ScheduleOutcome::CapReached {
+        Scheduled::TimeRefused(message) => message,
+        Scheduled::CapReached {
             platform,
             next_slot,
         } => {
-            let message = cap_message(platform, next_slot, tz);
-            let at_text = next_slot
-                .map(|s| format_local(s, tz))
-                .unwrap_or_else(|| form.publish_at.clone());
-            refused(
-                &show_post(
-                    &state,
-                    &signed_in,
-                    post,
-                    None,
-                    Some(message),
-                    None,
-                    Some(at_text),
-                )
-                .await?,
-            )
+            let at = next_slot.map(|s| format_local(s, tz)).unwrap_or(typed);
+            let message = hub::cap_message(platform, next_slot, tz);
+            return refuse_schedule(&state, &signed_in, post, message, at).await;
         }
-        ScheduleOutcome::NoPlatforms => {
-            refuse(
-                "Choose at least one platform before scheduling.".into(),
-                post,
-            )
-            .await
+        Scheduled::NoPlatforms => "Choose at least one platform before scheduling.".into(),
+        Scheduled::WrongStatus => {
+            return Err(AppError::bad_request(
+                "This post can no longer be scheduled.",
+            ));
         }
-        ScheduleOutcome::NotEditable => Err(AppError::bad_request(
-            "This post can no longer be scheduled.",
-        )),
-        ScheduleOutcome::NotFound => Err(AppError::not_found()),
-    }
+    };
+    refuse_schedule(&state, &signed_in, post, message, typed).await
 }
 
 pub async fn unschedule(
@@ -796,30 +604,10 @@ pub async fn unschedule(
     signed_in: SignedIn,
     id: web::Path<i64>,
 ) -> WebResult<HttpResponse> {
-    let (post_id, by, now) = (*id, signed_in.user.id, state.clock.now_naive());
-    match state
-        .db
-        .run(move |conn| store::posts::unschedule(conn, post_id, by, now))
-        .await?
-    {
-        EditOutcome::Done => Ok(see_other(&format!("/hub/posts/{post_id}?done=unscheduled"))),
-        EditOutcome::NotFound => Err(AppError::not_found()),
-        EditOutcome::NotEditable => Err(AppError::bad_request(
-            "Only a scheduled post can go back to draft.",
-        )),
-    }
-}
-
-/// The reason shown to those who shared a withdrawn post: one line, 1–500 characters.
-pub(crate) fn parse_withdrawal_reason(input: &str) -> Result<String, String> {
-    let reason = input.split_whitespace().collect::<Vec<_>>().join(" ");
-    if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(
-            "Say why it is withdrawn (at most 500 characters): people who shared it will see this."
-                .to_string(),
-        );
-    }
-    Ok(reason)
+    let by = UserId::new(signed_in.user.id);
+    let change = hub::unschedule(&state, PostId::new(*id), by).await?;
+    let refusal = "Only a scheduled post can go back to draft.";
+    changed(change, *id, "unscheduled", refusal)
 }
 
 #[derive(Deserialize, Default)]
@@ -834,28 +622,19 @@ pub async fn withdraw(
     id: web::Path<i64>,
     form: web::Form<WithdrawForm>,
 ) -> WebResult<HttpResponse> {
-    let post = load_post(&state, *id).await?;
+    let post = hub::post(&state, PostId::new(*id)).await?;
     let reason = match parse_withdrawal_reason(&form.reason) {
         Ok(reason) => reason,
-        Err(message) => {
-            return refused(
-                &show_post(&state, &signed_in, post, None, None, Some(message), None).await?,
-            );
+        Err(refusal) => {
+            let said = Said {
+                withdraw_error: Some(refusal.0),
+                ..Said::default()
+            };
+            return refused(&show_post(&state, &signed_in, post, said).await?);
         }
     };
-    let (post_id, by, now) = (post.id, signed_in.user.id, state.clock.now_naive());
-    let domain = state.mail_domain.clone();
-    match state
-        .db
-        .run(move |conn| {
-            store::posts::withdraw_and_notify(conn, post_id, &reason, by, now, &domain)
-        })
-        .await?
-    {
-        EditOutcome::Done => Ok(see_other(&format!("/hub/posts/{post_id}?done=withdrawn"))),
-        EditOutcome::NotFound => Err(AppError::not_found()),
-        EditOutcome::NotEditable => Err(AppError::bad_request(
-            "Only a scheduled or published post can be withdrawn.",
-        )),
-    }
+    let by = UserId::new(signed_in.user.id);
+    let change = hub::withdraw(&state, PostId::new(post.id), reason, by).await?;
+    let refusal = "Only a scheduled or published post can be withdrawn.";
+    changed(change, post.id, "withdrawn", refusal)
 }

@@ -5,13 +5,14 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::app;
+use crate::domain::ids::{SuggestionId, UserId};
 use crate::domain::post;
 use crate::store;
-use crate::store::posts::PostInput;
-use crate::store::suggestions::{DecideOutcome, Suggestion};
+use crate::store::suggestions::Suggestion;
 use crate::web::AppState;
 use crate::web::auth::session::SignedIn;
-use crate::web::error::{AppError, WebResult};
+use crate::web::error::WebResult;
 use crate::web::page::{PageContext, ok, refused, see_other};
 
 const MAX_NOTE_CHARS: usize = 1_000;
@@ -156,48 +157,9 @@ pub async fn accept(
     signed_in: SignedIn,
     id: web::Path<i64>,
 ) -> WebResult<HttpResponse> {
-    let suggestion_id = *id;
-    let (by, now) = (signed_in.user.id, state.clock.now_naive());
-    let outcome = state
-        .db
-        .run(move |conn| {
-            let Some(suggestion) = store::suggestions::find(conn, suggestion_id)? else {
-                return Ok(DecideOutcome::NotFound);
-            };
-            let settings = store::org::settings(conn)?;
-            let first_line = suggestion
-                .note
-                .lines()
-                .next()
-                .unwrap_or("")
-                .chars()
-                .take(80)
-                .collect::<String>();
-            let draft = PostInput {
-                title: format!("Suggested: {first_line}"),
-                link: suggestion.link.clone(),
-                base_text: suggestion.note.clone(),
-                captions: settings
-                    .enabled_platforms()
-                    .into_iter()
-                    .map(|p| (p, vec![suggestion.note.clone()]))
-                    .collect(),
-                target_all: true,
-                department_ids: Vec::new(),
-                expires_at: None,
-            };
-            store::suggestions::accept(conn, suggestion_id, &draft, by, now)
-        })
-        .await?;
-    match outcome {
-        DecideOutcome::Accepted(post_id) => {
-            Ok(see_other(&format!("/hub/posts/{post_id}?done=saved")))
-        }
-        DecideOutcome::NotFound => Err(AppError::not_found()),
-        _ => Err(AppError::bad_request(
-            "This suggestion has already been decided.",
-        )),
-    }
+    let by = UserId::new(signed_in.user.id);
+    let post_id = app::hub::accept_suggestion(&state, SuggestionId::new(*id), by).await?;
+    Ok(see_other(&format!("/hub/posts/{post_id}?done=saved")))
 }
 
 #[derive(Deserialize, Default)]
@@ -225,16 +187,7 @@ pub async fn decline(
             });
         }
     };
-    let (by, now) = (signed_in.user.id, state.clock.now_naive());
-    match state
-        .db
-        .run(move |conn| store::suggestions::decline(conn, suggestion_id, &note, by, now))
-        .await?
-    {
-        DecideOutcome::Declined => Ok(see_other("/hub/suggestions?done=declined")),
-        DecideOutcome::NotFound => Err(AppError::not_found()),
-        _ => Err(AppError::bad_request(
-            "This suggestion has already been decided.",
-        )),
-    }
+    let by = UserId::new(signed_in.user.id);
+    app::hub::decline_suggestion(&state, SuggestionId::new(suggestion_id), note, by).await?;
+    Ok(see_other("/hub/suggestions?done=declined"))
 }
