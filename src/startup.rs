@@ -327,11 +327,11 @@ impl Application {
                 crowd_memo: Default::default(),
                 report_facts: Default::default(),
                 mail_domain,
+                report_cache: Default::default(),
                 sso,
             },
             secure_cookies: base_url.starts_with("https://"),
             base_origin,
-            report_cache: Default::default(),
             trusted_proxies,
             metrics,
         });

@@ -11,7 +11,6 @@
 pub mod accounts;
 pub mod consent;
 pub mod hub;
-pub mod people;
 pub mod policy;
 pub mod preferences;
 pub mod queue;
@@ -40,6 +39,8 @@ pub struct App {
     pub crowd_memo: Arc<crate::store::shares::CrowdMemo>,
     /// The reports' facts, kept between builds.
     pub report_facts: Arc<crate::store::reports::FactsMemo>,
+    /// Reports built since the data last changed (shared by all workers).
+    pub report_cache: reports::cache::ReportCache,
     /// The OpenID Connect provider client, when SSO is configured.
     pub sso: Option<Arc<crate::sso::Sso>>,
 }

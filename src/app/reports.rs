@@ -1,1 +1,158 @@
-//! Participation reports, built from counts that single no one out.
+//! Participation reports, built from counts that single no one out: the
+//! filters read and checked, the report built (or taken from the cache)
+//! through `domain::reports`. The Reports page, its CSV files and the
+//! API's reports all come from here.
+
+pub mod cache;
+
+use std::sync::Arc;
+
+use chrono::NaiveDateTime;
+use serde::Deserialize;
+
+use super::{App, Error, Result};
+use crate::domain::platforms::Platform;
+use crate::domain::reports::{self, Filters, Reports, Table, Week};
+use crate::domain::schedule;
+use crate::store;
+use cache::ReportKey;
+
+/// The filters as the page's form and the API send them.
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+pub struct ReportQuery {
+    pub weeks: String,
+    pub platform: String,
+    pub department: String,
+}
+
+pub const PERIODS: [u32; 3] = [4, 12, 26];
+
+/// Posts listed on the page; a busy hub publishes thousands in a period,
+/// which no one reads in a page (and which made every view megabytes).
+pub const POSTS_ON_PAGE: usize = 50;
+
+/// The report and what it was built from.
+pub struct Built {
+    pub reports: Arc<Reports>,
+    /// The most recent posts of the period, for the page (the CSV has all).
+    pub recent_posts: Table,
+    pub k: u32,
+    pub weeks: u32,
+    pub platform: String,
+    pub department: String,
+    pub enabled: Vec<Platform>,
+}
+
+/// The calendar of a report: `count` weeks ending with the current one.
+pub fn weeks_ending(now: NaiveDateTime, tz: chrono_tz::Tz, count: u32) -> Vec<Week> {
+    let this_monday = schedule::week_start(schedule::local_day(now, tz));
+    (0..count as i64)
+        .rev()
+        .map(|back| {
+            let monday = this_monday - chrono::Duration::weeks(back);
+            let (start, end) = schedule::week_bounds_utc(monday, tz);
+            let week = chrono::Datelike::iso_week(&monday);
+            Week {
+                label: format!("{}-W{:02}", week.year(), week.week()),
+                start,
+                end,
+            }
+        })
+        .collect()
+}
+
+pub async fn build(app: &App, query: &ReportQuery) -> Result<Built> {
+    let now = app.clock.now_naive();
+    let weeks: u32 = match query.weeks.as_str() {
+        "" => 12,
+        text => text
+            .parse()
+            .ok()
+            .filter(|w| PERIODS.contains(w))
+            .ok_or_else(|| Error::Invalid("Choose a period of 4, 12 or 26 weeks.".into()))?,
+    };
+    let (settings, generation) = app
+        .db
+        .run(|conn| {
+            Ok::<_, store::StoreError>((
+                store::org::settings(conn)?,
+                store::reports::generation(conn)?,
+            ))
+        })
+        .await?;
+    let (tz, k, enabled) = (
+        settings.timezone(),
+        settings.k(),
+        settings.enabled_platforms(),
+    );
+    let platforms = match query.platform.as_str() {
+        "" => enabled.clone(),
+        slug => vec![
+            Platform::from_slug(slug)
+                .filter(|p| enabled.contains(p))
+                .ok_or_else(|| {
+                    Error::Invalid("Choose one of the organisation's platforms.".into())
+                })?,
+        ],
+    };
+    let department = match query.department.as_str() {
+        "" => None,
+        text => Some(
+            text.parse::<i64>()
+                .map_err(|_| Error::Invalid("Choose a department from the list.".into()))?,
+        ),
+    };
+    let key = ReportKey {
+        weeks,
+        platforms: platforms.clone(),
+        department,
+        k,
+        timezone: settings.timezone_name().to_string(),
+        week: weeks_ending(now, tz, 1)[0].start,
+    };
+    let reports = app
+        .report_cache
+        .get_or_build(generation, key, || async move {
+            let calendar = weeks_ending(now, tz, weeks);
+            let (from, to) = (calendar[0].start, now + chrono::Duration::seconds(1));
+            let memo = app.report_facts.clone();
+            let facts = app.db.run(move |conn| memo.facts(conn, from, to)).await?;
+            if let Some(id) = department
+                && !reports::reportable_departments(&facts, k)
+                    .iter()
+                    .any(|(d, _)| *d == id)
+            {
+                return Err(Error::Invalid(format!(
+                    "That department has fewer than {k} people, so it is not reported on its own."
+                )));
+            }
+            let started = std::time::Instant::now();
+            let built = reports::build(
+                &facts,
+                &Filters {
+                    platforms,
+                    department,
+                },
+                &calendar,
+                k,
+                now,
+            );
+            tracing::info!(
+                shares = facts.shares.len(),
+                build_ms = started.elapsed().as_millis() as u64,
+                "report built"
+            );
+            Ok(built)
+        })
+        .await?;
+    Ok(Built {
+        recent_posts: reports.posts_as_of(now, Some(POSTS_ON_PAGE)),
+        reports,
+        k,
+        weeks,
+        platform: query.platform.clone(),
+        department: query.department.clone(),
+        enabled,
+    })
+}

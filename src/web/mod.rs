@@ -39,8 +39,6 @@ pub struct AppState {
     pub base_origin: String,
     /// True when `base_url` is https: Secure cookies, `__Host-` names, HSTS.
     pub secure_cookies: bool,
-    /// Reports built since the data last changed (shared by all workers).
-    pub report_cache: admin::report_cache::ReportCache,
     /// Peers whose X-Forwarded-For is believed (CHORUS_TRUSTED_PROXIES).
     pub trusted_proxies: client_address::TrustedProxies,
     /// This process's counters, for /metrics.

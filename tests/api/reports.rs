@@ -117,7 +117,7 @@ async fn published(
     let now = app.clock.now_naive();
     app.db(move |conn| {
         let settings = store::org::settings(conn)?;
-        let calendar = chorus::web::admin::reports::weeks_ending(now, settings.timezone(), weeks);
+        let calendar = chorus::app::reports::weeks_ending(now, settings.timezone(), weeks);
         let (from, to) = (calendar[0].start, now + chrono::Duration::seconds(1));
         let facts = FactsMemo::default().facts(conn, from, to)?;
         let filters = chorus::domain::reports::Filters {

@@ -5,7 +5,6 @@ pub mod audit;
 pub mod email;
 pub mod people;
 pub mod policy;
-pub mod report_cache;
 pub mod reports;
 pub mod settings;
 pub mod sso;

@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiCaller, ApiResult};
+use crate::app::reports::{self, ReportQuery};
 use crate::domain::reports::Table;
 use crate::web::AppState;
-use crate::web::admin::reports::{self as page, ReportQuery};
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -86,7 +86,7 @@ pub async fn show(
         platform: params.platform.clone().unwrap_or_default(),
         department: params.department.map(|d| d.to_string()).unwrap_or_default(),
     };
-    let built = page::build(&state, &query).await?;
+    let built = reports::build(&state, &query).await?;
     let reports = &built.reports;
     Ok(HttpResponse::Ok().json(ReportsResponse {
         k: built.k,

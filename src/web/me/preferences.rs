@@ -177,7 +177,7 @@ struct VisibilityPage {
     /// Changes admins made to this person's account, newest first.
     account_changes: Vec<String>,
     org_name: String,
-    built: crate::web::admin::reports::Built,
+    built: crate::app::reports::Built,
     bars: Vec<crate::web::admin::reports::BarView>,
     query_string: String,
 }
@@ -198,7 +198,7 @@ pub async fn visibility(
         .as_deref()
         .and_then(|name| name.parse().ok())
         .unwrap_or_else(|| settings.timezone());
-    let built = crate::web::admin::reports::build(&state, &Default::default()).await?;
+    let built = crate::app::reports::build(&state, &Default::default()).await?;
     ok(&VisibilityPage {
         page: PageContext::from(&signed_in),
         account_changes: changes

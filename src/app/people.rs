@@ -1,1 +1,0 @@
-//! People: adding, editing, importing and deactivating accounts.
