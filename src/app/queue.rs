@@ -277,13 +277,17 @@ impl Loaded {
 /// posts after a hub change reads every live post, so that runs on the
 /// blocking pool first, never inline.
 pub async fn load(app: &App, user: &User, page_number: i64) -> Result<Loaded> {
-    let now = app.clock.now_naive();
-    let (user_id, place) = (user.id, (user.timezone.clone(), user.department_id));
+    let request = PageRequest {
+        user_id: user.id,
+        place: (user.timezone.clone(), user.department_id),
+        now: app.clock.now_naive(),
+        page_number,
+    };
     for _ in 0..2 {
-        let (live, crowd, place) = (
+        let (live, crowd, request) = (
             app.live_posts.clone(),
             app.crowd_memo.clone(),
-            place.clone(),
+            request.clone(),
         );
         let page = app
             .db
@@ -292,17 +296,7 @@ pub async fn load(app: &App, user: &User, page_number: i64) -> Result<Loaded> {
                 let Some(hub) = live.kept_as_of(counters.queue) else {
                     return Ok(None);
                 };
-                page_of(
-                    conn,
-                    hub,
-                    &crowd,
-                    counters,
-                    user_id,
-                    place,
-                    now,
-                    page_number,
-                )
-                .map(Some)
+                page_of(conn, hub, &crowd, counters, request).map(Some)
             })
             .await?;
         if let Some(page) = page {
@@ -318,32 +312,35 @@ pub async fn load(app: &App, user: &User, page_number: i64) -> Result<Loaded> {
         .run(move |conn| {
             let counters = store::queue::counters(conn)?;
             let hub = live.as_of(conn, counters.queue)?;
-            page_of(
-                conn,
-                hub,
-                &crowd,
-                counters,
-                user_id,
-                place,
-                now,
-                page_number,
-            )
+            page_of(conn, hub, &crowd, counters, request)
         })
         .await?)
 }
 
+/// Whose page, which one, and when.
+#[derive(Clone)]
+struct PageRequest {
+    user_id: i64,
+    /// The person's time zone and department.
+    place: (Option<String>, Option<i64>),
+    now: NaiveDateTime,
+    page_number: i64,
+}
+
 /// One page of the queue from the hub as of `counters`.
-#[allow(clippy::too_many_arguments)]
 fn page_of(
     conn: &mut DbConnection,
     hub: Arc<Hub>,
     crowd: &store::shares::CrowdMemo,
     counters: store::queue::Counters,
-    user_id: i64,
-    place: (Option<String>, Option<i64>),
-    now: NaiveDateTime,
-    page_number: i64,
+    request: PageRequest,
 ) -> std::result::Result<Loaded, StoreError> {
+    let PageRequest {
+        user_id,
+        place,
+        now,
+        page_number,
+    } = request;
     // One read of the person's shares gives both what the queue leaves out
     // and what their caps count.
     let (marks, share_times) =

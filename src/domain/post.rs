@@ -39,16 +39,17 @@ impl PostStatus {
         }
     }
 
+    /// Every status, in the order a post moves through them.
+    pub const ALL: [PostStatus; 5] = [
+        PostStatus::Draft,
+        PostStatus::Scheduled,
+        PostStatus::Published,
+        PostStatus::Expired,
+        PostStatus::Withdrawn,
+    ];
+
     pub fn parse(s: &str) -> Option<PostStatus> {
-        [
-            PostStatus::Draft,
-            PostStatus::Scheduled,
-            PostStatus::Published,
-            PostStatus::Expired,
-            PostStatus::Withdrawn,
-        ]
-        .into_iter()
-        .find(|st| st.as_str() == s)
+        PostStatus::ALL.into_iter().find(|st| st.as_str() == s)
     }
 
     /// Drafts and scheduled posts may still be edited; what employees have

@@ -241,16 +241,10 @@ pub async fn list(
             })
             .collect(),
         filter: status.map(|s| s.as_str().to_string()).unwrap_or_default(),
-        tabs: [
-            PostStatus::Draft,
-            PostStatus::Scheduled,
-            PostStatus::Published,
-            PostStatus::Expired,
-            PostStatus::Withdrawn,
-        ]
-        .into_iter()
-        .map(|s| (s.as_str(), Some(s) == status))
-        .collect(),
+        tabs: PostStatus::ALL
+            .into_iter()
+            .map(|s| (s.as_str(), Some(s) == status))
+            .collect(),
     })
 }
 
