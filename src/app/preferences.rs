@@ -35,7 +35,7 @@ pub async fn current(app: &App, user: UserId) -> Result<Current> {
             Ok::<_, StoreError>(Current {
                 enabled: settings.enabled_platforms(),
                 org_timezone: settings.timezone_name().to_string(),
-                policies: store::shares::policies(conn)?,
+                policies: store::org::share_policies(conn)?,
                 personal: store::shares::personal(conn, user_id)?,
                 preferences: store::users::preferences(conn, user_id)?,
                 digest: store::users::digest_settings(conn, user_id)?,

@@ -14,9 +14,6 @@ use super::{DbConnection, StoreError, StoreResult, consent, is_unique_violation,
 use crate::db::schema::{dismissals, shares, user_caps, users, withdrawal_notices_read};
 use crate::domain::consent::Purpose;
 
-/// The per-platform share policies are organisation settings, kept in
-/// `store::org`; these names stay for the queue's callers.
-pub use super::org::{set_share_policy as set_policy, share_policies as policies};
 use crate::domain::platforms::Platform;
 use crate::domain::share_caps::{CapPolicy, ShareCaps, WEEK, next_allowed};
 
@@ -324,7 +321,7 @@ pub fn record(
         if already > 0 {
             return Ok(ShareOutcome::AlreadyShared);
         }
-        let policies = policies(conn)?;
+        let policies = super::org::share_policies(conn)?;
         let caps = effective_caps(conn, &policies, user_id)?[&platform];
         let recent = recent(conn, user_id, now)?
             .remove(&platform)
