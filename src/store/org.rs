@@ -114,6 +114,26 @@ pub struct SettingsChange {
     pub privacy_contact: String,
 }
 
+impl OrgSettings {
+    /// These settings as a change that keeps every one of them, to edit
+    /// one field and save.
+    pub fn as_change(&self) -> SettingsChange {
+        SettingsChange {
+            org_name: self.org_name.clone(),
+            timezone: self.timezone.clone(),
+            disclosure_template: self.disclosure_template.clone(),
+            disclosure_required: self.disclosure_required,
+            crowd_threshold: self.crowd_threshold,
+            crowd_cap_per_hour: self.crowd_cap_per_hour,
+            k_anonymity: self.k(),
+            enabled_platforms: self.enabled_platforms(),
+            consent_language: self.consent_language.clone(),
+            jurisdiction: self.jurisdiction.clone(),
+            privacy_contact: self.privacy_contact.clone(),
+        }
+    }
+}
+
 pub fn update_settings(
     conn: &mut DbConnection,
     change: &SettingsChange,

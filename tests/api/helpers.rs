@@ -257,6 +257,21 @@ impl TestApp {
         }
     }
 
+    /// Changes the organisation's settings through the store, as the
+    /// settings page saves them, keeping every field `edit` leaves alone.
+    pub async fn change_settings(
+        &self,
+        edit: impl FnOnce(&mut store::org::SettingsChange) + Send + 'static,
+    ) {
+        let now = self.clock.now_naive();
+        self.db(move |conn| {
+            let mut change = store::org::settings(conn)?.as_change();
+            edit(&mut change);
+            store::org::update_settings(conn, &change, now)
+        })
+        .await
+    }
+
     /// Logs in with a fresh client and returns it.
     pub async fn login_client(&self, email: &str) -> reqwest::Client {
         let client = new_client();

@@ -111,11 +111,7 @@ backend_test!(
 backend_test!(
     async fn the_preview_shows_caption_disclosure_link_and_share_url(app) {
         comms(&mut app).await;
-        app.db(|conn| {
-            diesel::sql_query("UPDATE org_settings SET org_name = 'Acme'").execute(conn)?;
-            Ok(())
-        })
-        .await;
+        app.change_settings(|change| change.org_name = "Acme".into()).await;
         let response = app
             .post_form("/hub/posts/new", &post_fields("Report", &[("caption_x_1", "Read our report & share #news"), ("action", "preview")]))
             .await;

@@ -20,17 +20,14 @@ async fn organisation(app: &TestApp, platforms: &[Platform]) {
         .create_user("hub@example.com", "Hub", "comms,admin")
         .await;
     assert_eq!(hub, 1, "posts below are written by the first user");
-    let slugs = platforms
-        .iter()
-        .map(|p| p.slug())
-        .collect::<Vec<_>>()
-        .join(",");
+    let platforms = platforms.to_vec();
+    app.change_settings(move |change| {
+        change.org_name = "Acme".into();
+        change.enabled_platforms = platforms;
+    })
+    .await;
     let now = app.clock.now_naive();
     app.db(move |conn| {
-        diesel::sql_query(format!(
-            "UPDATE org_settings SET org_name = 'Acme', enabled_platforms = '{slugs}'"
-        ))
-        .execute(conn)?;
         store::policy::publish(conn, "# Policy\n\nShare what you like.", false, 1, now)?;
         for p in Platform::ALL {
             posts::set_caps(
@@ -586,14 +583,8 @@ backend_test!(
 /// employees who said yes to X, logged in.
 async fn crowd_of(app: &TestApp, people: usize) -> (i64, Vec<reqwest::Client>) {
     organisation(app, &[Platform::X]).await;
-    app.db(|conn| {
-        Ok(
-            diesel::sql_query("UPDATE org_settings SET crowd_threshold = 2")
-                .execute(conn)
-                .map(|_| ())?,
-        )
-    })
-    .await;
+    app.change_settings(|change| change.crowd_threshold = 2)
+        .await;
     let post = publish(app, PostSpec::default()).await;
     let mut clients = Vec::new();
     for n in 0..people {
@@ -646,7 +637,7 @@ backend_test!(
         })
         .await;
         assert!(hinted(app.get_with(&clients[3], "/queue").await.text().await.unwrap()), "a new share makes two again");
-        app.db(|conn| Ok(diesel::sql_query("UPDATE org_settings SET crowd_threshold = 3").execute(conn).map(|_| ())?)).await;
+        app.change_settings(|change| change.crowd_threshold = 3).await;
         assert!(!hinted(app.get_with(&clients[3], "/queue").await.text().await.unwrap()), "a higher threshold applies at once");
     }
 );
@@ -654,7 +645,7 @@ backend_test!(
 backend_test!(
     async fn an_hourly_cap_per_post_spreads_identical_posts_out(app) {
         organisation(&app, &[Platform::X]).await;
-        app.db(|conn| Ok(diesel::sql_query("UPDATE org_settings SET crowd_cap_per_hour = 1").execute(conn).map(|_| ())?)).await;
+        app.change_settings(|change| change.crowd_cap_per_hour = 1).await;
         let post = publish(&app, PostSpec::default()).await;
         let mut clients = Vec::new();
         for n in 0..2 {
