@@ -102,7 +102,8 @@ type Answer = Result<
     RunError<StoreError>,
 >;
 
-/// What the relay's answer means for the row; written in batches.
+/// What becomes of a claimed row: the relay's answer, or what rendering
+/// found; written in batches.
 enum Settle {
     Sent {
         id: i64,
@@ -122,6 +123,11 @@ enum Settle {
     Fail {
         id: i64,
         message: String,
+    },
+    /// Nothing to send any more (found while rendering), and why.
+    Cancel {
+        id: i64,
+        reason: &'static str,
     },
 }
 
@@ -315,14 +321,6 @@ pub async fn deliver_all_due(
     }
 }
 
-/// A claimed row settled while preparing, not sent.
-enum Settled {
-    /// The address is suppressed after a permanent failure.
-    Suppressed(i64),
-    /// Nothing to send any more, and why.
-    Cancelled(i64, &'static str),
-}
-
 /// Renders a chunk of claimed rows, then stores what was rendered and
 /// settles the rows not to send (a suppressed address fails, a row past
 /// its period is cancelled) in one short write transaction.
@@ -349,13 +347,16 @@ async fn prepare(
             let mut tokens = Vec::new();
             for row in chunk {
                 if suppressed.contains(&row.recipient) {
-                    settled.push(Settled::Suppressed(row.id));
+                    settled.push(Settle::Fail {
+                        id: row.id,
+                        message: "the address is suppressed after a permanent failure".into(),
+                    });
                     prepared.push(Prepared::Settled(Outcome::Failed));
                     continue;
                 }
                 match compose(&reads, &row, &base_url, now)? {
                     Composition::Cancel(reason) => {
-                        settled.push(Settled::Cancelled(row.id, reason));
+                        settled.push(Settle::Cancel { id: row.id, reason });
                         prepared.push(Prepared::Settled(Outcome::Cancelled));
                     }
                     Composition::Send(composed) => {
@@ -369,16 +370,7 @@ async fn prepare(
         .await?;
     db.write(move |conn| {
         crate::db::write_transaction(conn, |conn| {
-            for settle in &settled {
-                match *settle {
-                    Settled::Suppressed(id) => outbox::mark_failed(
-                        conn,
-                        id,
-                        "the address is suppressed after a permanent failure",
-                    )?,
-                    Settled::Cancelled(id, reason) => outbox::cancel(conn, id, reason)?,
-                }
-            }
+            write_settles(conn, &settled)?;
             let rendered: Vec<outbox::Rendered<'_>> = prepared
                 .iter()
                 .filter_map(|p| match p {
@@ -478,36 +470,42 @@ fn settle_all(conn: &mut DbConnection, settles: &[Settle]) -> Result<(), StoreEr
     crate::db::write_transaction(conn, |conn| {
         // Each slot waits for this commit before its next email.
         outbox::commit_without_waiting_for_disk(conn)?;
-        let sent: Vec<(i64, NaiveDateTime)> = settles
-            .iter()
-            .filter_map(|settle| match settle {
-                Settle::Sent { id, at } => Some((*id, *at)),
-                _ => None,
-            })
-            .collect();
-        outbox::mark_sent(conn, &sent)?;
-        for settle in settles {
-            match settle {
-                Settle::Sent { .. } => {}
-                Settle::Retry {
-                    id,
-                    message,
-                    next_at,
-                } => outbox::mark_retry(conn, *id, message, *next_at)?,
-                Settle::Suppress {
-                    id,
-                    recipient,
-                    message,
-                    at,
-                } => {
-                    outbox::suppress(conn, recipient, message, *at)?;
-                    outbox::mark_failed(conn, *id, message)?
-                }
-                Settle::Fail { id, message } => outbox::mark_failed(conn, *id, message)?,
-            }
-        }
-        Ok(())
+        write_settles(conn, settles)
     })
+}
+
+/// Writes what became of each row, inside the caller's transaction.
+fn write_settles(conn: &mut DbConnection, settles: &[Settle]) -> Result<(), StoreError> {
+    let sent: Vec<(i64, NaiveDateTime)> = settles
+        .iter()
+        .filter_map(|settle| match settle {
+            Settle::Sent { id, at } => Some((*id, *at)),
+            _ => None,
+        })
+        .collect();
+    outbox::mark_sent(conn, &sent)?;
+    for settle in settles {
+        match settle {
+            Settle::Sent { .. } => {}
+            Settle::Retry {
+                id,
+                message,
+                next_at,
+            } => outbox::mark_retry(conn, *id, message, *next_at)?,
+            Settle::Suppress {
+                id,
+                recipient,
+                message,
+                at,
+            } => {
+                outbox::suppress(conn, recipient, message, *at)?;
+                outbox::mark_failed(conn, *id, message)?
+            }
+            Settle::Fail { id, message } => outbox::mark_failed(conn, *id, message)?,
+            Settle::Cancel { id, reason } => outbox::cancel(conn, *id, reason)?,
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
