@@ -446,8 +446,6 @@ pub fn build(
     }
 }
 
-#[cfg(test)]
-mod attacks;
 mod counting;
 #[cfg(test)]
 mod reference;

@@ -25,6 +25,7 @@ mod outage;
 mod properties;
 mod query_counts;
 mod queue;
+mod report_attacks;
 mod reports;
 mod security;
 mod smtp_server;

@@ -1,8 +1,8 @@
 //! Reports: aggregates only, every figure through the disclosure-control
 //! path (shifted by its cell key, small groups suppressed), the same figure
 //! the same on the page, in CSV and in the API, and no route that ties a
-//! person to what they did. The statistical attack suite on the same
-//! builder is in src/domain/reports/attacks.rs.
+//! person to what they did. The statistical attack suite, on the builder
+//! and through the database, is in report_attacks.rs.
 
 use chorus::domain::api_access::{Scope, TokenKind};
 use chorus::domain::consent::{Choice, Purpose};
