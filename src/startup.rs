@@ -362,6 +362,7 @@ impl Application {
                 .app_data(web::PayloadConfig::default().limit(session::MULTIPART_LIMIT))
                 .configure(configure)
                 .default_service(web::to(not_found))
+                .wrap(from_fn(crate::web::page::keep_navigation_on_error_pages))
                 .wrap(from_fn(session::session_layer))
                 .wrap(from_fn(headers::security_headers))
                 .wrap(actix_web::middleware::Compress::default())

@@ -6,6 +6,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
+use super::layout::PageContext;
 use crate::db::RunError;
 use crate::store::StoreError;
 
@@ -136,6 +137,7 @@ impl From<askama::Error> for AppError {
 #[derive(Template)]
 #[template(path = "errors/error.html")]
 struct ErrorPage<'a> {
+    page: &'a PageContext,
     status: u16,
     title: &'a str,
     message: &'a str,
@@ -156,12 +158,24 @@ impl ResponseError for AppError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
-        if status.is_server_error() {
+        self.log();
+        self.page_response(&PageContext::anonymous())
+    }
+}
+
+impl AppError {
+    /// The cause goes to the log (server errors as errors), never to the page.
+    fn log(&self) {
+        if self.status_code().is_server_error() {
             tracing::error!(error = %self, "request failed");
         } else {
             tracing::debug!(error = %self, "request refused");
         }
+    }
+
+    /// The error page in the site's layout, with the navigation of `page`.
+    pub fn page_response(&self, page: &PageContext) -> HttpResponse {
+        let status = self.status_code();
         let (title, message, link): (&str, String, Option<(&str, &str)>) = match &self.kind {
             ErrorKind::BadRequest(message) => ("Bad request", message.clone(), None),
             ErrorKind::Forbidden => (
@@ -211,6 +225,7 @@ impl ResponseError for AppError {
             ),
         };
         let page = ErrorPage {
+            page,
             status: status.as_u16(),
             title,
             message: &message,

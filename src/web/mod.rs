@@ -11,6 +11,7 @@ pub mod headers;
 pub mod health;
 pub mod home;
 pub mod hub;
+pub mod layout;
 pub mod markup;
 pub mod me;
 pub mod metrics;
@@ -24,7 +25,7 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, header};
 use actix_web::middleware::{Next, from_fn};
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, Route, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, Route, web};
 
 use crate::domain::roles::Role;
 use auth::session::Visitor;
@@ -527,10 +528,10 @@ async fn authorize(
 }
 
 /// Unknown routes: a page, or under /api/ the API's JSON error.
-pub async fn not_found(req: HttpRequest) -> HttpResponse {
+pub async fn not_found(req: HttpRequest) -> actix_web::Result<HttpResponse> {
     if api::is_api_path(req.path()) {
-        api::ApiError::not_found().error_response()
+        Err(api::ApiError::not_found().into())
     } else {
-        AppError::not_found().error_response()
+        Err(AppError::not_found().into())
     }
 }

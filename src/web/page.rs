@@ -1,26 +1,18 @@
 //! What every page needs from the layout: the person (for the navigation)
 //! and the CSRF token (for the logout form and any other form).
 
-use actix_web::HttpResponse;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpResponse};
 use askama::Template;
 
 use super::auth::session::{SignedIn, Visitor};
 use super::error::AppError;
+pub use super::layout::{NavUser, PageContext};
 use super::markup::CsrfToken;
 use crate::store::users::User;
-
-pub struct NavUser {
-    pub name: String,
-    pub is_employee: bool,
-    pub is_comms: bool,
-    pub is_admin: bool,
-}
-
-pub struct PageContext {
-    pub user: Option<NavUser>,
-    pub csrf_token: CsrfToken,
-}
 
 fn nav_user(user: &User) -> NavUser {
     NavUser {
@@ -36,6 +28,7 @@ impl From<&Visitor> for PageContext {
         PageContext {
             user: visitor.user().map(nav_user),
             csrf_token: CsrfToken::new(&visitor.csrf_token),
+            path: visitor.path.clone(),
         }
     }
 }
@@ -45,6 +38,7 @@ impl From<&SignedIn> for PageContext {
         PageContext {
             user: Some(nav_user(&signed_in.user)),
             csrf_token: CsrfToken::new(&signed_in.csrf_token),
+            path: signed_in.path.clone(),
         }
     }
 }
@@ -128,4 +122,27 @@ impl<'de> serde::Deserialize<'de> for FirstValue {
 /// For `#[serde(deserialize_with)]`: a [`FirstValue`] as a plain string.
 pub fn first_value<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
     serde::Deserialize::deserialize(deserializer).map(|FirstValue(value)| value)
+}
+
+/// Error pages keep the navigation: an error answered to someone signed
+/// in is shown in the layout with their links (an error renders itself
+/// without knowing who asked).
+pub async fn keep_navigation_on_error_pages(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let response = next.call(req).await?;
+    let page = response
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<AppError>())
+        .and_then(|error| {
+            let extensions = response.request().extensions();
+            let visitor = extensions.get::<Visitor>().filter(|v| v.user.is_some())?;
+            Some(error.page_response(&PageContext::from(visitor)))
+        });
+    Ok(match page {
+        Some(page) => response.into_response(page).map_into_right_body(),
+        None => response.map_into_left_body(),
+    })
 }

@@ -351,13 +351,34 @@ impl Browser {
             .unwrap_or_else(|e| panic!("no field labelled {label:?}: {e}"))
     }
 
+    /// Clicks the first of the elements `xpath` finds that is shown (the
+    /// navigation is in the page twice: in the header and in the phone menu;
+    /// on a phone the menu is opened first).
     async fn click(&self, what: &str, xpath: &str) {
-        self.find(Locator::XPath(xpath))
+        let found = self
+            .find_all(Locator::XPath(xpath))
             .await
-            .unwrap_or_else(|e| panic!("no {what} on the page: {e}"))
-            .click()
+            .unwrap_or_else(|e| panic!("no {what} on the page: {e}"));
+        for element in &found {
+            if element.is_displayed().await.unwrap_or(false) {
+                return element
+                    .click()
+                    .await
+                    .unwrap_or_else(|e| panic!("clicking {what} fails: {e}"));
+            }
+        }
+        if let Ok(menu) = self
+            .find(Locator::Css("details.menu:not([open]) > summary"))
             .await
-            .unwrap_or_else(|e| panic!("clicking {what} fails: {e}"));
+            && menu.is_displayed().await.unwrap_or(false)
+        {
+            menu.click().await.expect("the phone menu opens");
+            return Box::pin(self.click(what, xpath)).await;
+        }
+        panic!(
+            "no {what} is shown on the page ({} found hidden)",
+            found.len()
+        );
     }
 
     async fn click_button(&self, text: &str) {
@@ -460,6 +481,72 @@ async fn an_admin_logs_in_opens_people_and_logs_out() {
     browser.expect_heading("Log in").await;
     assert_eq!(browser.path().await, "/login");
 
+    browser.close().await;
+}
+
+#[actix_web::test]
+#[cfg_attr(
+    not(chorus_browser_tests),
+    ignore = "browser test skipped: set CHORUS_TEST_BROWSER=1 (needs chromium and chromium-driver)"
+)]
+async fn on_a_phone_the_menu_opens_without_scripts_and_marks_the_page_you_are_on() {
+    let app = spawn_app(Backend::Sqlite).await;
+    app.create_user("grace@example.com", "Grace Hopper", "employee")
+        .await;
+    let phone = Look {
+        dark: false,
+        width: 375,
+    };
+    let browser = Browser::start_with(Scripts::Off, phone).await;
+    browser.log_in(&app, "grace@example.com", PASSWORD).await;
+    browser.expect_heading("Welcome, Grace Hopper").await;
+    let choices = "//details//nav[@aria-label='Main']//a[normalize-space()='Sharing choices']";
+    let header = "//div[@class='header-items']//a[normalize-space()='Sharing choices']";
+    let wide = browser
+        .find(Locator::XPath(header))
+        .await
+        .expect("the header's links");
+    assert!(
+        !wide.is_displayed().await.expect("visibility"),
+        "on a phone the header does not hold the links"
+    );
+    let link = browser
+        .find(Locator::XPath(choices))
+        .await
+        .expect("the navigation is on the page");
+    assert!(
+        !link.is_displayed().await.expect("visibility"),
+        "on a phone the links wait behind the menu button"
+    );
+    let menu = browser
+        .find(Locator::XPath("//summary[normalize-space()='Menu']"))
+        .await
+        .expect("a Menu button");
+    let (_, _, width, height) = menu.rectangle().await.expect("the button's size");
+    assert!(
+        width >= 44.0 && height >= 44.0,
+        "the Menu button is a 44 px tap target: {width}×{height}"
+    );
+    menu.click().await.expect("the menu opens without scripts");
+    let link = browser.find(Locator::XPath(choices)).await.expect("link");
+    assert!(
+        link.is_displayed().await.expect("visibility"),
+        "the menu shows its links"
+    );
+    let (_, _, _, height) = link.rectangle().await.expect("the link's size");
+    assert!(height >= 44.0, "each link is a 44 px tap target: {height}");
+    link.click().await.expect("the link opens");
+    browser.expect_heading("Your sharing choices").await;
+    let current = browser
+        .find(Locator::XPath(
+            "//nav[@aria-label='Main']//a[@aria-current='page']",
+        ))
+        .await
+        .expect("the page you are on is marked");
+    assert_eq!(
+        current.attr("href").await.expect("href").as_deref(),
+        Some("/me/consent")
+    );
     browser.close().await;
 }
 

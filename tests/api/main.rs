@@ -20,6 +20,7 @@ mod hostile;
 mod hub;
 mod metrics;
 mod migrations;
+mod navigation;
 mod operations;
 mod outage;
 mod properties;

@@ -33,6 +33,8 @@ pub struct Visitor {
     /// Hash of the session id, when logged in.
     pub session_hash: Option<String>,
     pub csrf_token: String,
+    /// The path asked for, for the navigation's "you are here".
+    pub path: String,
 }
 
 impl Visitor {
@@ -232,6 +234,7 @@ async fn prepare(req: &mut ServiceRequest, state: &AppState) -> Result<Prepared,
             session_hash: live.as_ref().map(|(_, hash, _)| hash.clone()),
             user: live.map(|(user, _, _)| user),
             csrf_token,
+            path: req.path().to_string(),
         },
         new_presession,
         dead_session_cookie,
@@ -355,6 +358,7 @@ pub struct SignedIn {
     pub user: User,
     pub session_hash: String,
     pub csrf_token: String,
+    pub path: String,
 }
 
 impl SignedIn {
@@ -374,10 +378,12 @@ impl FromRequest for SignedIn {
                 user: Some(user),
                 session_hash: Some(session_hash),
                 csrf_token,
+                path,
             }) => Ok(SignedIn {
                 user,
                 session_hash,
                 csrf_token,
+                path,
             }),
             _ => Err(AppError::forbidden()),
         })

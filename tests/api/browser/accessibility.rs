@@ -613,7 +613,7 @@ async fn every_page_without_an_account_passes_wcag_aa_on_desktop_and_dark_phone(
             )
             .await
             .expect("sending the form");
-        wait_for(browser, "main.error-page").await;
+        wait_for(browser, "main .error-page").await;
         audit.check("403 page").await;
     })
     .await;
