@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 
 use chorus::demo::{DEMO_PASSWORD, DemoSize};
 use chorus::domain::consent::{Choice, Purpose};
+use chorus::domain::login_throttle::Bucket;
 use chorus::domain::platforms::Platform;
 use chorus::domain::share_caps::ShareCaps;
 use chorus::store;
@@ -162,6 +163,8 @@ struct Audit<'a> {
     browser: &'a Browser,
     app: &'a TestApp,
     look: Look,
+    /// Whose walk this is, for the screenshots' names.
+    role: &'static str,
     axe: String,
     /// Route patterns (or page states) audited so far.
     visited: BTreeSet<String>,
@@ -224,11 +227,12 @@ axe.run(document, { runOnly: { type: 'tag', values: arguments[0] }, resultTypes:
 "#;
 
 impl<'a> Audit<'a> {
-    fn new(browser: &'a Browser, app: &'a TestApp, look: Look) -> Audit<'a> {
+    fn new(browser: &'a Browser, app: &'a TestApp, look: Look, role: &'static str) -> Audit<'a> {
         Audit {
             browser,
             app,
             look,
+            role,
             axe: axe_source(),
             visited: BTreeSet::new(),
             problems: Vec::new(),
@@ -256,6 +260,9 @@ impl<'a> Audit<'a> {
             .unwrap_or_default();
         let place = format!("{what} ({url}, {})", self.describe());
         self.visited.insert(what.to_string());
+        if std::env::var_os("CHORUS_SCREENSHOTS").is_some() {
+            self.save_screenshot(what).await;
+        }
         let measured = self
             .browser
             .execute(MEASURE, vec![])
@@ -313,6 +320,26 @@ impl<'a> Audit<'a> {
             self.problems
                 .push(format!("{place}: {}", violation.as_str().unwrap_or("?")));
         }
+    }
+
+    /// Saves what the window shows as
+    /// target/screenshots/{role}-{page}-{width}-{scheme}.png.
+    async fn save_screenshot(&self, what: &str) {
+        let png = self.browser.screenshot().await.expect("a screenshot");
+        let page: String = what
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let scheme = if self.look.dark { "dark" } else { "light" };
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&dir).expect("target/screenshots");
+        let name = format!(
+            "{}-{}-{}-{scheme}.png",
+            self.role,
+            page.trim_matches('_'),
+            self.look.width
+        );
+        std::fs::write(dir.join(name), png).expect("the screenshot is saved");
     }
 
     fn describe(&self) -> String {
@@ -484,6 +511,18 @@ async fn organisation(app: &TestApp) -> Organisation {
 /// Both looks, one browser each, the same walk.
 const LOOKS: [Look; 2] = [Look::DESKTOP, Look::DARK_PHONE];
 
+/// With CHORUS_SCREENSHOTS set, the walks also save a screenshot of every
+/// page in four more looks: 1280 and 375 px, light and dark.
+fn looks() -> Vec<Look> {
+    let mut looks = LOOKS.to_vec();
+    if std::env::var_os("CHORUS_SCREENSHOTS").is_some() {
+        for (width, dark) in [(1280, true), (375, false), (375, true)] {
+            looks.push(Look { dark, width });
+        }
+    }
+    looks
+}
+
 async fn signed_in_pages(audit: &mut Audit<'_>, org: &Organisation, welcome: &str) {
     audit.visit("/", "/", welcome).await;
     audit.visit("/me/data", "/me/data", "Your data").await;
@@ -517,10 +556,23 @@ async fn signed_in_pages(audit: &mut Audit<'_>, org: &Organisation, welcome: &st
 
 /// Runs `walk` once per look, each time in a browser of its own, then fails
 /// with every problem found, or if one of `pages` was not audited.
-async fn in_each_look(app: &TestApp, pages: &[&[&str]], walk: impl AsyncFn(&mut Audit<'_>)) {
-    for look in LOOKS {
+async fn in_each_look(
+    app: &TestApp,
+    role: &'static str,
+    pages: &[&[&str]],
+    walk: impl AsyncFn(&mut Audit<'_>),
+) {
+    for look in looks() {
+        // Each look asks for a password link once; the screenshots' extra
+        // looks would otherwise meet the requests' throttle.
+        app.db(|conn| {
+            let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
+            store::login_throttle::clear(conn, &Bucket::ResetAddress(loopback))?;
+            store::login_throttle::clear(conn, &Bucket::ResetAccount(GRACE.into()))
+        })
+        .await;
         let browser = Browser::start_with(Scripts::On, look).await;
-        let mut audit = Audit::new(&browser, app, look);
+        let mut audit = Audit::new(&browser, app, look, role);
         walk(&mut audit).await;
         audit.finish(pages);
         browser.close().await;
@@ -560,7 +612,7 @@ async fn every_page_without_an_account_passes_wcag_aa_on_desktop_and_dark_phone(
         .clone()
         .expect("a fresh Chorus prints a setup link");
     let org = organisation(&app).await;
-    in_each_look(&app, &[ANONYMOUS_PAGES], async |audit| {
+    in_each_look(&app, "visitor", &[ANONYMOUS_PAGES], async |audit| {
         let browser = audit.browser;
         audit.visit("/login", "/login", "Log in").await;
         browser
@@ -630,7 +682,7 @@ async fn every_employee_page_passes_wcag_aa_on_desktop_and_dark_phone() {
     app.create_user_in("new@example.com", "Nora New", "employee", None)
         .await;
     let pages: &[&[&str]] = &[EMPLOYEE_PAGES, SIGNED_IN_PAGES];
-    in_each_look(&app, pages, async |audit| {
+    in_each_look(&app, "employee", pages, async |audit| {
         let browser = audit.browser;
         // Someone who has not said yes to anything: the empty queue.
         log_in(audit, "new@example.com", PASSWORD, "Nora New").await;
@@ -695,7 +747,7 @@ async fn every_comms_page_passes_wcag_aa_on_desktop_and_dark_phone() {
     let app = spawn_app(Backend::Sqlite).await;
     let org = organisation(&app).await;
     let pages: &[&[&str]] = &[COMMS_PAGES, SIGNED_IN_PAGES];
-    in_each_look(&app, pages, async |audit| {
+    in_each_look(&app, "comms", pages, async |audit| {
         let browser = audit.browser;
         log_in(audit, "comms@demo.example", DEMO_PASSWORD, "Casey Comms").await;
         audit.visit("/hub/posts", "/hub/posts", "Posts").await;
@@ -747,7 +799,7 @@ async fn every_admin_page_passes_wcag_aa_on_desktop_and_dark_phone() {
     let app = spawn_app(Backend::Sqlite).await;
     let org = organisation(&app).await;
     let pages: &[&[&str]] = &[ADMIN_PAGES, SIGNED_IN_PAGES];
-    in_each_look(&app, pages, async |audit| {
+    in_each_look(&app, "admin", pages, async |audit| {
         let browser = audit.browser;
         log_in(audit, "admin@demo.example", DEMO_PASSWORD, "Alex Admin").await;
         audit
