@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod consent;
 pub mod hub;
+pub mod people;
 pub mod policy;
 pub mod preferences;
 pub mod queue;
