@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod consent;
 pub mod hub;
+pub mod my_data;
 pub mod people;
 pub mod policy;
 pub mod preferences;
