@@ -9,6 +9,7 @@
 //! [`Error`]; it knows nothing of HTTP, forms or templates.
 
 pub mod accounts;
+pub mod api_tokens;
 pub mod consent;
 pub mod hub;
 pub mod my_data;
