@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod api_tokens;
 pub mod consent;
+pub mod email;
 pub mod hub;
 pub mod my_data;
 pub mod people;
