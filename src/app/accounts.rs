@@ -1,14 +1,17 @@
-//! Accounts: logging in with a password (within the login throttle) and
-//! with the organisation's OpenID Connect provider (finding, linking or
-//! creating the person it vouches for), and hashing passwords.
+//! Accounts: first-run setup, logging in with a password (within the
+//! login throttle) and with the organisation's OpenID Connect provider
+//! (finding, linking or creating the person it vouches for), and hashing
+//! passwords.
 
 use std::net::IpAddr;
 
 use super::{App, Error, Result};
 use crate::credentials::{self, Verified};
 use crate::domain::email::EmailAddress;
+use crate::domain::ids::UserId;
 use crate::domain::login_throttle::Bucket;
 use crate::domain::password_policy::{self, PasswordContext};
+use crate::domain::people::FirstRun;
 use crate::sso::SsoError;
 use crate::store::sso::{SignIn, VouchedFor};
 use crate::store::users::User;
@@ -433,4 +436,47 @@ pub async fn request_password_reset(app: &App, email: EmailAddress, ip: IpAddr) 
         })
         .await?;
     Ok(())
+}
+
+/// Whether a first-run setup link still works: known, unused, unexpired,
+/// and no active admin yet.
+pub async fn setup_link_is_valid(app: &App, token: &str) -> Result<bool> {
+    let hash = credentials::token_hash(token);
+    let now = app.clock.now_naive();
+    Ok(app
+        .db
+        .run(move |conn| {
+            let valid = store::tokens::find_valid(conn, store::tokens::Purpose::Setup, &hash, now)?
+                .is_some();
+            Ok::<_, StoreError>(valid && !store::users::any_active_admin(conn)?)
+        })
+        .await?)
+}
+
+/// Names the organisation and creates its first admin (admin and
+/// employee) with their password, from a setup link; every setup link
+/// stops working. None when the link or the moment has passed (another
+/// setup won the race).
+pub async fn complete_setup(app: &App, token: &str, first: FirstRun) -> Result<Option<UserId>> {
+    let password_hash = hash_password(first.password).await?;
+    let token_hash = credentials::token_hash(token);
+    let now = app.clock.now_naive();
+    let first = store::accounts::FirstAdmin {
+        org_name: first.org_name,
+        admin: store::users::NewUser {
+            email: first.email,
+            name: first.name,
+            roles: store::accounts::first_admin_roles(),
+            department: None,
+        },
+        password_hash,
+    };
+    let created = app
+        .db
+        .run(move |conn| store::accounts::complete_setup(conn, &token_hash, first, now))
+        .await?;
+    if created.is_some() {
+        tracing::info!("first admin account created; setup links retired");
+    }
+    Ok(created.map(UserId::new))
 }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use super::email::EmailAddress;
 use super::names::{DepartmentName, PersonName};
+use super::password_policy::{self, PasswordContext};
 use super::roles::{Role, Roles};
 
 /// What an admin may change of a person: everything but the email.
@@ -83,6 +84,70 @@ impl Invitee {
             (email, details) => Err(PersonProblems {
                 email: email.err(),
                 ..details.err().unwrap_or_default()
+            }),
+        }
+    }
+}
+
+/// The organisation and its first admin, as typed at first-run setup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirstRun {
+    pub org_name: PersonName,
+    pub name: PersonName,
+    pub email: EmailAddress,
+    /// Held to the password policy (`password_policy::check`).
+    pub password: String,
+}
+
+/// Why the setup form was refused, field by field.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SetupProblems {
+    pub org_name: Option<String>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub password: Option<String>,
+}
+
+impl SetupProblems {
+    pub fn any(&self) -> bool {
+        self.org_name.is_some()
+            || self.name.is_some()
+            || self.email.is_some()
+            || self.password.is_some()
+    }
+}
+
+impl FirstRun {
+    /// Every field checked, so each problem shows; the password may not
+    /// be made of the names typed beside it.
+    pub fn parse(
+        org_name: &str,
+        name: &str,
+        email: &str,
+        password: String,
+    ) -> Result<FirstRun, SetupProblems> {
+        let context = PasswordContext {
+            email: email.trim(),
+            name: name.trim(),
+            org_name: org_name.trim(),
+        };
+        let checked = password_policy::check(&password, &context).map_err(|e| e.0);
+        let org_name = PersonName::parse(org_name)
+            .map_err(|_| "Enter your organisation's name (at most 100 characters).".to_string());
+        let name = PersonName::parse(name).map_err(|e| e.0);
+        let email = EmailAddress::parse(email).map_err(|e| e.0);
+        match (org_name, name, email, checked) {
+            (Ok(org_name), Ok(name), Ok(email), Ok(())) => Ok(FirstRun {
+                org_name,
+                name,
+                email,
+                password,
+            }),
+            (org_name, name, email, checked) => Err(SetupProblems {
+                org_name: org_name.err(),
+                name: name.err(),
+                email: email.err(),
+                password: checked.err(),
             }),
         }
     }
@@ -272,5 +337,20 @@ mod tests {
         let ada = ada.unwrap();
         assert_eq!(ada.details.name.as_str(), "Ada L");
         assert_eq!(ada.details.department, None);
+    }
+
+    #[test]
+    fn a_first_admin_is_refused_with_a_problem_for_each_field() {
+        let problems = FirstRun::parse("", "Ada", "ada@", "short".into()).unwrap_err();
+        assert!(problems.org_name.unwrap().contains("organisation"));
+        assert!(problems.email.is_some() && problems.password.is_some());
+        assert!(problems.name.is_none());
+        let typed = FirstRun::parse(
+            " Acme ",
+            "Ada",
+            "ada@example.com",
+            "quilt lantern orbit seventy".into(),
+        );
+        assert_eq!(typed.unwrap().org_name.as_str(), "Acme");
     }
 }
