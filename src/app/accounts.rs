@@ -480,3 +480,69 @@ pub async fn complete_setup(app: &App, token: &str, first: FirstRun) -> Result<O
     }
     Ok(created.map(UserId::new))
 }
+
+/// Whether people may log in with a password now (the admin's setting,
+/// heeded only while single sign-on is configured).
+pub async fn password_login_allowed(app: &App) -> Result<bool> {
+    let sso_configured = app.sso.is_some();
+    if !sso_configured {
+        return Ok(true);
+    }
+    Ok(app
+        .db
+        .run(move |conn| {
+            Ok::<_, StoreError>(store::org::settings(conn)?.password_login_allowed(sso_configured))
+        })
+        .await?)
+}
+
+/// A sign-in with the provider must come back within this time.
+pub const SSO_SIGN_IN_MINUTES: i64 = 10;
+
+/// A sign-in with the provider, started.
+pub struct SsoStarted {
+    /// The provider's page, where the browser goes.
+    pub url: String,
+    /// Names the browser that started the sign-in (kept in a cookie), so
+    /// that an answer carried to another browser finds nothing.
+    pub browser: String,
+}
+
+/// Starts a sign-in with the provider: a fresh state, nonce and PKCE
+/// challenge, kept server-side until the answer takes them, and where to
+/// go after (`next_path`, a path on this site). None when the provider
+/// does not answer; NotFound when single sign-on is not configured.
+pub async fn start_sso(app: &App, next_path: String) -> Result<Option<SsoStarted>> {
+    let sso = app.sso.as_deref().ok_or(Error::NotFound)?;
+    let authorization = match sso.authorize().await {
+        Ok(authorization) => authorization,
+        Err(error) => {
+            tracing::warn!(error = %error, "single sign-on unavailable");
+            return Ok(None);
+        }
+    };
+    let browser = credentials::random_token();
+    let browser_hash = credentials::token_hash(&browser);
+    let state_hash = credentials::token_hash(&authorization.state);
+    let now = app.clock.now_naive();
+    app.db
+        .run(move |conn| {
+            store::sso::begin(
+                conn,
+                &store::sso::NewLogin {
+                    state_hash: &state_hash,
+                    browser_hash: &browser_hash,
+                    nonce: &authorization.nonce,
+                    pkce_verifier: &authorization.pkce_verifier,
+                    next_path: &next_path,
+                    now,
+                    expires_at: now + chrono::Duration::minutes(SSO_SIGN_IN_MINUTES),
+                },
+            )
+        })
+        .await?;
+    Ok(Some(SsoStarted {
+        url: authorization.url,
+        browser,
+    }))
+}
