@@ -13,7 +13,8 @@ use crate::domain::login_throttle::Bucket;
 use crate::domain::password_policy::{self, PasswordContext};
 use crate::domain::people::FirstRun;
 use crate::sso::SsoError;
-use crate::store::sso::{SignIn, VouchedFor};
+use crate::store::audit::Actor;
+use crate::store::sso::{SignIn, SsoPolicy, VouchedFor};
 use crate::store::users::User;
 use crate::store::{self, StoreError};
 
@@ -545,4 +546,39 @@ pub async fn start_sso(app: &App, next_path: String) -> Result<Option<SsoStarted
         url: authorization.url,
         browser,
     }))
+}
+
+/// Sets how people may sign in: whether single sign-on creates accounts,
+/// and whether passwords still work. Nobody may be locked out: passwords
+/// go off only with single sign-on configured, and only by an admin who
+/// has signed in with it. Refused with the reason otherwise.
+pub async fn set_sso_policy(
+    app: &App,
+    policy: SsoPolicy,
+    by: UserId,
+) -> Result<std::result::Result<(), &'static str>> {
+    let linked = app
+        .db
+        .run(move |conn| store::sso::is_linked(conn, by.get()))
+        .await?;
+    match (policy.password_login, app.sso.is_some(), linked) {
+        (true, _, _) | (false, true, true) => {}
+        (false, false, _) => {
+            return Ok(Err(
+                "Password login can only be turned off while single sign-on is configured \
+                 (CHORUS_OIDC_ISSUER_URL).",
+            ));
+        }
+        (false, true, false) => {
+            return Ok(Err(
+                "Sign in with single sign-on once yourself before you turn password login off, \
+                 so that you can still log in afterwards.",
+            ));
+        }
+    }
+    let now = app.clock.now_naive();
+    app.db
+        .run(move |conn| store::sso::set_policy(conn, policy, Actor::Person(by.get()), now))
+        .await?;
+    Ok(Ok(()))
 }
