@@ -237,12 +237,12 @@ pub enum PasswordLogin {
 
 /// Logs a person in with their password, within the login throttle: a
 /// browser that signed in to the account before (`device_nonce` gives its
-/// nonce for an account id) has its own bucket; any other attempt counts
+/// nonce for an account) has its own bucket; any other attempt counts
 /// against the account and the address. A stale hash is renewed.
 pub async fn log_in_with_password(
     app: &App,
     attempt: PasswordAttempt,
-    device_nonce: impl FnOnce(i64) -> Option<String>,
+    device_nonce: impl FnOnce(UserId) -> Option<String>,
 ) -> Result<PasswordLogin> {
     // The account bucket is keyed by what was typed (normalised), existing
     // account or not.
@@ -258,7 +258,7 @@ pub async fn log_in_with_password(
             Err(_) => Ok(None),
         })
         .await?;
-    let throttle = match user.as_ref().and_then(|u| device_nonce(u.id)) {
+    let throttle = match user.as_ref().and_then(|u| device_nonce(UserId::new(u.id))) {
         Some(nonce) => vec![Bucket::Device(nonce)],
         None => vec![Bucket::Account(key), Bucket::Address(attempt.ip)],
     };

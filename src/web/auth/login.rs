@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::{LOGIN_REFUSED, client_ip, safe_next, start_session};
 use crate::app::accounts::{self, PasswordAttempt, PasswordLogin};
+use crate::domain::ids::UserId;
 use crate::web::AppState;
 use crate::web::auth::session::{Visitor, removal_cookie};
 use crate::web::auth::sso::LoginOptions;
@@ -86,7 +87,8 @@ pub async fn login(
         email: form.email,
         password: form.password,
     };
-    let device = |user_id| crate::web::auth::device_cookie::nonce_for(&state, &req, user_id);
+    let device =
+        |user: UserId| crate::web::auth::device_cookie::nonce_for(&state, &req, user.get());
     let user = match accounts::log_in_with_password(&state, attempt, device).await? {
         PasswordLogin::SignedIn(user) => user,
         not_signed_in => return refused.not_signed_in(not_signed_in),
