@@ -10,6 +10,7 @@
 
 pub mod accounts;
 pub mod api_tokens;
+pub mod calendar;
 pub mod consent;
 pub mod email;
 pub mod hub;
