@@ -1,16 +1,20 @@
-//! Accounts: logging in with a password (within the login throttle) and
-//! with the organisation's OpenID Connect provider (finding, linking or
-//! creating the person it vouches for), and hashing passwords.
+//! Accounts: first-run setup, logging in with a password (within the
+//! login throttle) and with the organisation's OpenID Connect provider
+//! (finding, linking or creating the person it vouches for), and hashing
+//! passwords.
 
 use std::net::IpAddr;
 
 use super::{App, Error, Result};
 use crate::credentials::{self, Verified};
 use crate::domain::email::EmailAddress;
+use crate::domain::ids::UserId;
 use crate::domain::login_throttle::Bucket;
 use crate::domain::password_policy::{self, PasswordContext};
+use crate::domain::people::FirstRun;
 use crate::sso::SsoError;
-use crate::store::sso::{SignIn, VouchedFor};
+use crate::store::audit::Actor;
+use crate::store::sso::{SignIn, SsoPolicy, VouchedFor};
 use crate::store::users::User;
 use crate::store::{self, StoreError};
 
@@ -233,12 +237,12 @@ pub enum PasswordLogin {
 
 /// Logs a person in with their password, within the login throttle: a
 /// browser that signed in to the account before (`device_nonce` gives its
-/// nonce for an account id) has its own bucket; any other attempt counts
+/// nonce for an account) has its own bucket; any other attempt counts
 /// against the account and the address. A stale hash is renewed.
 pub async fn log_in_with_password(
     app: &App,
     attempt: PasswordAttempt,
-    device_nonce: impl FnOnce(i64) -> Option<String>,
+    device_nonce: impl FnOnce(UserId) -> Option<String>,
 ) -> Result<PasswordLogin> {
     // The account bucket is keyed by what was typed (normalised), existing
     // account or not.
@@ -254,7 +258,7 @@ pub async fn log_in_with_password(
             Err(_) => Ok(None),
         })
         .await?;
-    let throttle = match user.as_ref().and_then(|u| device_nonce(u.id)) {
+    let throttle = match user.as_ref().and_then(|u| device_nonce(UserId::new(u.id))) {
         Some(nonce) => vec![Bucket::Device(nonce)],
         None => vec![Bucket::Account(key), Bucket::Address(attempt.ip)],
     };
@@ -433,4 +437,148 @@ pub async fn request_password_reset(app: &App, email: EmailAddress, ip: IpAddr) 
         })
         .await?;
     Ok(())
+}
+
+/// Whether a first-run setup link still works: known, unused, unexpired,
+/// and no active admin yet.
+pub async fn setup_link_is_valid(app: &App, token: &str) -> Result<bool> {
+    let hash = credentials::token_hash(token);
+    let now = app.clock.now_naive();
+    Ok(app
+        .db
+        .run(move |conn| {
+            let valid = store::tokens::find_valid(conn, store::tokens::Purpose::Setup, &hash, now)?
+                .is_some();
+            Ok::<_, StoreError>(valid && !store::users::any_active_admin(conn)?)
+        })
+        .await?)
+}
+
+/// Names the organisation and creates its first admin (admin and
+/// employee) with their password, from a setup link; every setup link
+/// stops working. None when the link or the moment has passed (another
+/// setup won the race).
+pub async fn complete_setup(app: &App, token: &str, first: FirstRun) -> Result<Option<UserId>> {
+    let password_hash = hash_password(first.password).await?;
+    let token_hash = credentials::token_hash(token);
+    let now = app.clock.now_naive();
+    let first = store::accounts::FirstAdmin {
+        org_name: first.org_name,
+        admin: store::users::NewUser {
+            email: first.email,
+            name: first.name,
+            roles: store::accounts::first_admin_roles(),
+            department: None,
+        },
+        password_hash,
+    };
+    let created = app
+        .db
+        .run(move |conn| store::accounts::complete_setup(conn, &token_hash, first, now))
+        .await?;
+    if created.is_some() {
+        tracing::info!("first admin account created; setup links retired");
+    }
+    Ok(created.map(UserId::new))
+}
+
+/// Whether people may log in with a password now (the admin's setting,
+/// heeded only while single sign-on is configured).
+pub async fn password_login_allowed(app: &App) -> Result<bool> {
+    let sso_configured = app.sso.is_some();
+    if !sso_configured {
+        return Ok(true);
+    }
+    Ok(app
+        .db
+        .run(move |conn| {
+            Ok::<_, StoreError>(store::org::settings(conn)?.password_login_allowed(sso_configured))
+        })
+        .await?)
+}
+
+/// A sign-in with the provider must come back within this time.
+pub const SSO_SIGN_IN_MINUTES: i64 = 10;
+
+/// A sign-in with the provider, started.
+pub struct SsoStarted {
+    /// The provider's page, where the browser goes.
+    pub url: String,
+    /// Names the browser that started the sign-in (kept in a cookie), so
+    /// that an answer carried to another browser finds nothing.
+    pub browser: String,
+}
+
+/// Starts a sign-in with the provider: a fresh state, nonce and PKCE
+/// challenge, kept server-side until the answer takes them, and where to
+/// go after (`next_path`, a path on this site). None when the provider
+/// does not answer; NotFound when single sign-on is not configured.
+pub async fn start_sso(app: &App, next_path: String) -> Result<Option<SsoStarted>> {
+    let sso = app.sso.as_deref().ok_or(Error::NotFound)?;
+    let authorization = match sso.authorize().await {
+        Ok(authorization) => authorization,
+        Err(error) => {
+            tracing::warn!(error = %error, "single sign-on unavailable");
+            return Ok(None);
+        }
+    };
+    let browser = credentials::random_token();
+    let browser_hash = credentials::token_hash(&browser);
+    let state_hash = credentials::token_hash(&authorization.state);
+    let now = app.clock.now_naive();
+    app.db
+        .run(move |conn| {
+            store::sso::begin(
+                conn,
+                &store::sso::NewLogin {
+                    state_hash: &state_hash,
+                    browser_hash: &browser_hash,
+                    nonce: &authorization.nonce,
+                    pkce_verifier: &authorization.pkce_verifier,
+                    next_path: &next_path,
+                    now,
+                    expires_at: now + chrono::Duration::minutes(SSO_SIGN_IN_MINUTES),
+                },
+            )
+        })
+        .await?;
+    Ok(Some(SsoStarted {
+        url: authorization.url,
+        browser,
+    }))
+}
+
+/// Sets how people may sign in: whether single sign-on creates accounts,
+/// and whether passwords still work. Nobody may be locked out: passwords
+/// go off only with single sign-on configured, and only by an admin who
+/// has signed in with it. Refused with the reason otherwise.
+pub async fn set_sso_policy(
+    app: &App,
+    policy: SsoPolicy,
+    by: UserId,
+) -> Result<std::result::Result<(), &'static str>> {
+    let linked = app
+        .db
+        .run(move |conn| store::sso::is_linked(conn, by.get()))
+        .await?;
+    match (policy.password_login, app.sso.is_some(), linked) {
+        (true, _, _) | (false, true, true) => {}
+        (false, false, _) => {
+            return Ok(Err(
+                "Password login can only be turned off while single sign-on is configured \
+                 (CHORUS_OIDC_ISSUER_URL).",
+            ));
+        }
+        (false, true, false) => {
+            return Ok(Err(
+                "Sign in with single sign-on once yourself before you turn password login off, \
+                 so that you can still log in afterwards.",
+            ));
+        }
+    }
+    let now = app.clock.now_naive();
+    app.db
+        .run(move |conn| store::sso::set_policy(conn, policy, Actor::Person(by.get()), now))
+        .await?;
+    Ok(Ok(()))
 }

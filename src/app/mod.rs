@@ -9,8 +9,13 @@
 //! [`Error`]; it knows nothing of HTTP, forms or templates.
 
 pub mod accounts;
+pub mod api_tokens;
+pub mod calendar;
 pub mod consent;
+pub mod email;
 pub mod hub;
+pub mod my_data;
+pub mod people;
 pub mod policy;
 pub mod preferences;
 pub mod queue;

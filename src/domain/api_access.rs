@@ -128,6 +128,59 @@ pub fn parse_expiry(input: &str) -> Result<Option<i64>, Invalid> {
         .ok_or_else(|| Invalid::new("Choose how long the token works from the list."))
 }
 
+/// A token asked for on a form: parsed whole, or refused with a problem
+/// per field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRequest {
+    pub name: String,
+    pub scope: Scope,
+    /// Days from now; None never expires.
+    pub expires_in_days: Option<i64>,
+    pub kind: TokenKind,
+}
+
+/// Why a token was refused, field by field.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TokenProblems {
+    pub name: Option<String>,
+    pub scope: Option<String>,
+    pub expires: Option<String>,
+    pub role: Option<String>,
+}
+
+impl TokenRequest {
+    /// The form as typed; `service_role` is None for a personal token, the
+    /// role as typed for a service token.
+    pub fn parse(
+        name: &str,
+        scope: &str,
+        expires: &str,
+        service_role: Option<&str>,
+    ) -> Result<TokenRequest, TokenProblems> {
+        let name = parse_token_name(name);
+        let scope = Scope::parse(scope);
+        let expires = parse_expiry(expires);
+        let kind = match service_role {
+            None => Ok(TokenKind::Personal),
+            Some(role) => ServiceRole::parse(role).map(TokenKind::Service),
+        };
+        match (name, scope, expires, kind) {
+            (Ok(name), Ok(scope), Ok(expires_in_days), Ok(kind)) => Ok(TokenRequest {
+                name,
+                scope,
+                expires_in_days,
+                kind,
+            }),
+            (name, scope, expires, kind) => Err(TokenProblems {
+                name: name.err().map(|e| e.0),
+                scope: scope.err().map(|e| e.0),
+                expires: expires.err().map(|e| e.0),
+                role: kind.err().map(|e| e.0),
+            }),
+        }
+    }
+}
+
 /// Who may see aggregate reports: the same roles as the Reports page.
 pub const REPORTING_ROLES: &[Role] = &[Role::Admin, Role::Comms];
 
@@ -198,6 +251,18 @@ mod tests {
         assert_eq!(parse_expiry("never"), Ok(None));
         assert!(parse_expiry("31").is_err());
         assert!(parse_expiry("").is_err());
+    }
+
+    #[test]
+    fn a_token_form_is_refused_with_a_problem_for_each_field() {
+        let problems = TokenRequest::parse(" ", "write", "31", Some("admin")).unwrap_err();
+        assert!(problems.name.is_some() && problems.scope.is_some());
+        assert!(problems.expires.is_some() && problems.role.is_some());
+        let personal = TokenRequest::parse("bot", "read", "never", None).unwrap();
+        assert_eq!(personal.kind, TokenKind::Personal);
+        assert_eq!(personal.expires_in_days, None);
+        let service = TokenRequest::parse("bot", "read-write", "7", Some("comms")).unwrap();
+        assert_eq!(service.kind, TokenKind::Service(ServiceRole::Comms));
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod login_throttle;
 pub mod names;
 pub mod password_policy;
+pub mod people;
 pub mod platforms;
 pub mod policy;
 pub mod post;

@@ -10,6 +10,9 @@ use crate::domain::login_throttle::Bucket;
 use crate::domain::names::PersonName;
 use crate::domain::roles::{Role, Roles};
 
+/// Why an invitation was refused when the address has an account.
+pub const EMAIL_TAKEN: &str = "Someone with this email address already has an account.";
+
 pub enum InviteOutcome {
     /// The person and the token of their one-time set-password link.
     Invited(User, String),
@@ -58,9 +61,7 @@ pub fn invite_many(
                 Err(reason) => Err(reason),
                 Ok(new_user) => match invite(conn, &new_user, now)? {
                     InviteOutcome::Invited(_, token) => Ok(token),
-                    InviteOutcome::EmailTaken => {
-                        Err("Someone with this email address already has an account.".to_string())
-                    }
+                    InviteOutcome::EmailTaken => Err(EMAIL_TAKEN.to_string()),
                 },
             });
         }
@@ -298,9 +299,7 @@ pub fn invite_many_by_email(
                 Err(reason) => Err(reason),
                 Ok(new_user) => match invite_by_email(conn, &new_user, mail, by, now)? {
                     InviteOutcome::Invited(_, token) => Ok(token),
-                    InviteOutcome::EmailTaken => {
-                        Err("Someone with this email address already has an account.".to_string())
-                    }
+                    InviteOutcome::EmailTaken => Err(EMAIL_TAKEN.to_string()),
                 },
             });
         }

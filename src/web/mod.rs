@@ -351,22 +351,22 @@ pub fn route_table() -> Vec<RouteSpec> {
             || web::post().to(admin::people::password_link),
         ),
         spec(M::GET, "/me/tokens", SignedIn, || {
-            web::get().to(me::api_tokens::show_personal)
+            web::get().to(me::api_tokens::show::<me::api_tokens::Personal>)
         }),
         spec(M::POST, "/me/tokens", SignedIn, || {
-            web::post().to(me::api_tokens::create_personal)
+            web::post().to(me::api_tokens::create::<me::api_tokens::Personal>)
         }),
         spec(M::POST, "/me/tokens/{id:\\d+}/revoke", SignedIn, || {
-            web::post().to(me::api_tokens::revoke_personal)
+            web::post().to(me::api_tokens::revoke::<me::api_tokens::Personal>)
         }),
         spec(M::GET, "/admin/tokens", admin, || {
-            web::get().to(me::api_tokens::show_service)
+            web::get().to(me::api_tokens::show::<me::api_tokens::Service>)
         }),
         spec(M::POST, "/admin/tokens", admin, || {
-            web::post().to(me::api_tokens::create_service)
+            web::post().to(me::api_tokens::create::<me::api_tokens::Service>)
         }),
         spec(M::POST, "/admin/tokens/{id:\\d+}/revoke", admin, || {
-            web::post().to(me::api_tokens::revoke_service)
+            web::post().to(me::api_tokens::revoke::<me::api_tokens::Service>)
         }),
         spec(M::GET, "/api/v1/openapi.json", Public, || {
             web::get().to(api::docs::openapi_json)

@@ -10,7 +10,6 @@ use chorus::domain::schedule::Caps;
 use chorus::domain::share_caps::ShareCaps;
 use chorus::store::{self, api_tokens, consent, posts, shares};
 use chorus::web::{Access, route_table};
-use diesel::RunQueryDsl;
 use serde_json::{Value, json};
 
 use crate::backend_test;
@@ -22,12 +21,13 @@ async fn organisation(app: &TestApp) -> i64 {
     let hub = app
         .create_user("hub@example.com", "Hub", "comms,admin")
         .await;
+    app.change_settings(|change| {
+        change.org_name = "Acme".into();
+        change.enabled_platforms = vec![Platform::LinkedIn, Platform::X];
+    })
+    .await;
     let now = app.clock.now_naive();
     app.db(move |conn| {
-        diesel::sql_query(
-            "UPDATE org_settings SET org_name = 'Acme', enabled_platforms = 'linkedin,x'",
-        )
-        .execute(conn)?;
         store::policy::publish(conn, "# Policy", false, hub, now)?;
         for p in Platform::ALL {
             posts::set_caps(

@@ -121,11 +121,19 @@ backend_test!(
         assert_eq!(app.get_with(&erin, "/hub/calendar/feeds").await.status(), 403);
 
         // Leaving the comms team closes every address of theirs.
-        app.db(move |conn| {
-            use chorus::db::schema::users::dsl::*;
-            diesel::update(users.find(casey)).set(is_comms.eq(false)).execute(conn).map_err(store::StoreError::from)
-        })
-        .await;
+        let now = app.clock.now_naive();
+        let changed = app
+            .db(move |conn| {
+                let person = store::users::find(conn, casey)?.expect("casey");
+                let change = store::users::ProfileChange {
+                    name: chorus::domain::names::PersonName::parse(&person.name).unwrap(),
+                    roles: chorus::domain::roles::Roles { comms: false, employee: true, ..person.roles },
+                    department: None,
+                };
+                store::users::update_profile(conn, casey, &change, 1, now)
+            })
+            .await;
+        assert_eq!(changed, store::users::ChangeOutcome::Done);
         assert_eq!(fetch(&kept).await.status(), 404);
     }
 );

@@ -7,7 +7,6 @@ use chorus::domain::platforms::Platform;
 use chorus::jobs::delivery::{DeliveryReport, deliver_once};
 use chorus::mail::transport::Mailer;
 use chorus::store::{self, consent, outbox, posts};
-use diesel::RunQueryDsl;
 
 use crate::backend_test;
 use crate::helpers::*;
@@ -27,12 +26,11 @@ pub async fn digest_ready(app: &TestApp) -> (i64, i64) {
     let hub = app
         .create_user("hub@example.com", "Hub", "comms,admin")
         .await;
+    app.change_settings(|change| change.org_name = "Acme".into())
+        .await;
     let now = app.clock.now_naive();
-    app.db(move |conn| {
-        diesel::sql_query("UPDATE org_settings SET org_name = 'Acme'").execute(conn)?;
-        store::policy::publish(conn, "Policy", false, hub, now)
-    })
-    .await;
+    app.db(move |conn| store::policy::publish(conn, "Policy", false, hub, now))
+        .await;
     let me = wants_digests(app, "emp@example.com", "Emp Loyee").await;
     let post = app
         .db(move |conn| {

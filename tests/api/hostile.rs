@@ -437,11 +437,9 @@ backend_test!(
         let me = app.create_user("emp@example.com", &person, "employee").await;
         let now = app.clock.now_naive();
         let (org_name, post_text, post_link) = (org.clone(), text.clone(), link.clone());
+        app.change_settings(move |change| change.org_name = org_name).await;
         let post = app
             .db(move |conn| {
-                use chorus::db::schema::org_settings;
-                use diesel::prelude::*;
-                diesel::update(org_settings::table).set(org_settings::org_name.eq(&org_name)).execute(conn)?;
                 store::policy::publish(conn, "Policy", false, 1, now)?;
                 for purpose in [Purpose::ShareSuggestions(Platform::X), Purpose::EmailDigest] {
                     consent::record_choice(conn, me, purpose, Choice::Yes, None, "test", now)?;

@@ -3,6 +3,8 @@
 
 use chorus::domain::consent::{Choice, Purpose};
 use chorus::domain::disclosure;
+use chorus::domain::email::EmailAddress;
+use chorus::domain::names::{DepartmentName, PersonName};
 use chorus::domain::platforms::{InstanceHost, Platform, Share};
 use chorus::domain::post::PostStatus;
 use chorus::domain::schedule::Caps;
@@ -628,12 +630,9 @@ backend_test!(
         // database): the pair this process found calm is asked about again.
         let now = app.clock.now_naive();
         app.db(move |conn| {
-            diesel::sql_query(format!(
-                "INSERT INTO shares (user_id, post_id, platform, variant, edited, shared_at) \
-                 SELECT id, {post}, 'x', 0, false, '{now}' FROM users WHERE email = 'emp2@example.com'"
-            ))
-            .execute(conn)?;
-            Ok(())
+            let email = EmailAddress::parse("emp2@example.com").unwrap();
+            let emp2 = store::users::find_by_email(conn, &email)?.expect("emp2").id;
+            store::shares::record(conn, emp2, post, Platform::X, 0, false, now)
         })
         .await;
         assert!(hinted(app.get_with(&clients[3], "/queue").await.text().await.unwrap()), "a new share makes two again");
@@ -836,9 +835,7 @@ backend_test!(
                     .order(p::id.asc())
                     .select(p::id)
                     .load(conn)?;
-                diesel::update(p::table.find(published[0]))
-                    .set(p::status.eq(PostStatus::Withdrawn.as_str()))
-                    .execute(conn)?;
+                store::posts::withdraw(conn, published[0], "Out of date", 1, now)?;
                 diesel::update(p::table.find(published[1]))
                     .set(p::expires_at.eq(Some(now - chrono::Duration::minutes(1))))
                     .execute(conn)?;
@@ -888,17 +885,21 @@ backend_test!(
         assert!(queue.contains("Our report is out"), "{queue}");
         assert!(!queue.contains("Views are my own"), "no disclosure yet");
 
-        // Written straight to the database, as another `chorus serve` would.
-        let sql = |sql: &'static str| app.db(move |conn| Ok(diesel::sql_query(sql).execute(conn)?));
-        sql("UPDATE share_caps SET default_day = 2, default_week = 9 WHERE platform = 'x'").await;
+        // Written to the database from outside the server, as another
+        // `chorus serve` would.
+        x_cap_policy(&app, 2, 9).await;
         let queue = app.get_with(&client, "/queue").await.text().await.unwrap();
         assert!(queue.contains("Left for you on X: 2 today, 9 this week"), "{queue}");
 
-        sql("UPDATE org_settings SET disclosure_required = TRUE, disclosure_template = 'Views are my own at {org}.'").await;
+        app.change_settings(|change| {
+            change.disclosure_required = true;
+            change.disclosure_template = "Views are my own at {org}.".into();
+        })
+        .await;
         let queue = app.get_with(&client, "/queue").await.text().await.unwrap();
         assert!(queue.contains("Views are my own at Acme."), "{queue}");
 
-        sql("UPDATE org_settings SET enabled_platforms = 'x'").await;
+        app.change_settings(|change| change.enabled_platforms = vec![Platform::X]).await;
         let queue = app.get_with(&client, "/queue").await.text().await.unwrap();
         assert!(queue.contains("Left for you on X"), "{queue}");
         assert!(!queue.contains("Left for you on Bluesky"), "a platform turned off is offered no more: {queue}");
@@ -959,11 +960,20 @@ backend_test!(
         assert!(queue.contains("next share possible") && queue.contains("(UTC)"), "{queue}");
 
         // Changed elsewhere (another process, an admin): the same session sees it.
+        let now = app.clock.now_naive();
         app.db(move |conn| {
-            Ok(diesel::sql_query(format!(
-                "UPDATE users SET department_id = {research}, timezone = 'Europe/Berlin' WHERE id = {me}"
-            ))
-            .execute(conn)?)
+            let person = store::users::find(conn, me)?.expect("the person");
+            let change = store::users::ProfileChange {
+                name: PersonName::parse(&person.name).unwrap(),
+                roles: person.roles,
+                department: DepartmentName::parse_optional("Research").unwrap(),
+            };
+            store::users::update_profile(conn, me, &change, 1, now)?;
+            let preferences = store::users::Preferences {
+                timezone: Some("Europe/Berlin".into()),
+                ..store::users::preferences(conn, me)?
+            };
+            store::users::set_preferences(conn, me, &preferences, now)
         })
         .await;
         let queue = app.get_with(&client, "/queue").await.text().await.unwrap();

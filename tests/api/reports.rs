@@ -530,13 +530,10 @@ backend_test!(
         })
         .await;
         assert_eq!(kept_equals_fresh(&app, &memo, "consent withdrawn").await.opted_in.len(), 5);
-        app.db(move |conn| {
-            diesel::update(users::table.find(w1)).set(users::active.eq(false)).execute(conn)?;
-            Ok(())
-        })
-        .await;
-        assert_eq!(kept_equals_fresh(&app, &memo, "a person deactivated").await.employees.len(), 7);
         let hub = person(&app, "hub@example.com").await;
+        let deactivated = app.db(move |conn| store::users::set_active(conn, w1, false, hub, now)).await;
+        assert_eq!(deactivated, store::users::ChangeOutcome::Done);
+        assert_eq!(kept_equals_fresh(&app, &memo, "a person deactivated").await.employees.len(), 7);
         let second = app
             .db(move |conn| {
                 let second = publish_for_everyone(conn, "Second", hub, now)?;

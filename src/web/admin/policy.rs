@@ -5,13 +5,13 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::app::policy::Published;
-use crate::domain::ids::UserId;
+use crate::domain::Invalid;
 use crate::domain::policy::{SafeHtml, fingerprint, parse_text, render_markdown};
 use crate::store::policy::PolicyVersion;
 use crate::store::{self};
 use crate::web::AppState;
 use crate::web::auth::session::SignedIn;
-use crate::web::error::{AppError, WebResult};
+use crate::web::error::WebResult;
 use crate::web::me::policy::{VersionView, view};
 use crate::web::page::{PageContext, ok, refused, see_other};
 
@@ -72,6 +72,38 @@ pub struct PolicyForm {
     action: String,
 }
 
+const CHANGE_UNSAID: &str = "Say whether this is a material change (new purpose, new platform use, \
+     new recipients: everyone must agree again) or a minor one (wording only).";
+
+const PUBLISHED_MEANWHILE: &str = "Another admin published a version at the same moment. Nothing \
+     was saved; review the latest version and try again.";
+
+impl AdminPolicyPage {
+    /// The form as typed, with its preview or the text's problem.
+    fn typed(signed_in: &SignedIn, form: &PolicyForm, text: &Result<String, Invalid>) -> Self {
+        AdminPolicyPage {
+            page: PageContext::from(signed_in),
+            preview: text
+                .as_ref()
+                .ok()
+                .map(|t| (render_markdown(t), fingerprint(t))),
+            markdown: form.markdown.clone(),
+            change: form.change.clone(),
+            error: text.as_ref().err().map(|e| e.0.clone()),
+            change_error: None,
+            versions: Vec::new(),
+            notice: None,
+        }
+    }
+}
+
+/// The page with every published version listed.
+async fn with_versions(state: &AppState, page: AdminPolicyPage) -> WebResult<AdminPolicyPage> {
+    let versions = versions(state).await?.iter().map(view).collect();
+    Ok(AdminPolicyPage { versions, ..page })
+}
+
+/// Previews the text typed, or publishes it as a new version.
 pub async fn admin_submit(
     state: web::Data<AppState>,
     signed_in: SignedIn,
@@ -79,46 +111,20 @@ pub async fn admin_submit(
 ) -> WebResult<HttpResponse> {
     let form = form.into_inner();
     let text = parse_text(&form.markdown);
+    let mut page = AdminPolicyPage::typed(&signed_in, &form, &text);
+    if form.action != "publish" {
+        return ok(&with_versions(&state, page).await?);
+    }
     let material = match form.change.as_str() {
         "material" => Some(true),
         "minor" => Some(false),
         _ => None,
     };
-    let publishing = form.action == "publish";
-    let mut page = AdminPolicyPage {
-        page: PageContext::from(&signed_in),
-        preview: text
-            .as_ref()
-            .ok()
-            .map(|t| (render_markdown(t), fingerprint(t))),
-        markdown: form.markdown.clone(),
-        change: form.change.clone(),
-        error: text.as_ref().err().map(|e| e.0.clone()),
-        change_error: None,
-        versions: Vec::new(),
-        notice: None,
-    };
-    if publishing && material.is_none() {
-        page.change_error = Some(
-            "Say whether this is a material change (new purpose, new platform use, new recipients: \
-             everyone must agree again) or a minor one (wording only)."
-                .into(),
-        );
-    }
-    let ready = publishing && page.error.is_none() && page.change_error.is_none();
-    if !ready {
-        page.versions = versions(&state).await?.iter().map(view).collect();
-        return if publishing {
-            refused(&page)
-        } else {
-            ok(&page)
-        };
-    }
+    page.change_error = material.is_none().then(|| CHANGE_UNSAID.to_string());
     let (Ok(text), Some(material)) = (text, material) else {
-        return Err(AppError::bad_request("The policy could not be read."));
+        return refused(&with_versions(&state, page).await?);
     };
-    let admin = UserId::new(signed_in.user.id);
-    match crate::app::policy::publish(&state, text, material, admin).await? {
+    match crate::app::policy::publish(&state, text, material, signed_in.id()).await? {
         Published::Published {
             version,
             invalidated,
@@ -126,9 +132,8 @@ pub async fn admin_submit(
             "/admin/policy?published={version}&paused={invalidated}"
         ))),
         Published::Conflict => {
-            page.error = Some("Another admin published a version at the same moment. Nothing was saved; review the latest version and try again.".into());
-            page.versions = versions(&state).await?.iter().map(view).collect();
-            refused(&page)
+            page.error = Some(PUBLISHED_MEANWHILE.into());
+            refused(&with_versions(&state, page).await?)
         }
     }
 }

@@ -4,8 +4,8 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::store::audit::Actor;
-use crate::store::sso::{self as store_sso, SsoPolicy};
+use crate::app::accounts;
+use crate::store::sso::SsoPolicy;
 use crate::store::{self};
 use crate::web::AppState;
 use crate::web::auth::session::SignedIn;
@@ -75,41 +75,15 @@ pub async fn save_settings(
         create_accounts: form.create_accounts.is_some(),
         password_login: form.password_login.is_some(),
     };
-    let admin = signed_in.user.id;
-    let linked = state
-        .db
-        .run(move |conn| store_sso::is_linked(conn, admin))
-        .await?;
-    // Nobody may be locked out: passwords go off only with SSO configured,
-    // and only by an admin who has signed in with it.
-    let error = match (policy.password_login, state.sso.is_some(), linked) {
-        (true, _, _) => None,
-        (false, false, _) => Some(
-            "Password login can only be turned off while single sign-on is configured \
-             (CHORUS_OIDC_ISSUER_URL)."
-                .to_string(),
-        ),
-        (false, true, false) => Some(
-            "Sign in with single sign-on once yourself before you turn password login off, so \
-             that you can still log in afterwards."
-                .to_string(),
-        ),
-        (false, true, true) => None,
-    };
-    if let Some(error) = error {
-        return refused(&SettingsPage {
+    match accounts::set_sso_policy(&state, policy, signed_in.id()).await? {
+        Ok(()) => Ok(see_other("/admin/settings/sso?saved=1")),
+        Err(error) => refused(&SettingsPage {
             page: PageContext::from(&signed_in),
             configured: provider_info(&state),
             create_accounts: policy.create_accounts,
             password_login: policy.password_login,
-            error: Some(error),
+            error: Some(error.to_string()),
             saved: false,
-        });
+        }),
     }
-    let now = state.clock.now_naive();
-    state
-        .db
-        .run(move |conn| store_sso::set_policy(conn, policy, Actor::Person(admin), now))
-        .await?;
-    Ok(see_other("/admin/settings/sso?saved=1"))
 }

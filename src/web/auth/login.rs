@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::{LOGIN_REFUSED, client_ip, safe_next, start_session};
 use crate::app::accounts::{self, PasswordAttempt, PasswordLogin};
+use crate::domain::ids::UserId;
 use crate::web::AppState;
 use crate::web::auth::session::{Visitor, removal_cookie};
 use crate::web::auth::sso::LoginOptions;
@@ -86,21 +87,11 @@ pub async fn login(
         email: form.email,
         password: form.password,
     };
-    let device = |user_id| crate::web::auth::device_cookie::nonce_for(&state, &req, user_id);
+    let device =
+        |user: UserId| crate::web::auth::device_cookie::nonce_for(&state, &req, user.get());
     let user = match accounts::log_in_with_password(&state, attempt, device).await? {
         PasswordLogin::SignedIn(user) => user,
-        PasswordLogin::Refused => {
-            let message = LOGIN_REFUSED.to_string();
-            return refused.page(StatusCode::UNPROCESSABLE_ENTITY, message, None);
-        }
-        PasswordLogin::Locked { seconds } => {
-            let message = format!(
-                "Too many failed attempts. Try again in {} minutes, or ask an administrator \
-                 for a new password link.",
-                (seconds + 59) / 60
-            );
-            return refused.page(StatusCode::TOO_MANY_REQUESTS, message, Some(seconds));
-        }
+        not_signed_in => return refused.not_signed_in(not_signed_in),
     };
     accounts::end_previous_session(&state, visitor.session_hash.clone()).await?;
     let mut response = start_session(&state, user.id, &next).await?;
@@ -119,6 +110,24 @@ struct Refused<'a> {
 }
 
 impl Refused<'_> {
+    /// The page for a login refused or locked.
+    fn not_signed_in(self, outcome: PasswordLogin) -> WebResult<HttpResponse> {
+        match outcome {
+            PasswordLogin::Locked { seconds } => {
+                let message = format!(
+                    "Too many failed attempts. Try again in {} minutes, or ask an administrator \
+                     for a new password link.",
+                    (seconds + 59) / 60
+                );
+                self.page(StatusCode::TOO_MANY_REQUESTS, message, Some(seconds))
+            }
+            _ => {
+                let message = LOGIN_REFUSED.to_string();
+                self.page(StatusCode::UNPROCESSABLE_ENTITY, message, None)
+            }
+        }
+    }
+
     fn page(
         self,
         status: StatusCode,

@@ -172,18 +172,6 @@ pub async fn change_password(
     }
 }
 
-/// Checks a password re-entered by a signed-in person, throttled like a
-/// login (see `app::accounts::verify_current_password`).
-pub(crate) async fn verify_current_password(
-    state: &AppState,
-    req: &HttpRequest,
-    user: &users::User,
-    password: String,
-) -> WebResult<bool> {
-    let device = crate::web::auth::device_cookie::nonce_for(state, req, user.id);
-    Ok(app_accounts::verify_current_password(state, user, device, password).await?)
-}
-
 // ---- forgotten passwords -------------------------------------------------
 
 #[derive(Template)]

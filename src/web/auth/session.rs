@@ -362,6 +362,11 @@ pub struct SignedIn {
 }
 
 impl SignedIn {
+    /// The signed-in person's id.
+    pub fn id(&self) -> crate::domain::ids::UserId {
+        crate::domain::ids::UserId::new(self.user.id)
+    }
+
     pub fn has(&self, role: Role) -> bool {
         self.user.roles.has(role)
     }

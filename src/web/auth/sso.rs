@@ -11,15 +11,11 @@ use crate::app::accounts::{self, ProviderAnswer, SsoRefused};
 use crate::credentials;
 use crate::sso::{Sso, SsoError};
 use crate::store::sso as store_sso;
-use crate::store::{self, StoreError};
 use crate::web::AppState;
 use crate::web::auth::session::Visitor;
 use crate::web::auth::{safe_next, start_session_signed_in_with};
 use crate::web::error::{AppError, WebResult};
 use crate::web::page::{PageContext, render, see_other};
-
-/// A sign-in must come back from the provider within this time.
-const SIGN_IN_MINUTES: i64 = 10;
 
 /// Names the browser that started a sign-in, so that a callback carried to
 /// another browser (login CSRF, a stolen link) finds nothing.
@@ -89,58 +85,25 @@ pub async fn start(
     visitor: Visitor,
     form: web::Form<StartForm>,
 ) -> WebResult<HttpResponse> {
-    let sso = configured(&state)?;
-    let authorization = match sso.authorize().await {
-        Ok(authorization) => authorization,
-        Err(error) => {
-            tracing::warn!(error = %error, "single sign-on unavailable");
-            let password_login = password_login_allowed(&state).await?;
-            return refusal(
-                &state,
-                &visitor,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Single sign-on is unavailable",
-                format!(
-                    "{} did not answer. Please try again in a few minutes{}.",
-                    sso.settings.provider_name,
-                    if password_login {
-                        ", or log in with your email and password"
-                    } else {
-                        ""
-                    }
-                ),
-            );
-        }
-    };
-    let browser = credentials::random_token();
-    let browser_hash = credentials::token_hash(&browser);
-    let state_hash = credentials::token_hash(&authorization.state);
-    let next = safe_next(&form.next);
-    let now = state.clock.now_naive();
-    state
-        .db
-        .run(move |conn| {
-            store_sso::begin(
-                conn,
-                &store_sso::NewLogin {
-                    state_hash: &state_hash,
-                    browser_hash: &browser_hash,
-                    nonce: &authorization.nonce,
-                    pkce_verifier: &authorization.pkce_verifier,
-                    next_path: &next,
-                    now,
-                    expires_at: now + chrono::Duration::minutes(SIGN_IN_MINUTES),
-                },
-            )
-        })
-        .await?;
-    let mut response = see_other(&authorization.url);
-    response
-        .add_cookie(&browser_cookie(
+    let provider = configured(&state)?.settings.provider_name.clone();
+    let Some(started) = accounts::start_sso(&state, safe_next(&form.next)).await? else {
+        let or_password = if accounts::password_login_allowed(&state).await? {
+            ", or log in with your email and password"
+        } else {
+            ""
+        };
+        return refusal(
             &state,
-            browser,
-            time::Duration::minutes(SIGN_IN_MINUTES),
-        ))
+            &visitor,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Single sign-on is unavailable",
+            format!("{provider} did not answer. Please try again in a few minutes{or_password}."),
+        );
+    };
+    let mut response = see_other(&started.url);
+    let max_age = time::Duration::minutes(accounts::SSO_SIGN_IN_MINUTES);
+    response
+        .add_cookie(&browser_cookie(&state, started.browser, max_age))
         .map_err(AppError::internal)?;
     Ok(response)
 }
@@ -228,16 +191,7 @@ pub async fn end_session(state: &AppState, session_hash: String) -> WebResult<Op
 /// Whether people may log in with a password now (the admin's setting,
 /// heeded only while SSO is configured).
 pub async fn password_login_allowed(state: &AppState) -> WebResult<bool> {
-    let sso_configured = state.sso.is_some();
-    if !sso_configured {
-        return Ok(true);
-    }
-    Ok(state
-        .db
-        .run(move |conn| {
-            Ok::<_, StoreError>(store::org::settings(conn)?.password_login_allowed(sso_configured))
-        })
-        .await?)
+    Ok(accounts::password_login_allowed(state).await?)
 }
 
 /// The page for password routes (reset, links) while password login is off.

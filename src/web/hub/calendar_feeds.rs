@@ -4,20 +4,16 @@
 
 use actix_web::{HttpResponse, http::header, web};
 use askama::Template;
-use chrono::{Duration, NaiveDateTime};
+use chrono::NaiveDateTime;
 use serde::Deserialize;
 
+use crate::app::calendar;
 use crate::domain::api_access::parse_token_name;
-use crate::domain::calendar_feed::{self, Entry};
-use crate::store::{self, StoreError, calendar_feeds::CalendarFeed};
+use crate::store::{self, calendar_feeds::CalendarFeed};
 use crate::web::AppState;
 use crate::web::auth::session::SignedIn;
 use crate::web::error::{AppError, WebResult};
 use crate::web::page::{PageContext, ok, refused, see_other};
-
-/// How far back and ahead the calendar reaches.
-const PAST_DAYS: i64 = 60;
-const AHEAD_DAYS: i64 = 366;
 
 pub struct FeedRow {
     pub id: i64,
@@ -154,39 +150,7 @@ pub async fn feed(
 ) -> WebResult<HttpResponse> {
     let secret = secret.into_inner();
     let secret = secret.strip_suffix(".ics").unwrap_or(&secret).to_string();
-    let now = state.clock.now_naive();
-    let (from, to) = (
-        now - Duration::days(PAST_DAYS),
-        now + Duration::days(AHEAD_DAYS),
-    );
-    let found = state
-        .db
-        .write(move |conn| {
-            if !store::calendar_feeds::opens(conn, &secret, now)? {
-                return Ok::<_, StoreError>(None);
-            }
-            let settings = store::org::settings(conn)?;
-            let posts = store::posts::in_period(conn, from, to)?;
-            Ok(Some((settings.org_name, posts)))
-        })
-        .await?;
-    let Some((org_name, posts)) = found else {
-        return Err(AppError::not_found());
-    };
-    let entries: Vec<Entry<'_>> = posts
-        .iter()
-        .filter_map(|p| {
-            Some(Entry {
-                post_id: p.id,
-                title: &p.title,
-                link: &p.link,
-                status: p.status,
-                publish_at: p.publish_at?,
-                platforms: p.platforms(),
-            })
-        })
-        .collect();
-    let body = calendar_feed::render(&org_name, &state.base_url, now, &entries);
+    let body = calendar::feed(&state, secret).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/calendar; charset=utf-8"))
         .insert_header((header::CACHE_CONTROL, "private, no-cache"))

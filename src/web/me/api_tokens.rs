@@ -7,28 +7,41 @@ use askama::Template;
 use chrono::NaiveDateTime;
 use serde::Deserialize;
 
-use crate::domain::api_access::{
-    EXPIRY_CHOICES, Scope, ServiceRole, TokenKind, parse_expiry, parse_token_name,
-};
-use crate::store::api_tokens::{self, ApiToken, NewToken, Revocable};
+use crate::app::api_tokens::{self, Whose};
+use crate::domain::api_access::{EXPIRY_CHOICES, Scope, TokenKind, TokenProblems, TokenRequest};
+use crate::store::api_tokens::ApiToken;
 use crate::web::AppState;
 use crate::web::auth::session::SignedIn;
-use crate::web::error::{AppError, WebResult};
+use crate::web::error::WebResult;
 use crate::web::page::{PageContext, ok, refused, see_other};
 
-/// Which of the two pages: a person's own tokens, or the integrations.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Area {
-    Personal,
-    Service,
+/// Which of the two pages a handler serves: [`Personal`] or [`Service`].
+pub trait Area {
+    /// The page's path.
+    const PATH: &'static str;
+    /// Whose tokens the page shows, for the person signed in.
+    fn whose(signed_in: &SignedIn) -> Whose;
 }
 
-impl Area {
-    fn path(self) -> &'static str {
-        match self {
-            Area::Personal => "/me/tokens",
-            Area::Service => "/admin/tokens",
-        }
+/// Me → API tokens: the person's own tokens.
+pub struct Personal;
+
+/// Admin → Integrations: the organisation's service tokens.
+pub struct Service;
+
+impl Area for Personal {
+    const PATH: &'static str = "/me/tokens";
+
+    fn whose(signed_in: &SignedIn) -> Whose {
+        Whose::Personal(signed_in.id())
+    }
+}
+
+impl Area for Service {
+    const PATH: &'static str = "/admin/tokens";
+
+    fn whose(_: &SignedIn) -> Whose {
+        Whose::Service
     }
 }
 
@@ -54,14 +67,6 @@ pub struct TokenForm {
     pub role: String,
 }
 
-#[derive(Default)]
-pub struct TokenErrors {
-    pub name: Option<String>,
-    pub scope: Option<String>,
-    pub expires: Option<String>,
-    pub role: Option<String>,
-}
-
 #[derive(Template)]
 #[template(path = "me/tokens.html")]
 struct TokensPage {
@@ -70,7 +75,7 @@ struct TokensPage {
     action: &'static str,
     rows: Vec<TokenRow>,
     form: TokenForm,
-    errors: TokenErrors,
+    errors: TokenProblems,
     /// The token just created: shown this once.
     created: Option<String>,
     revoked: bool,
@@ -108,28 +113,21 @@ fn row(token: &ApiToken, now: NaiveDateTime) -> TokenRow {
     }
 }
 
-async fn page(
+async fn page<A: Area>(
     state: &AppState,
     signed_in: &SignedIn,
-    area: Area,
     form: TokenForm,
-    errors: TokenErrors,
+    errors: TokenProblems,
     created: Option<String>,
     revoked: bool,
 ) -> WebResult<TokensPage> {
-    let user_id = signed_in.user.id;
-    let tokens = state
-        .db
-        .run(move |conn| match area {
-            Area::Personal => api_tokens::personal_of(conn, user_id),
-            Area::Service => api_tokens::services(conn),
-        })
-        .await?;
+    let whose = A::whose(signed_in);
+    let tokens = api_tokens::list(state, whose).await?;
     let now = state.clock.now_naive();
     Ok(TokensPage {
         page: PageContext::from(signed_in),
-        service: area == Area::Service,
-        action: area.path(),
+        service: whose == Whose::Service,
+        action: A::PATH,
         rows: tokens.iter().map(|t| row(t, now)).collect(),
         form,
         errors,
@@ -160,39 +158,21 @@ pub struct ShowQuery {
     revoked: Option<String>,
 }
 
-async fn show(
+pub async fn show<A: Area>(
     state: web::Data<AppState>,
     signed_in: SignedIn,
     query: web::Query<ShowQuery>,
-    area: Area,
 ) -> WebResult<HttpResponse> {
     let revoked = query.revoked.is_some();
-    ok(&page(
+    let page = page::<A>(
         &state,
         &signed_in,
-        area,
         fresh_form(),
-        TokenErrors::default(),
+        Default::default(),
         None,
         revoked,
-    )
-    .await?)
-}
-
-pub async fn show_personal(
-    state: web::Data<AppState>,
-    signed_in: SignedIn,
-    query: web::Query<ShowQuery>,
-) -> WebResult<HttpResponse> {
-    show(state, signed_in, query, Area::Personal).await
-}
-
-pub async fn show_service(
-    state: web::Data<AppState>,
-    signed_in: SignedIn,
-    query: web::Query<ShowQuery>,
-) -> WebResult<HttpResponse> {
-    show(state, signed_in, query, Area::Service).await
+    );
+    ok(&page.await?)
 }
 
 #[derive(Deserialize, Default)]
@@ -204,122 +184,49 @@ pub struct CreateForm {
     role: String,
 }
 
-async fn create(
+pub async fn create<A: Area>(
     state: web::Data<AppState>,
     signed_in: SignedIn,
     form: web::Form<CreateForm>,
-    area: Area,
 ) -> WebResult<HttpResponse> {
     let form = form.into_inner();
-    let kept = TokenForm {
-        name: form.name.clone(),
-        scope: form.scope.clone(),
-        expires: form.expires.clone(),
-        role: form.role.clone(),
+    let service_role = match A::whose(&signed_in) {
+        Whose::Personal(_) => None,
+        Whose::Service => Some(form.role.as_str()),
     };
-    let mut errors = TokenErrors::default();
-    let name = parse_token_name(&form.name)
-        .map_err(|e| errors.name = Some(e.0))
-        .ok();
-    let scope = Scope::parse(&form.scope)
-        .map_err(|e| errors.scope = Some(e.0))
-        .ok();
-    let expires = parse_expiry(&form.expires)
-        .map_err(|e| errors.expires = Some(e.0))
-        .ok();
-    let kind = match area {
-        Area::Personal => Some(TokenKind::Personal),
-        Area::Service => ServiceRole::parse(&form.role)
-            .map(TokenKind::Service)
-            .map_err(|e| errors.role = Some(e.0))
-            .ok(),
-    };
-    let (Some(name), Some(scope), Some(expires), Some(kind)) = (name, scope, expires, kind) else {
-        return refused(&page(&state, &signed_in, area, kept, errors, None, false).await?);
-    };
-    let now = state.clock.now_naive();
-    let owner_id = signed_in.user.id;
-    let (_, token) = state
-        .db
-        .run(move |conn| {
-            api_tokens::create(
-                conn,
-                &NewToken {
-                    kind,
-                    owner_id,
-                    name: &name,
-                    scope,
-                    expires_at: expires.map(|days| now + chrono::Duration::days(days)),
-                },
-                now,
-            )
-        })
-        .await?;
-    // Shown in this answer only: not after a redirect, never again.
-    ok(&page(
-        &state,
-        &signed_in,
-        area,
-        fresh_form(),
-        TokenErrors::default(),
-        Some(token),
-        false,
-    )
-    .await?)
-}
-
-pub async fn create_personal(
-    state: web::Data<AppState>,
-    signed_in: SignedIn,
-    form: web::Form<CreateForm>,
-) -> WebResult<HttpResponse> {
-    create(state, signed_in, form, Area::Personal).await
-}
-
-pub async fn create_service(
-    state: web::Data<AppState>,
-    signed_in: SignedIn,
-    form: web::Form<CreateForm>,
-) -> WebResult<HttpResponse> {
-    create(state, signed_in, form, Area::Service).await
-}
-
-async fn revoke(
-    state: web::Data<AppState>,
-    signed_in: SignedIn,
-    id: web::Path<i64>,
-    area: Area,
-) -> WebResult<HttpResponse> {
-    let (token_id, by, now) = (*id, signed_in.user.id, state.clock.now_naive());
-    let which = match area {
-        Area::Personal => Revocable::PersonalOf(by),
-        Area::Service => Revocable::Service,
-    };
-    let revoked = state
-        .db
-        .run(move |conn| api_tokens::revoke(conn, token_id, which, by, now))
-        .await?;
-    // Someone else's token, an unknown one, or one revoked before.
-    if !revoked {
-        return Err(AppError::not_found());
+    match TokenRequest::parse(&form.name, &form.scope, &form.expires, service_role) {
+        Ok(request) => {
+            let token = api_tokens::create(&state, request, signed_in.id()).await?;
+            // Shown in this answer only: not after a redirect, never again.
+            let page = page::<A>(
+                &state,
+                &signed_in,
+                fresh_form(),
+                Default::default(),
+                Some(token),
+                false,
+            );
+            ok(&page.await?)
+        }
+        Err(problems) => {
+            let kept = TokenForm {
+                name: form.name,
+                scope: form.scope,
+                expires: form.expires,
+                role: form.role,
+            };
+            refused(&page::<A>(&state, &signed_in, kept, problems, None, false).await?)
+        }
     }
-    Ok(see_other(&format!("{}?revoked=1", area.path())))
 }
 
-pub async fn revoke_personal(
+pub async fn revoke<A: Area>(
     state: web::Data<AppState>,
     signed_in: SignedIn,
     id: web::Path<i64>,
 ) -> WebResult<HttpResponse> {
-    revoke(state, signed_in, id, Area::Personal).await
-}
-
-pub async fn revoke_service(
-    state: web::Data<AppState>,
-    signed_in: SignedIn,
-    id: web::Path<i64>,
-) -> WebResult<HttpResponse> {
-    revoke(state, signed_in, id, Area::Service).await
+    api_tokens::revoke(&state, *id, A::whose(&signed_in), signed_in.id()).await?;
+    Ok(see_other(&format!("{}?revoked=1", A::PATH)))
 }
 
 /// Kept for the templates: the scopes offered, with what each may do.
