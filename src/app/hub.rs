@@ -27,7 +27,11 @@ impl HubContext {
     /// The draft checked against these departments and this disclosure.
     pub fn parse(&self, draft: &PostDraft) -> ParsedDraft {
         let departments: Vec<i64> = self.departments.iter().map(|d| d.id).collect();
-        draft.parse(&departments, self.settings.disclosure().as_deref())
+        draft.parse(
+            &departments,
+            self.settings.disclosure().as_deref(),
+            &self.settings.link_tags(),
+        )
     }
 }
 

@@ -19,6 +19,8 @@ diesel::table! {
         k_anonymity -> Integer,
         sso_create_accounts -> Bool,
         password_login -> Bool,
+        utm_tags -> Bool,
+        utm_template -> Text,
     }
 }
 

@@ -155,6 +155,9 @@ pub struct CaptionCheck {
     /// 1-based, as shown to comms.
     pub variant: usize,
     pub offered: String,
+    /// The link as this platform's share dialog carries it (with the
+    /// organisation's tags), counted with the caption.
+    pub link: String,
     pub count: usize,
     pub limit: usize,
 }
@@ -188,6 +191,8 @@ pub fn offered_text(caption: &str, disclosure_text: Option<&str>) -> String {
     }
 }
 
+/// Checks a caption as it will be shared on `platform`, with `link` as
+/// that platform's share dialog carries it (tagged: see `utm::LinkTags`).
 pub fn check_caption(
     platform: Platform,
     variant: usize,
@@ -201,19 +206,20 @@ pub fn check_caption(
         variant,
         count: platform.count_with_link(&offered, link),
         limit: platform.text_limit(),
+        link: link.to_string(),
         offered,
     }
 }
 
-/// The platform's own share dialog for this caption; Mastodon needs the
-/// person's instance, so previews use an example one.
-pub fn preview_share_url(check: &CaptionCheck, link: &str, title: &str) -> Option<String> {
+/// The platform's own share dialog for this caption and its tagged link;
+/// Mastodon needs the person's instance, so previews use an example one.
+pub fn preview_share_url(check: &CaptionCheck, title: &str) -> Option<String> {
     let example = super::platforms::InstanceHost::parse("mastodon.social").ok();
     check
         .platform
         .share_url(&Share {
             text: &check.offered,
-            url: link,
+            url: &check.link,
             title,
             instance: example.as_ref(),
         })

@@ -18,6 +18,7 @@ mod email;
 mod health;
 mod hostile;
 mod hub;
+mod link_tags;
 mod metrics;
 mod migrations;
 mod navigation;

@@ -18,6 +18,7 @@ use crate::domain::platforms::Platform;
 use crate::domain::post::{
     MAX_VARIANTS, PostDraft, PostErrors, PostInput, PostStatus, parse_withdrawal_reason,
 };
+use crate::domain::utm::LinkTags;
 use crate::store::posts::Post;
 use crate::web::AppState;
 
@@ -37,6 +38,19 @@ pub struct PostJson {
     pub published_at: Option<DateTime<Utc>>,
     pub withdrawn_at: Option<DateTime<Utc>>,
     pub withdrawal_reason: Option<String>,
+    /// The link as each platform's share dialog carries it: with the
+    /// organisation's UTM tags when they are on, else the link itself.
+    pub shared_links: Vec<SharedLink>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SharedLink {
+    /// Platform slug, e.g. `linkedin`.
+    pub platform: String,
+    #[schema(
+        example = "https://example.com/launch?utm_source=linkedin&utm_medium=employee_advocacy&utm_campaign=launch"
+    )]
+    pub link: String,
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Clone)]
@@ -51,7 +65,7 @@ pub struct PlatformCaptions {
     pub variants: Vec<String>,
 }
 
-fn post_json(post: &Post) -> PostJson {
+fn post_json(post: &Post, tags: &LinkTags) -> PostJson {
     PostJson {
         id: post.id,
         title: post.title.clone(),
@@ -76,6 +90,14 @@ fn post_json(post: &Post) -> PostJson {
         published_at: post.published_at.map(utc),
         withdrawn_at: post.withdrawn_at.map(utc),
         withdrawal_reason: post.withdrawal_reason.clone(),
+        shared_links: post
+            .platforms()
+            .into_iter()
+            .map(|p| SharedLink {
+                platform: p.slug().to_string(),
+                link: tags.link_for(&post.link, p, &post.title),
+            })
+            .collect(),
     }
 }
 
@@ -203,7 +225,9 @@ fn validated_input(request: &PostRequest, context: &HubContext) -> ApiResult<Pos
 }
 
 async fn reload(state: &AppState, id: i64) -> ApiResult<PostJson> {
-    Ok(post_json(&hub::post(state, PostId::new(id)).await?))
+    let post = hub::post(state, PostId::new(id)).await?;
+    let tags = hub::context(state).await?.settings.link_tags();
+    Ok(post_json(&post, &tags))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -242,9 +266,10 @@ pub async fn list(
             )
         })?),
     };
-    let (posts, _) = hub::list(&state, status).await?;
+    let (posts, settings) = hub::list(&state, status).await?;
+    let tags = settings.link_tags();
     Ok(HttpResponse::Ok().json(PostList {
-        posts: posts.iter().map(post_json).collect(),
+        posts: posts.iter().map(|p| post_json(p, &tags)).collect(),
     }))
 }
 

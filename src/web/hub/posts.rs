@@ -148,27 +148,28 @@ pub struct PlatformSection {
 pub struct CheckView {
     pub variant: usize,
     pub offered: String,
+    /// The link as this platform carries it, tags included.
+    pub link: String,
     pub count: usize,
     pub limit: usize,
     pub fits: bool,
     pub share_url: Option<String>,
 }
 
-fn check_view(check: &CaptionCheck, link: &str, title: &str) -> CheckView {
+fn check_view(check: &CaptionCheck, title: &str) -> CheckView {
     CheckView {
         variant: check.variant,
         offered: check.offered.clone(),
+        link: check.link.clone(),
         count: check.count,
         limit: check.limit,
         fits: check.fits(),
-        share_url: preview_share_url(check, link, title),
+        share_url: preview_share_url(check, title),
     }
 }
 
 /// The form's platform sections, each with its checks (none before a parse).
 fn sections(form: &PostDraft, checks: &[Vec<CaptionCheck>]) -> Vec<PlatformSection> {
-    let link = crate::domain::post::parse_link(&form.link)
-        .unwrap_or_else(|_| form.link.trim().to_string());
     form.platforms
         .iter()
         .enumerate()
@@ -180,7 +181,7 @@ fn sections(form: &PostDraft, checks: &[Vec<CaptionCheck>]) -> Vec<PlatformSecti
                 .get(index)
                 .into_iter()
                 .flatten()
-                .map(|c| check_view(c, &link, &form.title))
+                .map(|c| check_view(c, &form.title))
                 .collect(),
         })
         .collect()
@@ -259,6 +260,8 @@ struct PostFormPage {
     errors: PostErrors,
     departments: Vec<Department>,
     disclosure: Option<String>,
+    /// Whether shared links carry the title's slug in a tag.
+    link_tags: bool,
     timezones: Vec<&'static str>,
     notice: Option<String>,
     schedule_at: String,
@@ -323,6 +326,7 @@ fn form_page(
         form,
         departments: context.departments,
         disclosure: context.settings.disclosure(),
+        link_tags: context.settings.link_tags().uses_post_slug(),
         timezones: crate::web::page::timezone_names(),
         notice: parts.notice,
         schedule_at: parts.schedule_at,

@@ -1006,10 +1006,13 @@ async fn the_copy_button_copies_the_text_as_shown_with_the_link() {
     assert_eq!(
         copied,
         json!([
-            "My own words about it.\nhttps://example.com/news/annual-report",
-            "I work at Acme Demo. Our annual report is out.\nhttps://example.com/news/annual-report"
+            "My own words about it.\nhttps://example.com/news/annual-report\
+             ?utm_source=x&utm_medium=employee_advocacy&utm_campaign=annual-report",
+            "I work at Acme Demo. Our annual report is out.\nhttps://example.com/news/annual-report\
+             ?utm_source=linkedin&utm_medium=employee_advocacy&utm_campaign=annual-report"
         ]),
-        "X (editable): the text as changed, then the link; LinkedIn (link only): the suggested text with the disclosure, and the link, as shown"
+        "X (editable): the text as changed, then the link as shared on X; LinkedIn (link only): \
+         the suggested text with the disclosure, and the link as shared on LinkedIn"
     );
     browser.close().await;
 }
