@@ -36,6 +36,8 @@ pub struct SettingsForm {
     /// Link tags: on or off, and the template as typed; `None` when the
     /// form did not carry them (they stay as they are).
     pub utm: Option<(bool, String)>,
+    /// Posts need approval; `None` when the form did not carry the choice.
+    pub posts_need_approval: Option<bool>,
 }
 
 /// Why settings were refused, field by field.
@@ -91,6 +93,7 @@ pub struct SettingsUpdate {
     pub share_policies: HashMap<Platform, CapPolicy>,
     /// Link tags on or off, and the checked template.
     pub utm: Option<(bool, String)>,
+    pub posts_need_approval: Option<bool>,
 }
 
 /// A BCP 47 language tag in its common short form: "en", "de-CH", "pt-BR".
@@ -207,6 +210,7 @@ impl SettingsForm {
             hub_caps,
             share_policies,
             utm,
+            posts_need_approval: self.posts_need_approval,
         })
     }
 }

@@ -687,6 +687,11 @@ mod tests {
                 .iter()
                 .map(|p| (*p, vec!["Text".into()]))
                 .collect(),
+            created_by: None,
+            edited_by: None,
+            revision: 0,
+            approved_by: None,
+            approved_at: None,
         }
     }
 

@@ -35,6 +35,8 @@ pub struct OrgSettings {
     /// Whether shared links carry the UTM tags of `utm_template`.
     pub utm_tags: bool,
     pub utm_template: String,
+    /// Posts need approval by someone who did not write them.
+    pub posts_need_approval: bool,
 }
 
 impl OrgSettings {
@@ -122,6 +124,7 @@ pub struct SettingsChange {
     pub privacy_contact: String,
     pub utm_tags: bool,
     pub utm_template: String,
+    pub posts_need_approval: bool,
 }
 
 impl OrgSettings {
@@ -142,6 +145,7 @@ impl OrgSettings {
             privacy_contact: self.privacy_contact.clone(),
             utm_tags: self.utm_tags,
             utm_template: self.utm_template.clone(),
+            posts_need_approval: self.posts_need_approval,
         }
     }
 }
@@ -172,6 +176,7 @@ pub fn update_settings(
             org_settings::k_anonymity.eq(change.k_anonymity as i32),
             org_settings::utm_tags.eq(change.utm_tags),
             org_settings::utm_template.eq(&change.utm_template),
+            org_settings::posts_need_approval.eq(change.posts_need_approval),
             org_settings::updated_at.eq(now),
         ))
         .execute(conn)?;
@@ -231,6 +236,13 @@ pub fn apply_settings(
                 format!("link tags {:?}", change.utm_template)
             } else {
                 "link tags off".to_string()
+            });
+        }
+        if before.posts_need_approval != change.posts_need_approval {
+            changes.push(if change.posts_need_approval {
+                "posts need approval".to_string()
+            } else {
+                "posts need no approval".to_string()
             });
         }
         if !changes.is_empty() {

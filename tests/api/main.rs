@@ -6,6 +6,7 @@ mod helpers;
 mod admin_people;
 mod api_fuzz;
 mod api_v1;
+mod approval;
 mod auth;
 mod browser;
 mod calendar_feed;

@@ -45,6 +45,7 @@ struct SettingsPage {
     k_anonymity: String,
     utm_tags: bool,
     utm_template: String,
+    posts_need_approval: bool,
     errors: SettingsErrors,
     saved: bool,
     timezones: Vec<&'static str>,
@@ -111,6 +112,7 @@ pub async fn show(
         disclosure_required: settings.disclosure_required,
         utm_tags: settings.utm_tags,
         utm_template: settings.utm_template.clone(),
+        posts_need_approval: settings.posts_need_approval,
         timezones: crate::web::page::timezone_names(),
         org_name: settings.org_name,
         consent_language: settings.consent_language,
@@ -181,6 +183,11 @@ impl SettingsFields {
                 .named
                 .contains_key("utm_template")
                 .then(|| (!field("utm_tags").is_empty(), field("utm_template"))),
+            // The form marks that it carries the approval checkbox.
+            posts_need_approval: self
+                .named
+                .contains_key("approval_choice")
+                .then(|| !field("posts_need_approval").is_empty()),
         }
     }
 }
@@ -213,6 +220,7 @@ fn refused_page(signed_in: &SignedIn, form: SettingsForm, errors: SettingsErrors
         k_anonymity: form.k_anonymity,
         utm_tags: form.utm.as_ref().is_some_and(|u| u.0),
         utm_template: form.utm.map(|u| u.1).unwrap_or_default(),
+        posts_need_approval: form.posts_need_approval.unwrap_or_default(),
         timezones: crate::web::page::timezone_names(),
         consent_language: form.consent_language,
         jurisdiction: form.jurisdiction,

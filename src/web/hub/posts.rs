@@ -205,6 +205,8 @@ struct PostsPage {
     filter: String,
     /// Each status filter and whether it is the current one.
     tabs: Vec<(&'static str, bool)>,
+    /// Posts waiting for this person's approval.
+    awaiting_approval: usize,
 }
 
 #[derive(Deserialize, Default)]
@@ -220,6 +222,8 @@ pub async fn list(
 ) -> WebResult<HttpResponse> {
     let status = PostStatus::parse(&query.status);
     let (posts, settings) = hub::list(&state, status).await?;
+    let me = UserId::new(signed_in.user.id);
+    let awaiting_approval = hub::awaiting_approval(&state, me).await?.0.len();
     let tz = settings.timezone();
     ok(&PostsPage {
         page: PageContext::from(&signed_in),
@@ -246,6 +250,7 @@ pub async fn list(
             .into_iter()
             .map(|s| (s.as_str(), Some(s) == status))
             .collect(),
+        awaiting_approval,
     })
 }
 
@@ -270,6 +275,9 @@ struct PostFormPage {
     withdraw_error: Option<String>,
     editable: bool,
     can_withdraw: bool,
+    /// Posts need approval, and where this one stands.
+    needs_approval: bool,
+    can_schedule: bool,
     preview: bool,
 }
 
@@ -282,6 +290,7 @@ struct FormPageParts {
     schedule_error: Option<String>,
     withdraw_error: Option<String>,
     preview: bool,
+    approved: bool,
 }
 
 impl FormPageParts {
@@ -295,6 +304,7 @@ impl FormPageParts {
             schedule_error: None,
             withdraw_error: None,
             preview: false,
+            approved: false,
         }
     }
 
@@ -303,6 +313,7 @@ impl FormPageParts {
             post_id: Some(post.id),
             status: post.status,
             withdrawal_reason: post.withdrawal_reason.clone(),
+            approved: post.approved_at.is_some(),
             ..FormPageParts::new_post()
         }
     }
@@ -321,6 +332,12 @@ fn form_page(
         status: parts.status.as_str(),
         editable: parts.status.is_editable(),
         can_withdraw: matches!(parts.status, PostStatus::Scheduled | PostStatus::Published),
+        needs_approval: context.settings.posts_need_approval,
+        can_schedule: crate::domain::post::approval::may_schedule(
+            parts.status,
+            parts.approved,
+            context.settings.posts_need_approval,
+        ),
         sections: sections(&form, &parsed.checks),
         errors: parsed.errors,
         form,
@@ -423,6 +440,9 @@ fn notice_for(done: &str, post: &Post, tz: Tz) -> Option<String> {
             Some("Back to draft; it will not be published until you schedule it again.".into())
         }
         "withdrawn" => Some("Withdrawn: it has left every queue.".into()),
+        "submitted" => {
+            Some("Submitted: another comms person or an admin approves it; they were told.".into())
+        }
         _ => None,
     }
 }
@@ -517,7 +537,8 @@ pub async fn update(
         Ok(input) => input,
         Err(page) => return *page,
     };
-    let change = hub::update(&state, PostId::new(post.id), input).await?;
+    let by = UserId::new(signed_in.user.id);
+    let change = hub::update(&state, PostId::new(post.id), input, by).await?;
     changed(
         change,
         post.id,
@@ -588,6 +609,7 @@ pub async fn schedule_post(
             return refuse_schedule(&state, &signed_in, post, message, at).await;
         }
         Scheduled::NoPlatforms => "Choose at least one platform before scheduling.".into(),
+        Scheduled::NeedsApproval => hub::NEEDS_APPROVAL.into(),
         Scheduled::WrongStatus => {
             return Err(AppError::bad_request(
                 "This post can no longer be scheduled.",
@@ -595,6 +617,17 @@ pub async fn schedule_post(
         }
     };
     refuse_schedule(&state, &signed_in, post, message, typed).await
+}
+
+pub async fn submit(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    id: web::Path<i64>,
+) -> WebResult<HttpResponse> {
+    let by = UserId::new(signed_in.user.id);
+    let change = hub::submit(&state, PostId::new(*id), by).await?;
+    let refusal = "Only a draft can be submitted for approval.";
+    changed(change, *id, "submitted", refusal)
 }
 
 pub async fn unschedule(
