@@ -354,7 +354,9 @@ backend_test!(
         // Mastodon's dialog takes text: the caption is the textarea's value.
         assert!(page.contains(&format!("name=\"text\" rows=\"3\" class=\"share-text\">{DISCLOSURE} {escaped}</textarea>")), "{page}");
         // LinkedIn's takes only the link: the text to paste, then the link.
-        assert!(page.contains(&format!("tabindex=\"0\">{DISCLOSURE} {escaped}\nhttps://example.com/news/report?a=1&#38;b=2</pre>")), "{page}");
+        let tagged = "https://example.com/news/report?a=1&#38;b=2&#38;utm_source=linkedin\
+                      &#38;utm_medium=employee_advocacy&#38;utm_campaign=internal-title";
+        assert!(page.contains(&format!("tabindex=\"0\">{DISCLOSURE} {escaped}\n{tagged}</pre>")), "{page}");
         assert!(page.contains(&format!("action=\"/queue/{post}/share/mastodon\"")), "{page}");
         assert!(page.contains(&format!("<label for=\"text-{post}-mastodon\">")), "{page}");
         assert!(page.contains("<h3>LinkedIn</h3>") && page.contains("Share on Mastodon</button>"), "{page}");
