@@ -90,6 +90,7 @@ const COMMS_PAGES: &[&str] = &[
     "/hub/calendar",
     "/hub/calendar/feeds",
     "/hub/suggestions",
+    "/hub/approvals",
     "/admin/reports",
 ];
 
@@ -729,6 +730,13 @@ async fn every_comms_page_passes_wcag_aa_on_desktop_and_dark_phone() {
             .await;
         audit
             .visit("/hub/suggestions", "/hub/suggestions", "Suggestions")
+            .await;
+        audit
+            .visit(
+                "/hub/approvals",
+                "/hub/approvals",
+                "Posts waiting for approval",
+            )
             .await;
         audit
             .visit("/admin/reports", "/admin/reports", "Reports")
