@@ -338,6 +338,29 @@ mod tests {
     }
 
     #[test]
+    fn x_and_mastodon_weigh_a_tagged_link_23_and_bluesky_counts_it_in_full() {
+        let link = "https://example.com/news/report?ref=home#top";
+        let tagged = default_tags().link_for(link, Platform::X, "Annual report 2026 – ünïcode");
+        assert!(
+            tagged.contains("utm_campaign=annual-report-2026-unicode#top"),
+            "{tagged}"
+        );
+        for platform in [Platform::X, Platform::Mastodon] {
+            assert_eq!(
+                platform.count_with_link("Hi", &tagged),
+                2 + 1 + 23,
+                "{platform:?}"
+            );
+        }
+        let bluesky = default_tags().link_for(link, Platform::Bluesky, "T");
+        assert_eq!(
+            Platform::Bluesky.count_with_link("Hi", &bluesky),
+            2 + 1 + bluesky.chars().count()
+        );
+        assert_eq!(Platform::LinkedIn.count_with_link("Hi", &tagged), 2);
+    }
+
+    #[test]
     fn slugs_are_lower_case_words_without_accents() {
         assert_eq!(post_slug("Annual Report 2026!"), "annual-report-2026");
         assert_eq!(post_slug("  Café au lait — Zürich "), "cafe-au-lait-zurich");
@@ -466,6 +489,18 @@ mod tests {
             let own_source = before.iter().find(|(k, _)| k == "utm_source").map(|(_, v)| v.clone());
             let source = after.iter().find(|(k, _)| k == "utm_source").map(|(_, v)| v.clone());
             prop_assert_eq!(source, own_source.or(Some(platform.slug().to_string())));
+        }
+
+        #[test]
+        fn x_and_mastodon_weigh_any_tagged_link_23(
+            (link, _, _) in link(),
+            title in any::<String>(),
+        ) {
+            let bare = link.split('#').next().unwrap_or_default();
+            for platform in [Platform::X, Platform::Mastodon] {
+                let tagged = default_tags().link_for(bare, platform, &title);
+                prop_assert_eq!(platform.count_with_link("Hi", &tagged), 2 + 1 + 23, "{}", tagged);
+            }
         }
 
         #[test]
