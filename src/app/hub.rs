@@ -10,7 +10,7 @@ use crate::domain::ids::{PostId, SuggestionId, UserId};
 use crate::domain::platforms::Platform;
 use crate::domain::post::{self, ParsedDraft, PostDraft, PostInput, PostStatus};
 use crate::domain::schedule;
-use crate::store::posts::{EditOutcome, Post, ScheduleOutcome};
+use crate::store::posts::{ApproveOutcome, EditOutcome, Post, ScheduleOutcome};
 use crate::store::suggestions::DecideOutcome;
 use crate::store::{self, StoreError, departments::Department, org::OrgSettings};
 
@@ -27,7 +27,11 @@ impl HubContext {
     /// The draft checked against these departments and this disclosure.
     pub fn parse(&self, draft: &PostDraft) -> ParsedDraft {
         let departments: Vec<i64> = self.departments.iter().map(|d| d.id).collect();
-        draft.parse(&departments, self.settings.disclosure().as_deref())
+        draft.parse(
+            &departments,
+            self.settings.disclosure().as_deref(),
+            &self.settings.link_tags(),
+        )
     }
 }
 
@@ -89,15 +93,78 @@ fn change(outcome: EditOutcome) -> Result<Change> {
     }
 }
 
-/// Replaces a draft or scheduled post (a scheduled one goes back to draft).
-pub async fn update(app: &App, id: PostId, input: PostInput) -> Result<Change> {
+/// Replaces a post not yet published. A scheduled one goes back to draft;
+/// while posts need approval, an approved or scheduled one goes back to
+/// submitted and its approvers are asked again.
+pub async fn update(app: &App, id: PostId, input: PostInput, by: UserId) -> Result<Change> {
     let now = app.clock.now_naive();
+    let domain = app.mail_domain.clone();
     change(
         app.db
-            .run(move |conn| store::posts::update(conn, id.get(), &input, now))
+            .run(move |conn| store::posts::update(conn, id.get(), &input, by.get(), now, &domain))
             .await?,
     )
 }
+
+/// Submits a draft for approval; every comms person and admin who did not
+/// write it gets an email, and sees it under Approvals.
+pub async fn submit(app: &App, id: PostId, by: UserId) -> Result<Change> {
+    let now = app.clock.now_naive();
+    let domain = app.mail_domain.clone();
+    change(
+        app.db
+            .run(move |conn| store::posts::submit(conn, id.get(), by.get(), now, &domain))
+            .await?,
+    )
+}
+
+/// What came of an approval.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Approval {
+    Approved,
+    /// The approver wrote or edited the post; the message says so.
+    OwnPost(String),
+    /// Edited since the approver saw it.
+    Changed,
+    /// Not waiting for approval (someone else approved it meanwhile).
+    NotSubmitted,
+}
+
+/// Approves a submitted post as seen at `revision` (any, when `None`).
+pub async fn approve(app: &App, id: PostId, by: UserId, revision: Option<i32>) -> Result<Approval> {
+    let now = app.clock.now_naive();
+    let outcome = app
+        .db
+        .run(move |conn| store::posts::approve(conn, id.get(), by.get(), revision, now))
+        .await?;
+    Ok(match outcome {
+        ApproveOutcome::Approved => Approval::Approved,
+        ApproveOutcome::NotFound => return Err(Error::NotFound),
+        ApproveOutcome::OwnPost(message) => Approval::OwnPost(message.to_string()),
+        ApproveOutcome::Changed => Approval::Changed,
+        ApproveOutcome::NotSubmitted => Approval::NotSubmitted,
+    })
+}
+
+/// The posts waiting for approval that `user` may approve (not their own),
+/// oldest first, and whether posts need approval at all.
+pub async fn awaiting_approval(app: &App, user: UserId) -> Result<(Vec<Post>, bool)> {
+    let (posts, needed) = app
+        .db
+        .run(|conn| {
+            Ok::<_, StoreError>((
+                store::posts::submitted(conn)?,
+                store::org::settings(conn)?.posts_need_approval,
+            ))
+        })
+        .await?;
+    let mine = |p: &Post| post::approval::refusal(user.get(), p.created_by, p.edited_by).is_some();
+    Ok((posts.into_iter().filter(|p| !mine(p)).collect(), needed))
+}
+
+/// Why a post that needs approval is not scheduled.
+pub const NEEDS_APPROVAL: &str = "This post needs approval before it is scheduled or published: \
+    submit it, and another comms person or an admin approves it.";
 
 /// What came of scheduling a post.
 #[derive(Debug, PartialEq, Eq)]
@@ -113,6 +180,8 @@ pub enum Scheduled {
         next_slot: Option<NaiveDateTime>,
     },
     NoPlatforms,
+    /// Posts need approval and this one has none yet.
+    NeedsApproval,
     WrongStatus,
 }
 
@@ -147,6 +216,7 @@ pub async fn schedule(
             next_slot,
         },
         ScheduleOutcome::NoPlatforms => Scheduled::NoPlatforms,
+        ScheduleOutcome::NeedsApproval => Scheduled::NeedsApproval,
         ScheduleOutcome::NotEditable => Scheduled::WrongStatus,
         ScheduleOutcome::NotFound => return Err(Error::NotFound),
     })

@@ -34,6 +34,9 @@ pub const MAX_PAGE: i64 = 100_000;
 /// view, so nothing here is copied that the page already holds.
 pub struct Offer<'a> {
     pub platform: Platform,
+    /// The post's link as shared on this platform (with the organisation's
+    /// tags): what the share dialog carries and the copied text ends with.
+    pub link: Arc<str>,
     /// The offered caption (kept with the published posts), or the text
     /// the person typed when it was refused.
     pub text: Arc<str>,
@@ -225,6 +228,7 @@ pub fn queue_post<'a>(
             let standing = &situation.standings[platform];
             Offer {
                 platform: *platform,
+                link: hub.published.shared_link(post, *platform, &hub.link_tags),
                 editable: platform.accepts_prefilled_text(),
                 shared: item.shared_on.contains(platform),
                 remaining_day: standing.remaining_day,
@@ -453,13 +457,14 @@ pub async fn share(
     let (user_id, post_id) = (user.get(), post.get());
     let now = app.clock.now_naive();
     let live = app.live_posts.clone();
-    let (post, situation) = app
+    let (post, situation, tags) = app
         .db
         .run(move |conn| {
             let hub = live.current(conn)?;
             Ok::<_, StoreError>((
                 store::queue::offered(conn, user_id, post_id, platform, now)?,
                 situation(conn, &hub, user_id, now)?,
+                hub.link_tags.clone(),
             ))
         })
         .await?;
@@ -470,13 +475,14 @@ pub async fn share(
         return Err(Error::NotFound);
     }
     let instance = situation.instance(platform).map(str::to_string);
+    let link = tags.link_for(&post.link, platform, &post.title);
     let (variant, offered) =
         offered_caption(&post, platform, user_id, situation.disclosure.as_deref());
     let typed = parse_text(typed, "Your text").unwrap_or_else(|_| offered.clone());
     let edited = platform.accepts_prefilled_text() && !typed.is_empty() && typed != offered;
     let text = if edited { typed } else { offered };
     if edited
-        && let Some(problem) = refusal(&text, &post.link, platform, situation.disclosure.as_deref())
+        && let Some(problem) = refusal(&text, &link, platform, situation.disclosure.as_deref())
     {
         return Ok(Shared::TextRefused {
             problem,
@@ -496,7 +502,7 @@ pub async fn share(
     };
     Ok(match outcome {
         ShareOutcome::Recorded | ShareOutcome::AlreadyShared => Shared::Recorded {
-            url: share_intent(platform, &text, &post.link, instance.as_deref())?,
+            url: share_intent(platform, &text, &link, instance.as_deref())?,
             already: outcome == ShareOutcome::AlreadyShared,
         },
         ShareOutcome::CapReached(Some(at)) => wait(

@@ -48,6 +48,13 @@ pub async fn save(app: &App, update: SettingsUpdate, by: UserId) -> Result<()> {
         consent_language: update.consent_language,
         jurisdiction: update.jurisdiction,
         privacy_contact: update.privacy_contact,
+        utm_tags: update.utm.as_ref().map_or(current.utm_tags, |u| u.0),
+        posts_need_approval: update
+            .posts_need_approval
+            .unwrap_or(current.posts_need_approval),
+        utm_template: update
+            .utm
+            .map_or_else(|| current.utm_template.clone(), |u| u.1),
     };
     let (caps, policies) = (update.hub_caps, update.share_policies);
     app.db

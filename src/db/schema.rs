@@ -19,6 +19,9 @@ diesel::table! {
         k_anonymity -> Integer,
         sso_create_accounts -> Bool,
         password_login -> Bool,
+        utm_tags -> Bool,
+        utm_template -> Text,
+        posts_need_approval -> Bool,
     }
 }
 
@@ -172,6 +175,10 @@ diesel::table! {
         created_by -> Nullable<BigInt>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        revision -> Integer,
+        edited_by -> Nullable<BigInt>,
+        approved_by -> Nullable<BigInt>,
+        approved_at -> Nullable<Timestamp>,
     }
 }
 

@@ -51,7 +51,9 @@ pub fn render(
         let names: Vec<&str> = entry.platforms.iter().map(|p| p.name()).collect();
         let status = match entry.status {
             PostStatus::Withdrawn => EventStatus::Cancelled,
-            PostStatus::Draft => EventStatus::Tentative,
+            PostStatus::Draft | PostStatus::Submitted | PostStatus::Approved => {
+                EventStatus::Tentative
+            }
             _ => EventStatus::Confirmed,
         };
         let description = format!(

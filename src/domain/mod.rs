@@ -22,6 +22,7 @@ pub mod schedule;
 pub mod settings;
 pub mod share_caps;
 pub mod suppression;
+pub mod utm;
 
 /// A value refused by a validator, with the message shown next to the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

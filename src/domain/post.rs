@@ -22,6 +22,10 @@ const MAX_LINK_CHARS: usize = 2_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PostStatus {
     Draft,
+    /// Waiting for approval (only while the organisation asks for it).
+    Submitted,
+    /// Approved by someone who did not write it; may be scheduled.
+    Approved,
     Scheduled,
     Published,
     Expired,
@@ -32,6 +36,8 @@ impl PostStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             PostStatus::Draft => "draft",
+            PostStatus::Submitted => "submitted",
+            PostStatus::Approved => "approved",
             PostStatus::Scheduled => "scheduled",
             PostStatus::Published => "published",
             PostStatus::Expired => "expired",
@@ -40,8 +46,10 @@ impl PostStatus {
     }
 
     /// Every status, in the order a post moves through them.
-    pub const ALL: [PostStatus; 5] = [
+    pub const ALL: [PostStatus; 7] = [
         PostStatus::Draft,
+        PostStatus::Submitted,
+        PostStatus::Approved,
         PostStatus::Scheduled,
         PostStatus::Published,
         PostStatus::Expired,
@@ -52,10 +60,99 @@ impl PostStatus {
         PostStatus::ALL.into_iter().find(|st| st.as_str() == s)
     }
 
-    /// Drafts and scheduled posts may still be edited; what employees have
+    /// Posts not yet published may still be edited; what employees have
     /// seen may only be withdrawn.
     pub fn is_editable(self) -> bool {
-        matches!(self, PostStatus::Draft | PostStatus::Scheduled)
+        matches!(
+            self,
+            PostStatus::Draft
+                | PostStatus::Submitted
+                | PostStatus::Approved
+                | PostStatus::Scheduled
+        )
+    }
+}
+
+/// The two-person rule: while the organisation asks for approval, a post
+/// goes draft → submitted → approved → scheduled or published, and is
+/// approved by someone who neither wrote nor edited it.
+pub mod approval {
+    use super::PostStatus;
+
+    /// Where an edit leaves a post. An approved post (scheduled or not)
+    /// goes back to submitted: what was approved is no longer what would
+    /// be published. Without approval a scheduled post goes back to draft,
+    /// to be scheduled again within the caps.
+    pub fn status_after_edit(status: PostStatus, needs_approval: bool) -> PostStatus {
+        match (status, needs_approval) {
+            (PostStatus::Approved | PostStatus::Scheduled, true) => PostStatus::Submitted,
+            (PostStatus::Approved | PostStatus::Scheduled, false) => PostStatus::Draft,
+            (other, _) => other,
+        }
+    }
+
+    /// The statuses a post may be scheduled or published from. With
+    /// approval, only an approved post (or a scheduled one that was
+    /// approved: `approved` tells) moves on.
+    pub fn may_schedule(status: PostStatus, approved: bool, needs_approval: bool) -> bool {
+        match status {
+            PostStatus::Draft | PostStatus::Submitted => !needs_approval,
+            PostStatus::Approved => true,
+            PostStatus::Scheduled => approved || !needs_approval,
+            PostStatus::Published | PostStatus::Expired | PostStatus::Withdrawn => false,
+        }
+    }
+
+    /// Why `approver` may not approve a post written by `created_by` and
+    /// last edited by `edited_by`, if they may not.
+    pub fn refusal(
+        approver: i64,
+        created_by: Option<i64>,
+        edited_by: Option<i64>,
+    ) -> Option<&'static str> {
+        (created_by == Some(approver) || edited_by == Some(approver)).then_some(
+            "You wrote or edited this post: another comms person or an admin approves it.",
+        )
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn an_edit_after_approval_needs_approval_again() {
+            for st in [PostStatus::Approved, PostStatus::Scheduled] {
+                assert_eq!(status_after_edit(st, true), PostStatus::Submitted);
+                assert_eq!(status_after_edit(st, false), PostStatus::Draft);
+            }
+            assert_eq!(
+                status_after_edit(PostStatus::Submitted, true),
+                PostStatus::Submitted
+            );
+            assert_eq!(
+                status_after_edit(PostStatus::Draft, true),
+                PostStatus::Draft
+            );
+        }
+
+        #[test]
+        fn only_approved_posts_are_scheduled_while_approval_is_asked_for() {
+            assert!(!may_schedule(PostStatus::Draft, false, true));
+            assert!(!may_schedule(PostStatus::Submitted, false, true));
+            assert!(may_schedule(PostStatus::Approved, true, true));
+            assert!(!may_schedule(PostStatus::Scheduled, false, true));
+            assert!(may_schedule(PostStatus::Scheduled, true, true));
+            assert!(may_schedule(PostStatus::Draft, false, false));
+            assert!(!may_schedule(PostStatus::Published, true, false));
+        }
+
+        #[test]
+        fn neither_the_author_nor_the_last_editor_approves() {
+            assert!(refusal(1, Some(1), None).is_some());
+            assert!(refusal(2, Some(1), Some(2)).is_some());
+            assert!(refusal(3, Some(1), Some(2)).is_none());
+            assert!(refusal(3, None, None).is_none());
+        }
     }
 }
 
@@ -155,6 +252,9 @@ pub struct CaptionCheck {
     /// 1-based, as shown to comms.
     pub variant: usize,
     pub offered: String,
+    /// The link as this platform's share dialog carries it (with the
+    /// organisation's tags), counted with the caption.
+    pub link: String,
     pub count: usize,
     pub limit: usize,
 }
@@ -188,6 +288,8 @@ pub fn offered_text(caption: &str, disclosure_text: Option<&str>) -> String {
     }
 }
 
+/// Checks a caption as it will be shared on `platform`, with `link` as
+/// that platform's share dialog carries it (tagged: see `utm::LinkTags`).
 pub fn check_caption(
     platform: Platform,
     variant: usize,
@@ -201,19 +303,20 @@ pub fn check_caption(
         variant,
         count: platform.count_with_link(&offered, link),
         limit: platform.text_limit(),
+        link: link.to_string(),
         offered,
     }
 }
 
-/// The platform's own share dialog for this caption; Mastodon needs the
-/// person's instance, so previews use an example one.
-pub fn preview_share_url(check: &CaptionCheck, link: &str, title: &str) -> Option<String> {
+/// The platform's own share dialog for this caption and its tagged link;
+/// Mastodon needs the person's instance, so previews use an example one.
+pub fn preview_share_url(check: &CaptionCheck, title: &str) -> Option<String> {
     let example = super::platforms::InstanceHost::parse("mastodon.social").ok();
     check
         .platform
         .share_url(&Share {
             text: &check.offered,
-            url: link,
+            url: &check.link,
             title,
             instance: example.as_ref(),
         })
@@ -274,8 +377,9 @@ mod tests {
     }
 
     #[test]
-    fn only_drafts_and_scheduled_posts_are_editable() {
+    fn only_posts_not_yet_published_are_editable() {
         assert!(PostStatus::Draft.is_editable() && PostStatus::Scheduled.is_editable());
+        assert!(PostStatus::Submitted.is_editable() && PostStatus::Approved.is_editable());
         for st in [
             PostStatus::Published,
             PostStatus::Expired,

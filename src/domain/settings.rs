@@ -11,6 +11,7 @@ use super::platforms::Platform;
 use super::schedule::{self, Caps};
 use super::share_caps::{self, CapPolicy};
 use super::suppression;
+use super::utm::{self, UtmTemplate};
 
 /// The settings exactly as typed (trimmed), so a refused form comes back
 /// unchanged. A platform's caps appear only when the form carried them.
@@ -32,6 +33,11 @@ pub struct SettingsForm {
     pub k_anonymity: String,
     pub crowd_threshold: String,
     pub crowd_cap_per_hour: String,
+    /// Link tags: on or off, and the template as typed; `None` when the
+    /// form did not carry them (they stay as they are).
+    pub utm: Option<(bool, String)>,
+    /// Posts need approval; `None` when the form did not carry the choice.
+    pub posts_need_approval: Option<bool>,
 }
 
 /// Why settings were refused, field by field.
@@ -48,6 +54,7 @@ pub struct SettingsErrors {
     pub share_caps: Option<String>,
     pub crowd: Option<String>,
     pub k: Option<String>,
+    pub utm: Option<String>,
 }
 
 impl SettingsErrors {
@@ -63,6 +70,7 @@ impl SettingsErrors {
             || self.consent_language.is_some()
             || self.jurisdiction.is_some()
             || self.privacy_contact.is_some()
+            || self.utm.is_some()
     }
 }
 
@@ -83,6 +91,9 @@ pub struct SettingsUpdate {
     pub privacy_contact: String,
     pub hub_caps: HashMap<Platform, Caps>,
     pub share_policies: HashMap<Platform, CapPolicy>,
+    /// Link tags on or off, and the checked template.
+    pub utm: Option<(bool, String)>,
+    pub posts_need_approval: Option<bool>,
 }
 
 /// A BCP 47 language tag in its common short form: "en", "de-CH", "pt-BR".
@@ -92,6 +103,19 @@ pub fn valid_language(tag: &str) -> bool {
     (2..=3).contains(&primary.len())
         && primary.chars().all(|c| c.is_ascii_lowercase())
         && parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+/// The link tags as typed: a template that is empty while tagging is off
+/// becomes the default one; any other must parse, on or off, so that
+/// turning tagging on later never finds a broken template.
+fn parse_utm(enabled: bool, template: &str) -> Result<(bool, String), String> {
+    let typed = template.trim();
+    let typed = typed.strip_prefix('?').unwrap_or(typed).trim();
+    if typed.is_empty() && !enabled {
+        return Ok((false, utm::DEFAULT_TEMPLATE.to_string()));
+    }
+    UtmTemplate::parse(typed).map_err(|e| e.0)?;
+    Ok((enabled, typed.to_string()))
 }
 
 fn parse_crowd(threshold: &str, cap_per_hour: &str) -> Result<Option<(i32, i32)>, String> {
@@ -161,6 +185,12 @@ impl SettingsForm {
             errors.privacy_contact =
                 Some("Enter an email address like privacy@example.com, or leave it empty.".into());
         }
+        let utm = match &self.utm {
+            Some((enabled, template)) => parse_utm(*enabled, template)
+                .map_err(|e| errors.utm = Some(e))
+                .ok(),
+            None => None,
+        };
         if errors.any() {
             return Err(Box::new(errors));
         }
@@ -179,13 +209,47 @@ impl SettingsForm {
             privacy_contact: self.privacy_contact.to_lowercase(),
             hub_caps,
             share_policies,
+            utm,
+            posts_need_approval: self.posts_need_approval,
         })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::valid_language;
+    use super::{SettingsForm, valid_language};
+    use crate::domain::platforms::Platform;
+
+    fn form(utm: Option<(bool, &str)>) -> SettingsForm {
+        SettingsForm {
+            org_name: "Acme".into(),
+            enabled: vec![Platform::X],
+            consent_language: "en".into(),
+            jurisdiction: "EU".into(),
+            timezone: "UTC".into(),
+            disclosure_template: "I work at {org}.".into(),
+            utm: utm.map(|(on, t)| (on, t.to_string())),
+            ..SettingsForm::default()
+        }
+    }
+
+    #[test]
+    fn link_tags_are_saved_checked_and_left_alone_when_the_form_omits_them() {
+        let saved = form(Some((true, " ?utm_source={platform} ")))
+            .parse()
+            .unwrap();
+        assert_eq!(saved.utm, Some((true, "utm_source={platform}".to_string())));
+        let off = form(Some((false, ""))).parse().unwrap();
+        assert_eq!(
+            off.utm,
+            Some((false, crate::domain::utm::DEFAULT_TEMPLATE.into()))
+        );
+        assert_eq!(form(None).parse().unwrap().utm, None);
+        for bad in [(true, ""), (true, "utm_source={person}"), (false, "a=b c")] {
+            let errors = form(Some(bad)).parse().unwrap_err();
+            assert!(errors.utm.is_some(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn language_tags_in_their_common_forms_are_accepted() {

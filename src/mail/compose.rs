@@ -117,6 +117,24 @@ struct WithdrawalHtml<'a> {
     reason: &'a str,
 }
 
+#[derive(Template)]
+#[template(path = "email/approval_request.txt")]
+struct ApprovalText<'a> {
+    name: &'a str,
+    title: &'a str,
+    link: &'a str,
+    review_url: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/approval_request.html")]
+struct ApprovalHtml<'a> {
+    name: &'a str,
+    title: &'a str,
+    link: &'a str,
+    review_url: &'a str,
+}
+
 fn render(t: &impl Template) -> Result<String, StoreError> {
     t.render()
         .map_err(|e| StoreError::Query(diesel::result::Error::SerializationError(Box::new(e))))
@@ -133,7 +151,9 @@ fn post_ids(kind: Kind, data: &serde_json::Value) -> Vec<i64> {
             .as_array()
             .map(|a| a.iter().filter_map(|v| v.as_i64()).collect())
             .unwrap_or_default(),
-        Kind::WithdrawalNotice => vec![data["post"].as_i64().unwrap_or_default()],
+        Kind::WithdrawalNotice | Kind::ApprovalRequest => {
+            vec![data["post"].as_i64().unwrap_or_default()]
+        }
         Kind::Invitation | Kind::PasswordReset | Kind::AdminPasswordLink => Vec::new(),
     }
 }
@@ -314,6 +334,39 @@ pub fn compose(
                 })?,
                 list_unsubscribe: Some(unsubscribe_url),
                 unsubscribe_token: Some((token, user.id)),
+            }))
+        }
+        Kind::ApprovalRequest => {
+            let post = post_ids(kind, &data)
+                .first()
+                .and_then(|id| reads.posts.get(id));
+            // Decided or changed since: a newer request (if any) says so.
+            let revision = data["revision"].as_i64().unwrap_or_default();
+            let Some(post) = post
+                .filter(|p| p.status == PostStatus::Submitted && i64::from(p.revision) == revision)
+            else {
+                return Ok(Composition::Cancel(
+                    "the post is no longer waiting for this approval",
+                ));
+            };
+            let review_url = format!("{base_url}/hub/approvals");
+            let (title, link) = (post.title.as_str(), post.link.as_str());
+            Ok(Composition::Send(Composed {
+                subject: format!("A post waits for your approval: {title}"),
+                text: render(&ApprovalText {
+                    name: &user.name,
+                    title,
+                    link,
+                    review_url: &review_url,
+                })?,
+                html: render(&ApprovalHtml {
+                    name: &user.name,
+                    title,
+                    link,
+                    review_url: &review_url,
+                })?,
+                list_unsubscribe: None,
+                unsubscribe_token: None,
             }))
         }
         Kind::WithdrawalNotice => {

@@ -30,6 +30,7 @@ use crate::db::schema::{dismissals, queue_generation, shares, withdrawal_notices
 use crate::domain::platforms::Platform;
 use crate::domain::post::link_host;
 use crate::domain::share_caps::CapPolicy;
+use crate::domain::utm::LinkTags;
 
 #[derive(Default)]
 pub struct LivePosts {
@@ -43,6 +44,8 @@ pub struct Hub {
     pub settings: OrgSettings,
     /// The organisation's default and ceiling per platform.
     pub cap_policies: HashMap<Platform, CapPolicy>,
+    /// How shared links are tagged under these settings.
+    pub link_tags: LinkTags,
     pub published: Published,
 }
 
@@ -69,6 +72,9 @@ pub struct Published {
     /// The posts that reach each audience, worked out once per audience
     /// while they hold (see [`Reach`]).
     reaches: Mutex<FxHashMap<Viewer, Arc<Reach>>>,
+    /// Each post's link as shared on a platform (tagged), worked out once
+    /// per post and platform: a new tag setting is a new generation.
+    links: RwLock<FxHashMap<(i64, Platform), Arc<str>>>,
 }
 
 /// The posts that reach an audience (a department, or none, and a set of
@@ -226,6 +232,7 @@ impl Published {
             withdrawn,
             offered: RwLock::default(),
             reaches: Mutex::default(),
+            links: RwLock::default(),
         }
     }
 
@@ -281,6 +288,33 @@ impl Published {
             }
             _ => link_host(&post.link).into(),
         }
+    }
+
+    /// The post's link as its share dialog on `platform` carries it.
+    pub fn shared_link(&self, post: &Post, platform: Platform, tags: &LinkTags) -> Arc<str> {
+        let key = (post.id, platform);
+        let kept = self.positions.get(&post.id).is_some_and(|&position| {
+            self.posts[position as usize].link == post.link
+                && self.posts[position as usize].title == post.title
+        });
+        if kept
+            && let Some(link) = self
+                .links
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&key)
+        {
+            return link.clone();
+        }
+        let link: Arc<str> = tags.link_for(&post.link, platform, &post.title).into();
+        if kept {
+            let mut links = self.links.write().unwrap_or_else(PoisonError::into_inner);
+            if links.len() >= OFFERED_TEXTS {
+                links.clear();
+            }
+            links.insert(key, link.clone());
+        }
+        link
     }
 
     fn withdrawn_post(&self, post_id: i64) -> Option<&WithdrawnPost> {
@@ -382,9 +416,11 @@ impl LivePosts {
         }
         // Read after the counter: a change committed in between makes the
         // copy newer than its key, which only costs one more reload.
+        let settings = org::settings(conn)?;
         let hub = Arc::new(Hub {
             generation,
-            settings: org::settings(conn)?,
+            link_tags: settings.link_tags(),
+            settings,
             cap_policies: super::org::share_policies(conn)?,
             published: Published::new(posts::published(conn)?, posts::withdrawn(conn)?),
         });
@@ -651,6 +687,11 @@ mod tests {
                 .iter()
                 .map(|p| (*p, vec!["Text".into()]))
                 .collect(),
+            created_by: None,
+            edited_by: None,
+            revision: 0,
+            approved_by: None,
+            approved_at: None,
         }
     }
 

@@ -32,6 +32,11 @@ pub struct OrgSettings {
     /// Whether people may log in with a password; only heeded while SSO
     /// is configured (see `password_login_allowed`).
     pub password_login: bool,
+    /// Whether shared links carry the UTM tags of `utm_template`.
+    pub utm_tags: bool,
+    pub utm_template: String,
+    /// Posts need approval by someone who did not write them.
+    pub posts_need_approval: bool,
 }
 
 impl OrgSettings {
@@ -59,6 +64,11 @@ impl OrgSettings {
     pub fn disclosure(&self) -> Option<String> {
         self.disclosure_required
             .then(|| crate::domain::disclosure::render(&self.disclosure_template, &self.org_name))
+    }
+
+    /// How shared links are tagged.
+    pub fn link_tags(&self) -> crate::domain::utm::LinkTags {
+        crate::domain::utm::LinkTags::from_settings(self.utm_tags, &self.utm_template)
     }
 
     /// The platforms the organisation uses, in catalogue order.
@@ -112,6 +122,9 @@ pub struct SettingsChange {
     pub consent_language: String,
     pub jurisdiction: String,
     pub privacy_contact: String,
+    pub utm_tags: bool,
+    pub utm_template: String,
+    pub posts_need_approval: bool,
 }
 
 impl OrgSettings {
@@ -130,6 +143,9 @@ impl OrgSettings {
             consent_language: self.consent_language.clone(),
             jurisdiction: self.jurisdiction.clone(),
             privacy_contact: self.privacy_contact.clone(),
+            utm_tags: self.utm_tags,
+            utm_template: self.utm_template.clone(),
+            posts_need_approval: self.posts_need_approval,
         }
     }
 }
@@ -158,6 +174,9 @@ pub fn update_settings(
             org_settings::crowd_threshold.eq(change.crowd_threshold),
             org_settings::crowd_cap_per_hour.eq(change.crowd_cap_per_hour),
             org_settings::k_anonymity.eq(change.k_anonymity as i32),
+            org_settings::utm_tags.eq(change.utm_tags),
+            org_settings::utm_template.eq(&change.utm_template),
+            org_settings::posts_need_approval.eq(change.posts_need_approval),
             org_settings::updated_at.eq(now),
         ))
         .execute(conn)?;
@@ -211,6 +230,20 @@ pub fn apply_settings(
                 "popular-post hint at {}, hourly cap {}",
                 change.crowd_threshold, change.crowd_cap_per_hour
             ));
+        }
+        if before.utm_tags != change.utm_tags || before.utm_template != change.utm_template {
+            changes.push(if change.utm_tags {
+                format!("link tags {:?}", change.utm_template)
+            } else {
+                "link tags off".to_string()
+            });
+        }
+        if before.posts_need_approval != change.posts_need_approval {
+            changes.push(if change.posts_need_approval {
+                "posts need approval".to_string()
+            } else {
+                "posts need no approval".to_string()
+            });
         }
         if !changes.is_empty() {
             audit::record(

@@ -17,6 +17,8 @@ pub enum Kind {
     AdminPasswordLink,
     Digest,
     WithdrawalNotice,
+    /// A post waits for approval by someone who did not write it.
+    ApprovalRequest,
 }
 
 impl Kind {
@@ -27,16 +29,18 @@ impl Kind {
             Kind::AdminPasswordLink => "admin_password_link",
             Kind::Digest => "digest",
             Kind::WithdrawalNotice => "withdrawal_notice",
+            Kind::ApprovalRequest => "approval_request",
         }
     }
 
     /// Every kind, in the order Admin → Email lists them.
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Invitation,
         Kind::PasswordReset,
         Kind::AdminPasswordLink,
         Kind::Digest,
         Kind::WithdrawalNotice,
+        Kind::ApprovalRequest,
     ];
 
     pub fn parse(s: &str) -> Option<Kind> {
@@ -51,6 +55,7 @@ impl Kind {
             Kind::AdminPasswordLink => "Password links from an admin",
             Kind::Digest => "Digests",
             Kind::WithdrawalNotice => "Withdrawal notices",
+            Kind::ApprovalRequest => "Approval requests",
         }
     }
 }

@@ -12,7 +12,7 @@ use super::audit::{self, Actor};
 use super::{DbConnection, StoreResult};
 use crate::db::schema::{hub_caps, org_settings, post_captions, post_departments, posts};
 use crate::domain::platforms::Platform;
-use crate::domain::post::PostStatus;
+use crate::domain::post::{PostStatus, approval};
 use crate::domain::schedule::{self, Caps};
 
 #[derive(Debug, Clone)]
@@ -31,6 +31,13 @@ pub struct Post {
     pub withdrawal_reason: Option<String>,
     /// Caption variants per platform, in catalogue order.
     pub captions: Vec<(Platform, Vec<String>)>,
+    pub created_by: Option<i64>,
+    /// Who last changed the post's content.
+    pub edited_by: Option<i64>,
+    /// Moves on with every edit: an approval is for one revision.
+    pub revision: i32,
+    pub approved_by: Option<i64>,
+    pub approved_at: Option<NaiveDateTime>,
 }
 
 /// Caption variants per platform.
@@ -54,6 +61,13 @@ type PostRow = (
     Option<NaiveDateTime>,
     Option<NaiveDateTime>,
     Option<String>,
+    (
+        Option<i64>,
+        Option<i64>,
+        i32,
+        Option<i64>,
+        Option<NaiveDateTime>,
+    ),
 );
 
 macro_rules! post_columns {
@@ -70,6 +84,13 @@ macro_rules! post_columns {
             posts::published_at,
             posts::withdrawn_at,
             posts::withdrawal_reason,
+            (
+                posts::created_by,
+                posts::edited_by,
+                posts::revision,
+                posts::approved_by,
+                posts::approved_at,
+            ),
         )
     };
 }
@@ -141,6 +162,11 @@ fn assemble(conn: &mut DbConnection, rows: Vec<PostRow>) -> StoreResult<Vec<Post
             withdrawn_at: r.9,
             withdrawal_reason: r.10,
             captions: captions.remove(&r.0).unwrap_or_default(),
+            created_by: r.11.0,
+            edited_by: r.11.1,
+            revision: r.11.2,
+            approved_by: r.11.3,
+            approved_at: r.11.4,
         })
         .collect())
 }
@@ -240,7 +266,11 @@ pub fn in_period(
 ) -> StoreResult<Vec<Post>> {
     let rows = posts::table
         .filter(posts::publish_at.ge(from).and(posts::publish_at.lt(to)))
-        .filter(posts::status.ne(PostStatus::Draft.as_str()))
+        .filter(posts::status.ne_all([
+            PostStatus::Draft.as_str(),
+            PostStatus::Submitted.as_str(),
+            PostStatus::Approved.as_str(),
+        ]))
         .order(posts::publish_at.asc())
         .select(post_columns!())
         .load::<PostRow>(conn)?;
@@ -316,35 +346,208 @@ pub enum EditOutcome {
     NotEditable,
 }
 
+/// Takes the post's row lock (PostgreSQL) or the write lock (SQLite, with
+/// the IMMEDIATE transaction) before reading it, so that an approval and
+/// an edit, or two approvals, are decided one after the other on fresh data.
+fn lock_post(conn: &mut DbConnection, id: i64) -> StoreResult<()> {
+    diesel::update(posts::table.find(id))
+        .set(posts::revision.eq(posts::revision))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Replaces a post's content. Where that leaves its status is
+/// `approval::status_after_edit`: an approved or scheduled post goes back
+/// to submitted while the organisation asks for approval (its approvers
+/// are asked again), else a scheduled one goes back to draft.
 pub fn update(
     conn: &mut DbConnection,
     id: i64,
     input: &PostInput,
+    by: i64,
     now: NaiveDateTime,
+    mail_domain: &str,
 ) -> StoreResult<EditOutcome> {
     crate::db::write_transaction(conn, |conn| {
+        lock_post(conn, id)?;
         let Some(post) = find(conn, id)? else {
             return Ok(EditOutcome::NotFound);
         };
         if !post.status.is_editable() {
             return Ok(EditOutcome::NotEditable);
         }
-        // Editing a scheduled post returns it to draft: its platforms or
-        // time may no longer fit the caps, so it is scheduled again.
+        let needs_approval = super::org::settings(conn)?.posts_need_approval;
         diesel::update(posts::table.find(id))
             .set((
                 posts::title.eq(&input.title),
                 posts::link.eq(&input.link),
                 posts::base_text.eq(&input.base_text),
-                posts::status.eq(PostStatus::Draft.as_str()),
                 posts::target_all.eq(input.target_all || input.department_ids.is_empty()),
                 posts::expires_at.eq(input.expires_at),
+                posts::edited_by.eq(Some(by)),
+                posts::revision.eq(posts::revision + 1),
                 posts::updated_at.eq(now),
             ))
             .execute(conn)?;
         write_parts(conn, id, input)?;
+        let to = approval::status_after_edit(post.status, needs_approval);
+        if to != post.status {
+            let (action, detail) = if to == PostStatus::Submitted {
+                (
+                    "post.resubmitted",
+                    "edited after approval: to be approved again",
+                )
+            } else {
+                ("post.unscheduled", "edited: to be scheduled again")
+            };
+            let change = StatusChange {
+                from: &[post.status],
+                columns: StatusColumns {
+                    approved_by: Some(None),
+                    approved_at: Some(None),
+                    ..StatusColumns::new(to, now)
+                },
+                actor: Actor::Person(by),
+                action,
+                detail,
+            };
+            change.apply(conn, id, now)?;
+            if to == PostStatus::Submitted {
+                ask_approvers(conn, id, now, mail_domain)?;
+            }
+        }
         Ok(EditOutcome::Done)
     })
+}
+
+/// Submits a draft for approval and emails those who may approve it.
+pub fn submit(
+    conn: &mut DbConnection,
+    id: i64,
+    by: i64,
+    now: NaiveDateTime,
+    mail_domain: &str,
+) -> StoreResult<EditOutcome> {
+    let change = StatusChange {
+        from: &[PostStatus::Draft],
+        columns: StatusColumns::new(PostStatus::Submitted, now),
+        actor: Actor::Person(by),
+        action: "post.submitted",
+        detail: "",
+    };
+    crate::db::write_transaction(conn, |conn| {
+        let outcome = change.apply_or_say_why(conn, id, now)?;
+        if outcome == EditOutcome::Done {
+            ask_approvers(conn, id, now, mail_domain)?;
+        }
+        Ok(outcome)
+    })
+}
+
+/// Queues an approval request to every active comms person and admin who
+/// neither wrote nor edited the post, once per revision.
+fn ask_approvers(
+    conn: &mut DbConnection,
+    id: i64,
+    now: NaiveDateTime,
+    mail_domain: &str,
+) -> StoreResult<()> {
+    use crate::db::schema::users;
+    let Some(post) = find(conn, id)? else {
+        return Ok(());
+    };
+    let approvers: Vec<(i64, String)> = users::table
+        .filter(users::active.eq(true))
+        .filter(users::is_comms.eq(true).or(users::is_admin.eq(true)))
+        .select((users::id, users::email))
+        .order(users::id)
+        .load(conn)?;
+    for (user_id, email) in approvers {
+        if approval::refusal(user_id, post.created_by, post.edited_by).is_some() {
+            continue;
+        }
+        super::outbox::enqueue(
+            conn,
+            &super::outbox::NewMessage {
+                kind: super::outbox::Kind::ApprovalRequest,
+                user_id: Some(user_id),
+                recipient: email,
+                dedupe_key: format!("approval_request:{id}:{}:{user_id}", post.revision),
+                payload: serde_json::json!({ "post": id, "revision": post.revision }).to_string(),
+                send_before: None,
+                message_id: format!("{}@{mail_domain}", uuid::Uuid::new_v4()),
+            },
+            now,
+        )?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ApproveOutcome {
+    Approved,
+    NotFound,
+    /// The approver wrote or edited it (the message says so).
+    OwnPost(&'static str),
+    /// Changed since the approver saw it (another revision).
+    Changed,
+    /// Not waiting for approval: approved by someone else meanwhile, or
+    /// never submitted.
+    NotSubmitted,
+}
+
+/// Approves the submitted post at `revision` (any revision when `None`):
+/// in one transaction that holds the post's lock, so that of two approvers
+/// at once one approves and the other is told it is done, on any backend.
+pub fn approve(
+    conn: &mut DbConnection,
+    id: i64,
+    by: i64,
+    revision: Option<i32>,
+    now: NaiveDateTime,
+) -> StoreResult<ApproveOutcome> {
+    crate::db::write_transaction(conn, |conn| {
+        lock_post(conn, id)?;
+        let Some(post) = find(conn, id)? else {
+            return Ok(ApproveOutcome::NotFound);
+        };
+        if post.status != PostStatus::Submitted {
+            return Ok(ApproveOutcome::NotSubmitted);
+        }
+        if let Some(message) = approval::refusal(by, post.created_by, post.edited_by) {
+            return Ok(ApproveOutcome::OwnPost(message));
+        }
+        if revision.is_some_and(|r| r != post.revision) {
+            return Ok(ApproveOutcome::Changed);
+        }
+        let detail = format!("{} (revision {})", post.title, post.revision);
+        let change = StatusChange {
+            from: &[PostStatus::Submitted],
+            columns: StatusColumns {
+                approved_by: Some(Some(by)),
+                approved_at: Some(Some(now)),
+                ..StatusColumns::new(PostStatus::Approved, now)
+            },
+            actor: Actor::Person(by),
+            action: "post.approved",
+            detail: &detail,
+        };
+        Ok(if change.apply(conn, id, now)? {
+            ApproveOutcome::Approved
+        } else {
+            ApproveOutcome::NotSubmitted
+        })
+    })
+}
+
+/// Posts waiting for approval, oldest first.
+pub fn submitted(conn: &mut DbConnection) -> StoreResult<Vec<Post>> {
+    let rows = posts::table
+        .filter(posts::status.eq(PostStatus::Submitted.as_str()))
+        .order(posts::updated_at.asc())
+        .select(post_columns!())
+        .load::<PostRow>(conn)?;
+    assemble(conn, rows)
 }
 
 /// The caps per platform (the default where none was set).
@@ -437,6 +640,8 @@ pub enum ScheduleOutcome {
     NotFound,
     NotEditable,
     NoPlatforms,
+    /// The organisation asks for approval and the post has none.
+    NeedsApproval,
 }
 
 /// Every scheduling and publishing decision takes this lock first: a no-op
@@ -466,6 +671,10 @@ pub fn schedule(
         };
         if !post.status.is_editable() {
             return Ok(ScheduleOutcome::NotEditable);
+        }
+        let needs_approval = super::org::settings(conn)?.posts_need_approval;
+        if !approval::may_schedule(post.status, post.approved_at.is_some(), needs_approval) {
+            return Ok(ScheduleOutcome::NeedsApproval);
         }
         let platforms = post.platforms();
         if platforms.is_empty() {
@@ -504,7 +713,7 @@ pub fn schedule(
         };
         let detail = format!("{} at {} UTC", post.title, at.format("%Y-%m-%d %H:%M"));
         let change = StatusChange {
-            from: &[PostStatus::Draft, PostStatus::Scheduled],
+            from: &[post.status],
             columns: StatusColumns {
                 publish_at: Some(Some(at)),
                 published_at: Some(publish_now.then_some(now)),
@@ -525,21 +734,30 @@ pub fn schedule(
     })
 }
 
-/// Takes a scheduled post back to draft.
+/// Takes a scheduled post back: to approved if it was approved (its
+/// approval still holds, nothing changed), else to draft.
 pub fn unschedule(
     conn: &mut DbConnection,
     id: i64,
     by: i64,
     now: NaiveDateTime,
 ) -> StoreResult<EditOutcome> {
-    let change = StatusChange {
-        from: &[PostStatus::Scheduled],
-        columns: StatusColumns::new(PostStatus::Draft, now),
-        actor: Actor::Person(by),
-        action: "post.unscheduled",
-        detail: "",
-    };
-    crate::db::write_transaction(conn, |conn| change.apply_or_say_why(conn, id, now))
+    crate::db::write_transaction(conn, |conn| {
+        let approved = find(conn, id)?.is_some_and(|p| p.approved_at.is_some());
+        let to = if approved {
+            PostStatus::Approved
+        } else {
+            PostStatus::Draft
+        };
+        let change = StatusChange {
+            from: &[PostStatus::Scheduled],
+            columns: StatusColumns::new(to, now),
+            actor: Actor::Person(by),
+            action: "post.unscheduled",
+            detail: "",
+        };
+        change.apply_or_say_why(conn, id, now)
+    })
 }
 
 /// Withdraws a scheduled or published post: it leaves every queue at once.
@@ -574,6 +792,8 @@ struct StatusColumns<'a> {
     published_at: Option<Option<NaiveDateTime>>,
     withdrawn_at: Option<Option<NaiveDateTime>>,
     withdrawal_reason: Option<Option<&'a str>>,
+    approved_by: Option<Option<i64>>,
+    approved_at: Option<Option<NaiveDateTime>>,
 }
 
 impl StatusColumns<'_> {
@@ -585,6 +805,8 @@ impl StatusColumns<'_> {
             published_at: None,
             withdrawn_at: None,
             withdrawal_reason: None,
+            approved_by: None,
+            approved_at: None,
         }
     }
 }

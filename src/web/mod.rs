@@ -97,6 +97,11 @@ pub fn route_table() -> Vec<RouteSpec> {
     let admin = Role(crate::domain::roles::Role::Admin);
     let employee = Role(crate::domain::roles::Role::Employee);
     let comms = Role(crate::domain::roles::Role::Comms);
+    // The two-person rule: another comms person or an admin approves.
+    let approvers = AnyRole(&[
+        crate::domain::roles::Role::Comms,
+        crate::domain::roles::Role::Admin,
+    ]);
     let reporting = AnyRole(crate::domain::api_access::REPORTING_ROLES);
     use crate::domain::api_access::Need;
     let api_employee = Token(Need::Person(crate::domain::roles::Role::Employee));
@@ -247,6 +252,15 @@ pub fn route_table() -> Vec<RouteSpec> {
         }),
         spec(M::POST, "/hub/posts/{id:\\d+}/unschedule", comms, || {
             web::post().to(hub::posts::unschedule)
+        }),
+        spec(M::POST, "/hub/posts/{id:\\d+}/submit", comms, || {
+            web::post().to(hub::posts::submit)
+        }),
+        spec(M::GET, "/hub/approvals", approvers, || {
+            web::get().to(hub::approvals::list)
+        }),
+        spec(M::POST, "/hub/posts/{id:\\d+}/approve", approvers, || {
+            web::post().to(hub::approvals::approve)
         }),
         spec(M::POST, "/hub/posts/{id:\\d+}/withdraw", comms, || {
             web::post().to(hub::posts::withdraw)
@@ -421,6 +435,15 @@ pub fn route_table() -> Vec<RouteSpec> {
             "/api/v1/posts/{id:\\d+}/withdraw",
             api_comms,
             || web::post().to(api::posts::withdraw),
+        ),
+        spec(M::POST, "/api/v1/posts/{id:\\d+}/submit", api_comms, || {
+            web::post().to(api::posts::submit)
+        }),
+        spec(
+            M::POST,
+            "/api/v1/posts/{id:\\d+}/approve",
+            api_comms,
+            || web::post().to(api::posts::approve),
         ),
         spec(M::GET, "/api/v1/reports", Token(Need::Reports), || {
             web::get().to(api::reports::show)

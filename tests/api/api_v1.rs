@@ -270,8 +270,11 @@ backend_test!(
         let offer = &item["offers"][0];
         assert_eq!(offer["platform"], "x");
         let text = offer["text"].as_str().unwrap();
+        // The link as shared on X: with the organisation's default tags.
+        let link = "https://example.com/Report?utm_source=x&utm_medium=employee_advocacy&utm_campaign=report";
+        assert_eq!(offer["link"], link);
         let expected = Platform::X
-            .share_url(&Share { text, url: "https://example.com/Report", title: text, instance: None })
+            .share_url(&Share { text, url: link, title: text, instance: None })
             .unwrap();
         assert_eq!(offer["share_url"], expected);
         assert_eq!(offer["shared"], false);

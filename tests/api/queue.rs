@@ -313,7 +313,8 @@ backend_test!(
         let escaped = text.replace('&', "&#38;");
         assert!(
             page.contains(&format!(
-                "<pre class=\"share-text\" tabindex=\"0\">{escaped}\nhttps://example.com/news/report?a=1&#38;b=2</pre>"
+                "<pre class=\"share-text\" tabindex=\"0\">{escaped}\nhttps://example.com/news/report?a=1&#38;b=2\
+                 &#38;utm_source=linkedin&#38;utm_medium=employee_advocacy&#38;utm_campaign=internal-title</pre>"
             )),
             "the text to paste, then the link: {page}"
         );
@@ -321,8 +322,13 @@ backend_test!(
         for p in Platform::ALL {
             let response = share(&app, &client, post, p.slug(), None).await;
             assert_eq!(response.status(), 303, "{}", p.name());
+            // The link as shared there: the post's own parameters, then the default tags.
+            let link = format!(
+                "https://example.com/news/report?a=1&b=2&utm_source={}&utm_medium=employee_advocacy&utm_campaign=internal-title",
+                p.slug()
+            );
             let expected = p
-                .share_url(&Share { text: &text, url: "https://example.com/news/report?a=1&b=2", title: &text, instance: Some(&instance) })
+                .share_url(&Share { text: &text, url: &link, title: &text, instance: Some(&instance) })
                 .unwrap();
             assert_eq!(location(&response), expected, "{}", p.name());
         }
@@ -350,7 +356,9 @@ backend_test!(
         // Mastodon's dialog takes text: the caption is the textarea's value.
         assert!(page.contains(&format!("name=\"text\" rows=\"3\" class=\"share-text\">{DISCLOSURE} {escaped}</textarea>")), "{page}");
         // LinkedIn's takes only the link: the text to paste, then the link.
-        assert!(page.contains(&format!("tabindex=\"0\">{DISCLOSURE} {escaped}\nhttps://example.com/news/report?a=1&#38;b=2</pre>")), "{page}");
+        let tagged = "https://example.com/news/report?a=1&#38;b=2&#38;utm_source=linkedin\
+                      &#38;utm_medium=employee_advocacy&#38;utm_campaign=internal-title";
+        assert!(page.contains(&format!("tabindex=\"0\">{DISCLOSURE} {escaped}\n{tagged}</pre>")), "{page}");
         assert!(page.contains(&format!("action=\"/queue/{post}/share/mastodon\"")), "{page}");
         assert!(page.contains(&format!("<label for=\"text-{post}-mastodon\">")), "{page}");
         assert!(page.contains("<h3>LinkedIn</h3>") && page.contains("Share on Mastodon</button>"), "{page}");

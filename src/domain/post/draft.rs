@@ -9,6 +9,7 @@ use super::{CaptionCheck, check_caption, parse_link, parse_text, parse_title, re
 use crate::domain::Invalid;
 use crate::domain::platforms::Platform;
 use crate::domain::schedule;
+use crate::domain::utm::LinkTags;
 
 /// A post that passed [`PostDraft::parse`]: what the store saves.
 #[derive(Debug, Clone)]
@@ -84,8 +85,14 @@ pub fn parse_local(input: &str, tz: Tz) -> Option<NaiveDateTime> {
 
 impl PostDraft {
     /// Checks every field against the organisation's departments and
-    /// disclosure; each caption is counted with the link and the disclosure.
-    pub fn parse(&self, departments: &[i64], disclosure: Option<&str>) -> ParsedDraft {
+    /// disclosure; each caption is counted with the disclosure and the link
+    /// as that platform will carry it, tagged with `tags`.
+    pub fn parse(
+        &self,
+        departments: &[i64],
+        disclosure: Option<&str>,
+        tags: &LinkTags,
+    ) -> ParsedDraft {
         let mut errors = PostErrors::default();
         let title = parse_title(&self.title)
             .map_err(|e| errors.title = Some(e.0))
@@ -122,11 +129,13 @@ impl PostDraft {
         for (platform, used, written) in &self.platforms {
             let mut platform_checks = Vec::new();
             if *used {
+                let slug_title = title.as_deref().unwrap_or(&self.title);
+                let link = tags.link_for(&link_for_count, *platform, slug_title);
                 let variants = parse_variants(
                     *platform,
                     &base,
                     written,
-                    &link_for_count,
+                    &link,
                     disclosure,
                     &mut errors,
                     &mut platform_checks,

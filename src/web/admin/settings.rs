@@ -43,6 +43,9 @@ struct SettingsPage {
     crowd_threshold: String,
     crowd_cap_per_hour: String,
     k_anonymity: String,
+    utm_tags: bool,
+    utm_template: String,
+    posts_need_approval: bool,
     errors: SettingsErrors,
     saved: bool,
     timezones: Vec<&'static str>,
@@ -107,6 +110,9 @@ pub async fn show(
         timezone: settings.timezone_name().to_string(),
         disclosure_template: settings.disclosure_template.clone(),
         disclosure_required: settings.disclosure_required,
+        utm_tags: settings.utm_tags,
+        utm_template: settings.utm_template.clone(),
+        posts_need_approval: settings.posts_need_approval,
         timezones: crate::web::page::timezone_names(),
         org_name: settings.org_name,
         consent_language: settings.consent_language,
@@ -172,6 +178,16 @@ impl SettingsFields {
             k_anonymity: field("k_anonymity"),
             crowd_threshold: field("crowd_threshold"),
             crowd_cap_per_hour: field("crowd_cap_per_hour"),
+            // A form without the template field leaves the tags as they are.
+            utm: self
+                .named
+                .contains_key("utm_template")
+                .then(|| (!field("utm_tags").is_empty(), field("utm_template"))),
+            // The form marks that it carries the approval checkbox.
+            posts_need_approval: self
+                .named
+                .contains_key("approval_choice")
+                .then(|| !field("posts_need_approval").is_empty()),
         }
     }
 }
@@ -202,6 +218,9 @@ fn refused_page(signed_in: &SignedIn, form: SettingsForm, errors: SettingsErrors
         crowd_threshold: form.crowd_threshold,
         crowd_cap_per_hour: form.crowd_cap_per_hour,
         k_anonymity: form.k_anonymity,
+        utm_tags: form.utm.as_ref().is_some_and(|u| u.0),
+        utm_template: form.utm.map(|u| u.1).unwrap_or_default(),
+        posts_need_approval: form.posts_need_approval.unwrap_or_default(),
         timezones: crate::web::page::timezone_names(),
         consent_language: form.consent_language,
         jurisdiction: form.jurisdiction,

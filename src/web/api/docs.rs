@@ -31,6 +31,8 @@ use super::{consent, error, me, posts, queue, reports};
         posts::schedule,
         posts::unschedule,
         posts::withdraw,
+        posts::submit,
+        posts::approve,
         reports::show,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),

@@ -6,18 +6,19 @@
 use std::collections::BTreeMap;
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiCaller, ApiError, ApiResult, utc};
-use crate::app::hub::{self as hub, Change, HubContext, Scheduled};
+use crate::app::hub::{self as hub, Approval, Change, HubContext, Scheduled};
 use crate::domain::ids::{PostId, UserId};
 use crate::domain::platforms::Platform;
 use crate::domain::post::{
     MAX_VARIANTS, PostDraft, PostErrors, PostInput, PostStatus, parse_withdrawal_reason,
 };
+use crate::domain::utm::LinkTags;
 use crate::store::posts::Post;
 use crate::web::AppState;
 
@@ -27,8 +28,13 @@ pub struct PostJson {
     pub title: String,
     pub link: String,
     pub base_text: String,
-    /// `draft`, `scheduled`, `published`, `expired` or `withdrawn`.
+    /// `draft`, `submitted` (waiting for approval), `approved`,
+    /// `scheduled`, `published`, `expired` or `withdrawn`.
     pub status: String,
+    /// Moves on with every edit; approve a revision you have seen.
+    pub revision: i32,
+    /// When someone who did not write it approved it (this revision).
+    pub approved_at: Option<DateTime<Utc>>,
     /// Empty: offered to everyone.
     pub department_ids: Vec<i64>,
     pub platforms: Vec<PlatformCaptions>,
@@ -37,6 +43,19 @@ pub struct PostJson {
     pub published_at: Option<DateTime<Utc>>,
     pub withdrawn_at: Option<DateTime<Utc>>,
     pub withdrawal_reason: Option<String>,
+    /// The link as each platform's share dialog carries it: with the
+    /// organisation's UTM tags when they are on, else the link itself.
+    pub shared_links: Vec<SharedLink>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SharedLink {
+    /// Platform slug, e.g. `linkedin`.
+    pub platform: String,
+    #[schema(
+        example = "https://example.com/launch?utm_source=linkedin&utm_medium=employee_advocacy&utm_campaign=launch"
+    )]
+    pub link: String,
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Clone)]
@@ -51,13 +70,15 @@ pub struct PlatformCaptions {
     pub variants: Vec<String>,
 }
 
-fn post_json(post: &Post) -> PostJson {
+fn post_json(post: &Post, tags: &LinkTags) -> PostJson {
     PostJson {
         id: post.id,
         title: post.title.clone(),
         link: post.link.clone(),
         base_text: post.base_text.clone(),
         status: post.status.as_str().to_string(),
+        revision: post.revision,
+        approved_at: post.approved_at.map(utc),
         department_ids: if post.target_all {
             Vec::new()
         } else {
@@ -76,6 +97,14 @@ fn post_json(post: &Post) -> PostJson {
         published_at: post.published_at.map(utc),
         withdrawn_at: post.withdrawn_at.map(utc),
         withdrawal_reason: post.withdrawal_reason.clone(),
+        shared_links: post
+            .platforms()
+            .into_iter()
+            .map(|p| SharedLink {
+                platform: p.slug().to_string(),
+                link: tags.link_for(&post.link, p, &post.title),
+            })
+            .collect(),
     }
 }
 
@@ -203,13 +232,16 @@ fn validated_input(request: &PostRequest, context: &HubContext) -> ApiResult<Pos
 }
 
 async fn reload(state: &AppState, id: i64) -> ApiResult<PostJson> {
-    Ok(post_json(&hub::post(state, PostId::new(id)).await?))
+    let post = hub::post(state, PostId::new(id)).await?;
+    let tags = hub::context(state).await?.settings.link_tags();
+    Ok(post_json(&post, &tags))
 }
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
-    /// `draft`, `scheduled`, `published`, `expired` or `withdrawn`; all by default.
+    /// `draft`, `submitted`, `approved`, `scheduled`, `published`,
+    /// `expired` or `withdrawn`; all by default.
     pub status: Option<String>,
 }
 
@@ -238,13 +270,14 @@ pub async fn list(
         None | Some("") => None,
         Some(text) => Some(PostStatus::parse(text).ok_or_else(|| {
             ApiError::bad_request(
-                "status is one of draft, scheduled, published, expired, withdrawn.",
+                "status is one of draft, submitted, approved, scheduled, published, expired, withdrawn.",
             )
         })?),
     };
-    let (posts, _) = hub::list(&state, status).await?;
+    let (posts, settings) = hub::list(&state, status).await?;
+    let tags = settings.link_tags();
     Ok(HttpResponse::Ok().json(PostList {
-        posts: posts.iter().map(post_json).collect(),
+        posts: posts.iter().map(|p| post_json(p, &tags)).collect(),
     }))
 }
 
@@ -317,10 +350,11 @@ async fn changed(
     ),
     security(("bearer" = []))
 )]
-/// Replaces a draft or scheduled post.
+/// Replaces a post not yet published. While posts need approval, an
+/// approved or scheduled post goes back to `submitted`.
 pub async fn update(
     state: web::Data<AppState>,
-    _caller: ApiCaller,
+    caller: ApiCaller,
     id: web::Path<i64>,
     request: web::Json<PostRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -332,7 +366,8 @@ pub async fn update(
     }
     let context = hub::context(&state).await?;
     let input = validated_input(&request, &context)?;
-    let change = hub::update(&state, PostId::new(post.id), input).await?;
+    let by = UserId::new(caller.owner.id);
+    let change = hub::update(&state, PostId::new(post.id), input, by).await?;
     changed(
         &state,
         change,
@@ -361,7 +396,7 @@ pub struct ScheduleRequest {
     request_body = ScheduleRequest,
     responses(
         (status = 200, description = "Scheduled, or published when the time is now", body = PostJson),
-        (status = 409, description = "No longer schedulable", body = super::error::ErrorBody),
+        (status = 409, description = "No longer schedulable, or (`approval_required`) posts need approval and this one has none", body = super::error::ErrorBody),
         (status = 422, description = "A time in the past, after the expiry, or past a hub cap (the message names the next free slot)", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
@@ -408,6 +443,11 @@ pub async fn schedule(
             "platforms",
             "Choose at least one platform before scheduling.",
         )),
+        Scheduled::NeedsApproval => {
+            let mut error = ApiError::conflict(hub::NEEDS_APPROVAL);
+            error.code = "approval_required";
+            Err(error)
+        }
         Scheduled::WrongStatus => Err(ApiError::conflict("This post can no longer be scheduled.")),
     }
 }
@@ -476,4 +516,83 @@ pub async fn withdraw(
     let change = hub::withdraw(&state, PostId::new(post.id), reason, by).await?;
     let refusal = "Only a scheduled or published post can be withdrawn.";
     changed(&state, change, post.id, refusal).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/posts/{id}/submit",
+    operation_id = "posts_submit",
+    tag = "posts",
+    params(("id" = i64, Path, description = "Post id", example = 1)),
+    responses(
+        (status = 200, description = "Submitted for approval; every other comms person and admin is emailed", body = PostJson),
+        (status = 409, description = "Not a draft", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+/// Submits a draft for approval (while posts need approval).
+pub async fn submit(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let by = UserId::new(caller.owner.id);
+    let change = hub::submit(&state, PostId::new(*id), by).await?;
+    changed(
+        &state,
+        change,
+        *id,
+        "Only a draft can be submitted for approval.",
+    )
+    .await
+}
+
+#[derive(Deserialize, Default, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+#[schema(example = json!({"revision": 2}))]
+pub struct ApproveRequest {
+    /// The revision you reviewed; refused with 409 when the post was
+    /// edited since. Leave out to approve the post as it is.
+    pub revision: Option<i32>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/posts/{id}/approve",
+    operation_id = "posts_approve",
+    tag = "posts",
+    params(("id" = i64, Path, description = "Post id", example = 1)),
+    request_body(content = ApproveRequest, description = "Optional"),
+    responses(
+        (status = 200, description = "Approved: it may be scheduled", body = PostJson),
+        (status = 403, description = "(`own_post`) The caller wrote or edited the post: someone else approves it", body = super::error::ErrorBody),
+        (status = 409, description = "Not waiting for approval (approved already, or a draft), or (`post_changed`) edited since the revision given", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+/// Approves a submitted post: never by the one who wrote or edited it.
+pub async fn approve(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<i64>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let request: ApproveRequest = super::optional_json(&req, &body)?;
+    let by = UserId::new(caller.owner.id);
+    match hub::approve(&state, PostId::new(*id), by, request.revision).await? {
+        Approval::Approved => Ok(HttpResponse::Ok().json(reload(&state, *id).await?)),
+        Approval::OwnPost(message) => {
+            let mut error = ApiError::forbidden(message);
+            error.code = "own_post";
+            Err(error)
+        }
+        Approval::Changed => {
+            let mut error =
+                ApiError::conflict("The post was edited since that revision. Review it again.");
+            error.code = "post_changed";
+            Err(error)
+        }
+        Approval::NotSubmitted => Err(ApiError::conflict("This post is not waiting for approval.")),
+    }
 }

@@ -38,6 +38,10 @@ pub struct Offer {
     pub platform_name: String,
     /// The caption offered to the caller, with the disclosure.
     pub text: String,
+    /// The post's link as shared on this platform: with the organisation's
+    /// UTM tags when they are on (`utm_source` names the platform, never a
+    /// person). The share dialog carries this link.
+    pub link: String,
     /// The platform's own share dialog. Opening it does not record a share:
     /// `POST …/share/{platform}` does, within the caller's caps.
     pub share_url: String,
@@ -104,7 +108,8 @@ fn queue_post(shown: queue::QueuePost<'_>, situation: &Situation) -> ApiResult<Q
         offers.push(Offer {
             platform: offer.platform.slug().to_string(),
             platform_name: offer.platform.name().to_string(),
-            share_url: queue::share_intent(offer.platform, &offer.text, shown.link, instance)?,
+            share_url: queue::share_intent(offer.platform, &offer.text, &offer.link, instance)?,
+            link: offer.link.to_string(),
             text: offer.text.to_string(),
             text_editable: offer.editable,
             shared: offer.shared,

@@ -1,6 +1,7 @@
 //! The communications hub: posts, the calendar and its feeds, and
 //! suggestions from employees.
 
+pub mod approvals;
 pub mod calendar;
 pub mod calendar_feeds;
 pub mod posts;

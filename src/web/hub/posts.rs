@@ -148,27 +148,28 @@ pub struct PlatformSection {
 pub struct CheckView {
     pub variant: usize,
     pub offered: String,
+    /// The link as this platform carries it, tags included.
+    pub link: String,
     pub count: usize,
     pub limit: usize,
     pub fits: bool,
     pub share_url: Option<String>,
 }
 
-fn check_view(check: &CaptionCheck, link: &str, title: &str) -> CheckView {
+fn check_view(check: &CaptionCheck, title: &str) -> CheckView {
     CheckView {
         variant: check.variant,
         offered: check.offered.clone(),
+        link: check.link.clone(),
         count: check.count,
         limit: check.limit,
         fits: check.fits(),
-        share_url: preview_share_url(check, link, title),
+        share_url: preview_share_url(check, title),
     }
 }
 
 /// The form's platform sections, each with its checks (none before a parse).
 fn sections(form: &PostDraft, checks: &[Vec<CaptionCheck>]) -> Vec<PlatformSection> {
-    let link = crate::domain::post::parse_link(&form.link)
-        .unwrap_or_else(|_| form.link.trim().to_string());
     form.platforms
         .iter()
         .enumerate()
@@ -180,7 +181,7 @@ fn sections(form: &PostDraft, checks: &[Vec<CaptionCheck>]) -> Vec<PlatformSecti
                 .get(index)
                 .into_iter()
                 .flatten()
-                .map(|c| check_view(c, &link, &form.title))
+                .map(|c| check_view(c, &form.title))
                 .collect(),
         })
         .collect()
@@ -204,6 +205,8 @@ struct PostsPage {
     filter: String,
     /// Each status filter and whether it is the current one.
     tabs: Vec<(&'static str, bool)>,
+    /// Posts waiting for this person's approval.
+    awaiting_approval: usize,
 }
 
 #[derive(Deserialize, Default)]
@@ -219,6 +222,8 @@ pub async fn list(
 ) -> WebResult<HttpResponse> {
     let status = PostStatus::parse(&query.status);
     let (posts, settings) = hub::list(&state, status).await?;
+    let me = UserId::new(signed_in.user.id);
+    let awaiting_approval = hub::awaiting_approval(&state, me).await?.0.len();
     let tz = settings.timezone();
     ok(&PostsPage {
         page: PageContext::from(&signed_in),
@@ -245,6 +250,7 @@ pub async fn list(
             .into_iter()
             .map(|s| (s.as_str(), Some(s) == status))
             .collect(),
+        awaiting_approval,
     })
 }
 
@@ -259,6 +265,8 @@ struct PostFormPage {
     errors: PostErrors,
     departments: Vec<Department>,
     disclosure: Option<String>,
+    /// Whether shared links carry the title's slug in a tag.
+    link_tags: bool,
     timezones: Vec<&'static str>,
     notice: Option<String>,
     schedule_at: String,
@@ -267,6 +275,9 @@ struct PostFormPage {
     withdraw_error: Option<String>,
     editable: bool,
     can_withdraw: bool,
+    /// Posts need approval, and where this one stands.
+    needs_approval: bool,
+    can_schedule: bool,
     preview: bool,
 }
 
@@ -279,6 +290,7 @@ struct FormPageParts {
     schedule_error: Option<String>,
     withdraw_error: Option<String>,
     preview: bool,
+    approved: bool,
 }
 
 impl FormPageParts {
@@ -292,6 +304,7 @@ impl FormPageParts {
             schedule_error: None,
             withdraw_error: None,
             preview: false,
+            approved: false,
         }
     }
 
@@ -300,6 +313,7 @@ impl FormPageParts {
             post_id: Some(post.id),
             status: post.status,
             withdrawal_reason: post.withdrawal_reason.clone(),
+            approved: post.approved_at.is_some(),
             ..FormPageParts::new_post()
         }
     }
@@ -318,11 +332,18 @@ fn form_page(
         status: parts.status.as_str(),
         editable: parts.status.is_editable(),
         can_withdraw: matches!(parts.status, PostStatus::Scheduled | PostStatus::Published),
+        needs_approval: context.settings.posts_need_approval,
+        can_schedule: crate::domain::post::approval::may_schedule(
+            parts.status,
+            parts.approved,
+            context.settings.posts_need_approval,
+        ),
         sections: sections(&form, &parsed.checks),
         errors: parsed.errors,
         form,
         departments: context.departments,
         disclosure: context.settings.disclosure(),
+        link_tags: context.settings.link_tags().uses_post_slug(),
         timezones: crate::web::page::timezone_names(),
         notice: parts.notice,
         schedule_at: parts.schedule_at,
@@ -419,6 +440,9 @@ fn notice_for(done: &str, post: &Post, tz: Tz) -> Option<String> {
             Some("Back to draft; it will not be published until you schedule it again.".into())
         }
         "withdrawn" => Some("Withdrawn: it has left every queue.".into()),
+        "submitted" => {
+            Some("Submitted: another comms person or an admin approves it; they were told.".into())
+        }
         _ => None,
     }
 }
@@ -513,7 +537,8 @@ pub async fn update(
         Ok(input) => input,
         Err(page) => return *page,
     };
-    let change = hub::update(&state, PostId::new(post.id), input).await?;
+    let by = UserId::new(signed_in.user.id);
+    let change = hub::update(&state, PostId::new(post.id), input, by).await?;
     changed(
         change,
         post.id,
@@ -584,6 +609,7 @@ pub async fn schedule_post(
             return refuse_schedule(&state, &signed_in, post, message, at).await;
         }
         Scheduled::NoPlatforms => "Choose at least one platform before scheduling.".into(),
+        Scheduled::NeedsApproval => hub::NEEDS_APPROVAL.into(),
         Scheduled::WrongStatus => {
             return Err(AppError::bad_request(
                 "This post can no longer be scheduled.",
@@ -591,6 +617,17 @@ pub async fn schedule_post(
         }
     };
     refuse_schedule(&state, &signed_in, post, message, typed).await
+}
+
+pub async fn submit(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    id: web::Path<i64>,
+) -> WebResult<HttpResponse> {
+    let by = UserId::new(signed_in.user.id);
+    let change = hub::submit(&state, PostId::new(*id), by).await?;
+    let refusal = "Only a draft can be submitted for approval.";
+    changed(change, *id, "submitted", refusal)
 }
 
 pub async fn unschedule(

@@ -91,6 +91,7 @@ const COMMS_PAGES: &[&str] = &[
     "/hub/calendar",
     "/hub/calendar/feeds",
     "/hub/suggestions",
+    "/hub/approvals",
     "/admin/reports",
 ];
 
@@ -783,6 +784,13 @@ async fn every_comms_page_passes_wcag_aa_on_desktop_and_dark_phone() {
             .visit("/hub/suggestions", "/hub/suggestions", "Suggestions")
             .await;
         audit
+            .visit(
+                "/hub/approvals",
+                "/hub/approvals",
+                "Posts waiting for approval",
+            )
+            .await;
+        audit
             .visit("/admin/reports", "/admin/reports", "Reports")
             .await;
         signed_in_pages(audit, &org, "Welcome, Casey Comms").await;
@@ -1058,10 +1066,13 @@ async fn the_copy_button_copies_the_text_as_shown_with_the_link() {
     assert_eq!(
         copied,
         json!([
-            "My own words about it.\nhttps://example.com/news/annual-report",
-            "I work at Acme Demo. Our annual report is out.\nhttps://example.com/news/annual-report"
+            "My own words about it.\nhttps://example.com/news/annual-report\
+             ?utm_source=x&utm_medium=employee_advocacy&utm_campaign=annual-report",
+            "I work at Acme Demo. Our annual report is out.\nhttps://example.com/news/annual-report\
+             ?utm_source=linkedin&utm_medium=employee_advocacy&utm_campaign=annual-report"
         ]),
-        "X (editable): the text as changed, then the link; LinkedIn (link only): the suggested text with the disclosure, and the link, as shown"
+        "X (editable): the text as changed, then the link as shared on X; LinkedIn (link only): \
+         the suggested text with the disclosure, and the link as shared on LinkedIn"
     );
     browser.close().await;
 }
