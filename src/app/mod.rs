@@ -13,6 +13,7 @@ pub mod consent;
 pub mod hub;
 pub mod policy;
 pub mod preferences;
+pub mod previews;
 pub mod queue;
 pub mod reports;
 pub mod settings;

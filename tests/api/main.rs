@@ -22,6 +22,7 @@ mod metrics;
 mod migrations;
 mod operations;
 mod outage;
+mod previews;
 mod properties;
 mod query_counts;
 mod queue;

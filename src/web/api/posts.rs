@@ -13,12 +13,15 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiCaller, ApiError, ApiResult, utc};
 use crate::app::hub::{self as hub, Change, HubContext, Scheduled};
+use crate::app::previews;
 use crate::domain::ids::{PostId, UserId};
+use crate::domain::link_preview::{self, PreviewText};
 use crate::domain::platforms::Platform;
 use crate::domain::post::{
     MAX_VARIANTS, PostDraft, PostErrors, PostInput, PostStatus, parse_withdrawal_reason,
 };
 use crate::store::posts::Post;
+use crate::store::previews::Preview;
 use crate::web::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -37,6 +40,45 @@ pub struct PostJson {
     pub published_at: Option<DateTime<Utc>>,
     pub withdrawn_at: Option<DateTime<Utc>>,
     pub withdrawal_reason: Option<String>,
+    /// The link's preview as queue cards show it; absent until the link
+    /// was read or a preview written.
+    pub preview: Option<PreviewJson>,
+}
+
+/// A link preview: read once from the link when a post gets it (Open
+/// Graph, Twitter card, `<title>`), or written by comms.
+#[derive(Serialize, ToSchema)]
+pub struct PreviewJson {
+    pub title: String,
+    pub description: String,
+    /// The re-encoded image on Chorus's own origin (a path), if any.
+    pub image_url: Option<String>,
+    /// When the link was last read.
+    pub fetched_at: Option<DateTime<Utc>>,
+    /// Why the last reading failed, e.g. a timeout or a refused address.
+    pub fetch_problem: Option<String>,
+}
+
+/// The preview text to keep instead of the page's own.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewRequest {
+    /// At most 200 characters.
+    #[serde(default)]
+    pub title: String,
+    /// At most 500 characters.
+    #[serde(default)]
+    pub description: String,
+}
+
+fn preview_json(preview: &Preview) -> PreviewJson {
+    PreviewJson {
+        title: preview.title.clone(),
+        description: preview.description.clone(),
+        image_url: preview.image.as_ref().map(|i| i.path()),
+        fetched_at: preview.fetched_at.map(utc),
+        fetch_problem: preview.fetch_problem.clone(),
+    }
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Clone)]
@@ -51,7 +93,7 @@ pub struct PlatformCaptions {
     pub variants: Vec<String>,
 }
 
-fn post_json(post: &Post) -> PostJson {
+fn post_json(post: &Post, preview: Option<&Preview>) -> PostJson {
     PostJson {
         id: post.id,
         title: post.title.clone(),
@@ -76,6 +118,7 @@ fn post_json(post: &Post) -> PostJson {
         published_at: post.published_at.map(utc),
         withdrawn_at: post.withdrawn_at.map(utc),
         withdrawal_reason: post.withdrawal_reason.clone(),
+        preview: preview.filter(|p| p.link == post.link).map(preview_json),
     }
 }
 
@@ -101,6 +144,20 @@ pub struct PostRequest {
     pub department_ids: Vec<i64>,
     /// RFC 3339, e.g. `2026-12-01T09:30:00Z`; absent: never expires.
     pub expires_at: Option<String>,
+    /// Preview text to show instead of the page's. Absent: a new link is
+    /// read for its title, description and image (once, when it is saved),
+    /// and the kept text stays otherwise.
+    pub preview: Option<PreviewRequest>,
+}
+
+/// The preview text sent, checked.
+fn preview_text(request: &PostRequest) -> ApiResult<Option<PreviewText>> {
+    request
+        .preview
+        .as_ref()
+        .map(|p| link_preview::parse_text(&p.title, &p.description))
+        .transpose()
+        .map_err(|refusal| ApiError::field("preview", refusal.0))
 }
 
 /// RFC 3339 with an offset, as UTC.
@@ -203,7 +260,9 @@ fn validated_input(request: &PostRequest, context: &HubContext) -> ApiResult<Pos
 }
 
 async fn reload(state: &AppState, id: i64) -> ApiResult<PostJson> {
-    Ok(post_json(&hub::post(state, PostId::new(id)).await?))
+    let post = hub::post(state, PostId::new(id)).await?;
+    let preview = previews::of_post(state, PostId::new(id)).await?;
+    Ok(post_json(&post, preview.as_ref()))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -243,8 +302,12 @@ pub async fn list(
         })?),
     };
     let (posts, _) = hub::list(&state, status).await?;
+    let previews = previews::of_posts(&state, posts.iter().map(|p| p.id).collect()).await?;
     Ok(HttpResponse::Ok().json(PostList {
-        posts: posts.iter().map(post_json).collect(),
+        posts: posts
+            .iter()
+            .map(|p| post_json(p, previews.get(&p.id)))
+            .collect(),
     }))
 }
 
@@ -284,7 +347,10 @@ pub async fn create(
 ) -> ApiResult<HttpResponse> {
     let context = hub::context(&state).await?;
     let input = validated_input(&request, &context)?;
+    let typed = preview_text(&request)?;
+    let link = input.link.clone();
     let id = hub::create(&state, input, UserId::new(caller.owner.id)).await?;
+    previews::after_save(&state, id, &link, typed, false).await?;
     let post = reload(&state, id.get()).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/posts/{id}")))
@@ -332,7 +398,12 @@ pub async fn update(
     }
     let context = hub::context(&state).await?;
     let input = validated_input(&request, &context)?;
+    let typed = preview_text(&request)?;
+    let link = input.link.clone();
     let change = hub::update(&state, PostId::new(post.id), input).await?;
+    if change == Change::Done {
+        previews::after_save(&state, PostId::new(post.id), &link, typed, false).await?;
+    }
     changed(
         &state,
         change,

@@ -4,4 +4,5 @@
 pub mod calendar;
 pub mod calendar_feeds;
 pub mod posts;
+pub mod previews;
 pub mod suggestions;

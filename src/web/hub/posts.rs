@@ -22,6 +22,11 @@ use crate::web::auth::session::SignedIn;
 use crate::web::error::{AppError, WebResult};
 use crate::web::page::{FirstValue, PageContext, first_value, ok, refused, see_other};
 
+use super::previews::LinkPreviewForm;
+use crate::app::previews;
+use crate::domain::link_preview::PreviewText;
+use crate::store::previews::Preview;
+
 /// The composer's fields as posted. Each platform's are named after it:
 /// `use_{slug}` and `caption_{slug}_{n}`, so they are gathered by name.
 #[derive(Deserialize, Default)]
@@ -42,6 +47,10 @@ pub struct PostFields {
     timezone: String,
     #[serde(deserialize_with = "first_value")]
     action: String,
+    #[serde(deserialize_with = "first_value")]
+    preview_title: String,
+    #[serde(deserialize_with = "first_value")]
+    preview_description: String,
     #[serde(flatten)]
     per_platform: HashMap<String, FirstValue>,
 }
@@ -81,6 +90,11 @@ impl PostFields {
 
     fn preview(&self) -> bool {
         self.action == "preview"
+    }
+
+    /// The link preview's fields as typed, refused or not.
+    fn link_preview(&self, kept: Option<&Preview>) -> (LinkPreviewForm, Option<PreviewText>) {
+        LinkPreviewForm::typed(&self.preview_title, &self.preview_description, kept)
     }
 }
 
@@ -250,7 +264,7 @@ pub async fn list(
 
 #[derive(Template)]
 #[template(path = "hub/post_form.html")]
-struct PostFormPage {
+pub(super) struct PostFormPage {
     page: PageContext,
     post_id: Option<i64>,
     status: &'static str,
@@ -268,6 +282,7 @@ struct PostFormPage {
     editable: bool,
     can_withdraw: bool,
     preview: bool,
+    link_preview: LinkPreviewForm,
 }
 
 struct FormPageParts {
@@ -279,6 +294,7 @@ struct FormPageParts {
     schedule_error: Option<String>,
     withdraw_error: Option<String>,
     preview: bool,
+    link_preview: LinkPreviewForm,
 }
 
 impl FormPageParts {
@@ -292,6 +308,7 @@ impl FormPageParts {
             schedule_error: None,
             withdraw_error: None,
             preview: false,
+            link_preview: LinkPreviewForm::default(),
         }
     }
 
@@ -330,6 +347,7 @@ fn form_page(
         withdrawal_reason: parts.withdrawal_reason,
         withdraw_error: parts.withdraw_error,
         preview: parts.preview,
+        link_preview: parts.link_preview,
     }
 }
 
@@ -342,10 +360,11 @@ fn input_or_page(
     mut parsed: ParsedDraft,
     parts: FormPageParts,
 ) -> Result<PostInput, Box<WebResult<HttpResponse>>> {
+    let preview_refused = parts.link_preview.error.is_some();
     match parsed.input.take() {
-        Some(input) if !parts.preview => Ok(input),
+        Some(input) if !parts.preview && !preview_refused => Ok(input),
         _ => {
-            let failed = parsed.errors.any();
+            let failed = parsed.errors.any() || preview_refused;
             let page = form_page(signed_in, context, form, parsed, parts);
             Err(Box::new(if failed { refused(&page) } else { ok(&page) }))
         }
@@ -388,15 +407,19 @@ pub async fn create(
     let context = hub::context(&state).await?;
     let form = fields.draft(&context.settings.enabled_platforms());
     let parsed = context.parse(&form);
+    let (link_preview, typed) = fields.link_preview(None);
     let parts = FormPageParts {
         preview: fields.preview(),
+        link_preview,
         ..FormPageParts::new_post()
     };
     let input = match input_or_page(&signed_in, context, form, parsed, parts) {
         Ok(input) => input,
         Err(page) => return *page,
     };
+    let link = input.link.clone();
     let id = hub::create(&state, input, UserId::new(signed_in.user.id)).await?;
+    previews::after_save(&state, id, &link, typed, false).await?;
     Ok(see_other(&format!("/hub/posts/{id}?done=saved")))
 }
 
@@ -419,20 +442,22 @@ fn notice_for(done: &str, post: &Post, tz: Tz) -> Option<String> {
             Some("Back to draft; it will not be published until you schedule it again.".into())
         }
         "withdrawn" => Some("Withdrawn: it has left every queue.".into()),
-        _ => None,
+        other => super::previews::notice_for(other),
     }
 }
 
 /// What the composer says about a saved post besides the post itself.
 #[derive(Default)]
-struct Said {
-    notice: Option<String>,
-    schedule_error: Option<String>,
-    withdraw_error: Option<String>,
-    schedule_at: Option<String>,
+pub(super) struct Said {
+    pub notice: Option<String>,
+    pub schedule_error: Option<String>,
+    pub withdraw_error: Option<String>,
+    pub schedule_at: Option<String>,
+    /// Why an uploaded preview image or a fetch was refused.
+    pub preview_error: Option<String>,
 }
 
-async fn show_post(
+pub(super) async fn show_post(
     state: &AppState,
     signed_in: &SignedIn,
     post: Post,
@@ -440,6 +465,9 @@ async fn show_post(
 ) -> WebResult<PostFormPage> {
     let context = hub::context(state).await?;
     let tz = context.settings.timezone();
+    let kept = previews::of_post(state, PostId::new(post.id)).await?;
+    let mut link_preview = LinkPreviewForm::of(kept.as_ref(), &post.link, tz);
+    link_preview.error = said.preview_error;
     let form = draft_of(
         &post,
         &context.settings.enabled_platforms(),
@@ -459,6 +487,7 @@ async fn show_post(
         schedule_at: said.schedule_at.unwrap_or(default_at),
         schedule_error: said.schedule_error,
         withdraw_error: said.withdraw_error,
+        link_preview,
         ..FormPageParts::of(&post)
     };
     Ok(form_page(signed_in, context, form, parsed, parts))
@@ -505,15 +534,22 @@ pub async fn update(
             "This post has been published, has expired or was withdrawn; it can no longer be edited.",
         ));
     }
+    let kept = previews::of_post(&state, PostId::new(post.id)).await?;
+    let (link_preview, typed) = fields.link_preview(kept.as_ref());
     let parts = FormPageParts {
         preview: fields.preview(),
+        link_preview,
         ..FormPageParts::of(&post)
     };
     let input = match input_or_page(&signed_in, context, form, parsed, parts) {
         Ok(input) => input,
         Err(page) => return *page,
     };
+    let link = input.link.clone();
     let change = hub::update(&state, PostId::new(post.id), input).await?;
+    if change == Change::Done {
+        previews::after_save(&state, PostId::new(post.id), &link, typed, false).await?;
+    }
     changed(
         change,
         post.id,
