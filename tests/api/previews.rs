@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use chorus::config::Config;
+use chorus::domain::consent::{Choice, Purpose};
 use chorus::domain::platforms::Platform;
 use chorus::domain::schedule::Caps;
-use chorus::store::{self, posts};
+use chorus::store::{self, consent, posts};
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use serde_json::{Value, json};
 
@@ -481,6 +482,55 @@ preview_test!(
         assert_eq!(served.headers()["content-type"], "image/jpeg", "re-encoded");
         let decoded = image::load_from_memory(&served.bytes().await.unwrap()).unwrap();
         assert_eq!((decoded.width(), decoded.height()), (300, 200));
+    }
+);
+
+async fn agree(app: &TestApp, user_id: i64, platform: Platform) {
+    let now = app.clock.now_naive();
+    app.db(move |conn| {
+        consent::record_choice(
+            conn,
+            user_id,
+            Purpose::ShareSuggestions(platform),
+            Choice::Yes,
+            None,
+            "test",
+            now,
+        )
+        .map(|_| ())
+    })
+    .await;
+}
+
+preview_test!(
+    async fn the_queue_card_shows_the_preview_with_its_image_from_chorus_only(app, site)
+    loopback_allowed, {
+        let client = hub(&app).await;
+        let id = compose(&app, &client, &site.url("/good"), &[]).await;
+        let token = app.csrf_token_with(&client, &format!("/hub/posts/{id}")).await;
+        let response = client
+            .post(app.url(&format!("/hub/posts/{id}/schedule")))
+            .form(&[("csrf_token", token.as_str()), ("now", "1"), ("timezone", "UTC")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(location(&response), format!("/hub/posts/{id}?done=published"));
+        let src = image_src(&post_page(&app, &client, id).await).unwrap();
+
+        let erin = app.create_user("erin@example.com", "Erin", "employee").await;
+        agree(&app, erin, Platform::X).await;
+        let employee = app.login_client("erin@example.com").await;
+        let queue = app.get_with(&employee, "/queue").await.text().await.unwrap();
+        assert!(queue.contains("Our annual report 2026"), "{queue}");
+        assert!(unescaped(&queue).contains("Numbers, people & plans for the year ahead."));
+        assert!(queue.contains(&format!("src=\"{src}\"")), "{queue}");
+        let sources: Vec<&str> = queue.split("src=\"").skip(1).collect();
+        assert!(!sources.is_empty());
+        for source in sources {
+            assert!(source.starts_with('/'), "same-origin only: {source}");
+        }
+        let image = app.get_with(&employee, &src).await;
+        assert!(image.headers()["cache-control"].to_str().unwrap().contains("immutable"));
     }
 );
 
