@@ -77,7 +77,7 @@ struct Fetched {
 async fn fetch(app: &App, link: &str) -> std::result::Result<Fetched, FetchError> {
     let page = app.fetcher.get(link, PAGE).await?;
     let meta = off_the_executor(move || {
-        let html = String::from_utf8_lossy(&page.body);
+        let html = link_preview::decode(&page.body, page.charset.as_deref());
         link_preview::read_page(&html, &page.url)
     })
     .await;

@@ -56,6 +56,32 @@ fn meta(document: &Html, keys: &[&str]) -> Option<String> {
     })
 }
 
+/// A page's bytes as text, in the encoding it declares: a byte order
+/// mark, then the Content-Type's charset, then a `<meta charset>` (or
+/// `http-equiv` Content-Type) among its first 1024 bytes, as browsers
+/// look for it; UTF-8 otherwise. Bytes that are not valid in it become
+/// U+FFFD.
+pub fn decode(body: &[u8], header_charset: Option<&str>) -> String {
+    let declared = header_charset
+        .and_then(|label| encoding_rs::Encoding::for_label(label.trim().as_bytes()))
+        .or_else(|| meta_charset(&body[..body.len().min(1024)]));
+    let encoding = declared.unwrap_or(encoding_rs::UTF_8);
+    let (text, _, _) = encoding.decode(body);
+    text.into_owned()
+}
+
+/// The charset a page's head declares in a meta tag, if it names one.
+fn meta_charset(head: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+    let text = String::from_utf8_lossy(head).to_ascii_lowercase();
+    let at = text.find("charset=")? + "charset=".len();
+    let label: String = text[at..]
+        .trim_start_matches(['"', '\'', ' '])
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'))
+        .collect();
+    encoding_rs::Encoding::for_label(label.as_bytes())
+}
+
 /// Reads a page's title, description and image (relative addresses
 /// resolved against `page`, or the page's `<base href>`).
 pub fn read_page(html: &str, page: &Url) -> PageMeta {
@@ -182,6 +208,22 @@ mod tests {
         let meta = read_page(&html, &page());
         assert!(meta.title.chars().count() <= TITLE_MAX);
         assert!(meta.title.ends_with('…'));
+    }
+
+    #[test]
+    fn pages_in_other_encodings_are_read_in_theirs() {
+        let latin1 = b"<html><head><meta charset=\"iso-8859-1\"><title>Caf\xe9 cr\xe8me</title></head></html>";
+        assert_eq!(
+            read_page(&decode(latin1, None), &page()).title,
+            "Café crème"
+        );
+        let plain = b"<title>Gr\xfc\xdfe</title>";
+        assert_eq!(
+            read_page(&decode(plain, Some("windows-1252")), &page()).title,
+            "Grüße"
+        );
+        let utf8 = "<title>Grüße</title>".as_bytes();
+        assert_eq!(read_page(&decode(utf8, None), &page()).title, "Grüße");
     }
 
     #[test]

@@ -59,6 +59,8 @@ pub struct Fetched {
     pub url: Url,
     /// The media type, without parameters, in lower case.
     pub content_type: String,
+    /// The `charset` parameter of the Content-Type, if any.
+    pub charset: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -230,18 +232,19 @@ impl Fetcher {
         mut response: reqwest::Response,
         want: Want,
     ) -> Result<Fetched, FetchError> {
-        let content_type = response
+        let declared = response
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .unwrap_or_default();
+            .unwrap_or("");
+        let mut parameters = declared.split(';');
+        let content_type = parameters.next().unwrap_or("").trim().to_ascii_lowercase();
+        let charset = parameters.find_map(|p| {
+            let (name, value) = p.split_once('=')?;
+            name.trim()
+                .eq_ignore_ascii_case("charset")
+                .then(|| value.trim().trim_matches('"').to_string())
+        });
         if !want.types.iter().any(|t| content_type.starts_with(t)) {
             return Err(FetchError::WrongType {
                 wanted: want.what,
@@ -272,6 +275,7 @@ impl Fetcher {
         Ok(Fetched {
             url,
             content_type,
+            charset,
             body,
         })
     }
