@@ -21,6 +21,7 @@ pub const IMAGE_MAX_BYTES: usize = 5 * 1024 * 1024;
 
 const PAGE: Want = Want {
     what: "page",
+    expected: "an HTML page",
     accept: "text/html,application/xhtml+xml;q=0.9",
     types: &["text/html", "application/xhtml+xml"],
     max_bytes: PAGE_MAX_BYTES,
@@ -28,6 +29,7 @@ const PAGE: Want = Want {
 
 const IMAGE: Want = Want {
     what: "image",
+    expected: "an image",
     accept: "image/avif;q=0.1,image/webp,image/png,image/jpeg,image/gif;q=0.9",
     // Some servers send images as octet-stream; the decoder decides.
     types: &["image/", "application/octet-stream"],

@@ -45,6 +45,8 @@ pub struct FetchSettings {
 pub struct Want {
     /// "page" or "image", for the messages.
     pub what: &'static str,
+    /// What is wanted, for the messages: "an HTML page", "an image".
+    pub expected: &'static str,
     pub accept: &'static str,
     /// Media types accepted (prefixes such as `image/`).
     pub types: &'static [&'static str],
@@ -247,7 +249,7 @@ impl Fetcher {
         });
         if !want.types.iter().any(|t| content_type.starts_with(t)) {
             return Err(FetchError::WrongType {
-                wanted: want.what,
+                wanted: want.expected,
                 found: if content_type.is_empty() {
                     "no content type".into()
                 } else {

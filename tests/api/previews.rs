@@ -424,6 +424,19 @@ async fn a_name_is_checked_after_dns_resolution_even_behind_a_redirect() {
 }
 
 preview_test!(
+    async fn a_missing_page_and_a_link_to_something_else_than_html_say_so(app, site)
+    loopback_allowed, {
+        let client = hub(&app).await;
+        let id = compose(&app, &client, &site.url("/gone"), &[]).await;
+        let said = problem(&post_page(&app, &client, id).await);
+        assert!(said.contains("answered with HTTP status 404"), "{said}");
+        let id = compose(&app, &client, &site.url("/card.png"), &[]).await;
+        let said = problem(&post_page(&app, &client, id).await);
+        assert!(said.contains("gives image/png, not an HTML page"), "{said}");
+    }
+);
+
+preview_test!(
     async fn a_broken_image_keeps_the_pages_text_and_says_why(app, site)
     loopback_allowed, {
         let client = hub(&app).await;
