@@ -544,6 +544,37 @@ preview_test!(
         }
         let image = app.get_with(&employee, &src).await;
         assert!(image.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+
+        let now = app.clock.now_naive();
+        let token = app
+            .db(move |conn| {
+                store::api_tokens::create(
+                    conn,
+                    &store::api_tokens::NewToken {
+                        kind: chorus::domain::api_access::TokenKind::Personal,
+                        owner_id: erin,
+                        name: "phone",
+                        scope: chorus::domain::api_access::Scope::Read,
+                        expires_at: None,
+                    },
+                    now,
+                )
+                .map(|(_, token)| token)
+            })
+            .await;
+        let listed = new_client()
+            .get(app.url("/api/v1/queue"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let listed: Value = serde_json::from_str(&listed).unwrap();
+        let card = &listed["posts"][0]["preview"];
+        assert_eq!(card["title"], "Our annual report 2026", "{listed}");
+        assert_eq!(card["image_url"], src.as_str());
     }
 );
 
