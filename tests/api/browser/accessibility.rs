@@ -30,6 +30,10 @@ const NOT_PAGES: &[(&str, &str)] = &[
         "/static/{file}",
         "the stylesheet, script and icon themselves",
     ),
+    (
+        "/previews/{file}",
+        "link-preview images, shown (with their alt text) on the audited queue and post pages",
+    ),
     ("/me/data.json", "JSON download of one's own data"),
     (
         "/me/receipts/{id:[0-9a-f-]+}.json",
