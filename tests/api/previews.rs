@@ -116,6 +116,21 @@ async fn site_page(request: HttpRequest, hits: web::Data<AtomicUsize>) -> HttpRe
 <meta property="og:description" content="The words are fine.">
 <meta property="og:image" content="/broken.jpg">"#,
         ),
+        "/big-image" => html(
+            r#"<meta property="og:title" content="A page with a huge image">
+<meta property="og:image" content="/big.jpg">"#,
+        ),
+        "/big.jpg" => {
+            // Six MB, streamed without a declared length.
+            let chunk = web::Bytes::from(vec![0u8; 256 * 1024]);
+            let chunks = std::iter::repeat_n(chunk, 24).map(Ok::<_, actix_web::Error>);
+            HttpResponse::Ok()
+                .content_type("image/jpeg")
+                .streaming(futures_util::stream::iter(chunks))
+        }
+        "/loop" => HttpResponse::Found()
+            .insert_header(("location", "/loop"))
+            .finish(),
         "/broken.jpg" => HttpResponse::Ok()
             .content_type("image/jpeg")
             .body(&b"\xff\xd8\xff\xe0 this is not really a JPEG"[..]),
@@ -433,6 +448,21 @@ preview_test!(
         let id = compose(&app, &client, &site.url("/card.png"), &[]).await;
         let said = problem(&post_page(&app, &client, id).await);
         assert!(said.contains("gives image/png, not an HTML page"), "{said}");
+    }
+);
+
+preview_test!(
+    async fn an_image_over_five_megabytes_and_a_redirect_loop_are_refused_with_the_reason(app, site)
+    loopback_allowed, {
+        let client = hub(&app).await;
+        let id = compose(&app, &client, &site.url("/big-image"), &[]).await;
+        let page = post_page(&app, &client, id).await;
+        assert_eq!(preview_title(&page), "A page with a huge image");
+        let said = problem(&page);
+        assert!(said.contains("the image is larger than 5 MB"), "{said}");
+        let id = compose(&app, &client, &site.url("/loop"), &[]).await;
+        let said = problem(&post_page(&app, &client, id).await);
+        assert!(said.contains("redirects more than 5 times"), "{said}");
     }
 );
 
