@@ -233,6 +233,28 @@ pub struct Config {
         global = true
     )]
     pub oidc_timeout_seconds: u64,
+
+    /// Private, loopback and other non-public addresses that link previews
+    /// may fetch from anyway: empty for none, `all`, or addresses and
+    /// networks separated by commas (an intranet, e.g. `10.20.0.0/16`).
+    #[arg(
+        long,
+        env = "CHORUS_ALLOW_PRIVATE_FETCH",
+        default_value = "",
+        global = true
+    )]
+    pub allow_private_fetch: String,
+
+    /// Seconds a link preview's fetch (page and image, redirects
+    /// included) may take before Chorus gives up on it.
+    #[arg(
+        long,
+        env = "CHORUS_FETCH_TIMEOUT_SECONDS",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..=120),
+        global = true
+    )]
+    pub fetch_timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -13,6 +13,7 @@ pub mod domain;
 pub mod jobs;
 pub mod mail;
 pub mod ops;
+pub mod outbound;
 pub mod sso;
 pub mod startup;
 pub mod store;

@@ -46,12 +46,29 @@ pub enum StartupError {
     BaseUrl(String),
     #[error("invalid CHORUS_TRUSTED_PROXIES: {0}")]
     TrustedProxies(String),
+    #[error("invalid CHORUS_ALLOW_PRIVATE_FETCH: {0}")]
+    AllowPrivateFetch(String),
+    #[error("cannot set up outbound HTTP: {0}")]
+    Fetcher(String),
     #[error("database error during start-up: {0}")]
     Store(String),
     #[error(transparent)]
     Sso(#[from] crate::sso::SsoError),
     #[error(transparent)]
     Mailer(#[from] crate::mail::transport::MailerError),
+}
+
+/// The outbound HTTP client the configuration asks for.
+pub fn fetcher(config: &Config) -> Result<crate::outbound::Fetcher, StartupError> {
+    use crate::outbound::{FetchSettings, Fetcher, PrivateAllowance};
+    let allowance = PrivateAllowance::parse(&config.allow_private_fetch)
+        .map_err(StartupError::AllowPrivateFetch)?;
+    Fetcher::new(FetchSettings {
+        allowance,
+        timeout: std::time::Duration::from_secs(config.fetch_timeout_seconds.max(1)),
+        connect_timeout: std::time::Duration::from_secs(config.fetch_timeout_seconds.clamp(1, 5)),
+    })
+    .map_err(StartupError::Fetcher)
 }
 
 /// The transport the configuration asks for: SMTP, or .eml files in the
@@ -300,6 +317,7 @@ impl Application {
             })
         });
         let mail_domain = crate::mail::domain_of(&config.mail_from);
+        let fetcher = Arc::new(fetcher(&config)?);
         let sso = match crate::sso::SsoSettings::from_config(&config, &base_url)? {
             Some(settings) => Some(Arc::new(crate::sso::Sso::new(settings)?)),
             None => None,
@@ -329,6 +347,7 @@ impl Application {
                 mail_domain,
                 report_cache: Default::default(),
                 sso,
+                fetcher,
             },
             secure_cookies: base_url.starts_with("https://"),
             base_origin,

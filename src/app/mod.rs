@@ -18,6 +18,7 @@ pub mod my_data;
 pub mod people;
 pub mod policy;
 pub mod preferences;
+pub mod previews;
 pub mod queue;
 pub mod reports;
 pub mod settings;
@@ -48,6 +49,8 @@ pub struct App {
     pub report_cache: reports::cache::ReportCache,
     /// The OpenID Connect provider client, when SSO is configured.
     pub sso: Option<Arc<crate::sso::Sso>>,
+    /// Outbound HTTP (link previews), refusing private addresses.
+    pub fetcher: Arc<crate::outbound::Fetcher>,
 }
 
 /// Why a use case did not happen, in words a handler turns into a status

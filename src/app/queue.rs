@@ -20,6 +20,7 @@ use crate::store::DbConnection;
 use crate::store::consent::PlatformChoice;
 use crate::store::live_posts::{self, Hub};
 use crate::store::posts::Post;
+use crate::store::previews::Preview;
 use crate::store::queue::{QueueItem, WithdrawalNotice};
 use crate::store::shares::ShareOutcome;
 use crate::store::users::User;
@@ -54,6 +55,8 @@ pub struct QueuePost<'a> {
     pub id: i64,
     pub link: &'a str,
     pub host: Arc<str>,
+    /// The link's preview (title, description, same-origin image), if any.
+    pub preview: Option<&'a Preview>,
     pub offers: Vec<Offer<'a>>,
 }
 
@@ -208,7 +211,7 @@ fn offered_caption(
 pub fn queue_post<'a>(
     item: &'a QueueItem,
     situation: &'a Situation,
-    hub: &Hub,
+    hub: &'a Hub,
     user: UserId,
     crowded: &[(i64, Platform)],
 ) -> QueuePost<'a> {
@@ -244,6 +247,10 @@ pub fn queue_post<'a>(
         id: post.id,
         host: hub.published.host_of(post),
         link: &post.link,
+        preview: hub
+            .published
+            .preview_of(post.id)
+            .filter(|p| p.link == post.link),
         offers,
     }
 }

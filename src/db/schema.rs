@@ -329,6 +329,7 @@ diesel::joinable!(shares -> posts (post_id));
 diesel::joinable!(dismissals -> posts (post_id));
 diesel::joinable!(post_captions -> posts (post_id));
 diesel::joinable!(post_departments -> posts (post_id));
+diesel::joinable!(link_previews -> posts (post_id));
 diesel::joinable!(users -> departments (department_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(one_time_tokens -> users (user_id));
@@ -382,6 +383,23 @@ diesel::table! {
 
 diesel::joinable!(calendar_feeds -> users (user_id));
 
+diesel::table! {
+    link_previews (post_id) {
+        post_id -> BigInt,
+        link -> Text,
+        title -> Text,
+        description -> Text,
+        image_hash -> Nullable<Text>,
+        image_type -> Nullable<Text>,
+        image_width -> Nullable<Integer>,
+        image_height -> Nullable<Integer>,
+        image -> Nullable<Binary>,
+        fetch_problem -> Nullable<Text>,
+        fetched_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     calendar_feeds,
@@ -400,6 +418,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     posts,
     post_departments,
     post_captions,
+    link_previews,
     suggestions,
     audit_log,
     share_caps,

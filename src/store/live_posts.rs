@@ -24,6 +24,7 @@ use diesel::prelude::*;
 
 use super::org::{self, OrgSettings};
 use super::posts::{self, Post, WithdrawnPost};
+use super::previews::Preview;
 use super::queue::{QueueItem, WithdrawalNotice};
 use super::{DbConnection, StoreResult};
 use crate::db::schema::{dismissals, queue_generation, shares, withdrawal_notices_read};
@@ -69,6 +70,8 @@ pub struct Published {
     positions: FxHashMap<i64, u32>,
     /// The host of each post's link, in the same order.
     hosts: Vec<Arc<str>>,
+    /// Link previews, by post (those describing the post's link).
+    previews: FxHashMap<i64, Preview>,
     /// The posts that reach each audience, worked out once per audience
     /// while they hold (see [`Reach`]).
     reaches: Mutex<FxHashMap<Viewer, Arc<Reach>>>,
@@ -210,7 +213,11 @@ impl PlatformSet {
 }
 
 impl Published {
-    fn new(posts: Vec<Post>, withdrawn: Vec<WithdrawnPost>) -> Published {
+    fn new(
+        posts: Vec<Post>,
+        withdrawn: Vec<WithdrawnPost>,
+        previews: HashMap<i64, Preview>,
+    ) -> Published {
         let entries = posts
             .iter()
             .map(|post| Entry {
@@ -233,7 +240,13 @@ impl Published {
             offered: RwLock::default(),
             reaches: Mutex::default(),
             links: RwLock::default(),
+            previews: previews.into_iter().collect(),
         }
+    }
+
+    /// The post's link preview, if it has one.
+    pub fn preview_of(&self, post_id: i64) -> Option<&Preview> {
+        self.previews.get(&post_id)
     }
 
     /// The posts that reach this audience now: kept, or worked out in one
@@ -422,7 +435,11 @@ impl LivePosts {
             link_tags: settings.link_tags(),
             settings,
             cap_policies: super::org::share_policies(conn)?,
-            published: Published::new(posts::published(conn)?, posts::withdrawn(conn)?),
+            published: Published::new(
+                posts::published(conn)?,
+                posts::withdrawn(conn)?,
+                super::previews::published(conn)?,
+            ),
         });
         *self.kept.lock().unwrap_or_else(PoisonError::into_inner) = Some(hub.clone());
         Ok(hub)
@@ -719,6 +736,7 @@ mod tests {
                 post(4, Some(vec![3, 200]), &[Platform::X]),
             ],
             Vec::new(),
+            HashMap::new(),
         );
         let none = Marks::default();
         assert_eq!(ids(&published, None, &[Platform::X], &none), [1]);
@@ -744,6 +762,7 @@ mod tests {
                 post(8197, None, &[Platform::X]),
             ],
             Vec::new(),
+            HashMap::new(),
         );
         let marks = Marks::new(vec![8197], vec![(5, Platform::X)]);
         assert!(marks.may_have(4101), "a shared filter bit");
@@ -776,6 +795,7 @@ mod tests {
                 post(1, None, &[Platform::X]),
             ],
             Vec::new(),
+            HashMap::new(),
         );
         let none = Marks::default();
         let view = |department, now| {

@@ -14,6 +14,7 @@ pub mod org;
 pub mod outbox;
 pub mod policy;
 pub mod posts;
+pub mod previews;
 pub mod queue;
 pub mod reports;
 pub mod sessions;

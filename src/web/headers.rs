@@ -1,5 +1,6 @@
 //! Security headers on every response (OWASP Secure Headers), and
-//! `Cache-Control: no-store` on everything but static assets.
+//! `Cache-Control: no-store` on everything but static assets and
+//! link-preview images (both content-addressed, cached for good).
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -24,8 +25,9 @@ pub async fn security_headers(
     let secure = req
         .app_data::<web::Data<AppState>>()
         .is_some_and(|state| state.secure_cookies);
-    let is_static = req.path().starts_with("/static/");
+    let is_static = req.path().starts_with("/static/") || req.path().starts_with("/previews/");
     let mut res = next.call(req).await?;
+    let cacheable = is_static && res.status().is_success();
     let headers = res.headers_mut();
     let mut set = |name: HeaderName, value: &'static str| {
         headers.insert(name, HeaderValue::from_static(value));
@@ -50,7 +52,7 @@ pub async fn security_headers(
             "max-age=31536000; includeSubDomains",
         );
     }
-    if !is_static {
+    if !cacheable {
         set(header::CACHE_CONTROL, "no-store");
     }
     Ok(res)

@@ -16,6 +16,7 @@ pub mod markup;
 pub mod me;
 pub mod metrics;
 pub mod page;
+pub mod previews;
 pub mod queue;
 pub mod telemetry;
 
@@ -116,6 +117,9 @@ pub fn route_table() -> Vec<RouteSpec> {
         }),
         spec(M::GET, "/static/{file}", Public, || {
             web::get().to(assets::serve)
+        }),
+        spec(M::GET, "/previews/{file}", Public, || {
+            web::get().to(previews::image)
         }),
         spec(M::GET, "/login", Public, || {
             web::get().to(auth::login::login_form)
@@ -265,6 +269,18 @@ pub fn route_table() -> Vec<RouteSpec> {
         spec(M::POST, "/hub/posts/{id:\\d+}/withdraw", comms, || {
             web::post().to(hub::posts::withdraw)
         }),
+        spec(M::POST, "/hub/posts/{id:\\d+}/preview/fetch", comms, || {
+            web::post().to(hub::previews::fetch_again)
+        }),
+        spec(M::POST, "/hub/posts/{id:\\d+}/preview/image", comms, || {
+            web::post().to(hub::previews::upload_image)
+        }),
+        spec(
+            M::POST,
+            "/hub/posts/{id:\\d+}/preview/image/remove",
+            comms,
+            || web::post().to(hub::previews::remove_image),
+        ),
         spec(M::GET, "/hub/calendar", comms, || {
             web::get().to(hub::calendar::calendar)
         }),

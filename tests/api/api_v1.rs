@@ -265,7 +265,7 @@ backend_test!(
         // What the queue page shows, no more: never the hub's internal title.
         let mut keys: Vec<&str> = item.as_object().unwrap().keys().map(String::as_str).collect();
         keys.sort();
-        assert_eq!(keys, ["id", "link", "offers"], "{item}");
+        assert_eq!(keys, ["id", "link", "offers", "preview"], "{item}");
 
         let offer = &item["offers"][0];
         assert_eq!(offer["platform"], "x");

@@ -25,6 +25,7 @@ mod migrations;
 mod navigation;
 mod operations;
 mod outage;
+mod previews;
 mod properties;
 mod query_counts;
 mod queue;

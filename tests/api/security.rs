@@ -23,6 +23,9 @@ const PUBLIC_PREFIXES: &[&str] = &[
     "/calendar/",
     // The API's description; it holds no data.
     "/api/v1/openapi.json",
+    // Link-preview images, named by their SHA-256: shown in queues and,
+    // later, in digests read in mail clients (no cookies there).
+    "/previews/",
 ];
 
 /// A concrete path for a route pattern: numbers for numeric ids, an unknown

@@ -13,13 +13,16 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiCaller, ApiError, ApiResult, utc};
 use crate::app::hub::{self as hub, Approval, Change, HubContext, Scheduled};
+use crate::app::previews;
 use crate::domain::ids::{PostId, UserId};
+use crate::domain::link_preview::{self, PreviewText};
 use crate::domain::platforms::Platform;
 use crate::domain::post::{
     MAX_VARIANTS, PostDraft, PostErrors, PostInput, PostStatus, parse_withdrawal_reason,
 };
 use crate::domain::utm::LinkTags;
 use crate::store::posts::Post;
+use crate::store::previews::Preview;
 use crate::web::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -46,6 +49,9 @@ pub struct PostJson {
     /// The link as each platform's share dialog carries it: with the
     /// organisation's UTM tags when they are on, else the link itself.
     pub shared_links: Vec<SharedLink>,
+    /// The link's preview as queue cards show it; absent until the link
+    /// was read or a preview written.
+    pub preview: Option<PreviewJson>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -56,6 +62,42 @@ pub struct SharedLink {
         example = "https://example.com/launch?utm_source=linkedin&utm_medium=employee_advocacy&utm_campaign=launch"
     )]
     pub link: String,
+}
+
+/// A link preview: read once from the link when a post gets it (Open
+/// Graph, Twitter card, `<title>`), or written by comms.
+#[derive(Serialize, ToSchema)]
+pub struct PreviewJson {
+    pub title: String,
+    pub description: String,
+    /// The re-encoded image on Chorus's own origin (a path), if any.
+    pub image_url: Option<String>,
+    /// When the link was last read.
+    pub fetched_at: Option<DateTime<Utc>>,
+    /// Why the last reading failed, e.g. a timeout or a refused address.
+    pub fetch_problem: Option<String>,
+}
+
+/// The preview text to keep instead of the page's own.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewRequest {
+    /// At most 200 characters.
+    #[serde(default)]
+    pub title: String,
+    /// At most 500 characters.
+    #[serde(default)]
+    pub description: String,
+}
+
+fn preview_json(preview: &Preview) -> PreviewJson {
+    PreviewJson {
+        title: preview.title.clone(),
+        description: preview.description.clone(),
+        image_url: preview.image.as_ref().map(|i| i.path()),
+        fetched_at: preview.fetched_at.map(utc),
+        fetch_problem: preview.fetch_problem.clone(),
+    }
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Clone)]
@@ -70,7 +112,7 @@ pub struct PlatformCaptions {
     pub variants: Vec<String>,
 }
 
-fn post_json(post: &Post, tags: &LinkTags) -> PostJson {
+fn post_json(post: &Post, tags: &LinkTags, preview: Option<&Preview>) -> PostJson {
     PostJson {
         id: post.id,
         title: post.title.clone(),
@@ -105,6 +147,7 @@ fn post_json(post: &Post, tags: &LinkTags) -> PostJson {
                 link: tags.link_for(&post.link, p, &post.title),
             })
             .collect(),
+        preview: preview.filter(|p| p.link == post.link).map(preview_json),
     }
 }
 
@@ -130,6 +173,20 @@ pub struct PostRequest {
     pub department_ids: Vec<i64>,
     /// RFC 3339, e.g. `2026-12-01T09:30:00Z`; absent: never expires.
     pub expires_at: Option<String>,
+    /// Preview text to show instead of the page's. Absent: a new link is
+    /// read for its title, description and image (once, when it is saved),
+    /// and the kept text stays otherwise.
+    pub preview: Option<PreviewRequest>,
+}
+
+/// The preview text sent, checked.
+fn preview_text(request: &PostRequest) -> ApiResult<Option<PreviewText>> {
+    request
+        .preview
+        .as_ref()
+        .map(|p| link_preview::parse_text(&p.title, &p.description))
+        .transpose()
+        .map_err(|refusal| ApiError::field("preview", refusal.0))
 }
 
 /// RFC 3339 with an offset, as UTC.
@@ -234,7 +291,8 @@ fn validated_input(request: &PostRequest, context: &HubContext) -> ApiResult<Pos
 async fn reload(state: &AppState, id: i64) -> ApiResult<PostJson> {
     let post = hub::post(state, PostId::new(id)).await?;
     let tags = hub::context(state).await?.settings.link_tags();
-    Ok(post_json(&post, &tags))
+    let preview = previews::of_post(state, PostId::new(id)).await?;
+    Ok(post_json(&post, &tags, preview.as_ref()))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -276,8 +334,12 @@ pub async fn list(
     };
     let (posts, settings) = hub::list(&state, status).await?;
     let tags = settings.link_tags();
+    let previews = previews::of_posts(&state, posts.iter().map(|p| p.id).collect()).await?;
     Ok(HttpResponse::Ok().json(PostList {
-        posts: posts.iter().map(|p| post_json(p, &tags)).collect(),
+        posts: posts
+            .iter()
+            .map(|p| post_json(p, &tags, previews.get(&p.id)))
+            .collect(),
     }))
 }
 
@@ -317,7 +379,10 @@ pub async fn create(
 ) -> ApiResult<HttpResponse> {
     let context = hub::context(&state).await?;
     let input = validated_input(&request, &context)?;
+    let typed = preview_text(&request)?;
+    let link = input.link.clone();
     let id = hub::create(&state, input, UserId::new(caller.owner.id)).await?;
+    previews::after_save(&state, id, &link, typed, false).await?;
     let post = reload(&state, id.get()).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/posts/{id}")))
@@ -366,8 +431,13 @@ pub async fn update(
     }
     let context = hub::context(&state).await?;
     let input = validated_input(&request, &context)?;
+    let typed = preview_text(&request)?;
+    let link = input.link.clone();
     let by = UserId::new(caller.owner.id);
     let change = hub::update(&state, PostId::new(post.id), input, by).await?;
+    if change == Change::Done {
+        previews::after_save(&state, PostId::new(post.id), &link, typed, false).await?;
+    }
     changed(
         &state,
         change,

@@ -27,8 +27,19 @@ pub struct QueueResponse {
 pub struct QueuePost {
     pub id: i64,
     pub link: String,
+    /// The link's preview, as the queue card shows it.
+    pub preview: Option<CardPreview>,
     /// One offer per platform the caller said yes to and the post is for.
     pub offers: Vec<Offer>,
+}
+
+/// A link preview on a queue card: read from the page once by Chorus.
+#[derive(Serialize, ToSchema)]
+pub struct CardPreview {
+    pub title: String,
+    pub description: String,
+    /// The image on Chorus's own origin (a path), if the preview has one.
+    pub image_url: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -122,6 +133,11 @@ fn queue_post(shown: queue::QueuePost<'_>, situation: &Situation) -> ApiResult<Q
     Ok(QueuePost {
         id: shown.id,
         link: shown.link.to_string(),
+        preview: shown.preview.map(|p| CardPreview {
+            title: p.title.clone(),
+            description: p.description.clone(),
+            image_url: p.image.as_ref().map(|i| i.path()),
+        }),
         offers,
     })
 }

@@ -5,4 +5,5 @@ pub mod approvals;
 pub mod calendar;
 pub mod calendar_feeds;
 pub mod posts;
+pub mod previews;
 pub mod suggestions;

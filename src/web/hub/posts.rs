@@ -22,6 +22,11 @@ use crate::web::auth::session::SignedIn;
 use crate::web::error::{AppError, WebResult};
 use crate::web::page::{FirstValue, PageContext, first_value, ok, refused, see_other};
 
+use super::previews::LinkPreviewForm;
+use crate::app::previews;
+use crate::domain::link_preview::PreviewText;
+use crate::store::previews::Preview;
+
 /// The composer's fields as posted. Each platform's are named after it:
 /// `use_{slug}` and `caption_{slug}_{n}`, so they are gathered by name.
 #[derive(Deserialize, Default)]
@@ -42,6 +47,10 @@ pub struct PostFields {
     timezone: String,
     #[serde(deserialize_with = "first_value")]
     action: String,
+    #[serde(deserialize_with = "first_value")]
+    preview_title: String,
+    #[serde(deserialize_with = "first_value")]
+    preview_description: String,
     #[serde(flatten)]
     per_platform: HashMap<String, FirstValue>,
 }
@@ -81,6 +90,11 @@ impl PostFields {
 
     fn preview(&self) -> bool {
         self.action == "preview"
+    }
+
+    /// The link preview's fields as typed, refused or not.
+    fn link_preview(&self, kept: Option<&Preview>) -> (LinkPreviewForm, Option<PreviewText>) {
+        LinkPreviewForm::typed(&self.preview_title, &self.preview_description, kept)
     }
 }
 
@@ -256,7 +270,7 @@ pub async fn list(
 
 #[derive(Template)]
 #[template(path = "hub/post_form.html")]
-struct PostFormPage {
+pub(super) struct PostFormPage {
     page: PageContext,
     post_id: Option<i64>,
     status: &'static str,
@@ -279,6 +293,7 @@ struct PostFormPage {
     needs_approval: bool,
     can_schedule: bool,
     preview: bool,
+    link_preview: LinkPreviewForm,
 }
 
 struct FormPageParts {
@@ -291,6 +306,7 @@ struct FormPageParts {
     withdraw_error: Option<String>,
     preview: bool,
     approved: bool,
+    link_preview: LinkPreviewForm,
 }
 
 impl FormPageParts {
@@ -305,6 +321,7 @@ impl FormPageParts {
             withdraw_error: None,
             preview: false,
             approved: false,
+            link_preview: LinkPreviewForm::default(),
         }
     }
 
@@ -351,6 +368,7 @@ fn form_page(
         withdrawal_reason: parts.withdrawal_reason,
         withdraw_error: parts.withdraw_error,
         preview: parts.preview,
+        link_preview: parts.link_preview,
     }
 }
 
@@ -363,10 +381,11 @@ fn input_or_page(
     mut parsed: ParsedDraft,
     parts: FormPageParts,
 ) -> Result<PostInput, Box<WebResult<HttpResponse>>> {
+    let preview_refused = parts.link_preview.error.is_some();
     match parsed.input.take() {
-        Some(input) if !parts.preview => Ok(input),
+        Some(input) if !parts.preview && !preview_refused => Ok(input),
         _ => {
-            let failed = parsed.errors.any();
+            let failed = parsed.errors.any() || preview_refused;
             let page = form_page(signed_in, context, form, parsed, parts);
             Err(Box::new(if failed { refused(&page) } else { ok(&page) }))
         }
@@ -409,15 +428,19 @@ pub async fn create(
     let context = hub::context(&state).await?;
     let form = fields.draft(&context.settings.enabled_platforms());
     let parsed = context.parse(&form);
+    let (link_preview, typed) = fields.link_preview(None);
     let parts = FormPageParts {
         preview: fields.preview(),
+        link_preview,
         ..FormPageParts::new_post()
     };
     let input = match input_or_page(&signed_in, context, form, parsed, parts) {
         Ok(input) => input,
         Err(page) => return *page,
     };
+    let link = input.link.clone();
     let id = hub::create(&state, input, UserId::new(signed_in.user.id)).await?;
+    previews::after_save(&state, id, &link, typed, false).await?;
     Ok(see_other(&format!("/hub/posts/{id}?done=saved")))
 }
 
@@ -443,20 +466,22 @@ fn notice_for(done: &str, post: &Post, tz: Tz) -> Option<String> {
         "submitted" => {
             Some("Submitted: another comms person or an admin approves it; they were told.".into())
         }
-        _ => None,
+        other => super::previews::notice_for(other),
     }
 }
 
 /// What the composer says about a saved post besides the post itself.
 #[derive(Default)]
-struct Said {
-    notice: Option<String>,
-    schedule_error: Option<String>,
-    withdraw_error: Option<String>,
-    schedule_at: Option<String>,
+pub(super) struct Said {
+    pub notice: Option<String>,
+    pub schedule_error: Option<String>,
+    pub withdraw_error: Option<String>,
+    pub schedule_at: Option<String>,
+    /// Why an uploaded preview image or a fetch was refused.
+    pub preview_error: Option<String>,
 }
 
-async fn show_post(
+pub(super) async fn show_post(
     state: &AppState,
     signed_in: &SignedIn,
     post: Post,
@@ -464,6 +489,9 @@ async fn show_post(
 ) -> WebResult<PostFormPage> {
     let context = hub::context(state).await?;
     let tz = context.settings.timezone();
+    let kept = previews::of_post(state, PostId::new(post.id)).await?;
+    let mut link_preview = LinkPreviewForm::of(kept.as_ref(), &post.link, tz);
+    link_preview.error = said.preview_error;
     let form = draft_of(
         &post,
         &context.settings.enabled_platforms(),
@@ -483,6 +511,7 @@ async fn show_post(
         schedule_at: said.schedule_at.unwrap_or(default_at),
         schedule_error: said.schedule_error,
         withdraw_error: said.withdraw_error,
+        link_preview,
         ..FormPageParts::of(&post)
     };
     Ok(form_page(signed_in, context, form, parsed, parts))
@@ -529,16 +558,23 @@ pub async fn update(
             "This post has been published, has expired or was withdrawn; it can no longer be edited.",
         ));
     }
+    let kept = previews::of_post(&state, PostId::new(post.id)).await?;
+    let (link_preview, typed) = fields.link_preview(kept.as_ref());
     let parts = FormPageParts {
         preview: fields.preview(),
+        link_preview,
         ..FormPageParts::of(&post)
     };
     let input = match input_or_page(&signed_in, context, form, parsed, parts) {
         Ok(input) => input,
         Err(page) => return *page,
     };
+    let link = input.link.clone();
     let by = UserId::new(signed_in.user.id);
     let change = hub::update(&state, PostId::new(post.id), input, by).await?;
+    if change == Change::Done {
+        previews::after_save(&state, PostId::new(post.id), &link, typed, false).await?;
+    }
     changed(
         change,
         post.id,

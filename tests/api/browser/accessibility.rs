@@ -31,6 +31,10 @@ const NOT_PAGES: &[(&str, &str)] = &[
         "/static/{file}",
         "the stylesheet, script and icon themselves",
     ),
+    (
+        "/previews/{file}",
+        "link-preview images, shown (with their alt text) on the audited queue and post pages",
+    ),
     ("/me/data.json", "JSON download of one's own data"),
     (
         "/me/receipts/{id:[0-9a-f-]+}.json",
@@ -461,6 +465,28 @@ async fn organisation(app: &TestApp) -> Organisation {
             expires_at: None,
         };
         let post = store::posts::create_draft(conn, &input, comms, now)?;
+        // A link preview as read from the page, with its image.
+        let card = image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
+            1200,
+            630,
+            image::Rgb([30, 70, 140]),
+        ));
+        let mut png = Vec::new();
+        card.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        let preview = store::previews::PreviewWrite {
+            post_id: post,
+            link: input.link.clone(),
+            text: Some(chorus::domain::link_preview::PreviewText {
+                title: "Our annual report 2026".into(),
+                description: "Numbers, people and plans for the year ahead.".into(),
+            }),
+            image: store::previews::ImageChange::Set(
+                chorus::domain::preview_image::reencode(&png).unwrap(),
+            ),
+            fetch: Some(None),
+        };
+        store::previews::write(conn, &preview, now)?;
         let outcome = store::posts::schedule(conn, post, now, chrono_tz::UTC, comms, now)?;
         assert_eq!(outcome, store::posts::ScheduleOutcome::Published);
         store::shares::set_personal(

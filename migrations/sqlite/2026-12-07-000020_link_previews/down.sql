@@ -1,0 +1,4 @@
+DROP TRIGGER queue_generation_link_previews_insert;
+DROP TRIGGER queue_generation_link_previews_update;
+DROP TRIGGER queue_generation_link_previews_delete;
+DROP TABLE link_previews;
