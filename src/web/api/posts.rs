@@ -220,46 +220,8 @@ fn error_fields(errors: PostErrors) -> BTreeMap<String, String> {
 fn validated_input(request: &PostRequest, context: &HubContext) -> ApiResult<PostInput> {
     let enabled = context.settings.enabled_platforms();
     let mut fields = BTreeMap::new();
-    let mut chosen: Vec<(Platform, Vec<String>)> = Vec::new();
-    for entry in &request.platforms {
-        match Platform::from_slug(&entry.platform).filter(|p| enabled.contains(p)) {
-            None => {
-                fields.insert(
-                    "platforms".to_string(),
-                    format!(
-                        "{:?} is not one of the organisation's platforms.",
-                        entry.platform
-                    ),
-                );
-            }
-            Some(p) if chosen.iter().any(|(q, _)| *q == p) => {
-                fields.insert(
-                    "platforms".to_string(),
-                    format!("{} is listed twice.", p.name()),
-                );
-            }
-            Some(p) if entry.variants.len() > MAX_VARIANTS => {
-                fields.insert(
-                    "platforms".to_string(),
-                    format!("{}: at most {MAX_VARIANTS} caption variants.", p.name()),
-                );
-            }
-            Some(p) => chosen.push((p, entry.variants.clone())),
-        }
-    }
-    let expires_at = match request.expires_at.as_deref().map(str::trim) {
-        None | Some("") => String::new(),
-        Some(text) => match parse_time(text) {
-            Some(at) => at.format("%Y-%m-%dT%H:%M:%S").to_string(),
-            None => {
-                fields.insert(
-                    "expires_at".to_string(),
-                    "Give the expiry as an RFC 3339 time, e.g. 2026-12-01T09:30:00Z.".into(),
-                );
-                String::new()
-            }
-        },
-    };
+    let chosen = requested_captions(request, &enabled, &mut fields);
+    let expires_at = requested_expiry(request, &mut fields);
     let form = PostDraft {
         title: request.title.clone(),
         link: request.link.clone(),
@@ -285,6 +247,52 @@ fn validated_input(request: &PostRequest, context: &HubContext) -> ApiResult<Pos
     match parsed.input {
         Some(input) if all.is_empty() => Ok(input),
         _ => Err(ApiError::validation(all)),
+    }
+}
+
+/// The captions asked for, per enabled platform; what is wrong goes to `fields`.
+fn requested_captions(
+    request: &PostRequest,
+    enabled: &[Platform],
+    fields: &mut BTreeMap<String, String>,
+) -> Vec<(Platform, Vec<String>)> {
+    let mut chosen: Vec<(Platform, Vec<String>)> = Vec::new();
+    for entry in &request.platforms {
+        let problem = match Platform::from_slug(&entry.platform).filter(|p| enabled.contains(p)) {
+            None => format!(
+                "{:?} is not one of the organisation's platforms.",
+                entry.platform
+            ),
+            Some(p) if chosen.iter().any(|(q, _)| *q == p) => {
+                format!("{} is listed twice.", p.name())
+            }
+            Some(p) if entry.variants.len() > MAX_VARIANTS => {
+                format!("{}: at most {MAX_VARIANTS} caption variants.", p.name())
+            }
+            Some(p) => {
+                chosen.push((p, entry.variants.clone()));
+                continue;
+            }
+        };
+        fields.insert("platforms".to_string(), problem);
+    }
+    chosen
+}
+
+/// The expiry as the draft form takes it; a bad time goes to `fields`.
+fn requested_expiry(request: &PostRequest, fields: &mut BTreeMap<String, String>) -> String {
+    match request.expires_at.as_deref().map(str::trim) {
+        None | Some("") => String::new(),
+        Some(text) => match parse_time(text) {
+            Some(at) => at.format("%Y-%m-%dT%H:%M:%S").to_string(),
+            None => {
+                fields.insert(
+                    "expires_at".to_string(),
+                    "Give the expiry as an RFC 3339 time, e.g. 2026-12-01T09:30:00Z.".into(),
+                );
+                String::new()
+            }
+        },
     }
 }
 
@@ -480,26 +488,36 @@ pub async fn schedule(
 ) -> ApiResult<HttpResponse> {
     let post = hub::post(&state, PostId::new(*id)).await?;
     let tz = hub::context(&state).await?.settings.timezone();
-    let at = match (request.now, request.publish_at.as_deref()) {
-        (true, _) => None,
-        (false, Some(text)) => Some(parse_time(text).ok_or_else(|| {
-            ApiError::field(
-                "publish_at",
-                "Give the time as RFC 3339, e.g. 2026-12-01T09:30:00Z, or send now: true.",
-            )
-        })?),
-        (false, None) => {
-            return Err(ApiError::field(
-                "publish_at",
-                "Enter the time to publish, or send now: true.",
-            ));
-        }
-    };
+    let at = requested_time(&request)?;
     match hub::schedule(&state, &post, at, UserId::new(caller.owner.id)).await? {
         Scheduled::Scheduled | Scheduled::Published => {
             Ok(HttpResponse::Ok().json(reload(&state, post.id).await?))
         }
-        Scheduled::TimeRefused(message) => Err(ApiError::field("publish_at", message)),
+        refused => Err(schedule_refusal(refused, tz)),
+    }
+}
+
+/// When to publish: None for now.
+fn requested_time(request: &ScheduleRequest) -> ApiResult<Option<NaiveDateTime>> {
+    match (request.now, request.publish_at.as_deref()) {
+        (true, _) => Ok(None),
+        (false, Some(text)) => Ok(Some(parse_time(text).ok_or_else(|| {
+            ApiError::field(
+                "publish_at",
+                "Give the time as RFC 3339, e.g. 2026-12-01T09:30:00Z, or send now: true.",
+            )
+        })?)),
+        (false, None) => Err(ApiError::field(
+            "publish_at",
+            "Enter the time to publish, or send now: true.",
+        )),
+    }
+}
+
+/// The API's answer to a schedule that did not happen.
+fn schedule_refusal(refused: Scheduled, tz: chrono_tz::Tz) -> ApiError {
+    match refused {
+        Scheduled::TimeRefused(message) => ApiError::field("publish_at", message),
         Scheduled::CapReached {
             platform,
             next_slot,
@@ -507,18 +525,20 @@ pub async fn schedule(
             let mut error =
                 ApiError::field("publish_at", hub::cap_message(platform, next_slot, tz));
             error.code = "hub_cap_reached";
-            Err(error)
+            error
         }
-        Scheduled::NoPlatforms => Err(ApiError::field(
+        Scheduled::NoPlatforms => ApiError::field(
             "platforms",
             "Choose at least one platform before scheduling.",
-        )),
+        ),
         Scheduled::NeedsApproval => {
             let mut error = ApiError::conflict(hub::NEEDS_APPROVAL);
             error.code = "approval_required";
-            Err(error)
+            error
         }
-        Scheduled::WrongStatus => Err(ApiError::conflict("This post can no longer be scheduled.")),
+        Scheduled::WrongStatus | Scheduled::Scheduled | Scheduled::Published => {
+            ApiError::conflict("This post can no longer be scheduled.")
+        }
     }
 }
 

@@ -628,31 +628,40 @@ pub async fn schedule_post(
         }
     };
     let post_id = post.id;
-    let message = match hub::schedule(&state, &post, at, UserId::new(signed_in.user.id)).await? {
-        Scheduled::Scheduled => {
-            return Ok(see_other(&format!("/hub/posts/{post_id}?done=scheduled")));
+    let done = match hub::schedule(&state, &post, at, UserId::new(signed_in.user.id)).await? {
+        Scheduled::Scheduled => "scheduled",
+        Scheduled::Published => "published",
+        refused => {
+            let (message, at) = schedule_refusal(refused, tz, typed)?;
+            return refuse_schedule(&state, &signed_in, post, message, at).await;
         }
-        Scheduled::Published => {
-            return Ok(see_other(&format!("/hub/posts/{post_id}?done=published")));
-        }
-        Scheduled::TimeRefused(message) => message,
+    };
+    Ok(see_other(&format!("/hub/posts/{post_id}?done={done}")))
+}
+
+/// Why a schedule did not happen, and the time to show in the form again
+/// (the next free slot past a cap, else what was typed).
+fn schedule_refusal(refused: Scheduled, tz: Tz, typed: String) -> WebResult<(String, String)> {
+    Ok(match refused {
+        Scheduled::TimeRefused(message) => (message, typed),
         Scheduled::CapReached {
             platform,
             next_slot,
         } => {
             let at = next_slot.map(|s| format_local(s, tz)).unwrap_or(typed);
-            let message = hub::cap_message(platform, next_slot, tz);
-            return refuse_schedule(&state, &signed_in, post, message, at).await;
+            (hub::cap_message(platform, next_slot, tz), at)
         }
-        Scheduled::NoPlatforms => "Choose at least one platform before scheduling.".into(),
-        Scheduled::NeedsApproval => hub::NEEDS_APPROVAL.into(),
-        Scheduled::WrongStatus => {
+        Scheduled::NoPlatforms => (
+            "Choose at least one platform before scheduling.".into(),
+            typed,
+        ),
+        Scheduled::NeedsApproval => (hub::NEEDS_APPROVAL.into(), typed),
+        Scheduled::WrongStatus | Scheduled::Scheduled | Scheduled::Published => {
             return Err(AppError::bad_request(
                 "This post can no longer be scheduled.",
             ));
         }
-    };
-    refuse_schedule(&state, &signed_in, post, message, typed).await
+    })
 }
 
 pub async fn submit(

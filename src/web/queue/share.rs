@@ -60,21 +60,29 @@ pub async fn share(
         Shared::Wait {
             message,
             retry_after_seconds,
-        } => {
-            let page = WaitPage {
-                page: PageContext::from(&signed_in),
-                platform: platform.name(),
-                message,
-            };
-            let mut response = render(StatusCode::TOO_MANY_REQUESTS, &page)?;
-            if let Some(seconds) = retry_after_seconds
-                && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
-            {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            Ok(response)
-        }
+        } => wait_page(&signed_in, platform, message, retry_after_seconds),
     }
+}
+
+/// A cap reached: 429, with when to try again if there is a time.
+fn wait_page(
+    signed_in: &SignedIn,
+    platform: Platform,
+    message: String,
+    retry_after_seconds: Option<i64>,
+) -> WebResult<HttpResponse> {
+    let page = WaitPage {
+        page: PageContext::from(signed_in),
+        platform: platform.name(),
+        message,
+    };
+    let mut response = render(StatusCode::TOO_MANY_REQUESTS, &page)?;
+    if let Some(seconds) = retry_after_seconds
+        && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    Ok(response)
 }
 
 /// An edited text that was refused, and why.
