@@ -376,7 +376,7 @@ pub fn update(
         if !post.status.is_editable() {
             return Ok(EditOutcome::NotEditable);
         }
-        let needs_approval = super::org::settings(conn)?.posts_need_approval;
+        let needs_approval = posts_need_approval(conn)?;
         diesel::update(posts::table.find(id))
             .set((
                 posts::title.eq(&input.title),
@@ -573,6 +573,15 @@ pub fn caps(conn: &mut DbConnection) -> StoreResult<HashMap<Platform, Caps>> {
     Ok(caps)
 }
 
+/// Whether the organisation asks a second person to approve each post
+/// (one column read, in the caller's transaction).
+fn posts_need_approval(conn: &mut DbConnection) -> StoreResult<bool> {
+    Ok(org_settings::table
+        .find(1_i64)
+        .select(org_settings::posts_need_approval)
+        .first(conn)?)
+}
+
 pub fn set_caps(conn: &mut DbConnection, platform: Platform, caps: Caps) -> StoreResult<()> {
     crate::db::write_transaction(conn, |conn| {
         let updated = diesel::update(hub_caps::table.find(platform.slug()))
@@ -672,7 +681,7 @@ pub fn schedule(
         if !post.status.is_editable() {
             return Ok(ScheduleOutcome::NotEditable);
         }
-        let needs_approval = super::org::settings(conn)?.posts_need_approval;
+        let needs_approval = posts_need_approval(conn)?;
         if !approval::may_schedule(post.status, post.approved_at.is_some(), needs_approval) {
             return Ok(ScheduleOutcome::NeedsApproval);
         }
