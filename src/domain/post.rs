@@ -5,7 +5,7 @@
 mod draft;
 
 pub use draft::{
-    ParsedDraft, PostDraft, PostErrors, PostInput, check_publish_time, parse_local,
+    ParsedDraft, PostDraft, PostErrors, PostInput, check_publish_time, format_local, parse_local,
     parse_withdrawal_reason,
 };
 

@@ -74,6 +74,13 @@ pub struct ParsedDraft {
     pub checks: Vec<Vec<CaptionCheck>>,
 }
 
+/// A UTC time as a datetime-local value ("2026-12-01T09:30") in the given zone.
+pub fn format_local(at_utc: NaiveDateTime, tz: Tz) -> String {
+    schedule::utc_to_local(at_utc, tz)
+        .format("%Y-%m-%dT%H:%M")
+        .to_string()
+}
+
 /// A datetime-local value ("2026-12-01T09:30") in the given zone, as UTC.
 pub fn parse_local(input: &str, tz: Tz) -> Option<NaiveDateTime> {
     let input = input.trim();

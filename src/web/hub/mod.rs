@@ -5,5 +5,6 @@ pub mod approvals;
 pub mod calendar;
 pub mod calendar_feeds;
 pub mod posts;
+pub mod preview_form;
 pub mod previews;
 pub mod suggestions;

@@ -13,7 +13,7 @@ use crate::domain::ids::{PostId, UserId};
 use crate::domain::platforms::Platform;
 use crate::domain::post::{
     CaptionCheck, MAX_VARIANTS, ParsedDraft, PostDraft, PostErrors, PostInput, PostStatus,
-    parse_local, parse_withdrawal_reason, preview_share_url,
+    format_local, parse_local, parse_withdrawal_reason, preview_share_url,
 };
 use crate::domain::schedule;
 use crate::store::{departments::Department, posts::Post};
@@ -22,7 +22,7 @@ use crate::web::auth::session::SignedIn;
 use crate::web::error::{AppError, WebResult};
 use crate::web::page::{FirstValue, PageContext, first_value, ok, refused, see_other};
 
-use super::previews::LinkPreviewForm;
+use super::preview_form::{self, LinkPreviewForm};
 use crate::app::previews;
 use crate::domain::link_preview::PreviewText;
 use crate::store::previews::Preview;
@@ -137,12 +137,6 @@ fn draft_of(post: &Post, enabled: &[Platform], tz: Tz, tz_name: &str) -> PostDra
             })
             .collect(),
     }
-}
-
-pub fn format_local(at_utc: NaiveDateTime, tz: Tz) -> String {
-    schedule::utc_to_local(at_utc, tz)
-        .format("%Y-%m-%dT%H:%M")
-        .to_string()
 }
 
 fn display_local(at_utc: NaiveDateTime, tz: Tz) -> String {
@@ -466,7 +460,7 @@ fn notice_for(done: &str, post: &Post, tz: Tz) -> Option<String> {
         "submitted" => {
             Some("Submitted: another comms person or an admin approves it; they were told.".into())
         }
-        other => super::previews::notice_for(other),
+        other => preview_form::notice_for(other),
     }
 }
 
