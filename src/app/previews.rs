@@ -104,10 +104,11 @@ struct Read {
     image_problem: Option<String>,
 }
 
-/// Fetches the page and its image within one deadline for both, then
-/// re-encodes the image.
+/// Fetches the page and its image within one deadline for both (each
+/// request has the fetch timeout of its own, so a slow page is reported
+/// as such), then re-encodes the image.
 async fn read_link(app: &App, link: &str) -> std::result::Result<Read, String> {
-    let deadline = app.fetcher.timeout();
+    let deadline = 2 * app.fetcher.timeout();
     let fetched = match tokio::time::timeout(deadline, fetch(app, link)).await {
         Ok(Ok(fetched)) => fetched,
         Ok(Err(error)) => return Err(format!("The preview could not be fetched: {error}.")),
