@@ -109,6 +109,10 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     config.db_pool_size = 4;
     config.workers = Some(1);
     config.jobs_interval_seconds = 0;
+    // Posts in tests link to example.com: on a machine with a network,
+    // reading their previews must not slow every save (the preview tests
+    // serve their pages on loopback and set their own limits).
+    config.fetch_timeout_seconds = 3;
     adjust(&mut config);
     let clock = Clock::system();
     let app = Application::build_with_clock(config.clone(), clock.clone())
