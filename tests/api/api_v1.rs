@@ -21,45 +21,13 @@ async fn organisation(app: &TestApp) -> i64 {
     let hub = app
         .create_user("hub@example.com", "Hub", "comms,admin")
         .await;
-    app.change_settings(|change| {
-        change.org_name = "Acme".into();
-        change.enabled_platforms = vec![Platform::LinkedIn, Platform::X];
-    })
-    .await;
-    let now = app.clock.now_naive();
-    app.db(move |conn| {
-        store::policy::publish(conn, "# Policy", false, hub, now)?;
-        for p in Platform::ALL {
-            posts::set_caps(
-                conn,
-                p,
-                Caps {
-                    per_day: 100,
-                    per_week: 700,
-                },
-            )?;
-        }
-        Ok(())
-    })
-    .await;
+    app.ready_organisation(hub, vec![Platform::LinkedIn, Platform::X])
+        .await;
     hub
 }
 
 async fn agree(app: &TestApp, user_id: i64, platform: Platform) {
-    let now = app.clock.now_naive();
-    app.db(move |conn| {
-        consent::record_choice(
-            conn,
-            user_id,
-            Purpose::ShareSuggestions(platform),
-            Choice::Yes,
-            None,
-            "test",
-            now,
-        )
-        .map(|_| ())
-    })
-    .await;
+    app.agree(user_id, platform, None).await;
 }
 
 async fn publish(app: &TestApp, hub: i64, title: &str) -> i64 {

@@ -6,7 +6,6 @@
 use chorus::db::schema::{audit_log, outbox};
 use chorus::domain::api_access::{Scope, TokenKind};
 use chorus::domain::post::PostStatus;
-use chorus::domain::schedule::Caps;
 use chorus::store::{self, api_tokens, posts};
 use diesel::prelude::*;
 use serde_json::{Value, json};
@@ -28,20 +27,7 @@ async fn organisation(app: &mut TestApp) -> People {
     let ann = app.login_as("ann@example.com", "comms").await;
     let bob_id = app.create_user("bob@example.com", "Bob", "comms").await;
     let ada_id = app.create_user("ada@example.com", "Ada", "admin").await;
-    app.db(|conn| {
-        for p in chorus::domain::platforms::Platform::ALL {
-            posts::set_caps(
-                conn,
-                p,
-                Caps {
-                    per_day: 100,
-                    per_week: 700,
-                },
-            )?;
-        }
-        Ok(())
-    })
-    .await;
+    app.roomy_hub_caps().await;
     let ada = app.login_client("ada@example.com").await;
     let response = app
         .post_form_with(

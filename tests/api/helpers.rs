@@ -276,6 +276,68 @@ impl TestApp {
         .await
     }
 
+    /// Hub caps of 100 a day and 700 a week on every platform, so tests
+    /// schedule and publish freely.
+    pub async fn roomy_hub_caps(&self) {
+        self.db(|conn| {
+            for platform in chorus::domain::platforms::Platform::ALL {
+                let caps = chorus::domain::schedule::Caps {
+                    per_day: 100,
+                    per_week: 700,
+                };
+                store::posts::set_caps(conn, platform, caps)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// An organisation ready to publish: named Acme, on `platforms`, with a
+    /// policy published by `by` and roomy hub caps.
+    pub async fn ready_organisation(
+        &self,
+        by: i64,
+        platforms: Vec<chorus::domain::platforms::Platform>,
+    ) {
+        self.change_settings(move |change| {
+            change.org_name = "Acme".into();
+            change.enabled_platforms = platforms;
+        })
+        .await;
+        let now = self.clock.now_naive();
+        self.db(move |conn| {
+            store::policy::publish(conn, "# Policy\n\nShare what you like.", false, by, now)?;
+            Ok(())
+        })
+        .await;
+        self.roomy_hub_caps().await;
+    }
+
+    /// `user` says yes to share suggestions on `platform` (on a Mastodon
+    /// `instance`, if given).
+    pub async fn agree(
+        &self,
+        user: i64,
+        platform: chorus::domain::platforms::Platform,
+        instance: Option<&str>,
+    ) {
+        let now = self.clock.now_naive();
+        let instance = instance.map(str::to_string);
+        self.db(move |conn| {
+            store::consent::record_choice(
+                conn,
+                user,
+                chorus::domain::consent::Purpose::ShareSuggestions(platform),
+                chorus::domain::consent::Choice::Yes,
+                instance.as_deref(),
+                "test",
+                now,
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Logs in with a fresh client and returns it.
     pub async fn login_client(&self, email: &str) -> reqwest::Client {
         let client = new_client();

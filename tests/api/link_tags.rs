@@ -5,7 +5,6 @@
 use chorus::domain::api_access::{Scope, TokenKind};
 use chorus::domain::consent::{Choice, Purpose};
 use chorus::domain::platforms::{Platform, Share};
-use chorus::domain::schedule::Caps;
 use chorus::store::{self, api_tokens, consent, posts};
 use serde_json::Value;
 
@@ -18,27 +17,8 @@ const LINK: &str = "https://example.com/news/report?ref=home&utm_campaign=spring
 /// caps; its hub person (comms and admin) is the app's client.
 async fn organisation(app: &mut TestApp) -> i64 {
     let hub = app.login_as("hub@example.com", "comms,admin").await;
-    app.change_settings(|change| {
-        change.org_name = "Acme".into();
-        change.enabled_platforms = vec![Platform::LinkedIn, Platform::X, Platform::Bluesky];
-    })
-    .await;
-    let now = app.clock.now_naive();
-    app.db(move |conn| {
-        store::policy::publish(conn, "# Policy", false, hub, now)?;
-        for p in Platform::ALL {
-            posts::set_caps(
-                conn,
-                p,
-                Caps {
-                    per_day: 100,
-                    per_week: 700,
-                },
-            )?;
-        }
-        Ok(())
-    })
-    .await;
+    let platforms = vec![Platform::LinkedIn, Platform::X, Platform::Bluesky];
+    app.ready_organisation(hub, platforms).await;
     hub
 }
 

@@ -9,10 +9,8 @@ use std::time::Duration;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use chorus::config::Config;
-use chorus::domain::consent::{Choice, Purpose};
 use chorus::domain::platforms::Platform;
-use chorus::domain::schedule::Caps;
-use chorus::store::{self, consent, posts};
+use chorus::store;
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use serde_json::{Value, json};
 
@@ -186,24 +184,7 @@ async fn hub(app: &TestApp) -> reqwest::Client {
     let comms = app
         .create_user("comms@example.com", "Cora Comms", "comms")
         .await;
-    app.change_settings(|change| {
-        change.org_name = "Acme".into();
-        change.enabled_platforms = vec![Platform::X];
-    })
-    .await;
-    let now = app.clock.now_naive();
-    app.db(move |conn| {
-        store::policy::publish(conn, "# Policy\n\nShare what you like.", false, comms, now)?;
-        posts::set_caps(
-            conn,
-            Platform::X,
-            Caps {
-                per_day: 100,
-                per_week: 700,
-            },
-        )
-    })
-    .await;
+    app.ready_organisation(comms, vec![Platform::X]).await;
     app.login_client("comms@example.com").await
 }
 
@@ -529,20 +510,7 @@ preview_test!(
 );
 
 async fn agree(app: &TestApp, user_id: i64, platform: Platform) {
-    let now = app.clock.now_naive();
-    app.db(move |conn| {
-        consent::record_choice(
-            conn,
-            user_id,
-            Purpose::ShareSuggestions(platform),
-            Choice::Yes,
-            None,
-            "test",
-            now,
-        )
-        .map(|_| ())
-    })
-    .await;
+    app.agree(user_id, platform, None).await;
 }
 
 preview_test!(

@@ -7,7 +7,6 @@ use chorus::domain::email::EmailAddress;
 use chorus::domain::names::{DepartmentName, PersonName};
 use chorus::domain::platforms::{InstanceHost, Platform, Share};
 use chorus::domain::post::PostStatus;
-use chorus::domain::schedule::Caps;
 use chorus::store::{self, consent, posts, queue};
 use diesel::RunQueryDsl;
 
@@ -22,46 +21,11 @@ async fn organisation(app: &TestApp, platforms: &[Platform]) {
         .create_user("hub@example.com", "Hub", "comms,admin")
         .await;
     assert_eq!(hub, 1, "posts below are written by the first user");
-    let platforms = platforms.to_vec();
-    app.change_settings(move |change| {
-        change.org_name = "Acme".into();
-        change.enabled_platforms = platforms;
-    })
-    .await;
-    let now = app.clock.now_naive();
-    app.db(move |conn| {
-        store::policy::publish(conn, "# Policy\n\nShare what you like.", false, 1, now)?;
-        for p in Platform::ALL {
-            posts::set_caps(
-                conn,
-                p,
-                Caps {
-                    per_day: 100,
-                    per_week: 700,
-                },
-            )?;
-        }
-        Ok(())
-    })
-    .await;
+    app.ready_organisation(hub, platforms.to_vec()).await;
 }
 
 async fn agree(app: &TestApp, user_id: i64, platform: Platform, instance: Option<&str>) {
-    let now = app.clock.now_naive();
-    let instance = instance.map(str::to_string);
-    app.db(move |conn| {
-        consent::record_choice(
-            conn,
-            user_id,
-            Purpose::ShareSuggestions(platform),
-            Choice::Yes,
-            instance.as_deref(),
-            "test",
-            now,
-        )
-        .map(|_| ())
-    })
-    .await;
+    app.agree(user_id, platform, instance).await;
 }
 
 struct PostSpec<'a> {
