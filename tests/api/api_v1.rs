@@ -50,22 +50,7 @@ async fn publish(app: &TestApp, hub: i64, title: &str) -> i64 {
 }
 
 async fn token(app: &TestApp, owner_id: i64, kind: TokenKind, scope: Scope) -> String {
-    let now = app.clock.now_naive();
-    app.db(move |conn| {
-        api_tokens::create(
-            conn,
-            &api_tokens::NewToken {
-                kind,
-                owner_id,
-                name: "test",
-                scope,
-                expires_at: None,
-            },
-            now,
-        )
-        .map(|(_, token)| token)
-    })
-    .await
+    app.api_token(owner_id, kind, scope).await
 }
 
 async fn call(

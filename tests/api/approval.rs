@@ -6,7 +6,7 @@
 use chorus::db::schema::{audit_log, outbox};
 use chorus::domain::api_access::{Scope, TokenKind};
 use chorus::domain::post::PostStatus;
-use chorus::store::{self, api_tokens, posts};
+use chorus::store::{self, posts};
 use diesel::prelude::*;
 use serde_json::{Value, json};
 
@@ -320,22 +320,8 @@ async fn call(app: &TestApp, path: &str, token: &str, body: Option<Value>) -> (u
 }
 
 async fn token(app: &TestApp, owner_id: i64) -> String {
-    let now = app.clock.now_naive();
-    app.db(move |conn| {
-        api_tokens::create(
-            conn,
-            &api_tokens::NewToken {
-                kind: TokenKind::Personal,
-                owner_id,
-                name: "t",
-                scope: Scope::ReadWrite,
-                expires_at: None,
-            },
-            now,
-        )
-        .map(|(_, token)| token)
-    })
-    .await
+    app.api_token(owner_id, TokenKind::Personal, Scope::ReadWrite)
+        .await
 }
 
 backend_test!(

@@ -338,6 +338,27 @@ impl TestApp {
         .await
     }
 
+    /// A new API token of `owner` (without expiry); the secret shown once.
+    pub async fn api_token(
+        &self,
+        owner_id: i64,
+        kind: chorus::domain::api_access::TokenKind,
+        scope: chorus::domain::api_access::Scope,
+    ) -> String {
+        let now = self.clock.now_naive();
+        self.db(move |conn| {
+            let new = store::api_tokens::NewToken {
+                kind,
+                owner_id,
+                name: "test",
+                scope,
+                expires_at: None,
+            };
+            store::api_tokens::create(conn, &new, now).map(|(_, token)| token)
+        })
+        .await
+    }
+
     /// Logs in with a fresh client and returns it.
     pub async fn login_client(&self, email: &str) -> reqwest::Client {
         let client = new_client();

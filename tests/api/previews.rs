@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use chorus::config::Config;
+use chorus::domain::api_access::{Scope, TokenKind};
 use chorus::domain::platforms::Platform;
-use chorus::store;
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use serde_json::{Value, json};
 
@@ -543,22 +543,8 @@ preview_test!(
         let image = app.get_with(&employee, &src).await;
         assert!(image.headers()["cache-control"].to_str().unwrap().contains("immutable"));
 
-        let now = app.clock.now_naive();
         let token = app
-            .db(move |conn| {
-                store::api_tokens::create(
-                    conn,
-                    &store::api_tokens::NewToken {
-                        kind: chorus::domain::api_access::TokenKind::Personal,
-                        owner_id: erin,
-                        name: "phone",
-                        scope: chorus::domain::api_access::Scope::Read,
-                        expires_at: None,
-                    },
-                    now,
-                )
-                .map(|(_, token)| token)
-            })
+            .api_token(erin, TokenKind::Personal, Scope::Read)
             .await;
         let listed = new_client()
             .get(app.url("/api/v1/queue"))
@@ -581,22 +567,8 @@ preview_test!(
     loopback_allowed, {
         hub(&app).await;
         let cora = app.create_user("cora@example.com", "Cora", "comms").await;
-        let now = app.clock.now_naive();
         let token = app
-            .db(move |conn| {
-                store::api_tokens::create(
-                    conn,
-                    &store::api_tokens::NewToken {
-                        kind: chorus::domain::api_access::TokenKind::Personal,
-                        owner_id: cora,
-                        name: "test",
-                        scope: chorus::domain::api_access::Scope::ReadWrite,
-                        expires_at: None,
-                    },
-                    now,
-                )
-                .map(|(_, token)| token)
-            })
+            .api_token(cora, TokenKind::Personal, Scope::ReadWrite)
             .await;
         let call = |method: reqwest::Method, path: String, body: Value| {
             let request = new_client()
