@@ -172,18 +172,6 @@ backend_test!(
     }
 );
 
-/// The one link in an email (quoted-printable soft breaks undone).
-fn emailed_link(raw: &str, marker: &str) -> String {
-    let raw = raw.replace("=\r\n", "");
-    let start = raw.find(marker).expect("a link");
-    let from = raw[..start].rfind("http").unwrap();
-    raw[from..]
-        .split(['\r', '\n', ' ', '"', '<', '>'])
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 backend_test!(
     async fn a_password_link_for_someone_who_signed_in_goes_only_to_them_with_a_notice(app) {
         let server = crate::smtp_server::SmtpServer::start().await;
@@ -230,7 +218,7 @@ backend_test!(
         let theirs = app.get_with(&emp, "/me/visibility").await.text().await.unwrap();
         assert!(theirs.contains("An administrator asked for a password link for your account on"), "listed for them too");
         // The link works for the person, and ends the sessions opened with the old password.
-        let link = emailed_link(&to_emp.data, "/password/reset/");
+        let link = crate::smtp_server::emailed_link(&to_emp.data, "/password/reset/");
         let path = link.strip_prefix(&app.address).unwrap().to_string();
         let new_password = "granite meadow whistles softly";
         assert_eq!(app.post_form_with(&new_client(), &path, &[("password", new_password)]).await.status(), 303);

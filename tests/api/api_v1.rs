@@ -31,22 +31,7 @@ async fn agree(app: &TestApp, user_id: i64, platform: Platform) {
 }
 
 async fn publish(app: &TestApp, hub: i64, title: &str) -> i64 {
-    let now = app.clock.now_naive();
-    let input = posts::PostInput {
-        title: title.into(),
-        link: format!("https://example.com/{}", title.replace(' ', "-")),
-        base_text: "Our report is out".into(),
-        captions: vec![(Platform::X, vec!["Our report is out".into()])],
-        target_all: true,
-        department_ids: vec![],
-        expires_at: None,
-    };
-    app.db(move |conn| {
-        let id = posts::create_draft(conn, &input, hub, now)?;
-        posts::schedule(conn, id, now, chrono_tz::UTC, hub, now)?;
-        Ok(id)
-    })
-    .await
+    app.publish_post(small_post(title), hub).await
 }
 
 async fn token(app: &TestApp, owner_id: i64, kind: TokenKind, scope: Scope) -> String {
@@ -322,15 +307,7 @@ backend_test!(
         let (status, _, unknown) = call(&app, "POST", "/api/v1/queue/99999/dismiss", &tok, None).await;
         assert_eq!(status, 404);
         // A draft's id answers as an unknown id, and stores nothing.
-        let now = app.clock.now_naive();
-        let draft = app
-            .db(move |conn| {
-                posts::create_draft(conn, &posts::PostInput {
-                    title: "d".into(), link: "https://example.com/d".into(), base_text: "d".into(),
-                    captions: vec![(Platform::X, vec!["d".into()])], target_all: true, department_ids: vec![], expires_at: None,
-                }, hub, now)
-            })
-            .await;
+        let draft = app.store_draft(small_post("d"), hub).await;
         let (status, _, body) = call(&app, "POST", &format!("/api/v1/queue/{draft}/dismiss"), &tok, None).await;
         assert_eq!((status, &body), (404, &unknown));
         let (status, _, body) = call(&app, "POST", &format!("/api/v1/queue/{draft}/share/x"), &tok, None).await;

@@ -76,13 +76,7 @@ async fn write(app: &TestApp, title: &str) -> i64 {
         .post_form("/hub/posts/new", &fields(title, "Our report is out."))
         .await;
     assert_eq!(response.status(), 303);
-    location(&response)
-        .trim_start_matches("/hub/posts/")
-        .split('?')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
+    redirected_post_id(&response)
 }
 
 async fn submit(app: &TestApp, id: i64) {

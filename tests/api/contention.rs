@@ -74,15 +74,7 @@ impl<'a> Browser<'a> {
     }
 
     async fn token(&self, page: &str) -> String {
-        let body = self
-            .client
-            .get(format!("{}{page}", self.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let body = body_text(self.client.get(format!("{}{page}", self.base))).await;
         extract_csrf_token(&body).unwrap_or_default()
     }
 
@@ -279,15 +271,7 @@ async fn comms(base: &str, tally: &Tally, api_token: &str) {
             &[("reason", "The figures changed")],
         )
         .await;
-        let suggestions = me
-            .client
-            .get(format!("{base}/hub/suggestions"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let suggestions = body_text(me.client.get(format!("{base}/hub/suggestions"))).await;
         if let Some(at) = suggestions.find("/accept\"") {
             let start = suggestions[..at].rfind("/hub/suggestions/").unwrap();
             let path = suggestions[start..at + "/accept".len()].to_string();

@@ -478,18 +478,6 @@ backend_test!(
     }
 );
 
-fn link_in(raw: &str, marker: &str) -> String {
-    // Undo quoted-printable soft line breaks before looking for the link.
-    let raw = raw.replace("=\r\n", "");
-    let start = raw.find(marker).expect("a link");
-    let from = raw[..start].rfind("http").unwrap();
-    raw[from..]
-        .split(['\r', '\n', ' ', '"', '<', '>'])
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 backend_test!(
     async fn an_invitation_email_carries_a_link_that_works_once(app) {
         let server = SmtpServer::start().await;
@@ -501,7 +489,7 @@ backend_test!(
         assert_eq!(deliver(&app, &server).await.sent, 1);
         let raw = server.wait_for(1, StdDuration::from_secs(5)).await.remove(0).data;
         assert!(raw.contains("invites you to Chorus"));
-        let link = link_in(&raw, "/invite/");
+        let link = crate::smtp_server::emailed_link(&raw, "/invite/");
         let path = link.strip_prefix(&app.address).unwrap().to_string();
         let newcomer = new_client();
         assert_eq!(app.post_form_with(&newcomer, &path, &[("password", PASSWORD)]).await.status(), 303);
@@ -522,7 +510,7 @@ backend_test!(
         assert_eq!(unknown.replace("nobody@example.com", "X"), known.replace("emp@example.com", "X"), "same answer");
         assert_eq!(deliver(&app, &server).await.sent, 1, "only the real account gets an email");
         let raw = server.wait_for(1, StdDuration::from_secs(5)).await.remove(0).data;
-        let path = link_in(&raw, "/password/reset/").strip_prefix(&app.address).unwrap().to_string();
+        let path = crate::smtp_server::emailed_link(&raw, "/password/reset/").strip_prefix(&app.address).unwrap().to_string();
         let new_password = "granite meadow whistles softly";
         assert_eq!(app.post_form_with(&new_client(), &path, &[("password", new_password)]).await.status(), 303);
         assert_eq!(app.get_with(&old_session, "/").await.status(), 303, "old sessions end");

@@ -27,6 +27,21 @@ pub enum Backend {
 }
 
 pub const PG_ENV: &str = "CHORUS_TEST_POSTGRES_URL";
+/// A post for X titled `title`, linking to example.com, for everyone.
+pub fn small_post(title: &str) -> store::posts::PostInput {
+    use chorus::domain::platforms::Platform;
+    const TEXT: &str = "Our report is out";
+    store::posts::PostInput {
+        title: title.into(),
+        link: format!("https://example.com/{}", title.replace(' ', "-")),
+        base_text: TEXT.into(),
+        captions: vec![(Platform::X, vec![TEXT.into()])],
+        target_all: true,
+        department_ids: vec![],
+        expires_at: None,
+    }
+}
+
 /// A password every test user gets; strong enough for the policy.
 pub const PASSWORD: &str = "amber falcon drifts over quiet harbour";
 
@@ -36,6 +51,10 @@ pub const PASSWORD: &str = "amber falcon drifts over quiet harbour";
 #[macro_export]
 macro_rules! backend_test {
     (async fn $name:ident($app:ident) $body:block) => {
+        $crate::backend_test!(async fn $name($app) configured_by |_| {}, $body);
+    };
+    // The same, with the Chorus of each run configured by `$adjust`.
+    (async fn $name:ident($app:ident) configured_by $adjust:expr, $body:block) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
@@ -43,7 +62,8 @@ macro_rules! backend_test {
             #[actix_web::test]
             async fn sqlite() {
                 #[allow(unused_mut)]
-                let mut $app = $crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await;
+                let mut $app =
+                    $crate::helpers::spawn_app_with($crate::helpers::Backend::Sqlite, $adjust).await;
                 $body
             }
 
@@ -54,7 +74,8 @@ macro_rules! backend_test {
             )]
             async fn postgres() {
                 #[allow(unused_mut)]
-                let mut $app = $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await;
+                let mut $app =
+                    $crate::helpers::spawn_app_with($crate::helpers::Backend::Postgres, $adjust).await;
                 $body
             }
         }
@@ -313,6 +334,25 @@ impl TestApp {
         self.roomy_hub_caps().await;
     }
 
+    /// Stores `input` as a draft by `author`, through the hub's store call.
+    pub async fn store_draft(&self, input: store::posts::PostInput, author: i64) -> i64 {
+        let now = self.clock.now_naive();
+        self.db(move |conn| store::posts::create_draft(conn, &input, author, now))
+            .await
+    }
+
+    /// Stores `input` by `author` and publishes it now, as the hub does.
+    pub async fn publish_post(&self, input: store::posts::PostInput, author: i64) -> i64 {
+        let now = self.clock.now_naive();
+        self.db(move |conn| {
+            let id = store::posts::create_draft(conn, &input, author, now)?;
+            let outcome = store::posts::schedule(conn, id, now, chrono_tz::UTC, author, now)?;
+            assert_eq!(outcome, store::posts::ScheduleOutcome::Published);
+            Ok(id)
+        })
+        .await
+    }
+
     /// `user` says yes to share suggestions on `platform` (on a Mastodon
     /// `instance`, if given).
     pub async fn agree(
@@ -381,6 +421,11 @@ impl TestApp {
     }
 }
 
+/// Sends `request` and reads the answer's body as text.
+pub async fn body_text(request: reqwest::RequestBuilder) -> String {
+    request.send().await.unwrap().text().await.unwrap()
+}
+
 pub fn extract_csrf_token(body: &str) -> Option<String> {
     let marker = "name=\"csrf_token\" value=\"";
     let start = body.find(marker)? + marker.len();
@@ -395,6 +440,17 @@ pub fn location(response: &reqwest::Response) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string()
+}
+
+/// The id of the post a hub form redirected to (`/hub/posts/{id}?…`).
+pub fn redirected_post_id(response: &reqwest::Response) -> i64 {
+    location(response)
+        .trim_start_matches("/hub/posts/")
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .expect("a redirect to a post")
 }
 
 pub fn set_cookie_named(headers: &HeaderMap, name: &str) -> Option<String> {

@@ -35,14 +35,7 @@ pub(crate) async fn create_post(app: &TestApp, title: &str) -> i64 {
         .post_form("/hub/posts/new", &post_fields(title, &[]))
         .await;
     assert_eq!(response.status(), 303, "creating {title}");
-    let location = location(&response);
-    location
-        .trim_start_matches("/hub/posts/")
-        .split('?')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
+    redirected_post_id(&response)
 }
 
 async fn schedule_with(
@@ -131,7 +124,7 @@ backend_test!(
         let expiry = local_at(&app, 5, 10);
         let response = app.post_form("/hub/posts/new", &post_fields("Report", &[("expires_at", expiry.as_str())])).await;
         assert_eq!(response.status(), 303);
-        let id: i64 = location(&response).trim_start_matches("/hub/posts/").split('?').next().unwrap().parse().unwrap();
+        let id: i64 = redirected_post_id(&response);
         assert_eq!(status_of(&app, id).await, PostStatus::Draft);
         let at = local_at(&app, 2, 10);
         let response = schedule_with(&app, &app.client, id, &at).await;
@@ -320,7 +313,7 @@ backend_test!(
         let (great, meh) = (ids[0].id, ids[1].id);
         let response = app.post_form(&format!("/hub/suggestions/{great}/accept"), &[]).await;
         assert_eq!(response.status(), 303);
-        let draft_id: i64 = location(&response).trim_start_matches("/hub/posts/").split('?').next().unwrap().parse().unwrap();
+        let draft_id: i64 = redirected_post_id(&response);
         let draft = app.db(move |conn| posts::find(conn, draft_id)).await.unwrap();
         assert_eq!((draft.status, draft.link.as_str()), (PostStatus::Draft, "https://example.com/great"));
         let response = app.post_form(&format!("/hub/suggestions/{meh}/decline"), &[("note", "")]).await;

@@ -3,9 +3,8 @@
 //! and counts, and what the API answers.
 
 use chorus::domain::api_access::{Scope, TokenKind};
-use chorus::domain::consent::{Choice, Purpose};
 use chorus::domain::platforms::{Platform, Share};
-use chorus::store::{self, api_tokens, consent, posts};
+use chorus::store::{self, api_tokens, posts};
 use serde_json::Value;
 
 use crate::backend_test;
@@ -25,46 +24,23 @@ async fn organisation(app: &mut TestApp) -> i64 {
 /// Publishes a post titled "Annual Report 2026" with [`LINK`] on LinkedIn,
 /// X and Bluesky.
 async fn publish(app: &TestApp, hub: i64) -> i64 {
-    let now = app.clock.now_naive();
     let input = posts::PostInput {
-        title: "Annual Report 2026".into(),
         link: LINK.into(),
-        base_text: "Our report is out".into(),
         captions: [Platform::LinkedIn, Platform::X, Platform::Bluesky]
             .into_iter()
             .map(|p| (p, vec!["Our report is out".to_string()]))
             .collect(),
-        target_all: true,
-        department_ids: vec![],
-        expires_at: None,
+        ..small_post("Annual Report 2026")
     };
-    app.db(move |conn| {
-        let id = posts::create_draft(conn, &input, hub, now)?;
-        posts::schedule(conn, id, now, chrono_tz::UTC, hub, now)?;
-        Ok(id)
-    })
-    .await
+    app.publish_post(input, hub).await
 }
 
 /// An employee who said yes to every platform of the post, logged in.
 async fn employee(app: &TestApp) -> reqwest::Client {
     let ann = app.create_user("ann@example.com", "Ann", "employee").await;
-    let now = app.clock.now_naive();
-    app.db(move |conn| {
-        for p in [Platform::LinkedIn, Platform::X, Platform::Bluesky] {
-            consent::record_choice(
-                conn,
-                ann,
-                Purpose::ShareSuggestions(p),
-                Choice::Yes,
-                None,
-                "test",
-                now,
-            )?;
-        }
-        Ok(())
-    })
-    .await;
+    for p in [Platform::LinkedIn, Platform::X, Platform::Bluesky] {
+        app.agree(ann, p, None).await;
+    }
     app.login_client("ann@example.com").await
 }
 

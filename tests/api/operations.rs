@@ -629,15 +629,7 @@ backend_test!(
         let other = client.get(served.url("/me/visibility")).send().await.unwrap();
         assert_eq!(other.status(), 200);
         let other_id = other.headers()["x-request-id"].to_str().unwrap().to_string();
-        let metrics = client
-            .get(served.url("/metrics"))
-            .bearer_auth(METRICS_TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = body_text(client.get(served.url("/metrics")).bearer_auth(METRICS_TOKEN)).await;
         served.wait_for_log(&other_id, Duration::from_secs(5));
         for id in &participation_ids {
             served.wait_for_log(id, Duration::from_secs(5));

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use diesel::{Connection, RunQueryDsl};
 
-use crate::helpers::{PASSWORD, extract_csrf_token, new_client};
+use crate::helpers::{PASSWORD, body_text, extract_csrf_token, new_client};
 
 /// How long a request may take while the database is away: the pool waits
 /// up to 5 s for a connection, the health check 2 s.
@@ -270,14 +270,7 @@ async fn restarting_postgres_under_load_gives_503_pages_and_service_resumes_by_i
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
-    let login_page = client
-        .get(format!("{base}/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let login_page = body_text(client.get(format!("{base}/login"))).await;
     let token = extract_csrf_token(&login_page).expect("a CSRF token");
     let login = client
         .post(format!("{base}/login"))

@@ -20,28 +20,10 @@ use crate::helpers::*;
 /// loopback and a Chorus configured by `$adjust`.
 macro_rules! preview_test {
     (async fn $name:ident($app:ident, $site:ident) $adjust:expr, $body:block) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            #[actix_web::test]
-            async fn sqlite() {
-                let $site = Site::start().await;
-                let $app = spawn_app_with(Backend::Sqlite, $adjust).await;
-                $body
-            }
-
-            #[actix_web::test]
-            #[cfg_attr(
-                not(chorus_pg_tests),
-                ignore = "PostgreSQL half skipped: set CHORUS_TEST_POSTGRES_URL to run it"
-            )]
-            async fn postgres() {
-                let $site = Site::start().await;
-                let $app = spawn_app_with(Backend::Postgres, $adjust).await;
-                $body
-            }
-        }
+        $crate::backend_test!(async fn $name($app) configured_by $adjust, {
+            let $site = Site::start().await;
+            $body
+        });
     };
 }
 
@@ -208,13 +190,7 @@ async fn compose(
     ]);
     let response = app.post_form_with(client, "/hub/posts/new", &fields).await;
     assert_eq!(response.status(), 303, "the post is saved, preview or not");
-    location(&response)
-        .trim_start_matches("/hub/posts/")
-        .split('?')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
+    redirected_post_id(&response)
 }
 
 async fn post_page(app: &TestApp, client: &reqwest::Client, id: i64) -> String {
@@ -546,15 +522,7 @@ preview_test!(
         let token = app
             .api_token(erin, TokenKind::Personal, Scope::Read)
             .await;
-        let listed = new_client()
-            .get(app.url("/api/v1/queue"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let listed = body_text(new_client().get(app.url("/api/v1/queue")).bearer_auth(token)).await;
         let listed: Value = serde_json::from_str(&listed).unwrap();
         let card = &listed["posts"][0]["preview"];
         assert_eq!(card["title"], "Our annual report 2026", "{listed}");

@@ -64,13 +64,7 @@ async fn publish(app: &TestApp, spec: PostSpec<'_>) -> i64 {
             .expires_in_hours
             .map(|h| now + chrono::Duration::hours(h)),
     };
-    app.db(move |conn| {
-        let id = posts::create_draft(conn, &input, 1, now)?;
-        let outcome = posts::schedule(conn, id, now, chrono_tz::UTC, 1, now)?;
-        assert_eq!(outcome, posts::ScheduleOutcome::Published);
-        Ok(id)
-    })
-    .await
+    app.publish_post(input, 1).await
 }
 
 async fn queue_ids(app: &TestApp, user_id: i64) -> Vec<i64> {
@@ -146,15 +140,7 @@ backend_test!(
         let expiring = publish(&app, PostSpec { expires_in_hours: Some(2), ..Default::default() }).await;
         let withdrawn = publish(&app, PostSpec::default()).await;
         app.db(move |conn| posts::withdraw(conn, withdrawn, "wrong", 1, chrono::Utc::now().naive_utc()).map(|_| ())).await;
-        let now = app.clock.now_naive();
-        let draft = app
-            .db(move |conn| {
-                posts::create_draft(conn, &posts::PostInput {
-                    title: "d".into(), link: "https://example.com/d".into(), base_text: "d".into(),
-                    captions: vec![(Platform::X, vec!["d".into()])], target_all: true, department_ids: vec![], expires_at: None,
-                }, 1, now)
-            })
-            .await;
+        let draft = app.store_draft(small_post("d"), 1).await;
 
         let ids = queue_ids(&app, me).await;
         assert!(ids.contains(&for_all) && ids.contains(&for_sales) && ids.contains(&expiring));
@@ -209,15 +195,7 @@ backend_test!(
         let expired = publish(&app, PostSpec { expires_in_hours: Some(1), ..Default::default() }).await;
         let withdrawn = publish(&app, PostSpec::default()).await;
         app.db(move |conn| posts::withdraw(conn, withdrawn, "wrong", 1, chrono::Utc::now().naive_utc()).map(|_| ())).await;
-        let now = app.clock.now_naive();
-        let draft = app
-            .db(move |conn| {
-                posts::create_draft(conn, &posts::PostInput {
-                    title: "d".into(), link: "https://example.com/d".into(), base_text: "d".into(),
-                    captions: vec![(Platform::X, vec!["d".into()])], target_all: true, department_ids: vec![], expires_at: None,
-                }, 1, now)
-            })
-            .await;
+        let draft = app.store_draft(small_post("d"), 1).await;
         app.clock.advance(chrono::Duration::hours(2));
         let client = app.login_client("emp@example.com").await;
         let token = app.csrf_token_with(&client, "/queue").await;

@@ -467,22 +467,9 @@ async fn kept_equals_fresh(app: &TestApp, memo: &Arc<FactsMemo>, after: &str) ->
 }
 
 async fn opt_in(app: &TestApp, people: &[i64]) {
-    let (people, now) = (people.to_vec(), app.clock.now_naive());
-    app.db(move |conn| {
-        for person in people {
-            consent::record_choice(
-                conn,
-                person,
-                Purpose::ShareSuggestions(Platform::X),
-                Choice::Yes,
-                None,
-                "test",
-                now,
-            )?;
-        }
-        Ok(())
-    })
-    .await
+    for person in people {
+        app.agree(*person, Platform::X, None).await;
+    }
 }
 
 async fn person(app: &TestApp, email: &'static str) -> i64 {

@@ -378,3 +378,95 @@ async fn session(
     }
     Ok(())
 }
+
+/// The one link in an email (quoted-printable soft breaks undone).
+pub fn emailed_link(raw: &str, marker: &str) -> String {
+    let raw = raw.replace("=\r\n", "");
+    let start = raw.find(marker).expect("a link");
+    let from = raw[..start].rfind("http").unwrap();
+    raw[from..]
+        .split(['\r', '\n', ' ', '"', '<', '>'])
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// The text/plain and text/html parts of a message, their transfer encoding undone.
+pub fn mime_parts(raw: &str) -> Vec<(String, String)> {
+    let unfold = |headers: &str| headers.replace("\r\n ", " ").replace("\r\n\t", " ");
+    let header = |headers: &str, name: &str| -> String {
+        unfold(headers)
+            .lines()
+            .find(|l| {
+                l.to_ascii_lowercase()
+                    .starts_with(&format!("{}:", name.to_ascii_lowercase()))
+            })
+            .map(|l| l[name.len() + 1..].trim().to_string())
+            .unwrap_or_default()
+    };
+    let (top, body) = raw.split_once("\r\n\r\n").expect("headers and body");
+    let content_type = header(top, "Content-Type");
+    let Some(at) = content_type.find("boundary=") else {
+        return vec![(
+            content_type,
+            decode_part(&header(top, "Content-Transfer-Encoding"), body),
+        )];
+    };
+    let boundary = content_type[at + 9..]
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_matches('"')
+        .to_string();
+    body.split(&format!("--{boundary}"))
+        .filter_map(|chunk| {
+            let (headers, body) = chunk.trim_start_matches("\r\n").split_once("\r\n\r\n")?;
+            let kind = header(headers, "Content-Type");
+            Some((
+                kind,
+                decode_part(
+                    &header(headers, "Content-Transfer-Encoding"),
+                    body.trim_end_matches("\r\n"),
+                ),
+            ))
+        })
+        .collect()
+}
+
+fn decode_part(encoding: &str, body: &str) -> String {
+    match encoding.to_ascii_lowercase().as_str() {
+        "base64" => {
+            use base64::Engine;
+            let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+            String::from_utf8(
+                base64::engine::general_purpose::STANDARD
+                    .decode(compact)
+                    .expect("base64"),
+            )
+            .unwrap()
+        }
+        "quoted-printable" => {
+            let joined = body.replace("=\r\n", "");
+            let bytes = joined.as_bytes();
+            let mut out = Vec::with_capacity(bytes.len());
+            let mut i = 0;
+            while i < bytes.len() {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+                match (bytes[i], hex) {
+                    (b'=', Some(byte)) => {
+                        out.push(byte);
+                        i += 3;
+                    }
+                    (byte, _) => {
+                        out.push(byte);
+                        i += 1;
+                    }
+                }
+            }
+            String::from_utf8(out).unwrap()
+        }
+        _ => body.to_string(),
+    }
+}
