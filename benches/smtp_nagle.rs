@@ -14,55 +14,16 @@
 //! the time per email. Without `--run` (as under `cargo test
 //! --all-targets`) it only says how to run it.
 
+mod relay;
+
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lettre::transport::smtp::client::AsyncSmtpConnection;
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use relay::{Answers, flag};
 use tokio::net::{TcpListener, TcpStream};
-
-fn flag(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-}
-
-/// A relay that accepts everything and answers at once (after `reply`).
-async fn sink(stream: TcpStream, reply: Duration) -> std::io::Result<()> {
-    stream.set_nodelay(true)?;
-    let (read, mut write) = stream.into_split();
-    let mut lines = BufReader::new(read);
-    write.write_all(b"220 sink ESMTP\r\n").await?;
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if lines.read_line(&mut line).await? == 0 {
-            return Ok(());
-        }
-        let answer: &[u8] = match line.get(..4).unwrap_or("").to_ascii_uppercase().as_str() {
-            "EHLO" => b"250-sink\r\n250 8BITMIME\r\n",
-            "DATA" => {
-                write.write_all(b"354 go on\r\n").await?;
-                loop {
-                    line.clear();
-                    if lines.read_line(&mut line).await? == 0 {
-                        return Ok(());
-                    }
-                    if line == ".\r\n" {
-                        break;
-                    }
-                }
-                tokio::time::sleep(reply).await;
-                b"250 queued\r\n"
-            }
-            "QUIT" => return write.write_all(b"221 bye\r\n").await,
-            _ => b"250 OK\r\n",
-        };
-        write.write_all(answer).await?;
-    }
-}
 
 fn email(n: usize) -> Message {
     Message::builder()
@@ -94,8 +55,12 @@ fn main() -> std::io::Result<()> {
             let listener = TcpListener::bind("127.0.0.1:0").await?;
             let port = listener.local_addr()?.port();
             tokio::spawn(async move {
+                let answers = Answers {
+                    pipelining: false,
+                    queued_after: reply,
+                };
                 while let Ok((stream, _)) = listener.accept().await {
-                    tokio::spawn(sink(stream, reply));
+                    tokio::spawn(relay::serve(stream, answers, Arc::default()));
                 }
             });
 
