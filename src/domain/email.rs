@@ -142,15 +142,20 @@ fn hide_bare(text: &str) -> String {
         if start == at || end == at + 1 {
             continue;
         }
-        out.push_str(&text[done..start]);
-        out.push('(');
-        out.push_str(HIDDEN_ADDRESS);
-        out.push(')');
+        push_hidden(&mut out, &text[done..start]);
         done = end;
         search = end;
     }
     out.push_str(&text[done..]);
     out
+}
+
+/// Appends `kept`, then `(address hidden)` in place of what followed it.
+fn push_hidden(out: &mut String, kept: &str) {
+    out.push_str(kept);
+    out.push('(');
+    out.push_str(HIDDEN_ADDRESS);
+    out.push(')');
 }
 
 /// Where the local part that ends `before` (the text up to an `@`) starts;
@@ -208,10 +213,7 @@ fn replace_ignoring_ascii_case(
         let before = text[..start].chars().next_back();
         let after = text[end..].chars().next();
         if accept(before, after) {
-            out.push_str(&text[done..start]);
-            out.push('(');
-            out.push_str(HIDDEN_ADDRESS);
-            out.push(')');
+            push_hidden(&mut out, &text[done..start]);
             done = end;
             search = end;
         } else {

@@ -117,10 +117,13 @@ pub fn of_posts(conn: &mut DbConnection, ids: &[i64]) -> StoreResult<HashMap<i64
         .filter(link_previews::post_id.eq_any(ids))
         .select(preview_columns!())
         .load(conn)?;
-    Ok(rows
-        .into_iter()
+    Ok(by_post(rows))
+}
+
+fn by_post(rows: Vec<PreviewRow>) -> HashMap<i64, Preview> {
+    rows.into_iter()
         .map(|row| (row.0, preview_of(row)))
-        .collect())
+        .collect()
 }
 
 /// The previews of the published posts, by post, for the queue.
@@ -131,10 +134,7 @@ pub fn published(conn: &mut DbConnection) -> StoreResult<HashMap<i64, Preview>> 
         .filter(posts::link.eq(link_previews::link))
         .select(preview_columns!())
         .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|row| (row.0, preview_of(row)))
-        .collect())
+    Ok(by_post(rows))
 }
 
 /// An image's type and bytes, by its hash.
