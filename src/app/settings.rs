@@ -55,6 +55,9 @@ pub async fn save(app: &App, update: SettingsUpdate, by: UserId) -> Result<()> {
         utm_template: update
             .utm
             .map_or_else(|| current.utm_template.clone(), |u| u.1),
+        brand_colour: update
+            .brand_colour
+            .unwrap_or_else(|| current.brand_colour()),
     };
     let (caps, policies) = (update.hub_caps, update.share_policies);
     app.db

@@ -22,6 +22,7 @@ diesel::table! {
         utm_tags -> Bool,
         utm_template -> Text,
         posts_need_approval -> Bool,
+        brand_colour -> Text,
     }
 }
 

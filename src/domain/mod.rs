@@ -1,6 +1,7 @@
 //! Pure rules of the product: no I/O, unit-tested.
 
 pub mod api_access;
+pub mod brand;
 pub mod calendar_feed;
 pub mod consent;
 pub mod digest;

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use super::brand::BrandColour;
 use super::disclosure;
 use super::email::EmailAddress;
 use super::names::PersonName;
@@ -38,6 +39,8 @@ pub struct SettingsForm {
     pub utm: Option<(bool, String)>,
     /// Posts need approval; `None` when the form did not carry the choice.
     pub posts_need_approval: Option<bool>,
+    /// The emails' colour as typed; `None` when the form did not carry it.
+    pub brand_colour: Option<String>,
 }
 
 /// Why settings were refused, field by field.
@@ -55,6 +58,7 @@ pub struct SettingsErrors {
     pub crowd: Option<String>,
     pub k: Option<String>,
     pub utm: Option<String>,
+    pub brand_colour: Option<String>,
 }
 
 impl SettingsErrors {
@@ -71,6 +75,7 @@ impl SettingsErrors {
             || self.jurisdiction.is_some()
             || self.privacy_contact.is_some()
             || self.utm.is_some()
+            || self.brand_colour.is_some()
     }
 }
 
@@ -94,6 +99,7 @@ pub struct SettingsUpdate {
     /// Link tags on or off, and the checked template.
     pub utm: Option<(bool, String)>,
     pub posts_need_approval: Option<bool>,
+    pub brand_colour: Option<BrandColour>,
 }
 
 /// A BCP 47 language tag in its common short form: "en", "de-CH", "pt-BR".
@@ -191,6 +197,12 @@ impl SettingsForm {
                 .ok(),
             None => None,
         };
+        let brand_colour = match &self.brand_colour {
+            Some(typed) => BrandColour::parse(typed)
+                .map_err(|e| errors.brand_colour = Some(e.to_string()))
+                .ok(),
+            None => None,
+        };
         if errors.any() {
             return Err(Box::new(errors));
         }
@@ -211,6 +223,7 @@ impl SettingsForm {
             share_policies,
             utm,
             posts_need_approval: self.posts_need_approval,
+            brand_colour,
         })
     }
 }

@@ -37,9 +37,15 @@ pub struct OrgSettings {
     pub utm_template: String,
     /// Posts need approval by someone who did not write them.
     pub posts_need_approval: bool,
+    brand_colour: String,
 }
 
 impl OrgSettings {
+    /// The colour of the organisation's emails.
+    pub fn brand_colour(&self) -> crate::domain::brand::BrandColour {
+        crate::domain::brand::BrandColour::from_stored(&self.brand_colour)
+    }
+
     /// The smallest group reports show; never below the floor of 3.
     pub fn k(&self) -> u32 {
         (self.k_anonymity.max(0) as u32).max(crate::domain::suppression::MIN_K)
@@ -125,6 +131,7 @@ pub struct SettingsChange {
     pub utm_tags: bool,
     pub utm_template: String,
     pub posts_need_approval: bool,
+    pub brand_colour: crate::domain::brand::BrandColour,
 }
 
 impl OrgSettings {
@@ -146,6 +153,7 @@ impl OrgSettings {
             utm_tags: self.utm_tags,
             utm_template: self.utm_template.clone(),
             posts_need_approval: self.posts_need_approval,
+            brand_colour: self.brand_colour(),
         }
     }
 }
@@ -177,6 +185,7 @@ pub fn update_settings(
             org_settings::utm_tags.eq(change.utm_tags),
             org_settings::utm_template.eq(&change.utm_template),
             org_settings::posts_need_approval.eq(change.posts_need_approval),
+            org_settings::brand_colour.eq(change.brand_colour.as_str()),
             org_settings::updated_at.eq(now),
         ))
         .execute(conn)?;
@@ -244,6 +253,9 @@ pub fn apply_settings(
             } else {
                 "posts need no approval".to_string()
             });
+        }
+        if before.brand_colour() != change.brand_colour {
+            changes.push(format!("email colour {}", change.brand_colour.as_str()));
         }
         if !changes.is_empty() {
             audit::record(

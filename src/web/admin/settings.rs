@@ -46,6 +46,7 @@ struct SettingsPage {
     utm_tags: bool,
     utm_template: String,
     posts_need_approval: bool,
+    brand_colour: String,
     errors: SettingsErrors,
     saved: bool,
     timezones: Vec<&'static str>,
@@ -113,6 +114,7 @@ pub async fn show(
         utm_tags: settings.utm_tags,
         utm_template: settings.utm_template.clone(),
         posts_need_approval: settings.posts_need_approval,
+        brand_colour: settings.brand_colour().as_str().to_string(),
         timezones: crate::web::page::timezone_names(),
         org_name: settings.org_name,
         consent_language: settings.consent_language,
@@ -188,6 +190,10 @@ impl SettingsFields {
                 .named
                 .contains_key("approval_choice")
                 .then(|| !field("posts_need_approval").is_empty()),
+            brand_colour: self
+                .named
+                .contains_key("brand_colour")
+                .then(|| field("brand_colour")),
         }
     }
 }
@@ -221,6 +227,7 @@ fn refused_page(signed_in: &SignedIn, form: SettingsForm, errors: SettingsErrors
         utm_tags: form.utm.as_ref().is_some_and(|u| u.0),
         utm_template: form.utm.map(|u| u.1).unwrap_or_default(),
         posts_need_approval: form.posts_need_approval.unwrap_or_default(),
+        brand_colour: form.brand_colour.unwrap_or_default(),
         timezones: crate::web::page::timezone_names(),
         consent_language: form.consent_language,
         jurisdiction: form.jurisdiction,
