@@ -4,16 +4,19 @@
 
 use std::collections::{HashMap, HashSet};
 
-use askama::Template;
 use chrono::NaiveDateTime;
 
 use crate::db::DbConnection;
 use crate::domain::consent::Purpose;
 use crate::domain::post::PostStatus;
+use super::messages::{
+    AdminPasswordLink, ApprovalRequest, Digest, DigestItem, Frame, PasswordLink, Withdrawal,
+};
 use crate::store::outbox::{Kind, OutboxRow};
+use crate::store::previews::Preview;
 use crate::store::posts::Post;
 use crate::store::users::User;
-use crate::store::{self, StoreError, StoreResult};
+use crate::store::{self, StoreResult};
 
 pub struct Composed {
     pub subject: String,
@@ -29,115 +32,6 @@ pub enum Composition {
     Send(Composed),
     /// Nothing to send any more, and why (kept on the row).
     Cancel(&'static str),
-}
-
-#[derive(Template)]
-#[template(path = "email/password_link.txt")]
-struct PasswordLinkText<'a> {
-    name: &'a str,
-    org_name: &'a str,
-    link: &'a str,
-    invitation: bool,
-}
-
-#[derive(Template)]
-#[template(path = "email/password_link.html")]
-struct PasswordLinkHtml<'a> {
-    name: &'a str,
-    org_name: &'a str,
-    link: &'a str,
-    invitation: bool,
-}
-
-#[derive(Template)]
-#[template(path = "email/admin_password_link.txt")]
-struct AdminPasswordLinkText<'a> {
-    name: &'a str,
-    org_name: &'a str,
-    link: &'a str,
-    asked_at: &'a str,
-    days: i64,
-    shown_to_admin: bool,
-    visibility_url: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "email/admin_password_link.html")]
-struct AdminPasswordLinkHtml<'a> {
-    name: &'a str,
-    org_name: &'a str,
-    link: &'a str,
-    asked_at: &'a str,
-    days: i64,
-    shown_to_admin: bool,
-    visibility_url: &'a str,
-}
-
-pub struct DigestItem {
-    pub host: String,
-    pub text: String,
-    pub link: String,
-}
-
-#[derive(Template)]
-#[template(path = "email/digest.txt")]
-struct DigestText<'a> {
-    name: &'a str,
-    org_name: &'a str,
-    items: &'a [DigestItem],
-    queue_url: &'a str,
-    unsubscribe_url: &'a str,
-    preferences_url: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "email/digest.html")]
-struct DigestHtml<'a> {
-    name: &'a str,
-    org_name: &'a str,
-    items: &'a [DigestItem],
-    queue_url: &'a str,
-    unsubscribe_url: &'a str,
-    preferences_url: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "email/withdrawal_notice.txt")]
-struct WithdrawalText<'a> {
-    name: &'a str,
-    link: &'a str,
-    reason: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "email/withdrawal_notice.html")]
-struct WithdrawalHtml<'a> {
-    name: &'a str,
-    link: &'a str,
-    reason: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "email/approval_request.txt")]
-struct ApprovalText<'a> {
-    name: &'a str,
-    title: &'a str,
-    link: &'a str,
-    review_url: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "email/approval_request.html")]
-struct ApprovalHtml<'a> {
-    name: &'a str,
-    title: &'a str,
-    link: &'a str,
-    review_url: &'a str,
-}
-
-fn render(t: &impl Template) -> Result<String, StoreError> {
-    t.render()
-        .map_err(|e| StoreError::Query(diesel::result::Error::SerializationError(Box::new(e))))
 }
 
 fn payload(row: &OutboxRow) -> serde_json::Value {
@@ -164,15 +58,16 @@ fn post_ids(kind: Kind, data: &serde_json::Value) -> Vec<i64> {
 /// instead of seven or so for every email; on PostgreSQL each one is a
 /// round trip.
 pub struct BatchReads {
-    org_name: String,
+    frame: Frame,
     users: HashMap<i64, User>,
     digest_consent: HashSet<i64>,
     posts: HashMap<i64, Post>,
+    previews: HashMap<i64, Preview>,
 }
 
 impl BatchReads {
     pub fn read(conn: &mut DbConnection, rows: &[OutboxRow]) -> StoreResult<BatchReads> {
-        let org_name = store::org::settings(conn)?.org_name;
+        let settings = store::org::settings(conn)?;
         let user_ids: Vec<i64> = rows.iter().filter_map(|r| r.user_id).collect();
         let mut post_ids: Vec<i64> = rows
             .iter()
@@ -181,12 +76,13 @@ impl BatchReads {
             .collect();
         post_ids.sort_unstable();
         post_ids.dedup();
+        let org_name = if settings.org_name.is_empty() {
+            "Chorus".to_string()
+        } else {
+            settings.org_name.clone()
+        };
         Ok(BatchReads {
-            org_name: if org_name.is_empty() {
-                "Chorus".to_string()
-            } else {
-                org_name
-            },
+            frame: Frame::new(org_name, settings.brand_colour()),
             users: store::users::find_many(conn, &user_ids)?
                 .into_iter()
                 .map(|u| (u.id, u))
@@ -196,6 +92,7 @@ impl BatchReads {
                 .into_iter()
                 .map(|p| (p.id, p))
                 .collect(),
+            previews: store::previews::of_posts(conn, &post_ids)?,
         })
     }
 }
@@ -220,64 +117,36 @@ pub fn compose(
     let Some(user) = user.filter(|u| u.active) else {
         return Ok(Composition::Cancel("the account is no longer active"));
     };
-    let org_name = &reads.org_name;
+    let (frame, name) = (&reads.frame, user.name.as_str());
     let data = payload(row);
     match kind {
         Kind::Invitation | Kind::PasswordReset => {
-            let link = data["link"].as_str().unwrap_or_default();
             let invitation = kind == Kind::Invitation;
             let subject = if invitation {
-                format!("{org_name} invites you to Chorus")
+                format!("{} invites you to Chorus", frame.org_name)
             } else {
                 "Reset your Chorus password".to_string()
             };
-            Ok(Composition::Send(Composed {
-                subject,
-                text: render(&PasswordLinkText {
-                    name: &user.name,
-                    org_name,
-                    link,
-                    invitation,
-                })?,
-                html: render(&PasswordLinkHtml {
-                    name: &user.name,
-                    org_name,
-                    link,
-                    invitation,
-                })?,
-                list_unsubscribe: None,
-                unsubscribe_token: None,
-            }))
+            let message = PasswordLink {
+                frame,
+                name,
+                link: data["link"].as_str().unwrap_or_default(),
+                invitation,
+            };
+            Ok(Composition::Send(composed(subject, message.parts()?)))
         }
         Kind::AdminPasswordLink => {
-            let link = data["link"].as_str().unwrap_or_default();
-            let shown_to_admin = data["shown_to_admin"].as_bool().unwrap_or(true);
-            let asked_at = row.created_at.format("%Y-%m-%d %H:%M UTC").to_string();
-            let days = store::tokens::PASSWORD_LINK_DAYS;
-            let visibility_url = format!("{base_url}/me/visibility");
-            Ok(Composition::Send(Composed {
-                subject: "An administrator asked for a password link for your account".to_string(),
-                text: render(&AdminPasswordLinkText {
-                    name: &user.name,
-                    org_name,
-                    link,
-                    asked_at: &asked_at,
-                    days,
-                    shown_to_admin,
-                    visibility_url: &visibility_url,
-                })?,
-                html: render(&AdminPasswordLinkHtml {
-                    name: &user.name,
-                    org_name,
-                    link,
-                    asked_at: &asked_at,
-                    days,
-                    shown_to_admin,
-                    visibility_url: &visibility_url,
-                })?,
-                list_unsubscribe: None,
-                unsubscribe_token: None,
-            }))
+            let message = AdminPasswordLink {
+                frame,
+                name,
+                link: data["link"].as_str().unwrap_or_default(),
+                asked_at: &row.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                days: store::tokens::PASSWORD_LINK_DAYS,
+                shown_to_admin: data["shown_to_admin"].as_bool().unwrap_or(true),
+                visibility_url: &format!("{base_url}/me/visibility"),
+            };
+            let subject = "An administrator asked for a password link for your account";
+            Ok(Composition::Send(composed(subject.to_string(), message.parts()?)))
         }
         Kind::Digest => {
             // Checked again at send time: consent may have been withdrawn,
@@ -287,18 +156,7 @@ pub fn compose(
                     "the person withdrew their consent to digests",
                 ));
             }
-            let items: Vec<DigestItem> = post_ids(kind, &data)
-                .iter()
-                .filter_map(|id| reads.posts.get(id))
-                .filter(|p| {
-                    p.status == PostStatus::Published && p.expires_at.is_none_or(|e| e > now)
-                })
-                .map(|p| DigestItem {
-                    host: crate::domain::post::link_host(&p.link),
-                    text: p.base_text.clone(),
-                    link: p.link.clone(),
-                })
-                .collect();
+            let items = digest_items(reads, &post_ids(kind, &data), base_url, now);
             if items.is_empty() {
                 return Ok(Composition::Cancel(
                     "every post in it was withdrawn or expired",
@@ -306,34 +164,24 @@ pub fn compose(
             }
             let token = crate::credentials::random_token();
             let unsubscribe_url = format!("{base_url}/unsubscribe/{token}");
-            let queue_url = format!("{base_url}/queue");
-            let preferences_url = format!("{base_url}/me/preferences");
             let subject = if items.len() == 1 {
                 "1 new post you may want to share".to_string()
             } else {
                 format!("{} new posts you may want to share", items.len())
             };
-            let (name, org_name) = (user.name.as_str(), org_name.as_str());
+            let message = Digest {
+                frame,
+                name,
+                items: &items,
+                queue_url: &format!("{base_url}/queue"),
+                unsubscribe_url: &unsubscribe_url,
+                preferences_url: &format!("{base_url}/me/preferences"),
+            };
+            let parts = message.parts()?;
             Ok(Composition::Send(Composed {
-                subject,
-                text: render(&DigestText {
-                    name,
-                    org_name,
-                    items: &items,
-                    queue_url: &queue_url,
-                    unsubscribe_url: &unsubscribe_url,
-                    preferences_url: &preferences_url,
-                })?,
-                html: render(&DigestHtml {
-                    name,
-                    org_name,
-                    items: &items,
-                    queue_url: &queue_url,
-                    unsubscribe_url: &unsubscribe_url,
-                    preferences_url: &preferences_url,
-                })?,
                 list_unsubscribe: Some(unsubscribe_url),
                 unsubscribe_token: Some((token, user.id)),
+                ..composed(subject, parts)
             }))
         }
         Kind::ApprovalRequest => {
@@ -349,25 +197,15 @@ pub fn compose(
                     "the post is no longer waiting for this approval",
                 ));
             };
-            let review_url = format!("{base_url}/hub/approvals");
-            let (title, link) = (post.title.as_str(), post.link.as_str());
-            Ok(Composition::Send(Composed {
-                subject: format!("A post waits for your approval: {title}"),
-                text: render(&ApprovalText {
-                    name: &user.name,
-                    title,
-                    link,
-                    review_url: &review_url,
-                })?,
-                html: render(&ApprovalHtml {
-                    name: &user.name,
-                    title,
-                    link,
-                    review_url: &review_url,
-                })?,
-                list_unsubscribe: None,
-                unsubscribe_token: None,
-            }))
+            let message = ApprovalRequest {
+                frame,
+                name,
+                title: &post.title,
+                link: &post.link,
+                review_url: &format!("{base_url}/hub/approvals"),
+            };
+            let subject = format!("A post waits for your approval: {}", post.title);
+            Ok(Composition::Send(composed(subject, message.parts()?)))
         }
         Kind::WithdrawalNotice => {
             let post = post_ids(kind, &data)
@@ -376,22 +214,59 @@ pub fn compose(
             let Some(post) = post else {
                 return Ok(Composition::Cancel("the post no longer exists"));
             };
-            let reason = post.withdrawal_reason.clone().unwrap_or_default();
-            Ok(Composition::Send(Composed {
-                subject: "A post you shared was withdrawn".to_string(),
-                text: render(&WithdrawalText {
-                    name: &user.name,
-                    link: &post.link,
-                    reason: &reason,
-                })?,
-                html: render(&WithdrawalHtml {
-                    name: &user.name,
-                    link: &post.link,
-                    reason: &reason,
-                })?,
-                list_unsubscribe: None,
-                unsubscribe_token: None,
-            }))
+            let message = Withdrawal {
+                frame,
+                name,
+                link: &post.link,
+                reason: post.withdrawal_reason.as_deref().unwrap_or_default(),
+            };
+            let subject = "A post you shared was withdrawn".to_string();
+            Ok(Composition::Send(composed(subject, message.parts()?)))
         }
     }
+}
+
+/// An email with no unsubscribe link of its own.
+fn composed(subject: String, (text, html): (String, String)) -> Composed {
+    Composed {
+        subject,
+        text,
+        html,
+        list_unsubscribe: None,
+        unsubscribe_token: None,
+    }
+}
+
+/// The cards of a digest: its posts still published and not expired, each
+/// with its link preview, in the order the digest was planned.
+fn digest_items(
+    reads: &BatchReads,
+    ids: &[i64],
+    base_url: &str,
+    now: NaiveDateTime,
+) -> Vec<DigestItem> {
+    ids.iter()
+        .filter_map(|id| reads.posts.get(id))
+        .filter(|p| p.status == PostStatus::Published && p.expires_at.is_none_or(|e| e > now))
+        .map(|p| {
+            let host = crate::domain::post::link_host(&p.link);
+            // A preview describes the post's current link only.
+            let preview = reads.previews.get(&p.id).filter(|v| v.link == p.link);
+            let title = preview
+                .map(|v| v.title.clone())
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| host.clone());
+            DigestItem {
+                title,
+                description: preview.map(|v| v.description.clone()).unwrap_or_default(),
+                image_url: preview
+                    .and_then(|v| v.image.as_ref())
+                    .map(|image| format!("{base_url}{}", image.path())),
+                queue_url: format!("{base_url}/queue#post-{}", p.id),
+                host,
+                text: p.base_text.clone(),
+                link: p.link.clone(),
+            }
+        })
+        .collect()
 }

@@ -2,6 +2,7 @@
 //! of message says.
 
 pub mod compose;
+pub mod messages;
 mod smtp_sessions;
 pub mod transport;
 

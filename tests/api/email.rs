@@ -742,3 +742,136 @@ backend_test!(
         assert!(per_extra_email <= 4.0, "{per_extra_email} statements per extra email");
     }
 );
+
+/// A 1200×630 PNG, as a page's Open Graph image would be.
+pub fn card_png() -> Vec<u8> {
+    let picture = image::RgbImage::from_fn(1200, 630, |x, y| {
+        image::Rgb([(x / 5) as u8, (y / 3) as u8, 160])
+    });
+    let mut png = std::io::Cursor::new(Vec::new());
+    picture.write_to(&mut png, image::ImageFormat::Png).unwrap();
+    png.into_inner()
+}
+
+/// Gives `post` a link preview with a title, a description and an image,
+/// as comms would after the page was read.
+pub async fn give_preview(app: &TestApp, post: i64) {
+    use chorus::domain::link_preview::PreviewText;
+    use chorus::store::previews::{ImageChange, PreviewWrite};
+    let image = chorus::domain::preview_image::reencode(&card_png()).unwrap();
+    let now = app.clock.now_naive();
+    app.db(move |conn| {
+        let link = posts::find(conn, post)?.expect("the post").link;
+        let write = PreviewWrite {
+            post_id: post,
+            link,
+            text: Some(PreviewText {
+                title: "Our annual report 2026".into(),
+                description: "Growth in every region, and what comes next.".into(),
+            }),
+            image: ImageChange::Set(image),
+            fetch: None,
+        };
+        store::previews::write(conn, &write, now).map(|_| ())
+    })
+    .await;
+}
+
+backend_test!(
+    async fn a_digest_shows_each_post_as_a_card_with_its_image_and_a_button_to_it_in_the_queue(app) {
+        let server = SmtpServer::start().await;
+        let (_, post) = digest_ready(&app).await;
+        give_preview(&app, post).await;
+        app.change_settings(|change| {
+            change.brand_colour = chorus::domain::brand::BrandColour::parse("#ffcc00").unwrap()
+        })
+        .await;
+        assert_eq!(plan(&app).await, 1);
+        assert_eq!(deliver(&app, &server).await.sent, 1);
+        let raw = server.wait_for(1, StdDuration::from_secs(5)).await.remove(0).data;
+        let parts = crate::smtp_server::mime_parts(&raw);
+        let part = |kind: &str| parts.iter().find(|(k, _)| k.starts_with(kind)).map(|p| p.1.clone()).unwrap();
+        let (text, html) = (part("text/plain"), part("text/html"));
+
+        // The card: the preview's image from Chorus's own origin, its title
+        // and description, the suggested text, and a button to the post in
+        // the queue.
+        let image_at = html.find("<img src=\"").expect("the card's image") + "<img src=\"".len();
+        let image_url = html[image_at..].split('"').next().unwrap();
+        assert!(image_url.starts_with(&format!("{}/previews/", app.address)), "{image_url}");
+        let image = new_client().get(image_url).send().await.unwrap();
+        assert_eq!(image.status(), 200, "the image is served by Chorus to anyone with the address");
+        assert!(image.headers()["content-type"].to_str().unwrap().starts_with("image/"));
+        for shown in ["Our annual report 2026", "Growth in every region, and what comes next.", "example.com"] {
+            assert!(html.contains(shown), "the card shows {shown:?}:\n{html}");
+            assert!(text.contains(shown), "the text part shows {shown:?}:\n{text}");
+        }
+        assert!(html.contains("Our news &#60;b&#62;today") || html.contains("Our news &lt;b&gt;today"), "{html}");
+        let in_queue = format!("{}/queue#post-{post}", app.address);
+        assert!(html.contains(&format!("href=\"{in_queue}\"")) && html.contains("Open in your queue"), "{html}");
+        assert!(text.contains(&in_queue), "{text}");
+        // The organisation's name on its colour, with text that reads on it.
+        assert!(html.contains("background:#ffcc00; color:#000000;"), "{html}");
+        assert!(html.contains(">Acme</td>"), "{html}");
+        // The one-click unsubscribe stays in both parts.
+        assert!(html.contains("/unsubscribe/") && text.contains("/unsubscribe/"));
+    }
+);
+
+backend_test!(
+    async fn an_invitation_comes_in_the_organisations_frame_with_a_button(app) {
+        let server = SmtpServer::start().await;
+        app.login_as("admin@example.com", "admin").await;
+        app.change_settings(|change| {
+            change.org_name = "Acme".into();
+            change.brand_colour = chorus::domain::brand::BrandColour::parse("#0b3d2e").unwrap();
+        })
+        .await;
+        let invited = app
+            .post_form("/admin/people/new", &[("email", "new@example.com"), ("name", "Newt"), ("role_employee", "on")])
+            .await;
+        assert_eq!(invited.status(), 200);
+        deliver(&app, &server).await;
+        let raw = server.wait_for(1, StdDuration::from_secs(5)).await.remove(0).data;
+        let parts = crate::smtp_server::mime_parts(&raw);
+        let html = &parts.iter().find(|(k, _)| k.starts_with("text/html")).unwrap().1;
+        assert!(html.contains("background:#0b3d2e; color:#ffffff;") && html.contains(">Acme</td>"), "{html}");
+        assert!(html.contains(">Set your password</a>") && html.contains("/invite/"), "{html}");
+        let text = &parts.iter().find(|(k, _)| k.starts_with("text/plain")).unwrap().1;
+        assert!(text.contains("Set your password here") && text.contains("/invite/"), "{text}");
+    }
+);
+
+backend_test!(
+    async fn the_email_colour_is_set_in_settings_and_a_bad_one_is_refused_and_kept(app) {
+        let admin = app.login_as("admin@example.com", "admin").await;
+        let fields = |colour: &'static str| {
+            vec![
+                ("org_name", "Acme"),
+                ("platform", "x"),
+                ("consent_language", "en"),
+                ("jurisdiction", "EU"),
+                ("timezone", "UTC"),
+                ("disclosure_template", "I work at {org}."),
+                ("brand_colour", colour),
+            ]
+        };
+        let page = app.get_html("/admin/settings").await;
+        assert!(page.contains("type=\"color\" value=\"#1f4e79\""), "the default colour: {page}");
+
+        let refused = app.post_form("/admin/settings", &fields("orange\"><b>")).await;
+        assert_eq!(refused.status(), 422);
+        let body = refused.text().await.unwrap();
+        assert!(body.contains("Enter a colour as # and six hexadecimal digits"), "{body}");
+        assert!(body.contains("type=\"text\" value=\"orange&#34;&#62;&#60;b&#62;\""), "kept and escaped: {body}");
+        assert_eq!(app.db(store::org::settings).await.brand_colour().as_str(), "#1f4e79", "nothing saved");
+
+        let saved = app.post_form("/admin/settings", &fields("#FFCC00")).await;
+        assert_eq!(saved.status(), 303);
+        assert_eq!(app.db(store::org::settings).await.brand_colour().as_str(), "#ffcc00");
+        assert!(app.get_html("/admin/settings").await.contains("type=\"color\" value=\"#ffcc00\""));
+        let audit = app.get_html("/admin/audit").await;
+        assert!(audit.contains("email colour #ffcc00"), "{audit}");
+        let _ = admin;
+    }
+);
