@@ -15,6 +15,7 @@ use crate::db::schema::{
 use crate::domain::consent::{Action, ConsentEvent, Purpose};
 use crate::domain::platforms::Platform;
 use crate::domain::post::PostStatus;
+use crate::ops::progress::{Progress, Quiet};
 use crate::store::{self, StoreError, StoreResult};
 
 /// The password of every demo account (printed by the command).
@@ -120,6 +121,17 @@ pub fn generate(
     password_hash: &str,
     now: NaiveDateTime,
 ) -> StoreResult<DemoReport> {
+    generate_showing(conn, size, password_hash, now, &mut Quiet)
+}
+
+/// [`generate`], telling `progress` how far it has got.
+pub fn generate_showing(
+    conn: &mut DbConnection,
+    size: DemoSize,
+    password_hash: &str,
+    now: NaiveDateTime,
+    progress: &mut dyn Progress,
+) -> StoreResult<DemoReport> {
     let mut rng = StdRng::seed_from_u64(size.seed);
     let mut report = DemoReport::default();
     crate::db::write_transaction(conn, |conn| {
@@ -181,7 +193,9 @@ pub fn generate(
                 false,
             ));
         }
+        progress.stage("people", people.len() as u64);
         for chunk in people.chunks(BATCH) {
+            progress.advance(chunk.len() as u64);
             let rows: Vec<_> = chunk
                 .iter()
                 .map(|(email, name, dept, employee, comms, admin)| {
@@ -283,7 +297,9 @@ pub fn generate(
             }
             opted.push((*user_id, mine));
         }
+        progress.stage("consent events", events.len() as u64);
         for chunk in events.chunks(BATCH) {
+            progress.advance(chunk.len() as u64);
             let rows: Vec<_> = chunk
                 .iter()
                 .map(|e| {
@@ -308,7 +324,9 @@ pub fn generate(
             insert_batch!(conn, consent_events::table, rows);
         }
         report.consent_events = events.len();
+        progress.stage("consent states", states.len() as u64);
         for chunk in states.chunks(BATCH) {
+            progress.advance(chunk.len() as u64);
             let rows: Vec<_> = chunk
                 .iter()
                 .map(|(user_id, purpose, action, uuid, at)| {
@@ -328,6 +346,7 @@ pub fn generate(
                 .collect();
             insert_batch!(conn, consent_state::table, rows);
         }
+        progress.stage("consent seals", 0);
         crate::store::consent::seal_all(conn)?;
 
         // Posts spread over the weeks, a few withdrawn, a few still scheduled.
@@ -356,7 +375,9 @@ pub fn generate(
                 rng.random_range(0..3_u8) == 0,
             ));
         }
+        progress.stage("posts", post_rows.len() as u64);
         for (i, topic, at, status, targeted) in &post_rows {
+            progress.advance(1);
             let id: i64 = {
                 let values = (
                     posts::title.eq(format!("{topic} ({})", i + 1)),
@@ -443,7 +464,9 @@ pub fn generate(
                 }
             }
         }
+        progress.stage("shares", share_rows.len() as u64);
         for chunk in share_rows.chunks(BATCH) {
+            progress.advance(chunk.len() as u64);
             let rows: Vec<_> = chunk
                 .iter()
                 .map(|(u, p, platform, at)| {
@@ -459,7 +482,9 @@ pub fn generate(
                 .collect();
             insert_batch!(conn, shares::table, rows);
         }
+        progress.stage("dismissals", dismissal_rows.len() as u64);
         for chunk in dismissal_rows.chunks(BATCH) {
+            progress.advance(chunk.len() as u64);
             let rows: Vec<_> = chunk
                 .iter()
                 .map(|(u, p, at)| {
@@ -474,7 +499,9 @@ pub fn generate(
         }
         report.shares = share_rows.len();
         report.dismissals = dismissal_rows.len();
+        progress.stage("saving", 0);
         Ok::<_, StoreError>(())
     })?;
+    progress.finish();
     Ok(report)
 }

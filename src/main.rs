@@ -191,7 +191,11 @@ fn run(cli: Cli) -> Result<(), String> {
             )
         }
         Command::Migrate => {
+            use chorus::ops::progress::{CommandLine, Progress};
+            let mut progress = CommandLine::new();
+            progress.stage("migrations", 0);
             let db = startup::open_database(&cli.config).map_err(|e| e.to_string())?;
+            progress.finish();
             println!("Migrations applied ({}).", db.backend().name());
             Ok(())
         }
@@ -378,7 +382,8 @@ fn fill_demo(db: &chorus::db::Db, size: chorus::demo::DemoSize) -> Result<(), St
     let now = chorus::clock::Clock::system().now_naive();
     let report = db
         .run_sync(|conn| {
-            let report = chorus::demo::generate(conn, size, &hash, now)?;
+            let mut progress = chorus::ops::progress::CommandLine::new();
+            let report = chorus::demo::generate_showing(conn, size, &hash, now, &mut progress)?;
             chorus::demo::settle(conn)?;
             Ok::<_, chorus::store::StoreError>(report)
         })
