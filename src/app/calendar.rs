@@ -1,12 +1,15 @@
-//! The hub's schedule as a calendar: a week of scheduled and published
-//! posts with the room left under each platform's caps, for the hub's
-//! page, and the iCalendar document a private calendar address serves.
+//! The hub's schedule as a calendar: whole weeks of scheduled and
+//! published posts with the room left under each platform's caps, for the
+//! hub's month and week views, and the iCalendar document a private
+//! calendar address serves.
 
-use chrono::{Duration, NaiveDate};
+use chrono::{Duration, NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
 
 use super::{App, Error, Result};
 use crate::domain::calendar_feed::{self, Entry};
+use crate::domain::platforms::Platform;
+use crate::domain::post::PostStatus;
 use crate::domain::schedule;
 use crate::store::posts::Post;
 use crate::store::{self, StoreError};
@@ -15,70 +18,98 @@ use crate::store::{self, StoreError};
 const PAST_DAYS: i64 = 60;
 const AHEAD_DAYS: i64 = 366;
 
-/// One platform's posts on one day, and how many more fit under its caps.
+/// A post on the calendar: when it goes out, in the organisation's time.
+pub struct Chip {
+    pub id: i64,
+    pub title: String,
+    pub status: PostStatus,
+    /// "09:30".
+    pub time: String,
+    pub platforms: Vec<Platform>,
+}
+
+/// One day of the calendar: its posts in time order, and per platform in
+/// use how many more the hub caps allow that day.
 pub struct Day {
-    /// Each post's id, title and status.
-    pub posts: Vec<(i64, String, &'static str)>,
-    pub room: u32,
+    pub date: NaiveDate,
+    pub posts: Vec<Chip>,
+    pub room: Vec<(Platform, u32)>,
 }
 
-/// A week of the schedule, Monday first, in the organisation's time zone.
-pub struct Week {
-    pub monday: NaiveDate,
+/// Whole weeks of the schedule, Monday first, in the organisation's time
+/// zone.
+pub struct Weeks {
     pub timezone: Tz,
-    /// One row per platform in use: its name and seven days.
-    pub rows: Vec<(&'static str, Vec<Day>)>,
+    /// Today, in that time zone.
+    pub today: NaiveDate,
+    pub days: Vec<Day>,
 }
 
-impl Week {
-    pub fn days(&self) -> impl Iterator<Item = NaiveDate> + '_ {
-        (0..7).map(|n| self.monday + Duration::days(n))
-    }
+/// The organisation's time zone and today's date in it.
+pub async fn today(app: &App) -> Result<(NaiveDate, Tz)> {
+    let tz = app.db.run(store::org::settings).await?.timezone();
+    Ok((schedule::local_day(app.clock.now_naive(), tz), tz))
 }
 
-/// The week holding `day` (today when None).
-pub async fn week(app: &App, day: Option<NaiveDate>) -> Result<Week> {
+/// `count` whole weeks from the week holding `from`.
+pub async fn weeks(app: &App, from: NaiveDate, count: u32) -> Result<Weeks> {
     let settings = app.db.run(store::org::settings).await?;
     let tz = settings.timezone();
-    let day = day.unwrap_or_else(|| schedule::local_day(app.clock.now_naive(), tz));
-    let monday = schedule::week_start(day);
-    let (from, to) = schedule::week_bounds_utc(monday, tz);
+    let monday = schedule::week_start(from);
+    let days: Vec<NaiveDate> = (0..i64::from(count.clamp(1, 6)) * 7)
+        .map(|n| monday + Duration::days(n))
+        .collect();
+    let (start, end) = (
+        schedule::day_bounds_utc(days[0], tz).0,
+        schedule::day_bounds_utc(days[days.len() - 1], tz).1,
+    );
     let enabled = settings.enabled_platforms();
     let (posts, caps, taken) = app
         .db
         .run(move |conn| {
-            let posts = store::posts::in_period(conn, from, to)?;
+            let posts = store::posts::in_period(conn, start, end)?;
             let caps = store::posts::caps(conn)?;
+            // Caps count whole weeks: read from the first Monday on.
             let mut taken = Vec::new();
             for p in &enabled {
-                taken.push((*p, store::posts::taken_times(conn, *p, from, to, 0)?));
+                taken.push((*p, store::posts::taken_times(conn, *p, start, end, 0)?));
             }
             Ok::<_, StoreError>((posts, caps, taken))
         })
         .await?;
-    let mut week = Week {
-        monday,
-        timezone: tz,
-        rows: Vec::new(),
-    };
-    let days: Vec<NaiveDate> = week.days().collect();
-    for (platform, times) in &taken {
-        let on_day = |d: &NaiveDate| Day {
-            posts: posts
+    let day_of = |date: NaiveDate| {
+        let mut on_day: Vec<(NaiveDateTime, Chip)> = posts
+            .iter()
+            .filter_map(|p| {
+                let at = p.publish_at?;
+                (schedule::local_day(at, tz) == date).then(|| (at, chip(p, at, tz)))
+            })
+            .collect();
+        on_day.sort_by_key(|(at, chip)| (*at, chip.id));
+        Day {
+            date,
+            posts: on_day.into_iter().map(|(_, chip)| chip).collect(),
+            room: taken
                 .iter()
-                .filter(|p| p.platforms().contains(platform))
-                .filter(|p| {
-                    p.publish_at
-                        .is_some_and(|t| schedule::local_day(t, tz) == *d)
-                })
-                .map(|p| (p.id, p.title.clone(), p.status.as_str()))
+                .map(|(p, times)| (*p, schedule::room_on_day(times, date, tz, caps[p])))
                 .collect(),
-            room: schedule::room_on_day(times, *d, tz, caps[platform]),
-        };
-        week.rows
-            .push((platform.name(), days.iter().map(on_day).collect()));
+        }
+    };
+    Ok(Weeks {
+        timezone: tz,
+        today: schedule::local_day(app.clock.now_naive(), tz),
+        days: days.into_iter().map(day_of).collect(),
+    })
+}
+
+fn chip(post: &Post, at: NaiveDateTime, tz: Tz) -> Chip {
+    Chip {
+        id: post.id,
+        title: post.title.clone(),
+        status: post.status,
+        time: schedule::utc_to_local(at, tz).format("%H:%M").to_string(),
+        platforms: post.platforms(),
     }
-    Ok(week)
 }
 
 /// The schedule as iCalendar, for the calendar address whose secret this

@@ -2,6 +2,7 @@
 //! suggestions and the audit log.
 
 use chorus::domain::post::PostStatus;
+use chrono::Datelike;
 use chorus::store::{self, posts};
 use diesel::RunQueryDsl;
 
@@ -406,8 +407,37 @@ backend_test!(
         let tz: chrono_tz::Tz = "UTC".parse().unwrap();
         let day = app.clock.now().with_timezone(&tz).date_naive() + chrono::Duration::days(1);
         let page = app.get_html(&format!("/hub/calendar?week={}", day.format("%Y-%m-%d"))).await;
-        assert!(page.contains("Launch day") && page.contains("(scheduled)"));
-        assert!(page.contains("1 left"), "two a day, one taken");
-        assert!(page.contains(&day.format("%a %d %b").to_string()));
+        assert!(page.contains("Week of "), "{page}");
+        assert!(page.contains(&format!("class=\"chip chip-scheduled\" href=\"/hub/posts/{id}\"")), "{page}");
+        assert!(page.contains("Launch day<span class=\"visually-hidden\">: scheduled, on LinkedIn, X"), "{page}");
+        assert!(page.contains("X: 1 left"), "two a day, one taken");
+        assert!(page.contains(&day.format("%a %-d %b").to_string()));
+        // Days to come offer a new post for that date; the phone's agenda lists the post too.
+        assert!(page.contains(&format!("href=\"/hub/posts/new?date={day}\"")), "{page}");
+        let agenda = &page[page.find("class=\"agenda\"").unwrap()..];
+        assert!(agenda.contains("Launch day") && agenda.contains("pill-scheduled"), "{agenda}");
+    }
+);
+
+backend_test!(
+    async fn the_calendar_opens_on_this_month_and_moves_by_month(app) {
+        comms(&mut app).await;
+        let id = create_post(&app, "Launch day").await;
+        assert_eq!(schedule_with(&app, &app.client, id, &local_at(&app, 1, 10)).await.status(), 303);
+        let today = app.clock.now().date_naive();
+        let page = app.get_html("/hub/calendar").await;
+        assert!(page.contains(&format!("<h1>{}</h1>", today.format("%B %Y"))), "{page}");
+        assert!(page.contains("aria-current=\"date\""), "today is marked");
+        if (today + chrono::Duration::days(1)).month() == today.month() {
+            assert!(page.contains("Launch day"), "{page}");
+        }
+        assert!(!page.contains(" left</li>"), "the month view leaves the caps to the week view");
+        let next_month = today.with_day(1).unwrap() + chrono::Months::new(1);
+        assert!(page.contains(&format!("href=\"/hub/calendar?month={}\" rel=\"next\"", next_month.format("%Y-%m"))), "{page}");
+        let later = app.get_html(&format!("/hub/calendar?month={}", next_month.format("%Y-%m"))).await;
+        assert!(later.contains(&format!("<h1>{}</h1>", next_month.format("%B %Y"))));
+        // Nonsense falls back to this month rather than failing.
+        let odd = app.get_html("/hub/calendar?month=2026-13").await;
+        assert!(odd.contains(&format!("<h1>{}</h1>", today.format("%B %Y"))));
     }
 );

@@ -796,8 +796,18 @@ async fn every_comms_page_passes_wcag_aa_on_desktop_and_dark_phone() {
         audit
             .visit("/hub/posts/{id:\\d+}", &post, "Annual report")
             .await;
+        // The organisation's time zone is UTC: the calendar opens on its month.
+        let today = chrono::Utc::now().date_naive();
         audit
-            .visit("/hub/calendar", "/hub/calendar", "Calendar")
+            .visit("/hub/calendar", "/hub/calendar", &today.format("%B %Y").to_string())
+            .await;
+        let monday = chorus::domain::schedule::week_start(today);
+        audit
+            .visit(
+                "calendar week view",
+                &format!("/hub/calendar?week={today}"),
+                &format!("Week of {}", monday.format("%-d %B %Y")),
+            )
             .await;
         audit
             .visit(
