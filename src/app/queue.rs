@@ -151,6 +151,13 @@ pub struct Standing {
     wait: Option<String>,
 }
 
+impl Standing {
+    /// Shares left today and this week (rolling 24 hours and 7 days).
+    pub fn remaining(&self) -> (u32, u32) {
+        (self.remaining_day, self.remaining_week)
+    }
+}
+
 fn standing(situation: &Situation, platform: Platform, now: NaiveDateTime) -> Standing {
     let recent = situation
         .recent

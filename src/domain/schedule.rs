@@ -236,6 +236,18 @@ pub fn room_on_day(taken: &[NaiveDateTime], day: NaiveDate, tz: Tz, caps: Caps) 
         .min(caps.per_week.saturating_sub(in_week))
 }
 
+/// How many more posts fit in the week holding the local day `day`.
+pub fn room_in_week(taken: &[NaiveDateTime], day: NaiveDate, tz: Tz, caps: Caps) -> u32 {
+    let monday = week_start(day);
+    let in_week = count(
+        taken
+            .iter()
+            .filter(|&&at| week_start(local_day(at, tz)) == monday)
+            .count(),
+    );
+    caps.per_week.saturating_sub(in_week)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

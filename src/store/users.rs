@@ -409,6 +409,22 @@ pub fn never_signed_in(conn: &mut DbConnection, user_id: i64) -> StoreResult<boo
     Ok(sessions == 0)
 }
 
+/// How many active accounts were never used (as [`never_signed_in`]):
+/// invitations no one has taken up yet.
+pub fn count_never_signed_in(conn: &mut DbConnection) -> StoreResult<i64> {
+    use crate::db::schema::sessions;
+    use diesel::dsl::{exists, not};
+    Ok(users::table
+        .filter(users::active.eq(true))
+        .filter(users::password_hash.is_null())
+        .filter(users::oidc_subject.is_null())
+        .filter(not(exists(
+            sessions::table.filter(sessions::user_id.eq(users::id)),
+        )))
+        .count()
+        .get_result(conn)?)
+}
+
 pub fn set_password_hash(
     conn: &mut DbConnection,
     user_id: i64,

@@ -18,6 +18,7 @@ mod demo;
 mod email;
 mod health;
 mod hostile;
+mod home;
 mod hub;
 mod link_tags;
 mod metrics;
