@@ -71,7 +71,14 @@ mod tests {
 
     #[test]
     fn names_short_forms_and_markup_are_refused() {
-        for typed in ["red", "#fff", "#12345g", "", "#1f4e79\"><script>", "#1f4e7900"] {
+        for typed in [
+            "red",
+            "#fff",
+            "#12345g",
+            "",
+            "#1f4e79\"><script>",
+            "#1f4e7900",
+        ] {
             assert_eq!(BrandColour::parse(typed), Err(BrandColourError), "{typed}");
         }
     }

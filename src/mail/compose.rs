@@ -6,15 +6,15 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
 
-use crate::db::DbConnection;
-use crate::domain::consent::Purpose;
-use crate::domain::post::PostStatus;
 use super::messages::{
     AdminPasswordLink, ApprovalRequest, Digest, DigestItem, Frame, PasswordLink, Withdrawal,
 };
+use crate::db::DbConnection;
+use crate::domain::consent::Purpose;
+use crate::domain::post::PostStatus;
 use crate::store::outbox::{Kind, OutboxRow};
-use crate::store::previews::Preview;
 use crate::store::posts::Post;
+use crate::store::previews::Preview;
 use crate::store::users::User;
 use crate::store::{self, StoreResult};
 
@@ -146,7 +146,10 @@ pub fn compose(
                 visibility_url: &format!("{base_url}/me/visibility"),
             };
             let subject = "An administrator asked for a password link for your account";
-            Ok(Composition::Send(composed(subject.to_string(), message.parts()?)))
+            Ok(Composition::Send(composed(
+                subject.to_string(),
+                message.parts()?,
+            )))
         }
         Kind::Digest => {
             // Checked again at send time: consent may have been withdrawn,

@@ -97,11 +97,19 @@ fn the_demo_command_fills_an_empty_database_once_and_prints_the_logins() {
             && stdout.contains("27 people")
     );
     // Not on a terminal: a plain line as each stage ends, no bar drawing.
-    for stage in ["people: 27 done in", "consent events:", "posts: 10 done in", "shares:"] {
+    for stage in [
+        "people: 27 done in",
+        "consent events:",
+        "posts: 10 done in",
+        "shares:",
+    ] {
         assert!(stdout.contains(stage), "a line for {stage:?}:\n{stdout}");
     }
     let stderr = String::from_utf8_lossy(&first.stderr);
-    assert!(!stderr.contains('\r') && !stderr.contains('\u{1b}'), "no bar drawn: {stderr:?}");
+    assert!(
+        !stderr.contains('\r') && !stderr.contains('\u{1b}'),
+        "no bar drawn: {stderr:?}"
+    );
     let second = run();
     assert_eq!(second.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&second.stderr).contains("already has people"));

@@ -23,7 +23,9 @@ async fn schedule_in(app: &TestApp, title: &str, hours: i64, by: i64) -> i64 {
 
 /// The text of the tile whose label reads `label`.
 fn tile<'a>(page: &'a str, label: &str) -> &'a str {
-    let at = page.find(label).unwrap_or_else(|| panic!("a tile {label:?}:\n{page}"));
+    let at = page
+        .find(label)
+        .unwrap_or_else(|| panic!("a tile {label:?}:\n{page}"));
     let start = page[..at].rfind("<a class=\"tile").unwrap();
     let end = at + page[at..].find("</a>").unwrap();
     &page[start..end]

@@ -2,8 +2,8 @@
 //! suggestions and the audit log.
 
 use chorus::domain::post::PostStatus;
-use chrono::Datelike;
 use chorus::store::{self, posts};
+use chrono::Datelike;
 use diesel::RunQueryDsl;
 
 use crate::backend_test;

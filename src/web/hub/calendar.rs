@@ -73,7 +73,10 @@ pub async fn calendar(
         None => View::month(parse_month(&query.month).unwrap_or(today)),
     };
     let weeks = calendar::weeks(&state, view.first, view.weeks).await?;
-    let mut days = weeks.days.into_iter().map(|day| day_view(day, &view, today));
+    let mut days = weeks
+        .days
+        .into_iter()
+        .map(|day| day_view(day, &view, today));
     let by_week = std::iter::from_fn(|| Some(days.by_ref().take(7).collect::<Vec<_>>()))
         .take_while(|week| !week.is_empty())
         .collect();

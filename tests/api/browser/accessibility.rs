@@ -799,7 +799,11 @@ async fn every_comms_page_passes_wcag_aa_on_desktop_and_dark_phone() {
         // The organisation's time zone is UTC: the calendar opens on its month.
         let today = chrono::Utc::now().date_naive();
         audit
-            .visit("/hub/calendar", "/hub/calendar", &today.format("%B %Y").to_string())
+            .visit(
+                "/hub/calendar",
+                "/hub/calendar",
+                &today.format("%B %Y").to_string(),
+            )
             .await;
         let monday = chorus::domain::schedule::week_start(today);
         audit

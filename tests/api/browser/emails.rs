@@ -104,7 +104,14 @@ async fn one_email_of_each_kind(app: &mut TestApp) -> Vec<(&'static str, String)
         .await;
     app.db(move |conn| {
         store::shares::record(conn, me, other, Platform::X, 1, false, now)?;
-        posts::withdraw_and_notify(conn, other, "The date moved to May.", admin, now, "localhost")?;
+        posts::withdraw_and_notify(
+            conn,
+            other,
+            "The date moved to May.",
+            admin,
+            now,
+            "localhost",
+        )?;
         let draft = posts::create_draft(conn, &small_post("Spring newsletter"), admin, now)?;
         posts::submit(conn, draft, admin, now, "localhost")?;
         Ok(())
@@ -209,10 +216,14 @@ async fn every_email_fits_a_phone_and_its_images_load_from_chorus() {
                         .unwrap()
                         .as_u64()
                         .unwrap_or(900);
-                    browser.set_window_size(width, height as u32 + 140).await.unwrap();
+                    browser
+                        .set_window_size(width, height as u32 + 140)
+                        .await
+                        .unwrap();
                 }
                 let png = browser.screenshot().await.unwrap();
-                let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+                let out =
+                    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
                 std::fs::create_dir_all(&out).unwrap();
                 std::fs::write(out.join(format!("email-{kind}-{width}-light.png")), png).unwrap();
             }
