@@ -97,7 +97,11 @@ pub async fn add(
     }
     let (document, validators) = match read(app, &url, &Validators::default()).await {
         Ok(Some(read)) => read,
-        Ok(None) => return Ok(Err(url_refusal("The feed answered 304 to a first request."))),
+        Ok(None) => {
+            return Ok(Err(url_refusal(
+                "The feed answered 304 to a first request.",
+            )));
+        }
         Err(problem) => return Ok(Err(url_refusal(&problem))),
     };
     let new = NewFeed {
@@ -155,6 +159,9 @@ pub async fn remove(app: &App, id: i64, by: UserId) -> Result<()> {
 pub fn problem(error: &FetchError) -> String {
     match error {
         FetchError::BadUrl => "Not an http:// or https:// address.".into(),
+        FetchError::Refused { host, address } if host == address => {
+            format!("Refused: private address ({address}).")
+        }
         FetchError::Refused { host, address } => {
             format!("Refused: private address ({host} is at {address}).")
         }
@@ -206,10 +213,7 @@ pub struct PollReport {
 /// others; only a database that cannot be reached ends the round early.
 pub async fn poll_due(app: &App) -> Result<PollReport> {
     let now = app.clock.now_naive();
-    let due = app
-        .db
-        .run(move |conn| store_feeds::due(conn, now))
-        .await?;
+    let due = app.db.run(move |conn| store_feeds::due(conn, now)).await?;
     let outcomes: Vec<Result<Option<Polled>>> = futures_util::stream::iter(due)
         .map(|feed| poll_claimed(app, feed))
         .buffer_unordered(POLLS_AT_ONCE)

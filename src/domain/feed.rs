@@ -235,7 +235,9 @@ fn image(entry: &Entry, base: &Url) -> Option<Url> {
         .iter()
         .filter(|l| {
             l.rel.as_deref() == Some("enclosure")
-                && l.media_type.as_deref().is_some_and(|t| t.starts_with("image/"))
+                && l.media_type
+                    .as_deref()
+                    .is_some_and(|t| t.starts_with("image/"))
         })
         .filter_map(|l| absolute(&l.href, base));
     thumbnails.chain(contents).chain(enclosures).next()
@@ -326,7 +328,7 @@ mod tests {
 <link href="https://news.example.com/older"/></entry>
 <entry><title type="html">&lt;em&gt;Newer&lt;/em&gt;</title><id>urn:acme:2</id><updated>2026-12-01T10:00:00Z</updated>
 <link rel="alternate" href="https://news.example.com/newer"/><summary>Short words.</summary>
-<media:thumbnail url="https://news.example.com/card.png"/></entry>
+<media:content url="https://news.example.com/card.png" type="image/png" medium="image"/></entry>
 </feed>"#;
         let feed = read(atom, &base()).unwrap();
         assert_eq!(feed.title, "Acme blog");

@@ -181,7 +181,10 @@ impl Fetcher {
 
     /// GETs `link`, following redirects, within the deadline and limits.
     pub async fn get(&self, link: &str, want: Want) -> Result<Fetched, FetchError> {
-        match self.get_if_changed(link, want, &Validators::default()).await? {
+        match self
+            .get_if_changed(link, want, &Validators::default())
+            .await?
+        {
             Conditional::Changed(fetched) => Ok(fetched),
             // Only an answer to validators sent may be 304.
             Conditional::NotModified => Err(FetchError::Status {
@@ -231,10 +234,7 @@ impl Fetcher {
             if let Some(last_modified) = &validators.last_modified {
                 request = request.header(header::IF_MODIFIED_SINCE, last_modified);
             }
-            let response = request
-                .send()
-                .await
-                .map_err(|e| self.failure(&url, &e))?;
+            let response = request.send().await.map_err(|e| self.failure(&url, &e))?;
             let status = response.status();
             let asked = validators.etag.is_some() || validators.last_modified.is_some();
             if status == reqwest::StatusCode::NOT_MODIFIED && asked {

@@ -196,7 +196,11 @@ pub fn set_paused(
             audit::record(
                 conn,
                 Actor::Person(by),
-                if paused { "feed.paused" } else { "feed.resumed" },
+                if paused {
+                    "feed.paused"
+                } else {
+                    "feed.resumed"
+                },
                 &format!("feed:{id}"),
                 "",
                 now,
@@ -277,10 +281,14 @@ pub fn claim(conn: &mut DbConnection, feed: &Feed, now: NaiveDateTime) -> StoreR
 #[derive(Debug, Clone)]
 pub enum PollRecord {
     /// Read (or not modified): the validators to send next time.
-    Read { validators: Validators },
+    Read {
+        validators: Validators,
+    },
     /// 304: nothing changed, the validators stay.
     NotModified,
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
 }
 
 /// Records a poll's outcome on the feed.

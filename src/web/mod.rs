@@ -495,18 +495,12 @@ pub fn route_table() -> Vec<RouteSpec> {
         spec(M::DELETE, "/api/v1/feeds/{id:\\d+}", api_comms, || {
             web::delete().to(api::feeds::remove)
         }),
-        spec(
-            M::POST,
-            "/api/v1/feeds/{id:\\d+}/pause",
-            api_comms,
-            || web::post().to(api::feeds::pause),
-        ),
-        spec(
-            M::POST,
-            "/api/v1/feeds/{id:\\d+}/resume",
-            api_comms,
-            || web::post().to(api::feeds::resume),
-        ),
+        spec(M::POST, "/api/v1/feeds/{id:\\d+}/pause", api_comms, || {
+            web::post().to(api::feeds::pause)
+        }),
+        spec(M::POST, "/api/v1/feeds/{id:\\d+}/resume", api_comms, || {
+            web::post().to(api::feeds::resume)
+        }),
         spec(M::GET, "/api/v1/reports", Token(Need::Reports), || {
             web::get().to(api::reports::show)
         }),

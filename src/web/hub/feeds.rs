@@ -131,7 +131,14 @@ pub async fn add(
                 url: String::new(),
                 interval: DEFAULT_INTERVAL_MINUTES.to_string(),
             };
-            ok(&page(&state, &signed_in, blank, FeedRefusal::default(), Some(done)).await?)
+            ok(&page(
+                &state,
+                &signed_in,
+                blank,
+                FeedRefusal::default(),
+                Some(done),
+            )
+            .await?)
         }
     }
 }
