@@ -88,7 +88,7 @@ pub async fn add(
     let already = url.clone();
     let listed = app
         .db
-        .run(move |conn| store_feeds::list(conn))
+        .run(store_feeds::list)
         .await?
         .into_iter()
         .any(|f| f.url == already);
@@ -184,7 +184,7 @@ async fn read(
     validators: &Validators,
 ) -> std::result::Result<Option<(FeedDocument, Validators)>, String> {
     let fetched = match app.fetcher.get_if_changed(url, FEED, validators).await {
-        Ok(Conditional::Changed(fetched)) => fetched,
+        Ok(Conditional::Changed(fetched)) => *fetched,
         Ok(Conditional::NotModified) => return Ok(None),
         Err(error) => return Err(problem(&error)),
     };

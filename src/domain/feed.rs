@@ -153,7 +153,7 @@ pub fn read(body: &[u8], base: &Url) -> Result<FeedDocument, NotAFeed> {
         .filter(|item| seen.insert(item.key.clone()))
         .collect();
     // Newest first; items without a date keep the feed's own order.
-    items.sort_by(|a, b| b.published.cmp(&a.published));
+    items.sort_by_key(|item| std::cmp::Reverse(item.published));
     Ok(FeedDocument { title, items })
 }
 

@@ -80,7 +80,7 @@ pub struct Validators {
 #[derive(Debug, Clone)]
 pub enum Conditional {
     /// A new body.
-    Changed(Fetched),
+    Changed(Box<Fetched>),
     /// 304 Not Modified: what was read last time still holds.
     NotModified,
 }
@@ -185,7 +185,7 @@ impl Fetcher {
             .get_if_changed(link, want, &Validators::default())
             .await?
         {
-            Conditional::Changed(fetched) => Ok(fetched),
+            Conditional::Changed(fetched) => Ok(*fetched),
             // Only an answer to validators sent may be 304.
             Conditional::NotModified => Err(FetchError::Status {
                 host: Url::parse(link.trim())
@@ -260,7 +260,7 @@ impl Fetcher {
             return self
                 .read(url, response, want)
                 .await
-                .map(Conditional::Changed);
+                .map(|fetched| Conditional::Changed(Box::new(fetched)));
         }
         Err(FetchError::TooManyRedirects)
     }
