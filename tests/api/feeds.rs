@@ -629,3 +629,41 @@ feed_test!(
         );
     }
 );
+
+feed_test!(
+    async fn chorus_jobs_run_once_reads_the_due_feeds(app, site)
+    loopback_allowed, {
+        let (client, _) = hub(&app).await;
+        let (status, _) = add_feed(&app, &client, &site.url("/rss"), "15").await;
+        assert_eq!(status, 200);
+        site.state.more_items.store(1, Ordering::SeqCst);
+        // Due by the wall clock the command reads.
+        app.db(|conn| {
+            use chorus::db::schema::feeds;
+            use diesel::prelude::*;
+            let past = chrono::Utc::now().naive_utc() - chrono::Duration::minutes(1);
+            diesel::update(feeds::table).set(feeds::next_poll_at.eq(past)).execute(conn)?;
+            Ok(())
+        })
+        .await;
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_chorus"));
+        command
+            .args(["jobs", "run-once"])
+            .env_remove("CHORUS_DATABASE_URL")
+            .env_remove("CHORUS_BASE_URL")
+            .env("CHORUS_DATA_DIR", &app.config.data_dir)
+            .env("CHORUS_ALLOW_PRIVATE_FETCH", "127.0.0.1")
+            .env("CHORUS_LOG", "warn");
+        if let Some(db) = &app.database {
+            command.env("CHORUS_DATABASE_URL", &db.url);
+        }
+        // Off the test's own thread, so the site can answer meanwhile.
+        let output = actix_web::rt::task::spawn_blocking(move || command.output().unwrap())
+            .await
+            .unwrap();
+        let said = String::from_utf8_lossy(&output.stdout).to_string();
+        assert!(output.status.success(), "{said} {}", String::from_utf8_lossy(&output.stderr));
+        assert!(said.contains("Feeds read: 1 (0 unchanged, 0 failed), 1 new draft(s)."), "{said}");
+        assert_eq!(site.hits("/rss"), 2);
+    }
+);
