@@ -231,6 +231,14 @@ fn run(cli: Cli) -> Result<(), String> {
                 report.published.len(),
                 report.expired.len()
             );
+            let app = startup::command_app(cli.config, db, clock).map_err(|e| e.to_string())?;
+            let feeds = actix_web::rt::System::new()
+                .block_on(chorus::app::feeds::poll_due(&app))
+                .map_err(|e| e.to_string())?;
+            println!(
+                "Feeds read: {} ({} unchanged, {} failed), {} new draft(s).",
+                feeds.polled, feeds.not_modified, feeds.failed, feeds.drafts
+            );
             Ok(())
         }
     }

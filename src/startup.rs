@@ -182,6 +182,33 @@ pub fn open_database(config: &Config) -> Result<Db, StartupError> {
     Ok(db)
 }
 
+/// The use cases outside a server, for work run from the command line
+/// (`chorus jobs run-once` reads the due feeds through it).
+pub fn command_app(config: Config, db: Db, clock: Clock) -> Result<crate::app::App, StartupError> {
+    let secret_key = secret_key::load_or_create(config.secret_key.as_deref(), &config.data_dir)?;
+    let fetcher = Arc::new(fetcher(&config)?);
+    let base_url = config
+        .base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.bind))
+        .trim_end_matches('/')
+        .to_string();
+    Ok(crate::app::App {
+        db,
+        clock,
+        base_url,
+        mail_domain: crate::mail::domain_of(&config.mail_from),
+        config: Arc::new(config),
+        secret_key,
+        live_posts: Default::default(),
+        crowd_memo: Default::default(),
+        report_facts: Default::default(),
+        report_cache: Default::default(),
+        sso: None,
+        fetcher,
+    })
+}
+
 fn resolve_base_url(config: &Config, port: u16) -> Result<String, StartupError> {
     match config
         .base_url
@@ -221,6 +248,7 @@ pub struct Application {
     server: Server,
     metrics_server: Option<Server>,
     jobs: Option<actix_web::rt::task::JoinHandle<()>>,
+    feed_polling: Option<actix_web::rt::task::JoinHandle<()>>,
     shutdown_trigger: crate::ops::shutdown::Trigger,
     shutdown_timeout: std::time::Duration,
 }
@@ -305,6 +333,8 @@ impl Application {
         let mailer = mailer(&config)?;
         let metrics = Arc::new(Metrics::default());
         let (shutdown_trigger, shutdown) = crate::ops::shutdown::channel(shutdown_timeout);
+        let jobs_interval = config.jobs_interval_seconds;
+        let feeds_shutdown = shutdown.clone();
         let jobs = (config.jobs_interval_seconds > 0).then(|| {
             crate::jobs::spawn(crate::jobs::Background {
                 db: db.clone(),
@@ -353,6 +383,15 @@ impl Application {
             base_origin,
             trusted_proxies,
             metrics,
+        });
+        // Feeds poll beside the other jobs, so a slow feed holds up nothing.
+        let feed_polling = (jobs_interval > 0).then(|| {
+            crate::jobs::feeds::spawn(
+                state.clone().into_inner(),
+                std::time::Duration::from_secs(jobs_interval),
+                state.metrics.clone(),
+                feeds_shutdown,
+            )
         });
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
@@ -438,6 +477,7 @@ impl Application {
             server,
             metrics_server,
             jobs,
+            feed_polling,
             shutdown_trigger,
             shutdown_timeout,
         })
@@ -475,6 +515,7 @@ impl Application {
             server,
             metrics_server,
             jobs,
+            feed_polling,
             shutdown_trigger,
             shutdown_timeout,
             ..
@@ -510,10 +551,12 @@ impl Application {
         watcher.abort();
         // However the server ended, the jobs stop too.
         trigger.fire();
-        if let Some(jobs) = jobs {
-            let bound = shutdown_timeout + std::time::Duration::from_secs(5);
-            if actix_web::rt::time::timeout(bound, jobs).await.is_err() {
-                tracing::warn!("background jobs did not stop in time");
+        let bound = shutdown_timeout + std::time::Duration::from_secs(5);
+        for (name, handle) in [("background jobs", jobs), ("feed polling", feed_polling)] {
+            if let Some(handle) = handle
+                && actix_web::rt::time::timeout(bound, handle).await.is_err()
+            {
+                tracing::warn!(job = name, "background work did not stop in time");
             }
         }
         tracing::info!("stopped");

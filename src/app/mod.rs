@@ -13,6 +13,7 @@ pub mod api_tokens;
 pub mod calendar;
 pub mod consent;
 pub mod email;
+pub mod feeds;
 pub mod home;
 pub mod hub;
 pub mod my_data;

@@ -274,3 +274,16 @@ pub async fn remove_image(app: &App, post: PostId) -> Result<()> {
     write(app, removal).await?;
     Ok(())
 }
+
+/// An image a feed item names, fetched and re-encoded as a preview's own
+/// (the draft's card image), or why it could not be used.
+pub(crate) async fn read_image(app: &App, url: &str) -> std::result::Result<PreviewImage, String> {
+    let fetched = app
+        .fetcher
+        .get(url, IMAGE)
+        .await
+        .map_err(|e| e.to_string())?;
+    off_the_executor(move || preview_image::reencode(&fetched.body))
+        .await
+        .map_err(|refusal| refusal.0.trim_end_matches('.').to_lowercase())
+}

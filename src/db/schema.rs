@@ -401,6 +401,39 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    feeds (id) {
+        id -> BigInt,
+        url -> Text,
+        title -> Text,
+        interval_minutes -> Integer,
+        paused -> Bool,
+        added_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        removed_at -> Nullable<Timestamp>,
+        next_poll_at -> Timestamp,
+        etag -> Nullable<Text>,
+        last_modified -> Nullable<Text>,
+        last_tried_at -> Nullable<Timestamp>,
+        last_success_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        drafts_made -> BigInt,
+    }
+}
+
+diesel::table! {
+    feed_items (id) {
+        id -> BigInt,
+        feed_id -> BigInt,
+        item_key -> Text,
+        post_id -> Nullable<BigInt>,
+        seen_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(feed_items -> feeds (feed_id));
+diesel::joinable!(feed_items -> posts (post_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     calendar_feeds,
@@ -431,4 +464,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     suppressed_addresses,
     unsubscribe_tokens,
     sso_logins,
+    feeds,
+    feed_items,
 );

@@ -8,6 +8,7 @@ pub mod digest;
 pub mod disclosure;
 pub mod disclosure_control;
 pub mod email;
+pub mod feed;
 pub mod ids;
 pub mod link_preview;
 pub mod login_throttle;

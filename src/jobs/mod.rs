@@ -3,6 +3,7 @@
 //! processes at once: each step is a conditional update in its own transaction.
 
 pub mod delivery;
+pub mod feeds;
 
 use std::time::Duration;
 

@@ -51,16 +51,23 @@ pub enum Job {
     Publishing,
     DigestPlanning,
     Delivery,
+    FeedPolling,
 }
 
 impl Job {
-    const ALL: [Job; 3] = [Job::Publishing, Job::DigestPlanning, Job::Delivery];
+    const ALL: [Job; 4] = [
+        Job::Publishing,
+        Job::DigestPlanning,
+        Job::Delivery,
+        Job::FeedPolling,
+    ];
 
     fn label(self) -> &'static str {
         match self {
             Job::Publishing => "publishing",
             Job::DigestPlanning => "digest_planning",
             Job::Delivery => "delivery",
+            Job::FeedPolling => "feed_polling",
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Outbound HTTP: Chorus fetching from other servers (link previews now,
-//! RSS feeds later) without becoming a way into its own network.
+//! Outbound HTTP: Chorus fetching from other servers (link previews and
+//! feeds) without becoming a way into its own network.
 //!
 //! Every fetch:
 //! - goes only to http and https URLs, and follows at most
@@ -64,6 +64,25 @@ pub struct Fetched {
     /// The `charset` parameter of the Content-Type, if any.
     pub charset: Option<String>,
     pub body: Vec<u8>,
+    /// The validators of the answer, for a later conditional GET.
+    pub validators: Validators,
+}
+
+/// An answer's `ETag` and `Last-Modified`, sent back as `If-None-Match`
+/// and `If-Modified-Since` (RFC 9110 §13.1) to ask "only if changed".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// What a conditional GET gave.
+#[derive(Debug, Clone)]
+pub enum Conditional {
+    /// A new body.
+    Changed(Box<Fetched>),
+    /// 304 Not Modified: what was read last time still holds.
+    NotModified,
 }
 
 /// Why a fetch failed, in words for the person who asked for it.
@@ -144,7 +163,7 @@ impl Fetcher {
             .user_agent(concat!(
                 "Chorus/",
                 env!("CARGO_PKG_VERSION"),
-                " (link preview)"
+                " (link preview, feed reader)"
             ))
             .build()
             .map_err(|e| e.to_string())?;
@@ -162,9 +181,33 @@ impl Fetcher {
 
     /// GETs `link`, following redirects, within the deadline and limits.
     pub async fn get(&self, link: &str, want: Want) -> Result<Fetched, FetchError> {
+        match self
+            .get_if_changed(link, want, &Validators::default())
+            .await?
+        {
+            Conditional::Changed(fetched) => Ok(*fetched),
+            // Only an answer to validators sent may be 304.
+            Conditional::NotModified => Err(FetchError::Status {
+                host: Url::parse(link.trim())
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_string))
+                    .unwrap_or_default(),
+                status: 304,
+            }),
+        }
+    }
+
+    /// GETs `link` as [`Fetcher::get`] does, sending the validators of an
+    /// earlier answer: a 304 says nothing changed.
+    pub async fn get_if_changed(
+        &self,
+        link: &str,
+        want: Want,
+        validators: &Validators,
+    ) -> Result<Conditional, FetchError> {
         let url = Url::parse(link.trim()).map_err(|_| FetchError::BadUrl)?;
         let host = url.host_str().unwrap_or_default().to_string();
-        match tokio::time::timeout(self.timeout, self.follow(url, want)).await {
+        match tokio::time::timeout(self.timeout, self.follow(url, want, validators)).await {
             Ok(result) => result,
             Err(_) => Err(FetchError::Timeout {
                 host,
@@ -173,17 +216,30 @@ impl Fetcher {
         }
     }
 
-    async fn follow(&self, mut url: Url, want: Want) -> Result<Fetched, FetchError> {
+    async fn follow(
+        &self,
+        mut url: Url,
+        want: Want,
+        validators: &Validators,
+    ) -> Result<Conditional, FetchError> {
         for _ in 0..=MAX_REDIRECTS {
             self.check_url(&url)?;
-            let response = self
+            let mut request = self
                 .client
                 .get(url.clone())
-                .header(header::ACCEPT, want.accept)
-                .send()
-                .await
-                .map_err(|e| self.failure(&url, &e))?;
+                .header(header::ACCEPT, want.accept);
+            if let Some(etag) = &validators.etag {
+                request = request.header(header::IF_NONE_MATCH, etag);
+            }
+            if let Some(last_modified) = &validators.last_modified {
+                request = request.header(header::IF_MODIFIED_SINCE, last_modified);
+            }
+            let response = request.send().await.map_err(|e| self.failure(&url, &e))?;
             let status = response.status();
+            let asked = validators.etag.is_some() || validators.last_modified.is_some();
+            if status == reqwest::StatusCode::NOT_MODIFIED && asked {
+                return Ok(Conditional::NotModified);
+            }
             if status.is_redirection() {
                 let next = response
                     .headers()
@@ -201,7 +257,10 @@ impl Fetcher {
             if !status.is_success() {
                 return Err(status_error(&url, status.as_u16()));
             }
-            return self.read(url, response, want).await;
+            return self
+                .read(url, response, want)
+                .await
+                .map(|fetched| Conditional::Changed(Box::new(fetched)));
         }
         Err(FetchError::TooManyRedirects)
     }
@@ -267,6 +326,17 @@ impl Fetcher {
         {
             return Err(too_large());
         }
+        let header_text = |name: header::HeaderName| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let validators = Validators {
+            etag: header_text(header::ETAG),
+            last_modified: header_text(header::LAST_MODIFIED),
+        };
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| self.failure(&url, &e))? {
             if body.len() + chunk.len() > want.max_bytes {
@@ -279,6 +349,7 @@ impl Fetcher {
             content_type,
             charset,
             body,
+            validators,
         })
     }
 

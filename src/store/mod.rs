@@ -8,6 +8,7 @@ pub mod calendar_feeds;
 pub mod consent;
 pub mod departments;
 pub mod digests;
+pub mod feeds;
 pub mod live_posts;
 pub mod login_throttle;
 pub mod org;

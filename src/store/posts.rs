@@ -315,6 +315,17 @@ pub fn create_draft(
     by: i64,
     now: NaiveDateTime,
 ) -> StoreResult<i64> {
+    create_draft_by(conn, input, Some(by), now)
+}
+
+/// A draft written by `by`, or by nobody (a feed's item): then no one is
+/// its author, and anyone who does not edit it may approve it.
+pub fn create_draft_by(
+    conn: &mut DbConnection,
+    input: &PostInput,
+    by: Option<i64>,
+    now: NaiveDateTime,
+) -> StoreResult<i64> {
     crate::db::write_transaction(conn, |conn| {
         let values = (
             posts::title.eq(&input.title),
@@ -323,7 +334,7 @@ pub fn create_draft(
             posts::status.eq(PostStatus::Draft.as_str()),
             posts::target_all.eq(input.target_all || input.department_ids.is_empty()),
             posts::expires_at.eq(input.expires_at),
-            posts::created_by.eq(Some(by)),
+            posts::created_by.eq(by),
             posts::created_at.eq(now),
             posts::updated_at.eq(now),
         );

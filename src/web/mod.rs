@@ -47,6 +47,13 @@ pub struct AppState {
     pub metrics: Arc<crate::ops::metrics::Metrics>,
 }
 
+/// For work outside requests (feed polling) that needs the use cases.
+impl AsRef<crate::app::App> for AppState {
+    fn as_ref(&self) -> &crate::app::App {
+        &self.app
+    }
+}
+
 impl std::ops::Deref for AppState {
     type Target = crate::app::App;
 
@@ -299,6 +306,21 @@ pub fn route_table() -> Vec<RouteSpec> {
         spec(M::GET, "/calendar/{secret}", Public, || {
             web::get().to(hub::calendar_feeds::feed)
         }),
+        spec(M::GET, "/hub/feeds", comms, || {
+            web::get().to(hub::feeds::show)
+        }),
+        spec(M::POST, "/hub/feeds", comms, || {
+            web::post().to(hub::feeds::add)
+        }),
+        spec(M::POST, "/hub/feeds/{id:\\d+}/pause", comms, || {
+            web::post().to(hub::feeds::pause)
+        }),
+        spec(M::POST, "/hub/feeds/{id:\\d+}/resume", comms, || {
+            web::post().to(hub::feeds::resume)
+        }),
+        spec(M::POST, "/hub/feeds/{id:\\d+}/remove", comms, || {
+            web::post().to(hub::feeds::remove)
+        }),
         spec(M::GET, "/hub/suggestions", comms, || {
             web::get().to(hub::suggestions::hub_list)
         }),
@@ -461,6 +483,24 @@ pub fn route_table() -> Vec<RouteSpec> {
             api_comms,
             || web::post().to(api::posts::approve),
         ),
+        spec(M::GET, "/api/v1/feeds", api_comms, || {
+            web::get().to(api::feeds::list)
+        }),
+        spec(M::POST, "/api/v1/feeds", api_comms, || {
+            web::post().to(api::feeds::add)
+        }),
+        spec(M::GET, "/api/v1/feeds/{id:\\d+}", api_comms, || {
+            web::get().to(api::feeds::show)
+        }),
+        spec(M::DELETE, "/api/v1/feeds/{id:\\d+}", api_comms, || {
+            web::delete().to(api::feeds::remove)
+        }),
+        spec(M::POST, "/api/v1/feeds/{id:\\d+}/pause", api_comms, || {
+            web::post().to(api::feeds::pause)
+        }),
+        spec(M::POST, "/api/v1/feeds/{id:\\d+}/resume", api_comms, || {
+            web::post().to(api::feeds::resume)
+        }),
         spec(M::GET, "/api/v1/reports", Token(Need::Reports), || {
             web::get().to(api::reports::show)
         }),

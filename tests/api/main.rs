@@ -16,6 +16,7 @@ mod consent;
 mod contention;
 mod demo;
 mod email;
+mod feeds;
 mod health;
 mod home;
 mod hostile;

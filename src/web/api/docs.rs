@@ -7,7 +7,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, HeaderBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{consent, error, me, posts, queue, reports};
+use super::{consent, error, feeds, me, posts, queue, reports};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -33,6 +33,12 @@ use super::{consent, error, me, posts, queue, reports};
         posts::withdraw,
         posts::submit,
         posts::approve,
+        feeds::list,
+        feeds::add,
+        feeds::show,
+        feeds::pause,
+        feeds::resume,
+        feeds::remove,
         reports::show,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),

@@ -6,6 +6,7 @@
 pub mod consent;
 pub mod docs;
 pub mod error;
+pub mod feeds;
 pub mod me;
 pub mod posts;
 pub mod queue;

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiCaller, ApiError, ApiResult, utc};
 use crate::app::hub::{self as hub, Approval, Change, HubContext, Scheduled};
-use crate::app::previews;
+use crate::app::{feeds, previews};
 use crate::domain::ids::{PostId, UserId};
 use crate::domain::link_preview::{self, PreviewText};
 use crate::domain::platforms::Platform;
@@ -21,6 +21,7 @@ use crate::domain::post::{
     MAX_VARIANTS, PostDraft, PostErrors, PostInput, PostStatus, parse_withdrawal_reason,
 };
 use crate::domain::utm::LinkTags;
+use crate::store::feeds::FeedSource;
 use crate::store::posts::Post;
 use crate::store::previews::Preview;
 use crate::web::AppState;
@@ -52,6 +53,23 @@ pub struct PostJson {
     /// The link's preview as queue cards show it; absent until the link
     /// was read or a preview written.
     pub preview: Option<PreviewJson>,
+    /// The feed whose item made this draft; absent for posts written in
+    /// the hub.
+    pub feed: Option<FeedSourceJson>,
+}
+
+/// Where a draft came from: a feed of the hub (see `/api/v1/feeds`).
+#[derive(Serialize, ToSchema)]
+pub struct FeedSourceJson {
+    pub id: i64,
+    pub title: String,
+}
+
+fn feed_source_json(source: &FeedSource) -> FeedSourceJson {
+    FeedSourceJson {
+        id: source.feed_id,
+        title: source.title.clone(),
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -148,6 +166,7 @@ fn post_json(post: &Post, tags: &LinkTags, preview: Option<&Preview>) -> PostJso
             })
             .collect(),
         preview: preview.filter(|p| p.link == post.link).map(preview_json),
+        feed: None,
     }
 }
 
@@ -300,7 +319,10 @@ async fn reload(state: &AppState, id: i64) -> ApiResult<PostJson> {
     let post = hub::post(state, PostId::new(id)).await?;
     let tags = hub::context(state).await?.settings.link_tags();
     let preview = previews::of_post(state, PostId::new(id)).await?;
-    Ok(post_json(&post, &tags, preview.as_ref()))
+    let sources = feeds::sources(state, vec![id]).await?;
+    let mut json = post_json(&post, &tags, preview.as_ref());
+    json.feed = sources.get(&id).map(feed_source_json);
+    Ok(json)
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -342,11 +364,17 @@ pub async fn list(
     };
     let (posts, settings) = hub::list(&state, status).await?;
     let tags = settings.link_tags();
-    let previews = previews::of_posts(&state, posts.iter().map(|p| p.id).collect()).await?;
+    let ids: Vec<i64> = posts.iter().map(|p| p.id).collect();
+    let previews = previews::of_posts(&state, ids.clone()).await?;
+    let sources = feeds::sources(&state, ids).await?;
     Ok(HttpResponse::Ok().json(PostList {
         posts: posts
             .iter()
-            .map(|p| post_json(p, &tags, previews.get(&p.id)))
+            .map(|p| {
+                let mut json = post_json(p, &tags, previews.get(&p.id));
+                json.feed = sources.get(&p.id).map(feed_source_json);
+                json
+            })
             .collect(),
     }))
 }

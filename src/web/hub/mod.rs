@@ -1,9 +1,10 @@
-//! The communications hub: posts, the calendar and its feeds, and
-//! suggestions from employees.
+//! The communications hub: posts, the calendar and its feeds, the RSS and
+//! Atom feeds that make drafts, and suggestions from employees.
 
 pub mod approvals;
 pub mod calendar;
 pub mod calendar_feeds;
+pub mod feeds;
 pub mod posts;
 pub mod preview_form;
 pub mod previews;

@@ -23,7 +23,7 @@ use crate::web::error::{AppError, WebResult};
 use crate::web::page::{FirstValue, PageContext, first_value, ok, refused, see_other};
 
 use super::preview_form::{self, LinkPreviewForm};
-use crate::app::previews;
+use crate::app::{feeds, previews};
 use crate::domain::link_preview::PreviewText;
 use crate::store::previews::Preview;
 
@@ -203,6 +203,8 @@ pub struct PostRowView {
     pub status: &'static str,
     pub when: String,
     pub platforms: String,
+    /// The feed whose item made this draft.
+    pub feed: Option<String>,
 }
 
 #[derive(Template)]
@@ -233,6 +235,7 @@ pub async fn list(
     let me = UserId::new(signed_in.user.id);
     let awaiting_approval = hub::awaiting_approval(&state, me).await?.0.len();
     let tz = settings.timezone();
+    let sources = feeds::sources(&state, posts.iter().map(|p| p.id).collect()).await?;
     ok(&PostsPage {
         page: PageContext::from(&signed_in),
         rows: posts
@@ -251,6 +254,7 @@ pub async fn list(
                     .map(|p| p.name())
                     .collect::<Vec<_>>()
                     .join(", "),
+                feed: sources.get(&p.id).map(|s| s.title.clone()),
             })
             .collect(),
         filter: status.map(|s| s.as_str().to_string()).unwrap_or_default(),
@@ -288,6 +292,8 @@ pub(super) struct PostFormPage {
     can_schedule: bool,
     preview: bool,
     link_preview: LinkPreviewForm,
+    /// The feed whose item made this draft.
+    from_feed: Option<String>,
 }
 
 struct FormPageParts {
@@ -363,6 +369,7 @@ fn form_page(
         withdraw_error: parts.withdraw_error,
         preview: parts.preview,
         link_preview: parts.link_preview,
+        from_feed: None,
     }
 }
 
@@ -508,7 +515,10 @@ pub(super) async fn show_post(
         link_preview,
         ..FormPageParts::of(&post)
     };
-    Ok(form_page(signed_in, context, form, parsed, parts))
+    let sources = feeds::sources(state, vec![post.id]).await?;
+    let mut page = form_page(signed_in, context, form, parsed, parts);
+    page.from_feed = sources.get(&post.id).map(|s| s.title.clone());
+    Ok(page)
 }
 
 pub async fn edit_form(

@@ -96,6 +96,7 @@ const COMMS_PAGES: &[&str] = &[
     "/hub/calendar/feeds",
     "/hub/suggestions",
     "/hub/approvals",
+    "/hub/feeds",
     "/admin/reports",
 ];
 
@@ -774,6 +775,27 @@ async fn every_comms_page_passes_wcag_aa_on_desktop_and_dark_phone() {
     let app = spawn_app(Backend::Sqlite).await;
     let org = organisation(&app).await;
     let pages: &[&[&str]] = &[COMMS_PAGES, SIGNED_IN_PAGES];
+    // Two feeds, one read well and one whose last check failed.
+    let now = app.clock.now_naive();
+    app.db(move |conn| {
+        use chorus::db::schema::feeds;
+        use diesel::prelude::*;
+        for (n, error) in [(1, None), (2, Some("The feed answered 404."))] {
+            diesel::insert_into(feeds::table)
+                .values((
+                    feeds::url.eq(format!("https://news.example.com/feed-{n}.xml")),
+                    feeds::title.eq(format!("Acme newsroom {n}")),
+                    feeds::interval_minutes.eq(60),
+                    feeds::created_at.eq(now),
+                    feeds::next_poll_at.eq(now + chrono::Duration::hours(1)),
+                    feeds::last_tried_at.eq(Some(now)),
+                    feeds::last_error.eq(error),
+                ))
+                .execute(conn)?;
+        }
+        Ok(())
+    })
+    .await;
     in_each_look(&app, "comms", pages, async |audit| {
         let browser = audit.browser;
         log_in(audit, "comms@demo.example", DEMO_PASSWORD, "Casey Comms").await;
@@ -830,6 +852,17 @@ async fn every_comms_page_passes_wcag_aa_on_desktop_and_dark_phone() {
                 "Posts waiting for approval",
             )
             .await;
+        audit.visit("/hub/feeds", "/hub/feeds", "Feeds").await;
+        browser
+            .execute(
+                "document.querySelector('form[action=\"/hub/feeds\"]').noValidate = true;",
+                vec![],
+            )
+            .await
+            .expect("turning off the browser's form checks");
+        browser.click_button("Add feed").await;
+        wait_for(browser, ".error-summary").await;
+        audit.check("feeds with an error").await;
         audit
             .visit("/admin/reports", "/admin/reports", "Reports")
             .await;
