@@ -2,6 +2,7 @@
 
 pub mod api_access;
 pub mod calendar_feed;
+pub mod chat;
 pub mod consent;
 pub mod digest;
 pub mod disclosure;

@@ -51,16 +51,24 @@ pub enum Job {
     Publishing,
     DigestPlanning,
     Delivery,
+    /// Chat announcements (webhook POSTs).
+    Announcements,
 }
 
 impl Job {
-    const ALL: [Job; 3] = [Job::Publishing, Job::DigestPlanning, Job::Delivery];
+    const ALL: [Job; 4] = [
+        Job::Publishing,
+        Job::DigestPlanning,
+        Job::Delivery,
+        Job::Announcements,
+    ];
 
     fn label(self) -> &'static str {
         match self {
             Job::Publishing => "publishing",
             Job::DigestPlanning => "digest_planning",
             Job::Delivery => "delivery",
+            Job::Announcements => "announcements",
         }
     }
 }
