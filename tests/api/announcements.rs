@@ -466,3 +466,46 @@ chat_test!(
         assert_eq!(statuses(&app).await, vec![outbox::SENT; 20]);
     }
 );
+
+chat_test!(
+    async fn the_webhook_address_is_not_in_the_log_lines(app, receiver, admin) |_| {}, {
+        let secret = "/services/T0001/B0002/LogSecretToken4321";
+        connect(&app, "slack", "#news", &receiver.url(secret)).await;
+        receiver.script([Answer::status(503), Answer::status(404).body("no_service")]);
+        publish(&app, admin, "Logged", vec![]).await;
+        // `chorus serve` itself, logging everything down to debug.
+        let log_path = app.config.data_dir.join("serve.log");
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_chorus"));
+        command
+            .arg("serve")
+            .env("CHORUS_DATA_DIR", &app.config.data_dir)
+            .env("CHORUS_BIND", "127.0.0.1:0")
+            .env("CHORUS_JOBS_INTERVAL_SECONDS", "1")
+            .env("CHORUS_MAIL_RETRY_SECONDS", "1")
+            .env("CHORUS_ALLOW_PRIVATE_FETCH", "127.0.0.1")
+            .env("CHORUS_LOG", "debug")
+            .env_remove("CHORUS_DATABASE_URL")
+            .env_remove("CHORUS_SMTP_URL")
+            .stdout(std::fs::File::create(&log_path).unwrap())
+            .stderr(std::fs::File::create(app.config.data_dir.join("serve.err")).unwrap());
+        if let Some(db) = &app.database {
+            command.env("CHORUS_DATABASE_URL", &db.url);
+        }
+        let mut child = command.spawn().unwrap();
+        for _ in 0..100 {
+            if statuses(&app).await == vec![outbox::FAILED.to_string()] {
+                break;
+            }
+            actix_web::rt::time::sleep(StdDuration::from_millis(100)).await;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(statuses(&app).await, vec![outbox::FAILED], "retried, then refused");
+        let log = std::fs::read_to_string(&log_path).unwrap()
+            + &std::fs::read_to_string(app.config.data_dir.join("serve.err")).unwrap();
+        assert!(log.contains("chat announcement will be retried"), "{log}");
+        assert!(log.contains("chat announcement failed for good"), "{log}");
+        assert!(!log.contains("LogSecretToken"), "the address is in the log");
+        assert!(!log.contains("/services/T0001"), "the address is in the log");
+    }
+);
