@@ -324,7 +324,8 @@ mod tests {
             "hooks.slack.com/x",
             "ftp://a/b",
             "https://user:pw@a/b",
-            "https:///x",
+            "https://",
+            "javascript:alert(1)",
         ] {
             assert!(parse_webhook_url(bad).is_err(), "{bad}");
         }
