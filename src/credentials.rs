@@ -119,6 +119,77 @@ pub fn bearer_token(authorization: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
+/// Secrets Chorus must read again, such as chat webhook addresses: sealed
+/// with XChaCha20-Poly1305 (a random 192-bit nonce per seal) under a key
+/// derived from the server's secret key for one purpose, so the database
+/// alone does not give them away. A sealed value opens only with the same
+/// secret key and purpose.
+pub struct SecretBox {
+    cipher: chacha20poly1305::XChaCha20Poly1305,
+    purpose: &'static str,
+}
+
+/// Marks the format of a sealed value (base64 of nonce and ciphertext).
+const SEALED_PREFIX: &str = "v1.";
+
+impl SecretBox {
+    pub fn new(server_key: &[u8], purpose: &'static str) -> SecretBox {
+        use chacha20poly1305::KeyInit;
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(server_key).expect("HMAC accepts any key length");
+        mac.update(b"chorus sealed secret\0");
+        mac.update(purpose.as_bytes());
+        let key = mac.finalize().into_bytes();
+        SecretBox {
+            cipher: chacha20poly1305::XChaCha20Poly1305::new(&key),
+            purpose,
+        }
+    }
+
+    pub fn seal(&self, secret: &str) -> String {
+        use chacha20poly1305::aead::{Aead, Payload};
+        let mut nonce = [0_u8; 24];
+        rand::rng().fill_bytes(&mut nonce);
+        let sealed = self
+            .cipher
+            .encrypt(
+                chacha20poly1305::XNonce::from_slice(&nonce),
+                Payload {
+                    msg: secret.as_bytes(),
+                    aad: self.purpose.as_bytes(),
+                },
+            )
+            .expect("sealing in memory does not fail");
+        let mut whole = nonce.to_vec();
+        whole.extend_from_slice(&sealed);
+        format!("{SEALED_PREFIX}{}", URL_SAFE_NO_PAD.encode(whole))
+    }
+
+    /// The secret, or None when the value was sealed with another key or
+    /// purpose, or altered.
+    pub fn open(&self, sealed: &str) -> Option<String> {
+        use chacha20poly1305::aead::{Aead, Payload};
+        let whole = URL_SAFE_NO_PAD
+            .decode(sealed.strip_prefix(SEALED_PREFIX)?)
+            .ok()?;
+        if whole.len() < 24 {
+            return None;
+        }
+        let (nonce, ciphertext) = whole.split_at(24);
+        let plain = self
+            .cipher
+            .decrypt(
+                chacha20poly1305::XNonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: self.purpose.as_bytes(),
+                },
+            )
+            .ok()?;
+        String::from_utf8(plain).ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +245,22 @@ mod tests {
         assert_eq!(a.len(), 43);
         assert_eq!(token_hash(&a).len(), 64);
         assert_ne!(token_hash(&a), a);
+    }
+
+    #[test]
+    fn sealed_secrets_open_only_with_their_key_and_purpose() {
+        let sealed = SecretBox::new(b"key", "chat").seal("https://hooks.example/abc");
+        assert!(!sealed.contains("hooks.example"));
+        assert_eq!(
+            SecretBox::new(b"key", "chat").open(&sealed).as_deref(),
+            Some("https://hooks.example/abc")
+        );
+        assert_eq!(SecretBox::new(b"other", "chat").open(&sealed), None);
+        assert_eq!(SecretBox::new(b"key", "mail").open(&sealed), None);
+        assert_ne!(
+            sealed,
+            SecretBox::new(b"key", "chat").seal("https://hooks.example/abc")
+        );
     }
 
     #[test]

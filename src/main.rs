@@ -77,7 +77,8 @@ enum DigestsCommand {
 
 #[derive(Subcommand)]
 enum MailCommand {
-    /// Deliver everything due in the outbox, then exit.
+    /// Deliver everything due in the outbox (email and chat
+    /// announcements), then exit.
     Deliver {
         /// Run once (the only mode; `serve` delivers continuously).
         #[arg(long)]
@@ -371,12 +372,31 @@ fn deliver_mail(config: Config) -> Result<(), String> {
         .unwrap_or_else(|| format!("http://{}", config.bind));
     let settings = startup::delivery_settings(&config, &base);
     let clock = chorus::clock::Clock::system();
+    let key =
+        chorus::ops::secret_key::load_or_create(config.secret_key.as_deref(), &config.data_dir)
+            .map_err(|e| e.to_string())?;
     actix_web::rt::System::new().block_on(async move {
         let report = chorus::jobs::delivery::deliver_all_due(&db, &mailer, &clock, &settings)
             .await
             .map_err(|e| e.to_string())?;
         println!(
             "Email: {} sent, {} to retry, {} failed, {} cancelled.",
+            report.sent, report.retried, report.failed, report.cancelled
+        );
+        let chat = chorus::jobs::announcements::ChatDelivery {
+            sender: std::sync::Arc::new(
+                startup::webhook_sender(&config).map_err(|e| e.to_string())?,
+            ),
+            secrets: std::sync::Arc::new(chorus::credentials::SecretBox::new(
+                &key,
+                chorus::domain::chat::SEAL_PURPOSE,
+            )),
+        };
+        let report = chorus::jobs::announcements::deliver_all_due(&db, &chat, &clock, &settings)
+            .await
+            .map_err(|e| e.to_string())?;
+        println!(
+            "Chat announcements: {} sent, {} to retry, {} failed, {} cancelled.",
             report.sent, report.retried, report.failed, report.cancelled
         );
         Ok(())

@@ -71,6 +71,22 @@ pub fn fetcher(config: &Config) -> Result<crate::outbound::Fetcher, StartupError
     .map_err(StartupError::Fetcher)
 }
 
+/// The client of chat announcements: the same address rules and time
+/// limits as the fetcher.
+pub fn webhook_sender(
+    config: &Config,
+) -> Result<crate::outbound::webhook::WebhookSender, StartupError> {
+    use crate::outbound::{FetchSettings, PrivateAllowance};
+    let allowance = PrivateAllowance::parse(&config.allow_private_fetch)
+        .map_err(StartupError::AllowPrivateFetch)?;
+    crate::outbound::webhook::WebhookSender::new(FetchSettings {
+        allowance,
+        timeout: std::time::Duration::from_secs(config.fetch_timeout_seconds.max(1)),
+        connect_timeout: std::time::Duration::from_secs(config.fetch_timeout_seconds.clamp(1, 5)),
+    })
+    .map_err(StartupError::Fetcher)
+}
+
 /// The transport the configuration asks for: SMTP, or .eml files in the
 /// data dir's outbox/ folder.
 pub fn mailer(config: &Config) -> Result<crate::mail::transport::Mailer, StartupError> {
@@ -187,6 +203,11 @@ pub fn open_database(config: &Config) -> Result<Db, StartupError> {
 pub fn command_app(config: Config, db: Db, clock: Clock) -> Result<crate::app::App, StartupError> {
     let secret_key = secret_key::load_or_create(config.secret_key.as_deref(), &config.data_dir)?;
     let fetcher = Arc::new(fetcher(&config)?);
+    let webhooks = Arc::new(webhook_sender(&config)?);
+    let chat_secrets = Arc::new(crate::credentials::SecretBox::new(
+        &secret_key,
+        crate::domain::chat::SEAL_PURPOSE,
+    ));
     let base_url = config
         .base_url
         .clone()
@@ -206,6 +227,8 @@ pub fn command_app(config: Config, db: Db, clock: Clock) -> Result<crate::app::A
         report_cache: Default::default(),
         sso: None,
         fetcher,
+        webhooks,
+        chat_secrets,
     })
 }
 
@@ -331,6 +354,11 @@ impl Application {
         let blocking_threads = config.blocking_threads;
         let shutdown_timeout = config.shutdown_timeout();
         let mailer = mailer(&config)?;
+        let webhooks = Arc::new(webhook_sender(&config)?);
+        let chat_secrets = Arc::new(crate::credentials::SecretBox::new(
+            &key,
+            crate::domain::chat::SEAL_PURPOSE,
+        ));
         let metrics = Arc::new(Metrics::default());
         let (shutdown_trigger, shutdown) = crate::ops::shutdown::channel(shutdown_timeout);
         let jobs_interval = config.jobs_interval_seconds;
@@ -342,6 +370,10 @@ impl Application {
                 interval: std::time::Duration::from_secs(config.jobs_interval_seconds),
                 mailer: std::sync::Arc::new(mailer),
                 delivery: delivery_settings(&config, &base_url),
+                chat: crate::jobs::announcements::ChatDelivery {
+                    sender: webhooks.clone(),
+                    secrets: chat_secrets.clone(),
+                },
                 metrics: metrics.clone(),
                 shutdown,
             })
@@ -378,6 +410,8 @@ impl Application {
                 report_cache: Default::default(),
                 sso,
                 fetcher,
+                webhooks,
+                chat_secrets,
             },
             secure_cookies: base_url.starts_with("https://"),
             base_origin,

@@ -9,6 +9,7 @@
 //! [`Error`]; it knows nothing of HTTP, forms or templates.
 
 pub mod accounts;
+pub mod announcements;
 pub mod api_tokens;
 pub mod calendar;
 pub mod consent;
@@ -53,6 +54,10 @@ pub struct App {
     pub sso: Option<Arc<crate::sso::Sso>>,
     /// Outbound HTTP (link previews), refusing private addresses.
     pub fetcher: Arc<crate::outbound::Fetcher>,
+    /// Outbound webhook POSTs (chat announcements), under the same rules.
+    pub webhooks: Arc<crate::outbound::webhook::WebhookSender>,
+    /// Seals and opens chat webhook addresses (key from the secret key).
+    pub chat_secrets: Arc<crate::credentials::SecretBox>,
 }
 
 /// Why a use case did not happen, in words a handler turns into a status

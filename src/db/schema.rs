@@ -434,8 +434,32 @@ diesel::table! {
 diesel::joinable!(feed_items -> feeds (feed_id));
 diesel::joinable!(feed_items -> posts (post_id));
 
+diesel::table! {
+    chat_channels (id) {
+        id -> BigInt,
+        kind -> Text,
+        name -> Text,
+        url_sealed -> Text,
+        url_hint -> Text,
+        target_all -> Bool,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    chat_channel_departments (channel_id, department_id) {
+        channel_id -> BigInt,
+        department_id -> BigInt,
+    }
+}
+
+diesel::joinable!(chat_channel_departments -> chat_channels (channel_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
+    chat_channels,
+    chat_channel_departments,
     calendar_feeds,
     org_settings,
     departments,

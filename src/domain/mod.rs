@@ -3,6 +3,7 @@
 pub mod api_access;
 pub mod brand;
 pub mod calendar_feed;
+pub mod chat;
 pub mod consent;
 pub mod digest;
 pub mod disclosure;

@@ -2,6 +2,7 @@
 //! once per `chorus jobs run-once`. Every job is safe to run in several
 //! processes at once: each step is a conditional update in its own transaction.
 
+pub mod announcements;
 pub mod delivery;
 pub mod feeds;
 
@@ -35,12 +36,14 @@ pub struct Background {
     pub interval: Duration,
     pub mailer: std::sync::Arc<crate::mail::transport::Mailer>,
     pub delivery: delivery::DeliverySettings,
+    /// Chat announcements: the webhook client and the addresses' key.
+    pub chat: announcements::ChatDelivery,
     pub metrics: std::sync::Arc<Metrics>,
     pub shutdown: Shutdown,
 }
 
 /// Runs the jobs every `interval` until shutdown: publishing and expiry,
-/// digest planning, and email delivery. A failed round (database or mail
+/// digest planning, email delivery and chat announcements. A failed round (database or mail
 /// server down) is logged and retried at the next tick. At shutdown the loop
 /// stops between steps (a step is one transaction, or one email within the
 /// grace period) and hands back the email it claimed but did not send; the
@@ -53,6 +56,7 @@ pub fn spawn(background: Background) -> actix_web::rt::task::JoinHandle<()> {
             interval,
             mailer,
             delivery,
+            chat,
             metrics,
             shutdown,
         } = background;
@@ -123,6 +127,26 @@ pub fn spawn(background: Background) -> actix_web::rt::task::JoinHandle<()> {
                 Err(e) => {
                     tracing::warn!(error = %e, "email delivery failed; retrying at the next tick")
                 }
+            }
+            if shutdown.is_requested() {
+                break;
+            }
+            let announced =
+                announcements::deliver_until(&db, &chat, &clock, &delivery, &shutdown).await;
+            metrics.job_ran(Job::Announcements, announced.is_ok());
+            match announced {
+                Ok(report) if report.claimed() > 0 => tracing::info!(
+                    sent = report.sent,
+                    retried = report.retried,
+                    failed = report.failed,
+                    cancelled = report.cancelled,
+                    "chat announcements delivered"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "chat announcement delivery failed; retrying at the next tick"
+                ),
             }
         }
         tracing::info!("background jobs stopped");

@@ -52,14 +52,17 @@ pub enum Job {
     DigestPlanning,
     Delivery,
     FeedPolling,
+    /// Chat announcements (webhook POSTs).
+    Announcements,
 }
 
 impl Job {
-    const ALL: [Job; 4] = [
+    const ALL: [Job; 5] = [
         Job::Publishing,
         Job::DigestPlanning,
         Job::Delivery,
         Job::FeedPolling,
+        Job::Announcements,
     ];
 
     fn label(self) -> &'static str {
@@ -68,6 +71,7 @@ impl Job {
             Job::DigestPlanning => "digest_planning",
             Job::Delivery => "delivery",
             Job::FeedPolling => "feed_polling",
+            Job::Announcements => "announcements",
         }
     }
 }

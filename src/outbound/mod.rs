@@ -16,6 +16,7 @@
 //!   (the declared length is only an early refusal).
 
 pub mod address;
+pub mod webhook;
 
 use std::error::Error as StdError;
 use std::net::{IpAddr, SocketAddr};
@@ -111,15 +112,15 @@ pub enum FetchError {
 /// The resolver's refusal, found again in the client's error chain.
 #[derive(Debug, thiserror::Error)]
 #[error("{host} resolves only to refused addresses")]
-struct RefusedAddress {
-    host: String,
-    address: IpAddr,
+pub(crate) struct RefusedAddress {
+    pub(crate) host: String,
+    pub(crate) address: IpAddr,
 }
 
 /// Resolves names for the client, keeping only allowed addresses: the
 /// connection can only go to an address checked here.
-struct CheckedResolver {
-    allowance: Arc<PrivateAllowance>,
+pub(crate) struct CheckedResolver {
+    pub(crate) allowance: Arc<PrivateAllowance>,
 }
 
 impl Resolve for CheckedResolver {

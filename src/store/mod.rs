@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod api_tokens;
 pub mod audit;
 pub mod calendar_feeds;
+pub mod chat_channels;
 pub mod consent;
 pub mod departments;
 pub mod digests;

@@ -2,6 +2,11 @@
 //! rows with a lease (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: an
 //! IMMEDIATE transaction), so two workers never send the same row, and a
 //! row whose worker died is claimed again when its lease expires.
+//!
+//! Chat announcements (webhook POSTs) are rows here too, of kind
+//! [`ANNOUNCEMENT`], with the same claims, leases and retries; each
+//! [`Lane`] claims only its own rows, so a slow chat tool never holds up
+//! email and the email pipeline never sees a webhook.
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -57,6 +62,23 @@ impl Kind {
             Kind::WithdrawalNotice => "Withdrawal notices",
             Kind::ApprovalRequest => "Approval requests",
         }
+    }
+}
+
+/// The kind of a chat announcement's row (not an email: see [`Lane`]).
+pub const ANNOUNCEMENT: &str = "announcement";
+
+/// Which rows a worker claims: email (every [`Kind`]) or chat
+/// announcements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    Email,
+    Chat,
+}
+
+impl Lane {
+    fn is_chat(self) -> bool {
+        self == Lane::Chat
     }
 }
 
@@ -130,8 +152,9 @@ pub struct OutboxRow {
 }
 
 macro_rules! due_ids {
-    ($now:expr, $limit:expr) => {
+    ($now:expr, $limit:expr, $lane:expr) => {
         outbox::table
+            .filter(outbox::kind.eq(ANNOUNCEMENT).eq($lane.is_chat()))
             .filter(
                 outbox::status
                     .eq(PENDING)
@@ -176,9 +199,21 @@ macro_rules! take_leases {
     }};
 }
 
-/// Claims up to `limit` due rows for `worker` until `now + lease`.
+/// Claims up to `limit` due emails for `worker` until `now + lease`.
 pub fn claim_due(
     conn: &mut DbConnection,
+    worker: &str,
+    now: NaiveDateTime,
+    lease: Duration,
+    limit: i64,
+) -> StoreResult<Vec<OutboxRow>> {
+    claim_due_in(conn, Lane::Email, worker, now, lease, limit)
+}
+
+/// Claims up to `limit` due rows of `lane` for `worker` until `now + lease`.
+pub fn claim_due_in(
+    conn: &mut DbConnection,
+    lane: Lane,
     worker: &str,
     now: NaiveDateTime,
     lease: Duration,
@@ -187,11 +222,14 @@ pub fn claim_due(
     let until = now + lease;
     let claimed = match conn {
         DbConnection::Postgresql(pg) => pg.transaction(|c| {
-            let ids: Vec<i64> = due_ids!(now, limit).for_update().skip_locked().load(c)?;
+            let ids: Vec<i64> = due_ids!(now, limit, lane)
+                .for_update()
+                .skip_locked()
+                .load(c)?;
             take_leases!(c, ids, worker, now, until)
         })?,
         DbConnection::Sqlite(sqlite) => sqlite.immediate_transaction(|c| {
-            let ids: Vec<i64> = due_ids!(now, limit).load(c)?;
+            let ids: Vec<i64> = due_ids!(now, limit, lane).load(c)?;
             take_leases!(c, ids, worker, now, until)
         })?,
     };
@@ -397,10 +435,11 @@ pub fn depth_by_status(conn: &mut DbConnection) -> StoreResult<Vec<(String, i64)
 /// address they would tell who was sent which kind of email, and when.
 pub type FailedRow = (i64, String, Option<String>, i32);
 
-/// Failed rows, newest first, at most `limit`.
+/// Failed emails, newest first, at most `limit`.
 pub fn failed(conn: &mut DbConnection, limit: i64) -> StoreResult<Vec<FailedRow>> {
     Ok(outbox::table
         .filter(outbox::status.eq(FAILED))
+        .filter(outbox::kind.ne(ANNOUNCEMENT))
         .order(outbox::id.desc())
         .limit(limit)
         .select((
@@ -425,6 +464,107 @@ pub fn retry(conn: &mut DbConnection, ids: &[i64], now: NaiveDateTime) -> StoreR
         outbox::next_attempt_at.eq(now),
     ))
     .execute(conn)?)
+}
+
+// ---- chat announcements ----------------------------------------------------------
+
+/// The recipient of a channel's announcements.
+pub fn chat_recipient(channel_id: i64) -> String {
+    format!("chat:{channel_id}")
+}
+
+/// The channel an announcement's row goes to.
+pub fn chat_channel_of(recipient: &str) -> Option<i64> {
+    recipient.strip_prefix("chat:")?.parse().ok()
+}
+
+/// Queues one announcement of `post_id` to a channel; false when that
+/// channel has one of that post already (a post is announced once).
+pub fn enqueue_announcement(
+    conn: &mut DbConnection,
+    channel_id: i64,
+    post_id: i64,
+    payload: &str,
+    now: NaiveDateTime,
+) -> StoreResult<bool> {
+    let inserted = crate::db::write_transaction(conn, |conn| {
+        diesel::insert_into(outbox::table)
+            .values((
+                outbox::kind.eq(ANNOUNCEMENT),
+                outbox::user_id.eq(None::<i64>),
+                outbox::recipient.eq(chat_recipient(channel_id)),
+                outbox::dedupe_key.eq(format!("announcement:{channel_id}:{post_id}")),
+                outbox::payload.eq(payload),
+                outbox::subject.eq(""),
+                outbox::body_text.eq(""),
+                outbox::body_html.eq(""),
+                outbox::headers.eq("{}"),
+                // Unique, as every row's: the dedupe key's words.
+                outbox::message_id.eq(format!("announcement-{channel_id}-{post_id}")),
+                outbox::status.eq(PENDING),
+                outbox::attempts.eq(0),
+                outbox::next_attempt_at.eq(now),
+                outbox::send_before.eq(None::<NaiveDateTime>),
+                outbox::created_at.eq(now),
+            ))
+            .execute(conn)
+    });
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Cancels a channel's announcements not sent yet (it was disconnected).
+pub fn cancel_announcements(conn: &mut DbConnection, channel_id: i64) -> StoreResult<usize> {
+    Ok(diesel::update(
+        outbox::table
+            .filter(outbox::kind.eq(ANNOUNCEMENT))
+            .filter(outbox::recipient.eq(chat_recipient(channel_id)))
+            .filter(outbox::status.eq(PENDING)),
+    )
+    .set((
+        outbox::status.eq(CANCELLED),
+        outbox::last_error.eq(Some("the channel was disconnected")),
+    ))
+    .execute(conn)?)
+}
+
+/// Announcements by channel recipient and status, for the admin page.
+pub fn announcement_counts(conn: &mut DbConnection) -> StoreResult<Vec<(String, String, i64)>> {
+    Ok(outbox::table
+        .filter(outbox::kind.eq(ANNOUNCEMENT))
+        .group_by((outbox::recipient, outbox::status))
+        .select((outbox::recipient, outbox::status, diesel::dsl::count_star()))
+        .load(conn)?)
+}
+
+/// The newest error of each channel's announcements that are waiting to
+/// be tried again or failed for good: (recipient, status, error, attempts).
+pub fn announcement_errors(
+    conn: &mut DbConnection,
+) -> StoreResult<Vec<(String, String, String, i32)>> {
+    let rows: Vec<(String, String, Option<String>, i32)> = outbox::table
+        .filter(outbox::kind.eq(ANNOUNCEMENT))
+        .filter(outbox::status.eq_any([PENDING, FAILED]))
+        .filter(outbox::last_error.is_not_null())
+        .order(outbox::id.desc())
+        .limit(1000)
+        .select((
+            outbox::recipient,
+            outbox::status,
+            outbox::last_error,
+            outbox::attempts,
+        ))
+        .load(conn)?;
+    let mut newest: Vec<(String, String, String, i32)> = Vec::new();
+    for (recipient, status, error, attempts) in rows {
+        if !newest.iter().any(|(r, ..)| *r == recipient) {
+            newest.push((recipient, status, error.unwrap_or_default(), attempts));
+        }
+    }
+    Ok(newest)
 }
 
 pub fn find(conn: &mut DbConnection, id: i64) -> StoreResult<Option<OutboxRow>> {

@@ -854,6 +854,11 @@ impl StatusChange<'_> {
         if updated == 1 {
             let subject = format!("post:{id}");
             audit::record(conn, self.actor, self.action, &subject, self.detail, now)?;
+            // Chat channels hear of it in the same transaction: published
+            // with its announcements queued, or neither.
+            if self.columns.status == PostStatus::Published.as_str() {
+                super::chat_channels::announce_published(conn, id, now)?;
+            }
         }
         Ok(updated == 1)
     }

@@ -48,7 +48,7 @@ const fn entry(
     }
 }
 
-const NAVIGATION: [NavEntry; 15] = [
+const NAVIGATION: [NavEntry; 16] = [
     entry("/", "Start", "/", |_| true),
     entry("/queue", "Queue", "/queue", |u| u.is_employee),
     entry("/me/consent", "Sharing choices", "/me/consent", |u| {
@@ -68,6 +68,12 @@ const NAVIGATION: [NavEntry; 15] = [
         u.is_admin
     }),
     entry("/admin/email", "Email", "/admin/email", |u| u.is_admin),
+    entry(
+        "/admin/announcements",
+        "Announcements",
+        "/admin/announcements",
+        |u| u.is_admin,
+    ),
     entry("/admin/audit", "Audit", "/admin/audit", |u| u.is_admin),
     entry("/admin/tokens", "Integrations", "/admin/tokens", |u| {
         u.is_admin

@@ -339,6 +339,24 @@ pub fn route_table() -> Vec<RouteSpec> {
         spec(M::POST, "/admin/email/unsuppress", admin, || {
             web::post().to(admin::email::unsuppress)
         }),
+        spec(M::GET, "/admin/announcements", admin, || {
+            web::get().to(admin::announcements::show)
+        }),
+        spec(M::POST, "/admin/announcements", admin, || {
+            web::post().to(admin::announcements::connect)
+        }),
+        spec(
+            M::POST,
+            "/admin/announcements/{id:\\d+}/test",
+            admin,
+            || web::post().to(admin::announcements::test),
+        ),
+        spec(
+            M::POST,
+            "/admin/announcements/{id:\\d+}/disconnect",
+            admin,
+            || web::post().to(admin::announcements::disconnect),
+        ),
         spec(M::GET, "/admin/reports", reporting, || {
             web::get().to(admin::reports::index)
         }),

@@ -3,7 +3,9 @@
 //! loopback) and publishes scheduled posts. Afterwards every digest has been
 //! delivered, each kill repeated at most one message per SMTP session (the
 //! one it had sent but not yet marked sent), no post was published twice,
-//! and the consent ledger verifies.
+//! and the consent ledger verifies. Each published post is also announced
+//! to a chat channel (a webhook receiver on loopback): every announcement
+//! arrives, each kill repeating at most one per delivery slot.
 
 use std::process::{Command, Stdio};
 use std::time::Duration as StdDuration;
@@ -15,6 +17,7 @@ use chorus::store::{self, consent, outbox, posts};
 use rand::{Rng, SeedableRng};
 
 use crate::backend_test;
+use crate::chat_receiver::Receiver;
 use crate::helpers::*;
 use crate::smtp_server::SmtpServer;
 
@@ -36,6 +39,7 @@ fn chorus(app: &TestApp, smtp: &str) -> Command {
         .env("CHORUS_MAIL_RETRY_SECONDS", "1")
         .env("CHORUS_MAIL_CONCURRENCY", SESSIONS.to_string())
         .env("CHORUS_LOG", "error")
+        .env("CHORUS_ALLOW_PRIVATE_FETCH", "127.0.0.1")
         .env_remove("CHORUS_DATABASE_URL")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
@@ -50,7 +54,20 @@ backend_test!(
         let server = SmtpServer::start().await;
         // A relay some way off: kills land while emails are in flight.
         server.set_delay(StdDuration::from_millis(50));
+        let receiver = Receiver::start().await;
+        // A chat tool some way off too: kills land while posts are in flight.
+        receiver.set_latency(StdDuration::from_millis(50));
         let hub = app.create_user("hub@example.com", "Hub", "comms,admin").await;
+        let sealed = app.state.chat_secrets.seal(&receiver.url("/hook"));
+        let now = app.clock.now_naive();
+        app.db(move |conn| {
+            store::chat_channels::connect(conn, &store::chat_channels::NewChannel {
+                kind: "webhook", name: "News", url_sealed: &sealed, url_hint: "127.0.0.1 …hook",
+                target_all: true, department_ids: &[],
+            }, hub, now)
+        })
+        .await
+        .expect("the channel is connected");
         let mut people = Vec::new();
         for i in 0..PEOPLE {
             people.push(app.create_user(&format!("p{i:02}@example.com"), "Person", "employee").await);
@@ -90,6 +107,7 @@ backend_test!(
         // How many messages the SMTP server had received when each process
         // was killed: what arrived in between came from that process.
         let mut received_by_kill = Vec::new();
+        let mut announced_by_kill = Vec::new();
         for _ in 0..KILLS {
             let mut child = chorus(&app, &server.url()).arg("serve").spawn().unwrap();
             let alive = StdDuration::from_millis(rng.random_range(150..1200));
@@ -99,6 +117,7 @@ backend_test!(
             // A message whose last line was on its way is taken meanwhile.
             actix_web::rt::time::sleep(StdDuration::from_millis(100)).await;
             received_by_kill.push(server.received().len());
+            announced_by_kill.push(receiver.received().len());
         }
         // One last process runs until everything due is done.
         let mut last = chorus(&app, &server.url()).arg("serve").spawn().unwrap();
@@ -112,14 +131,15 @@ backend_test!(
             }).await;
             let digests = rows.iter().filter(|(k, _)| k == "digest").count();
             let published = app.db(|conn| posts::list(conn, Some(chorus::domain::post::PostStatus::Published), 100)).await.len();
-            if digests == PEOPLE && rows.iter().all(|(_, s)| s == outbox::SENT) && published == 12 {
+            let announcements = rows.iter().filter(|(k, _)| k == outbox::ANNOUNCEMENT).count();
+            if digests == PEOPLE && announcements == 12 && rows.iter().all(|(_, s)| s == outbox::SENT) && published == 12 {
                 done = true;
                 break;
             }
         }
         last.kill().unwrap();
         last.wait().unwrap();
-        assert!(done, "every due digest delivered and every post published");
+        assert!(done, "every due digest delivered, every post published and announced");
 
         // Each person got their digest. A message arrives again only when
         // the process that sent it was killed before it marked it sent, and
@@ -149,6 +169,31 @@ backend_test!(
         assert_eq!(unmarked[KILLS], 0, "the process left running repeats nothing");
         assert!(repeated <= KILLS * SESSIONS, "{repeated} repeats for {KILLS} kills with {SESSIONS} sessions each");
         eprintln!("chaos: {KILLS} kills, {} messages received, repeats per kill {unmarked:?}", received.len());
+
+        // Every post was announced; a copy again only for a post that was
+        // in flight when its process was killed: at most one per slot.
+        let announced: Vec<String> = receiver
+            .received()
+            .iter()
+            .map(|r| r.body["title"].as_str().unwrap_or_default().to_string())
+            .collect();
+        let distinct: std::collections::HashSet<&String> = announced.iter().collect();
+        assert_eq!(distinct.len(), 12, "every post announced");
+        let mut unmarked = vec![0_usize; KILLS + 1];
+        for (n, title) in announced.iter().enumerate() {
+            if announced[n + 1..].contains(title) {
+                let process = announced_by_kill.iter().take_while(|&&upto| upto <= n).count();
+                unmarked[process] += 1;
+            }
+        }
+        for (kill, count) in unmarked.iter().enumerate().take(KILLS) {
+            assert!(
+                *count <= chorus::jobs::announcements::SLOTS,
+                "kill {kill}: {count} announcements posted again ({unmarked:?})"
+            );
+        }
+        assert_eq!(unmarked[KILLS], 0, "the process left running repeats no announcement");
+        eprintln!("chaos: {} announcements received, repeats per kill {unmarked:?}", announced.len());
 
         for id in scheduled {
             let log = app.db(move |conn| store::audit::for_subject(conn, &format!("post:{id}"))).await;

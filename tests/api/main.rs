@@ -4,6 +4,7 @@
 mod helpers;
 
 mod admin_people;
+mod announcements;
 mod api_fuzz;
 mod api_v1;
 mod approval;
@@ -11,6 +12,7 @@ mod auth;
 mod browser;
 mod calendar_feed;
 mod chaos;
+mod chat_receiver;
 mod cli;
 mod consent;
 mod contention;

@@ -5,7 +5,10 @@
 //! signed-in page) while the cluster is restarted and then stopped for some
 //! seconds: during the outage every answer is a 503 page, in bounded time,
 //! never a 500 or a hang; the process keeps running without a panic, and
-//! once PostgreSQL is back the same session works again by itself.
+//! once PostgreSQL is back the same session works again by itself. Posts
+//! scheduled to publish during the restart and the outage are each
+//! announced to a chat channel (a webhook receiver on loopback) once
+//! PostgreSQL is back: none lost, at most the ones in flight repeated.
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
@@ -16,7 +19,14 @@ use std::time::{Duration, Instant};
 
 use diesel::{Connection, RunQueryDsl};
 
+use crate::chat_receiver::Receiver;
 use crate::helpers::{PASSWORD, body_text, extract_csrf_token, new_client};
+
+/// The server's secret key of the test (kept in its data dir), which seals
+/// the chat channel's webhook address.
+const SECRET_KEY: &str = "outage-test-secret-key-0123456789-abcdef";
+/// Posts announced during the test.
+const ANNOUNCED: usize = 8;
 
 /// How long a request may take while the database is away: the pool waits
 /// up to 5 s for a connection, the health check 2 s.
@@ -208,6 +218,13 @@ async fn restarting_postgres_under_load_gives_503_pages_and_service_resumes_by_i
             .unwrap();
     }
     let url = cluster.url("chorus");
+    let receiver = Receiver::start().await;
+    let data_dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        data_dir.path().join(chorus::ops::secret_key::FILE_NAME),
+        SECRET_KEY,
+    )
+    .unwrap();
     // One employee with a password, made through the library on the migrated database.
     {
         use chorus::domain::{email::EmailAddress, names::PersonName, roles::Roles};
@@ -226,12 +243,49 @@ async fn restarting_postgres_under_load_gives_503_pages_and_service_resumes_by_i
             else {
                 panic!("a fresh database");
             };
-            users::set_password_hash(conn, user.id, &hash, now)
+            users::set_password_hash(conn, user.id, &hash, now)?;
+            // A chat channel, and posts that publish while PostgreSQL
+            // restarts and is away.
+            use chorus::domain::platforms::Platform;
+            use chorus::store::{chat_channels, posts};
+            let sealed = chorus::credentials::SecretBox::new(
+                SECRET_KEY.as_bytes(),
+                chorus::domain::chat::SEAL_PURPOSE,
+            )
+            .seal(&receiver.url("/outage"));
+            let channel = chat_channels::NewChannel {
+                kind: "webhook",
+                name: "News",
+                url_sealed: &sealed,
+                url_hint: "127.0.0.1 …tage",
+                target_all: true,
+                department_ids: &[],
+            };
+            chat_channels::connect(conn, &channel, user.id, now)?;
+            let caps = chorus::domain::schedule::Caps {
+                per_day: 100,
+                per_week: 500,
+            };
+            posts::set_caps(conn, Platform::X, caps)?;
+            for n in 0..ANNOUNCED {
+                let input = posts::PostInput {
+                    title: format!("Outage post {n}"),
+                    link: format!("https://example.com/{n}"),
+                    base_text: "News".into(),
+                    captions: vec![(Platform::X, vec!["News".into()])],
+                    target_all: true,
+                    department_ids: vec![],
+                    expires_at: None,
+                };
+                let id = posts::create_draft(conn, &input, user.id, now)?;
+                let at = now + chrono::Duration::seconds(4 + 3 * n as i64);
+                posts::schedule(conn, id, at, chrono_tz::UTC, user.id, now)?;
+            }
+            Ok::<_, chorus::store::StoreError>(())
         })
-        .expect("the employee is created");
+        .expect("the employee, channel and posts are created");
     }
 
-    let data_dir = tempfile::tempdir().unwrap();
     let stderr_path = data_dir.path().join("stderr.log");
     let mut serving = Serving(
         Command::new(env!("CARGO_BIN_EXE_chorus"))
@@ -244,6 +298,10 @@ async fn restarting_postgres_under_load_gives_503_pages_and_service_resumes_by_i
             // The background jobs keep running through the outage too.
             .env("CHORUS_JOBS_INTERVAL_SECONDS", "1")
             .env("CHORUS_LOG", "warn")
+            .env("CHORUS_ALLOW_PRIVATE_FETCH", "127.0.0.1")
+            // A message whose outcome could not be written is sent again
+            // after the lease: a short one keeps the test short.
+            .env("CHORUS_MAIL_LEASE_SECONDS", "3")
             .env_remove("CHORUS_BASE_URL")
             .env_remove("CHORUS_SMTP_URL")
             .stdout(Stdio::piped())
@@ -460,6 +518,34 @@ async fn restarting_postgres_under_load_gives_503_pages_and_service_resumes_by_i
         after.iter().all(|s| s.status == Some(200)),
         "all well after recovery: {}",
         summary(&samples)
+    );
+
+    // Every post published meanwhile is announced once PostgreSQL is back.
+    let announced_by = Instant::now() + Duration::from_secs(60);
+    let titles = || -> Vec<String> {
+        receiver
+            .received()
+            .iter()
+            .map(|r| r.body["title"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    while Instant::now() < announced_by {
+        let distinct: std::collections::HashSet<String> = titles().into_iter().collect();
+        if distinct.len() == ANNOUNCED {
+            break;
+        }
+        pause(Duration::from_millis(200)).await;
+    }
+    let announced = titles();
+    let distinct: std::collections::HashSet<&String> = announced.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        ANNOUNCED,
+        "every post announced: {announced:?}\n{stderr}"
+    );
+    assert!(
+        announced.len() - ANNOUNCED <= chorus::jobs::announcements::SLOTS,
+        "at most the announcements in flight repeated: {announced:?}"
     );
 
     let slowest = during.iter().map(|s| s.took).max().unwrap_or_default();

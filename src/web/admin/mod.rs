@@ -1,6 +1,7 @@
 //! Administration: people, settings, single sign-on, policy, email health,
-//! reports and the audit log.
+//! chat announcements, reports and the audit log.
 
+pub mod announcements;
 pub mod audit;
 pub mod email;
 pub mod people;

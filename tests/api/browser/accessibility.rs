@@ -110,6 +110,7 @@ const ADMIN_PAGES: &[&str] = &[
     "/admin/reports",
     "/admin/audit",
     "/admin/email",
+    "/admin/announcements",
     "/admin/settings/sso",
     "/admin/tokens",
 ];
@@ -879,6 +880,29 @@ async fn every_comms_page_passes_wcag_aa_on_desktop_and_dark_phone() {
 async fn every_admin_page_passes_wcag_aa_on_desktop_and_dark_phone() {
     let app = spawn_app(Backend::Sqlite).await;
     let org = organisation(&app).await;
+    // A connected chat channel, so its row and buttons are audited too.
+    let sealed = app
+        .state
+        .chat_secrets
+        .seal("https://hooks.slack.com/services/T0/B0/abcdWXYZ");
+    let now = app.clock.now_naive();
+    app.db(move |conn| {
+        use diesel::prelude::*;
+        let admin: i64 = chorus::db::schema::users::table
+            .filter(chorus::db::schema::users::email.eq("admin@demo.example"))
+            .select(chorus::db::schema::users::id)
+            .first(conn)?;
+        let channel = chorus::store::chat_channels::NewChannel {
+            kind: "slack",
+            name: "#announcements",
+            url_sealed: &sealed,
+            url_hint: "hooks.slack.com …WXYZ",
+            target_all: true,
+            department_ids: &[],
+        };
+        chorus::store::chat_channels::connect(conn, &channel, admin, now)
+    })
+    .await;
     let pages: &[&[&str]] = &[ADMIN_PAGES, SIGNED_IN_PAGES];
     in_each_look(&app, "admin", pages, async |audit| {
         let browser = audit.browser;
@@ -930,6 +954,13 @@ async fn every_admin_page_passes_wcag_aa_on_desktop_and_dark_phone() {
             .visit("/admin/audit", "/admin/audit", "Audit log")
             .await;
         audit.visit("/admin/email", "/admin/email", "Email").await;
+        audit
+            .visit(
+                "/admin/announcements",
+                "/admin/announcements",
+                "Announcements",
+            )
+            .await;
         audit
             .visit(
                 "/admin/settings/sso",

@@ -1,0 +1,2 @@
+DROP TABLE chat_channel_departments;
+DROP TABLE chat_channels;
