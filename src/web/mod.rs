@@ -118,6 +118,9 @@ pub fn route_table() -> Vec<RouteSpec> {
         spec(M::GET, "/static/{file}", Public, || {
             web::get().to(assets::serve)
         }),
+        spec(M::GET, "/static/icons/{file}", Public, || {
+            web::get().to(assets::serve_icon)
+        }),
         spec(M::GET, "/previews/{file}", Public, || {
             web::get().to(previews::image)
         }),

@@ -32,6 +32,10 @@ const NOT_PAGES: &[(&str, &str)] = &[
         "the stylesheet, script and icon themselves",
     ),
     (
+        "/static/icons/{file}",
+        "the platforms' icons on the queue's share buttons",
+    ),
+    (
         "/previews/{file}",
         "link-preview images, shown (with their alt text) on the audited queue and post pages",
     ),
