@@ -15,14 +15,14 @@ use crate::domain::ids::{PostId, UserId};
 use crate::domain::platforms::{InstanceHost, Platform, Share};
 use crate::domain::post::{offered_text, parse_text, variant_for};
 use crate::domain::schedule;
-use crate::domain::share_caps::{ShareCaps, next_allowed, remaining};
+use crate::domain::share_caps::{ShareCaps, UNDO_WINDOW, next_allowed, remaining};
 use crate::store::DbConnection;
 use crate::store::consent::PlatformChoice;
 use crate::store::live_posts::{self, Hub};
 use crate::store::posts::Post;
 use crate::store::previews::Preview;
 use crate::store::queue::{QueueItem, WithdrawalNotice};
-use crate::store::shares::ShareOutcome;
+use crate::store::shares::{ShareOutcome, UndoOutcome};
 use crate::store::users::User;
 use crate::store::{self, StoreError};
 
@@ -537,6 +537,48 @@ pub async fn share(
         ),
         ShareOutcome::NoConsent => return Err(Error::NotFound),
     })
+}
+
+/// What became of an Undo; the page and the API answer from it.
+pub enum Undone {
+    /// The share is gone and its cap given back.
+    Undone,
+    /// Past the window: the share stays, and why.
+    TooLate { message: String },
+}
+
+/// Undo: takes back the person's own share of a post on a platform, made
+/// less than [`UNDO_WINDOW`] ago (they closed the dialog without posting).
+/// The share no longer counts toward their caps or in any report. A post
+/// they have no share of there answers NotFound, whoever else shared it.
+pub async fn undo(app: &App, user: UserId, post: PostId, platform: Platform) -> Result<Undone> {
+    let (user_id, post_id, now) = (user.get(), post.get(), app.clock.now_naive());
+    let outcome = app
+        .db
+        .write(move |conn| store::shares::undo(conn, user_id, post_id, platform, now, UNDO_WINDOW))
+        .await?;
+    match outcome {
+        UndoOutcome::Undone => Ok(Undone::Undone),
+        UndoOutcome::NotShared => Err(Error::NotFound),
+        UndoOutcome::TooLate(at) => Ok(Undone::TooLate {
+            message: format!(
+                "Your share on {} was recorded {} ago. A share can be undone only in the first {} minutes, so this one stays counted toward your limits.",
+                platform.name(),
+                minutes_ago(now - at),
+                UNDO_WINDOW.num_minutes()
+            ),
+        }),
+    }
+}
+
+/// "25 minutes", "3 hours", "2 days": how long ago, roughly.
+fn minutes_ago(ago: chrono::Duration) -> String {
+    let (n, unit) = match ago.num_minutes() {
+        m if m < 120 => (m, "minute"),
+        m if m < 48 * 60 => (m / 60, "hour"),
+        m => (m / (24 * 60), "day"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 /// A post not offered to the person (a draft, another department's, a

@@ -215,6 +215,12 @@ pub fn route_table() -> Vec<RouteSpec> {
             employee,
             || web::post().to(queue::share),
         ),
+        spec(
+            M::POST,
+            "/queue/{id:\\d+}/undo/{platform}",
+            employee,
+            || web::post().to(queue::undo),
+        ),
         spec(M::POST, "/queue/{id:\\d+}/dismiss", employee, || {
             web::post().to(queue::dismiss)
         }),
@@ -415,6 +421,12 @@ pub fn route_table() -> Vec<RouteSpec> {
             "/api/v1/queue/{id:\\d+}/share/{platform}",
             api_employee,
             || web::post().to(api::queue::share),
+        ),
+        spec(
+            M::POST,
+            "/api/v1/queue/{id:\\d+}/undo/{platform}",
+            api_employee,
+            || web::post().to(api::queue::undo),
         ),
         spec(
             M::POST,
