@@ -11,6 +11,7 @@ use super::{ApiCaller, ApiError, ApiResult, optional_json, utc};
 use crate::app::queue::{self, MAX_PAGE, Shared, Situation, Undone};
 use crate::domain::ids::{PostId, UserId};
 use crate::domain::platforms::Platform;
+use crate::domain::share_caps::UNDO_WINDOW;
 use crate::web::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -60,6 +61,10 @@ pub struct Offer {
     /// Whether the platform's share dialog takes a pre-filled text.
     pub text_editable: bool,
     pub shared: bool,
+    /// When the caller shared it on this platform, if in the last 7 days.
+    pub shared_at: Option<DateTime<Utc>>,
+    /// Until when `POST …/undo/{platform}` may take the share back.
+    pub undo_until: Option<DateTime<Utc>>,
     pub remaining_today: u32,
     pub remaining_this_week: u32,
     /// Set when a cap stops sharing now: when it is possible again.
@@ -125,6 +130,11 @@ fn queue_post(shown: queue::QueuePost<'_>, situation: &Situation) -> ApiResult<Q
             text: offer.text.to_string(),
             text_editable: offer.editable,
             shared: offer.shared,
+            shared_at: offer.shared_at.map(utc),
+            undo_until: offer
+                .shared_at
+                .filter(|_| offer.undo)
+                .map(|at| utc(at + UNDO_WINDOW)),
             remaining_today: offer.remaining_day,
             remaining_this_week: offer.remaining_week,
             next_share_at: next.flatten().map(utc),
