@@ -1034,7 +1034,7 @@ async fn a_keyboard_alone_logs_in_opens_the_queue_and_shares() {
             .to_string()
     };
     let left_before = left().await;
-    assert!(left_before.contains("3 today"), "{left_before}");
+    assert!(left_before.contains("3 left today"), "{left_before}");
     let before = app
         .db(move |conn| store::shares::history(conn, org.grace))
         .await
@@ -1063,7 +1063,7 @@ async fn a_keyboard_alone_logs_in_opens_the_queue_and_shares() {
     browser.expect_heading("Your queue").await;
     let left_after = left().await;
     assert!(
-        left_after.contains("2 today"),
+        left_after.contains("2 left today"),
         "the queue counts the share: {left_after}"
     );
     browser.close().await;
