@@ -129,7 +129,7 @@ def session_line(port, email, page):
     token = CSRF.search(html).group(1)
     shares = " ".join(sorted(set(SHARE.findall(html))))
     cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
-    return f"{cookie}\t{token}\t{shares}\n", len(html)
+    return f"{cookie}\t{token}\t{shares}\n", len(html), html.count("<article")
 
 
 class Database:
@@ -298,12 +298,22 @@ def run_backend(backend, executables, args, ceiling_rps):
                 f"AND u.active GROUP BY u.email ORDER BY MIN(u.id) LIMIT {args.sessions * 7}")][::7]
             employees = os.path.join(workdir, "employees.tsv")
             queue_bytes = 0
+            full_pages = []
             with open(employees, "w") as out:
                 for email in emails:
-                    line, size = session_line(port, email, "/queue")
+                    line, size, posts = session_line(port, email, "/queue")
                     out.write(line)
                     queue_bytes += size
+                    if posts == 20:
+                        full_pages.append(size)
             results["queue_page_kib"] = round(queue_bytes / max(len(emails), 1) / 1024, 1)
+            # The weight of a full page (20 posts), in kB of HTML: target 30.
+            if full_pages:
+                results["queue_html_20_posts"] = {
+                    "pages": len(full_pages),
+                    "mean_kb": round(sum(full_pages) / len(full_pages) / 1000, 1),
+                    "max_kb": round(max(full_pages) / 1000, 1),
+                }
             staff = os.path.join(workdir, "staff.tsv")
             with open(staff, "w") as out:
                 for email in ["admin@demo.example", "comms@demo.example"]:
@@ -401,6 +411,19 @@ TARGETS = {
 }
 
 
+QUEUE_HTML_TARGET_KB = 30
+
+
+def queue_weight(weight):
+    """The /queue page of 20 posts, in kB of HTML, against its target."""
+    if not weight:
+        return "No session had a full /queue page (20 posts) to weigh."
+    mark = "✓" if weight["mean_kb"] <= QUEUE_HTML_TARGET_KB else "✗"
+    return (f"`/queue` with 20 posts: **{weight['mean_kb']} kB** of HTML on average {mark} "
+            f"(target ≤ {QUEUE_HTML_TARGET_KB} kB; heaviest {weight['max_kb']} kB; "
+            f"{weight['pages']} sessions' pages).")
+
+
 def markdown(report):
     m = report["machine"]
     lines = [
@@ -431,6 +454,8 @@ def markdown(report):
             f"loaded in {backend['demo']['seconds']} s (peak RSS {backend['demo']['peak_rss_mib']} MiB). "
             f"Start-up with migrations applied: {backend['startup_seconds']} s. "
             f"Server peak RSS over the whole load test: **{backend['serve_peak_rss_mib']} MiB**.",
+            "",
+            queue_weight(backend.get("queue_html_20_posts")),
             "",
             "| Endpoint | Requests/s | p50 ms | p99 ms | of ceiling | 2xx | 3xx | 429 | other 4xx | 5xx | socket errors |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",

@@ -15,18 +15,21 @@ use crate::domain::ids::{PostId, UserId};
 use crate::domain::platforms::{InstanceHost, Platform, Share};
 use crate::domain::post::{offered_text, parse_text, variant_for};
 use crate::domain::schedule;
-use crate::domain::share_caps::{ShareCaps, next_allowed, remaining};
+use crate::domain::share_caps::{ShareCaps, UNDO_WINDOW, WEEK, next_allowed, remaining};
 use crate::store::DbConnection;
 use crate::store::consent::PlatformChoice;
-use crate::store::live_posts::{self, Hub};
+use crate::store::live_posts::{self, Hub, RecentMark};
 use crate::store::posts::Post;
 use crate::store::previews::Preview;
 use crate::store::queue::{QueueItem, WithdrawalNotice};
-use crate::store::shares::ShareOutcome;
+use crate::store::shares::{ShareOutcome, UndoOutcome};
 use crate::store::users::User;
 use crate::store::{self, StoreError};
 
 pub const PAGE_SIZE: i64 = 20;
+/// The "Done" list shows at most this many posts, latest first; the rest
+/// of a person's history is in their data export.
+pub const DONE_SHOWN: usize = 10;
 /// Past this a page number is nonsense (and its offset would overflow).
 pub const MAX_PAGE: i64 = 100_000;
 
@@ -43,6 +46,10 @@ pub struct Offer<'a> {
     pub text: Arc<str>,
     pub editable: bool,
     pub shared: bool,
+    /// When the person shared it here, if within the week.
+    pub shared_at: Option<NaiveDateTime>,
+    /// The share may still be undone ([`UNDO_WINDOW`]).
+    pub undo: bool,
     pub remaining_day: u32,
     pub remaining_week: u32,
     /// When sharing is possible again, if not now ("paused" when the person chose 0).
@@ -60,6 +67,19 @@ pub struct QueuePost<'a> {
     pub offers: Vec<Offer<'a>>,
 }
 
+impl QueuePost<'_> {
+    /// The text the card suggests: the first platform's (most posts offer
+    /// the same words everywhere; "Edit for …" shows each platform's own).
+    pub fn suggested(&self) -> Option<&str> {
+        self.offers.first().map(|o| &*o.text)
+    }
+
+    /// Where the card's form goes when no button names another place.
+    pub fn first_platform(&self) -> Option<Platform> {
+        self.offers.first().map(|o| o.platform)
+    }
+}
+
 /// Everything the queue needs about the person and the organisation.
 pub struct Situation {
     pub consented: Vec<(Platform, Option<String>)>,
@@ -72,6 +92,9 @@ pub struct Situation {
     pub department: Option<i64>,
     /// Per consented platform.
     pub standings: HashMap<Platform, Standing>,
+    /// When the person shared which post where, within the week.
+    pub shared_at: HashMap<(i64, Platform), NaiveDateTime>,
+    pub now: NaiveDateTime,
 }
 
 impl Situation {
@@ -131,6 +154,8 @@ fn situation_with(
         crowd_threshold: settings.crowd_threshold as i64,
         department,
         standings: HashMap::new(),
+        shared_at: HashMap::new(),
+        now,
     };
     situation.standings = situation
         .consented
@@ -187,6 +212,14 @@ pub fn local_time(at: NaiveDateTime, tz: Tz) -> String {
     )
 }
 
+/// A moment of the person's own, short: in their time zone, named once
+/// on the page rather than each time.
+pub fn short_time(at: NaiveDateTime, tz: Tz) -> String {
+    schedule::utc_to_local(at, tz)
+        .format("%a %d %b, %H:%M")
+        .to_string()
+}
+
 /// Which caption variant this person gets for a post on a platform, and
 /// its text (the post's base text when the platform has none).
 fn caption_of(post: &Post, platform: Platform, user_id: i64) -> (usize, &str) {
@@ -236,11 +269,14 @@ pub fn queue_post<'a>(
                         offered_text(caption, disclosure)
                     });
             let standing = &situation.standings[platform];
+            let shared_at = situation.shared_at.get(&(post.id, *platform)).copied();
             Offer {
                 platform: *platform,
                 link: hub.published.shared_link(post, *platform, &hub.link_tags),
                 editable: platform.accepts_prefilled_text(),
                 shared: item.shared_on.contains(platform),
+                shared_at,
+                undo: shared_at.is_some_and(|at| at + UNDO_WINDOW > situation.now),
                 remaining_day: standing.remaining_day,
                 remaining_week: standing.remaining_week,
                 wait: standing.wait.as_deref(),
@@ -270,12 +306,67 @@ pub struct Loaded {
     pub total: i64,
     pub notices: Vec<WithdrawalNotice>,
     pub crowded: Vec<(i64, Platform)>,
+    /// What the person shared and dismissed in the last week.
+    pub recent: Vec<RecentMark>,
+    /// Of those, the posts the person is done with (out of the queue).
+    done: Vec<i64>,
+}
+
+/// A post the person is done with: shared everywhere they could, or
+/// dismissed, in the last week. Shown only to them.
+pub struct DonePost<'a> {
+    pub id: i64,
+    pub link: &'a str,
+    /// The preview's title, or the link's host.
+    pub title: Arc<str>,
+    /// Platform, when, and whether Undo is still allowed; latest first.
+    pub shares: Vec<(Platform, NaiveDateTime, bool)>,
+    /// When the person said "Not for me".
+    pub skipped: Option<NaiveDateTime>,
 }
 
 impl Loaded {
     /// How many pages the queue fills (at least one, empty or not).
     pub fn pages(&self) -> i64 {
         ((self.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1)
+    }
+
+    /// The posts the person is done with, latest first, at most
+    /// [`DONE_SHOWN`].
+    pub fn done(&self) -> Vec<DonePost<'_>> {
+        let now = self.situation.now;
+        self.done
+            .iter()
+            .filter_map(|id| {
+                let post = self.hub.published.post(*id)?;
+                let mut shares: Vec<(Platform, NaiveDateTime, bool)> = self
+                    .recent
+                    .iter()
+                    .filter(|m| m.post_id == *id)
+                    .filter_map(|m| Some((m.platform?, m.at, m.at + UNDO_WINDOW > now)))
+                    .collect();
+                shares.sort_by_key(|(p, at, _)| (std::cmp::Reverse(*at), *p));
+                let skipped = self
+                    .recent
+                    .iter()
+                    .find(|m| m.post_id == *id && m.platform.is_none())
+                    .map(|m| m.at);
+                let title = self
+                    .hub
+                    .published
+                    .preview_of(*id)
+                    .filter(|p| p.link == post.link && !p.title.is_empty())
+                    .map(|p| Arc::from(p.title.as_str()))
+                    .unwrap_or_else(|| self.hub.published.host_of(post));
+                Some(DonePost {
+                    id: *id,
+                    link: &post.link,
+                    title,
+                    shares,
+                    skipped,
+                })
+            })
+            .collect()
     }
 
     /// The page's posts with their offers, for the person it was loaded for.
@@ -359,13 +450,28 @@ fn page_of(
         now,
         page_number,
     } = request;
-    // One read of the person's shares gives both what the queue leaves out
-    // and what their caps count.
-    let (marks, share_times) =
-        live_posts::marks_and_share_times(conn, user_id, now - crate::domain::share_caps::WEEK)?;
-    let recent = store::shares::recent_among(share_times, now);
-    let situation = situation_with(conn, &hub, user_id, place, recent, now)?;
+    // One read of the person's shares gives what the queue leaves out,
+    // what their caps count and what they did this week.
+    let (mut marks, recent_marks) = live_posts::marks_and_share_times(conn, user_id, now - WEEK)?;
+    // Shared moments ago: the card stays where it was, with Undo.
+    marks.keep_in_view(
+        recent_marks
+            .iter()
+            .filter(|m| m.platform.is_some() && m.at + UNDO_WINDOW > now)
+            .map(|m| m.post_id)
+            .collect(),
+    );
+    let shares = recent_marks
+        .iter()
+        .filter_map(|m| Some((m.platform?, m.at)));
+    let recent = store::shares::recent_among(shares, now);
+    let mut situation = situation_with(conn, &hub, user_id, place, recent, now)?;
+    situation.shared_at = recent_marks
+        .iter()
+        .filter_map(|m| Some(((m.post_id, m.platform?), m.at)))
+        .collect();
     let platforms: Vec<Platform> = situation.consented.iter().map(|(p, _)| *p).collect();
+    let done = done_posts(&hub, &platforms, &marks, &recent_marks);
     // No consent, no caption offered: the page is empty by the rule.
     let (items, total) = live_posts::page(
         &hub.published,
@@ -400,7 +506,33 @@ fn page_of(
         items,
         total,
         crowded,
+        recent: recent_marks,
+        done,
     })
+}
+
+/// Of the posts the person shared or dismissed this week, those they are
+/// done with, latest first, at most [`DONE_SHOWN`].
+fn done_posts(
+    hub: &Hub,
+    platforms: &[Platform],
+    marks: &live_posts::Marks,
+    recent: &[RecentMark],
+) -> Vec<i64> {
+    let mut latest: Vec<(NaiveDateTime, i64)> = recent.iter().map(|m| (m.at, m.post_id)).collect();
+    latest.sort_unstable_by(|a, b| b.cmp(a));
+    let mut done: Vec<i64> = Vec::new();
+    for (_, post_id) in latest {
+        if done.len() == DONE_SHOWN {
+            break;
+        }
+        if !done.contains(&post_id)
+            && marks.done_with(&hub.published, platforms, post_id) == Some(true)
+        {
+            done.push(post_id);
+        }
+    }
+    done
 }
 
 /// What became of a share; the page and the API answer from it.
@@ -544,6 +676,48 @@ pub async fn share(
         ),
         ShareOutcome::NoConsent => return Err(Error::NotFound),
     })
+}
+
+/// What became of an Undo; the page and the API answer from it.
+pub enum Undone {
+    /// The share is gone and its cap given back.
+    Undone,
+    /// Past the window: the share stays, and why.
+    TooLate { message: String },
+}
+
+/// Undo: takes back the person's own share of a post on a platform, made
+/// less than [`UNDO_WINDOW`] ago (they closed the dialog without posting).
+/// The share no longer counts toward their caps or in any report. A post
+/// they have no share of there answers NotFound, whoever else shared it.
+pub async fn undo(app: &App, user: UserId, post: PostId, platform: Platform) -> Result<Undone> {
+    let (user_id, post_id, now) = (user.get(), post.get(), app.clock.now_naive());
+    let outcome = app
+        .db
+        .write(move |conn| store::shares::undo(conn, user_id, post_id, platform, now, UNDO_WINDOW))
+        .await?;
+    match outcome {
+        UndoOutcome::Undone => Ok(Undone::Undone),
+        UndoOutcome::NotShared => Err(Error::NotFound),
+        UndoOutcome::TooLate(at) => Ok(Undone::TooLate {
+            message: format!(
+                "Your share on {} was recorded {} ago. A share can be undone only in the first {} minutes, so this one stays counted toward your limits.",
+                platform.name(),
+                minutes_ago(now - at),
+                UNDO_WINDOW.num_minutes()
+            ),
+        }),
+    }
+}
+
+/// "25 minutes", "3 hours", "2 days": how long ago, roughly.
+fn minutes_ago(ago: chrono::Duration) -> String {
+    let (n, unit) = match ago.num_minutes() {
+        m if m < 120 => (m, "minute"),
+        m if m < 48 * 60 => (m / 60, "hour"),
+        m => (m / (24 * 60), "day"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 /// A post not offered to the person (a draft, another department's, a

@@ -106,6 +106,10 @@ pub fn parse_policy(values: [&str; 4]) -> Result<CapPolicy, Invalid> {
 
 pub const DAY: Duration = Duration::hours(24);
 pub const WEEK: Duration = Duration::days(7);
+/// How long after "Share" a person may take the share back (Undo): for when
+/// they closed the platform's dialog without posting. Within it the share
+/// is removed and the caps count it no more; later it stays.
+pub const UNDO_WINDOW: Duration = Duration::minutes(10);
 
 /// What is left, given the times of this person's shares on the platform in
 /// the last 7 days (any order).

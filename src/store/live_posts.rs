@@ -244,6 +244,12 @@ impl Published {
         }
     }
 
+    /// A published post by its id.
+    pub fn post(&self, post_id: i64) -> Option<&Arc<Post>> {
+        let position = *self.positions.get(&post_id)? as usize;
+        Some(&self.posts[position])
+    }
+
     /// The post's link preview, if it has one.
     pub fn preview_of(&self, post_id: i64) -> Option<&Preview> {
         self.previews.get(&post_id)
@@ -486,6 +492,10 @@ pub struct Marks {
     shared: Vec<(i64, Platform)>,
     /// Withdrawn posts whose notice the person marked read, ascending.
     notices_read: Vec<i64>,
+    /// Posts the person shared so lately that the share may still be
+    /// undone, ascending: they stay in the queue, reading "Shared ✓ · Undo",
+    /// until the window closes (see [`Marks::keep_in_view`]).
+    in_view: Vec<i64>,
     filter: Box<[u64; FILTER_WORDS]>,
 }
 
@@ -517,8 +527,47 @@ impl Marks {
             dismissed,
             shared,
             notices_read: Vec::new(),
+            in_view: Vec::new(),
             filter,
         }
+    }
+
+    /// Keeps these posts in the queue even when shared on every platform
+    /// the person could: shared moments ago, so their card offers Undo
+    /// where it was. (A dismissed post still leaves.)
+    pub fn keep_in_view(&mut self, mut posts: Vec<i64>) {
+        posts.sort_unstable();
+        posts.dedup();
+        self.in_view = posts;
+    }
+
+    fn is_kept_in_view(&self, post_id: i64) -> bool {
+        !self.in_view.is_empty() && self.in_view.binary_search(&post_id).is_ok()
+    }
+
+    /// Whether the person is done with a post of `published`: dismissed,
+    /// or shared on every platform of theirs it is for (and not kept in
+    /// view). None: not a published post.
+    pub fn done_with(
+        &self,
+        published: &Published,
+        consented: &[Platform],
+        post_id: i64,
+    ) -> Option<bool> {
+        let position = *published.positions.get(&post_id)? as usize;
+        let consented = PlatformSet::of(consented.iter().copied());
+        Some(!self.keeps_open(&published.entries[position], consented))
+    }
+
+    /// The queue rule for a post that reaches the person: open unless
+    /// dismissed, while a platform of theirs it is for is not shared yet
+    /// or a share is recent enough to undo.
+    fn keeps_open(&self, entry: &Entry, consented: PlatformSet) -> bool {
+        let open = entry
+            .platforms
+            .and(consented)
+            .without(self.shared_on(entry.id));
+        !self.is_dismissed(entry.id) && (!open.is_empty() || self.is_kept_in_view(entry.id))
     }
 
     /// Every post the person dismissed or shared, each once.
@@ -568,16 +617,25 @@ const SHARE_ROW: i32 = 0;
 const DISMISSAL_ROW: i32 = 1;
 const NOTICE_READ_ROW: i32 = 2;
 
-/// The person's marks, and when they shared on which platform since
-/// `since` (what their caps count), in one read: their shares, their
-/// dismissals, and the withdrawal notices they marked read. Older shares
-/// come without their time: on SQLite every time read is text to parse,
-/// and most of a person's shares are older than the week their caps count.
+/// A share (with its platform) or a dismissal (without) since a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecentMark {
+    pub post_id: i64,
+    pub platform: Option<Platform>,
+    pub at: NaiveDateTime,
+}
+
+/// The person's marks, and what they shared and dismissed since `since`
+/// (the shares are what their caps count; both are their "Done" list), in
+/// one read: their shares, their dismissals, and the withdrawal notices
+/// they marked read. Older marks come without their time: on SQLite every
+/// time read is text to parse, and most of a person's shares are older
+/// than the week their caps count.
 pub fn marks_and_share_times(
     conn: &mut DbConnection,
     user_id: i64,
     since: NaiveDateTime,
-) -> StoreResult<(Marks, Vec<(Platform, NaiveDateTime)>)> {
+) -> StoreResult<(Marks, Vec<RecentMark>)> {
     use diesel::dsl::case_when;
     use diesel::sql_types::{Integer, Nullable, Text, Timestamp};
     let shared = shares::table.filter(shares::user_id.eq(user_id)).select((
@@ -591,7 +649,10 @@ pub fn marks_and_share_times(
         .select((
             dismissals::post_id,
             None::<String>.into_sql::<Nullable<Text>>(),
-            None::<NaiveDateTime>.into_sql::<Nullable<Timestamp>>(),
+            case_when(
+                dismissals::dismissed_at.gt(since),
+                dismissals::dismissed_at.nullable(),
+            ),
             DISMISSAL_ROW.into_sql::<Integer>(),
         ));
     let read = withdrawal_notices_read::table
@@ -619,10 +680,21 @@ pub fn marks_and_share_times(
                 // A platform this version does not know is left out.
                 if let Some(platform) = slug.as_deref().and_then(Platform::from_slug) {
                     shared.push((post, platform));
-                    times.extend(at.map(|at| (platform, at)));
+                    times.extend(at.map(|at| RecentMark {
+                        post_id: post,
+                        platform: Some(platform),
+                        at,
+                    }));
                 }
             }
-            DISMISSAL_ROW => dismissed.push(post),
+            DISMISSAL_ROW => {
+                dismissed.push(post);
+                times.extend(at.map(|at| RecentMark {
+                    post_id: post,
+                    platform: None,
+                    at,
+                }));
+            }
             _ => notices_read.push(post),
         }
     }
@@ -636,7 +708,8 @@ pub fn marks_and_share_times(
 ///
 /// A published post is offered to this person now when it has not expired,
 /// is for everyone or their department, is not dismissed, and has a caption
-/// for a platform they agreed to and have not shared it on yet.
+/// for a platform they agreed to and have not shared it on yet (or one
+/// they shared it on moments ago, kept in view by [`Marks::keep_in_view`]).
 pub fn page(
     published: &Published,
     department: Option<i64>,
@@ -655,9 +728,9 @@ pub fn page(
         if !marks.may_have(entry.id) {
             return Some(PlatformSet::default());
         }
-        let shared_on = marks.shared_on(entry.id);
-        let open = entry.platforms.and(consented).without(shared_on);
-        (!marks.is_dismissed(entry.id) && !open.is_empty()).then_some(shared_on)
+        marks
+            .keeps_open(entry, consented)
+            .then(|| marks.shared_on(entry.id))
     };
     let taken_out = marks
         .post_ids()

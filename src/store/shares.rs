@@ -125,8 +125,8 @@ pub fn recent_among(
 /// threshold-th newest share directly, and the pair is crowded while that
 /// share is less than an hour old. New shares only make a pair more
 /// crowded, so it stays crowded at least until then: the memo keeps that
-/// time, and a pair is asked about again only after it. (Only erasing a
-/// person removes shares; the hint may then outlast them by up to an hour.)
+/// time, and a pair is asked about again only after it. (Erasing a person
+/// and Undo remove shares; the hint may then outlast them by up to an hour.)
 ///
 /// The other way round, a pair found calm (not crowded) can only become
 /// crowded through a new share: calm pairs are kept while the count of
@@ -360,6 +360,50 @@ pub fn record(
             Ok(_) => Ok(ShareOutcome::Recorded),
             Err(e) if is_unique_violation(&e) => Ok(ShareOutcome::AlreadyShared),
             Err(e) => Err(StoreError::from(e)),
+        }
+    })
+}
+
+/// What became of an Undo.
+#[derive(Debug, PartialEq, Eq)]
+pub enum UndoOutcome {
+    /// The share is gone: the caps count it no more, reports never will.
+    Undone,
+    /// The share was made at this time, before the window: it stays.
+    TooLate(NaiveDateTime),
+    /// The person has no share of this post on this platform.
+    NotShared,
+}
+
+/// Takes back a person's own share made less than `window` before `now`
+/// (the person closed the platform's dialog without posting). Under the
+/// person's lock, as [`record`] is: a share and an Undo of the same person
+/// in two processes happen one after the other, so the cap a share frees
+/// is counted once. Deleting the row moves the reports' change counter
+/// (kind 2), so kept report facts are read again without it.
+pub fn undo(
+    conn: &mut DbConnection,
+    user_id: i64,
+    post_id: i64,
+    platform: Platform,
+    now: NaiveDateTime,
+    window: chrono::Duration,
+) -> StoreResult<UndoOutcome> {
+    crate::db::write_transaction(conn, |conn| {
+        lock_person(conn, user_id)?;
+        let mine = shares::table
+            .filter(shares::user_id.eq(user_id))
+            .filter(shares::post_id.eq(post_id))
+            .filter(shares::platform.eq(platform.slug()));
+        let shared_at: Option<NaiveDateTime> =
+            mine.select(shares::shared_at).first(conn).optional()?;
+        match shared_at {
+            None => Ok(UndoOutcome::NotShared),
+            Some(at) if at + window <= now => Ok(UndoOutcome::TooLate(at)),
+            Some(_) => {
+                diesel::delete(mine).execute(conn)?;
+                Ok(UndoOutcome::Undone)
+            }
         }
     })
 }

@@ -1,6 +1,9 @@
 //! Static assets, built into the binary so that Chorus runs from any folder.
 //! Pages link to fingerprinted names (`chorus-<hash>.css`) that can be cached
-//! for a year; the plain names still work, with a short cache.
+//! for a year; the plain names still work, with a short cache. The
+//! platform icons are under `/static/icons/`; the stylesheet names them
+//! (`url(icons/x.svg)`) and is served with their fingerprinted names in
+//! place, so they are cached for a year too.
 
 use std::sync::OnceLock;
 
@@ -16,7 +19,19 @@ struct Asset {
     content_type: &'static str,
 }
 
-const ASSETS: [Asset; 3] = [
+/// A platform's icon (`static/icons/`, from simple-icons, CC0: see the
+/// README there).
+macro_rules! icon {
+    ($slug:literal) => {
+        Asset {
+            name: concat!("icons/", $slug, ".svg"),
+            body: include_str!(concat!("../../static/icons/", $slug, ".svg")),
+            content_type: "image/svg+xml",
+        }
+    };
+}
+
+const ASSETS: [Asset; 11] = [
     Asset {
         name: "chorus.css",
         body: include_str!("../../static/chorus.css"),
@@ -32,18 +47,62 @@ const ASSETS: [Asset; 3] = [
         body: include_str!("../../static/favicon.svg"),
         content_type: "image/svg+xml",
     },
+    icon!("linkedin"),
+    icon!("x"),
+    icon!("facebook"),
+    icon!("mastodon"),
+    icon!("bluesky"),
+    icon!("threads"),
+    icon!("xing"),
+    icon!("reddit"),
 ];
 
 /// `chorus.css` → `chorus-1a2b3c4d5e.css`, from the content's SHA-256.
-fn fingerprinted(asset: &Asset) -> String {
-    let hash = hex::encode(Sha256::digest(asset.body.as_bytes()));
-    let (stem, extension) = asset.name.rsplit_once('.').unwrap_or((asset.name, ""));
+fn fingerprinted(name: &str, body: &str) -> String {
+    let hash = hex::encode(Sha256::digest(body.as_bytes()));
+    let (stem, extension) = name.rsplit_once('.').unwrap_or((name, ""));
     format!("{stem}-{}.{extension}", &hash[..10])
 }
 
+/// The assets as served: their bodies (the stylesheet with the icons'
+/// fingerprinted names in place) and fingerprinted names, worked out once.
+struct Served {
+    bodies: Vec<String>,
+    names: Vec<String>,
+}
+
+fn served() -> &'static Served {
+    static SERVED: OnceLock<Served> = OnceLock::new();
+    SERVED.get_or_init(|| {
+        // Icons first: the stylesheet's name then follows their contents.
+        let icon_names: Vec<(&str, String)> = ASSETS
+            .iter()
+            .filter(|a| a.name.starts_with("icons/"))
+            .map(|a| (a.name, fingerprinted(a.name, a.body)))
+            .collect();
+        let bodies: Vec<String> = ASSETS
+            .iter()
+            .map(|a| {
+                let mut body = a.body.to_string();
+                if a.name.ends_with(".css") {
+                    for (plain, printed) in &icon_names {
+                        body = body.replace(&format!("url({plain})"), &format!("url({printed})"));
+                    }
+                }
+                body
+            })
+            .collect();
+        let names = ASSETS
+            .iter()
+            .zip(&bodies)
+            .map(|(a, body)| fingerprinted(a.name, body))
+            .collect();
+        Served { bodies, names }
+    })
+}
+
 fn names() -> &'static Vec<String> {
-    static NAMES: OnceLock<Vec<String>> = OnceLock::new();
-    NAMES.get_or_init(|| ASSETS.iter().map(fingerprinted).collect())
+    &served().names
 }
 
 /// The URL pages use for an asset (its fingerprinted name).
@@ -56,11 +115,19 @@ pub fn url(name: &str) -> String {
 }
 
 pub async fn serve(file: web::Path<String>) -> Result<HttpResponse, AppError> {
-    let file = file.into_inner();
-    let (asset, immutable) = match ASSETS.iter().position(|a| a.name == file) {
-        Some(i) => (&ASSETS[i], false),
+    serve_named(file.into_inner())
+}
+
+/// `/static/icons/{file}`: the platform icons.
+pub async fn serve_icon(file: web::Path<String>) -> Result<HttpResponse, AppError> {
+    serve_named(format!("icons/{}", file.into_inner()))
+}
+
+fn serve_named(file: String) -> Result<HttpResponse, AppError> {
+    let (index, immutable) = match ASSETS.iter().position(|a| a.name == file) {
+        Some(i) => (i, false),
         None => match names().iter().position(|n| *n == file) {
-            Some(i) => (&ASSETS[i], true),
+            Some(i) => (i, true),
             None => return Err(AppError::not_found()),
         },
     };
@@ -70,9 +137,9 @@ pub async fn serve(file: web::Path<String>) -> Result<HttpResponse, AppError> {
         "public, max-age=300"
     };
     Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, asset.content_type))
+        .insert_header((header::CONTENT_TYPE, ASSETS[index].content_type))
         .insert_header((header::CACHE_CONTROL, cache))
-        .body(asset.body))
+        .body(served().bodies[index].as_str()))
 }
 
 #[cfg(test)]
@@ -88,11 +155,24 @@ mod tests {
                 && css.len() == "/static/chorus-".len() + 10 + 4
         );
         assert_eq!(url("chorus.css"), css, "stable");
-        let other = Asset {
-            name: "chorus.css",
-            body: "body{}",
-            content_type: "text/css",
-        };
-        assert_ne!(format!("/static/{}", fingerprinted(&other)), css);
+        assert_ne!(
+            format!("/static/{}", fingerprinted("chorus.css", "body{}")),
+            css
+        );
+    }
+
+    #[test]
+    fn the_stylesheet_names_every_platform_icon_by_its_fingerprinted_name() {
+        let css = &served().bodies[0];
+        for platform in crate::domain::platforms::Platform::ALL {
+            let icon = url(&format!("icons/{}.svg", platform.slug()));
+            let prefix = format!("/static/icons/{}-", platform.slug());
+            assert!(
+                icon.starts_with(&prefix) && icon.ends_with(".svg"),
+                "{icon}"
+            );
+            let relative = icon.trim_start_matches("/static/");
+            assert!(css.contains(&format!("url({relative})")), "{relative}");
+        }
     }
 }

@@ -125,6 +125,9 @@ pub fn route_table() -> Vec<RouteSpec> {
         spec(M::GET, "/static/{file}", Public, || {
             web::get().to(assets::serve)
         }),
+        spec(M::GET, "/static/icons/{file}", Public, || {
+            web::get().to(assets::serve_icon)
+        }),
         spec(M::GET, "/previews/{file}", Public, || {
             web::get().to(previews::image)
         }),
@@ -218,6 +221,12 @@ pub fn route_table() -> Vec<RouteSpec> {
             "/queue/{id:\\d+}/share/{platform}",
             employee,
             || web::post().to(queue::share),
+        ),
+        spec(
+            M::POST,
+            "/queue/{id:\\d+}/undo/{platform}",
+            employee,
+            || web::post().to(queue::undo),
         ),
         spec(M::POST, "/queue/{id:\\d+}/dismiss", employee, || {
             web::post().to(queue::dismiss)
@@ -452,6 +461,12 @@ pub fn route_table() -> Vec<RouteSpec> {
             "/api/v1/queue/{id:\\d+}/share/{platform}",
             api_employee,
             || web::post().to(api::queue::share),
+        ),
+        spec(
+            M::POST,
+            "/api/v1/queue/{id:\\d+}/undo/{platform}",
+            api_employee,
+            || web::post().to(api::queue::undo),
         ),
         spec(
             M::POST,

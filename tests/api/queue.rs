@@ -1,6 +1,7 @@
 //! The employee queue: what it offers, sharing through each platform's own
 //! dialog, personal caps (also under concurrency), dismissal, withdrawal notices.
 
+use chorus::domain::api_access::{Scope, TokenKind};
 use chorus::domain::consent::{Choice, Purpose};
 use chorus::domain::disclosure;
 use chorus::domain::email::EmailAddress;
@@ -115,6 +116,23 @@ async fn x_cap_policy(app: &TestApp, per_day: u32, per_week: u32) {
     };
     app.db(move |conn| store::org::set_share_policy(conn, Platform::X, policy))
         .await;
+}
+
+/// The page as it reads, tags dropped: a share button reads "Share on X ·
+/// 3 left today, 10 this week" (its "Share on" and the week's figure are
+/// for screen readers; the colour and icon say it to the eye).
+fn page_text(page: &str) -> String {
+    let mut text = String::with_capacity(page.len());
+    let mut in_tag = false;
+    for c in page.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text
 }
 
 async fn share_count(app: &TestApp, user_id: i64) -> usize {
@@ -247,7 +265,8 @@ backend_test!(
         let client = app.login_client("emp@example.com").await;
         let page = app.get_with(&client, "/queue").await.text().await.unwrap();
         for p in Platform::ALL {
-            assert!(page.contains(&format!("Share on {}", p.name())), "{}", p.name());
+            assert!(page_text(&page).contains(&format!("Share on {} ·", p.name())), "{}", p.name());
+            assert!(page.contains(&format!("formaction=\"/queue/{post}/share/{}\"", p.slug())), "{}", p.name());
         }
         let text = disclosure::offered_text(caption, DISCLOSURE);
         // A dialog that takes only the link (LinkedIn's): the text to paste,
@@ -255,7 +274,7 @@ backend_test!(
         let escaped = text.replace('&', "&#38;");
         assert!(
             page.contains(&format!(
-                "<pre class=\"share-text\" tabindex=\"0\">{escaped}\nhttps://example.com/news/report?a=1&#38;b=2\
+                "<pre class=\"share-text\" tabindex=\"0\" id=\"copy-{post}-linkedin\">{escaped}\nhttps://example.com/news/report?a=1&#38;b=2\
                  &#38;utm_source=linkedin&#38;utm_medium=employee_advocacy&#38;utm_campaign=internal-title</pre>"
             )),
             "the text to paste, then the link: {page}"
@@ -295,16 +314,21 @@ backend_test!(
         let page = app.get_with(&client, "/queue").await.text().await.unwrap();
         assert!(!page.contains("<script>alert"), "the caption's markup is escaped: {page}");
         let escaped = "&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62; &#34;quoted&#34; &#38; more";
-        // Mastodon's dialog takes text: the caption is the textarea's value.
-        assert!(page.contains(&format!("name=\"text\" rows=\"3\" class=\"share-text\">{DISCLOSURE} {escaped}</textarea>")), "{page}");
+        // The suggested text, once; Mastodon's dialog takes text: its box
+        // under "Edit for Mastodon" starts from the same words (filled by
+        // the script; left empty, it shares them as offered).
+        assert!(page.contains(&format!("<p class=\"suggested\">{DISCLOSURE} {escaped}</p>")), "{page}");
+        assert!(page.contains(&format!("name=\"text_{post}_mastodon\" data-link=\"https://example.com/news/report?a=1&#38;b=2&#38;utm_source=mastodon")), "{page}");
+        assert!(page.contains("<summary>Edit for Mastodon</summary>") && page.contains("<summary>Text for LinkedIn</summary>"), "{page}");
         // LinkedIn's takes only the link: the text to paste, then the link.
         let tagged = "https://example.com/news/report?a=1&#38;b=2&#38;utm_source=linkedin\
                       &#38;utm_medium=employee_advocacy&#38;utm_campaign=internal-title";
-        assert!(page.contains(&format!("tabindex=\"0\">{DISCLOSURE} {escaped}\n{tagged}</pre>")), "{page}");
+        assert!(page.contains(&format!("tabindex=\"0\" id=\"copy-{post}-linkedin\">{DISCLOSURE} {escaped}\n{tagged}</pre>")), "{page}");
         assert!(page.contains(&format!("action=\"/queue/{post}/share/mastodon\"")), "{page}");
         assert!(page.contains(&format!("<label for=\"text-{post}-mastodon\">")), "{page}");
-        assert!(page.contains("<h3>LinkedIn</h3>") && page.contains("Share on Mastodon</button>"), "{page}");
-        assert!(page.contains("Left for you on Mastodon: 3 today, 10 this week."), "{page}");
+        let text = page_text(&page);
+        assert!(text.contains("Share on LinkedIn · 3 left today") && text.contains("Share on Mastodon ·"), "{text}");
+        assert!(text.contains("Share on Mastodon · 3 left today, 10 this week"), "{text}");
         let forms = page.matches("<form ").count();
         assert_eq!(page.matches(&format!("name=\"csrf_token\" value=\"{token}\"")).count(), forms, "every form carries the token");
     }
@@ -368,8 +392,8 @@ backend_test!(
         assert!((23 * 3600 - 5..=23 * 3600 + 5).contains(&retry), "the first share leaves the window in 23 hours: {retry}");
         assert!(refused.text().await.unwrap().contains("Your next share there is possible"));
         let queue = app.get_with(&client, "/queue").await.text().await.unwrap();
-        assert!(queue.contains("disabled") && queue.contains("Not now: next share possible"));
-        assert!(queue.contains("Left for you on X: 0 today, 1 this week"));
+        assert!(queue.contains("disabled") && queue.contains("Not now on X: next share possible"));
+        assert!(page_text(&queue).contains("Share on X · 0 left today, 1 this week"), "{queue}");
 
         app.clock.advance(chrono::Duration::hours(23) + chrono::Duration::seconds(2));
         let client = app.login_client("emp@example.com").await;
@@ -831,7 +855,7 @@ backend_test!(
         x_cap_policy(&app, 4, 20).await;
         let client = app.login_client("emp@example.com").await;
         let queue = app.get_with(&client, "/queue").await.text().await.unwrap();
-        assert!(queue.contains("Left for you on X: 4 today, 20 this week"), "{queue}");
+        assert!(page_text(&queue).contains("Share on X · 4 left today, 20 this week"), "{queue}");
         assert!(queue.contains("Our report is out"), "{queue}");
         assert!(!queue.contains("Views are my own"), "no disclosure yet");
 
@@ -839,7 +863,7 @@ backend_test!(
         // `chorus serve` would.
         x_cap_policy(&app, 2, 9).await;
         let queue = app.get_with(&client, "/queue").await.text().await.unwrap();
-        assert!(queue.contains("Left for you on X: 2 today, 9 this week"), "{queue}");
+        assert!(page_text(&queue).contains("Share on X · 2 left today, 9 this week"), "{queue}");
 
         app.change_settings(|change| {
             change.disclosure_required = true;
@@ -851,8 +875,8 @@ backend_test!(
 
         app.change_settings(|change| change.enabled_platforms = vec![Platform::X]).await;
         let queue = app.get_with(&client, "/queue").await.text().await.unwrap();
-        assert!(queue.contains("Left for you on X"), "{queue}");
-        assert!(!queue.contains("Left for you on Bluesky"), "a platform turned off is offered no more: {queue}");
+        assert!(page_text(&queue).contains("Share on X ·"), "{queue}");
+        assert!(!page_text(&queue).contains("Share on Bluesky"), "a platform turned off is offered no more: {queue}");
     }
 );
 
@@ -1005,3 +1029,235 @@ async fn on_sqlite_a_pages_reads_see_one_snapshot_even_when_a_write_lands_betwee
     let now = app.db(count).await;
     assert_eq!(now, before + 1, "the write itself landed");
 }
+
+// ---- the card, Undo and the Done list ------------------------------------------
+
+/// Posts `path` with this client's CSRF token (or none) and answers the
+/// status, the Location and the body.
+async fn post_as(
+    app: &TestApp,
+    client: &reqwest::Client,
+    path: &str,
+    with_token: bool,
+) -> (u16, String, String) {
+    let token = app.csrf_token_with(client, "/").await;
+    let form: Vec<(&str, &str)> = if with_token {
+        vec![("csrf_token", token.as_str())]
+    } else {
+        Vec::new()
+    };
+    let response = client.post(app.url(path)).form(&form).send().await.unwrap();
+    let (status, location) = (response.status().as_u16(), location(&response));
+    (status, location, response.text().await.unwrap())
+}
+
+backend_test!(
+    async fn undo_within_ten_minutes_gives_the_cap_back_and_the_card_offers_the_share_again(app) {
+        organisation(&app, &[Platform::X]).await;
+        let me = app.create_user("emp@example.com", "Emp", "employee").await;
+        agree(&app, me, Platform::X, None).await;
+        x_cap_policy(&app, 1, 5).await;
+        let first = publish(&app, PostSpec::default()).await;
+        let second = publish(&app, PostSpec::default()).await;
+        let client = app.login_client("emp@example.com").await;
+        assert_eq!(share(&app, &client, first, "x", None).await.status(), 303);
+        assert_eq!(share(&app, &client, second, "x", None).await.status(), 429, "one a day");
+
+        // Shared moments ago: the card stays in the queue, reading so, with Undo.
+        app.clock.advance(chrono::Duration::minutes(9));
+        let page = app.get_with(&client, "/queue").await.text().await.unwrap();
+        let card = &page[page.find(&format!("id=\"post-{first}\"")).expect("the card stays")..];
+        let card = &card[..card.find("</article>").unwrap()];
+        assert!(page_text(card).contains("Shared on X ✓ · Undo the share on X"), "{card}");
+        assert!(card.contains(&format!("formaction=\"/queue/{first}/undo/x\"")), "{card}");
+        assert!(!card.contains(&format!("/queue/{first}/share/x")), "no second share button: {card}");
+
+        let (status, to, _) = post_as(&app, &client, &format!("/queue/{first}/undo/x"), true).await;
+        assert_eq!((status, to.as_str()), (303, format!("/queue?undone=x#post-{first}").as_str()));
+        assert_eq!(share_count(&app, me).await, 0, "the share is gone");
+        let page = app.get_with(&client, &to).await.text().await.unwrap();
+        assert!(page.contains("Undone: your share on X no longer counts toward your limits."), "{page}");
+        assert!(page_text(&page).contains("Share on X · 1 left today"), "the cap is given back: {page}");
+        assert!(page.contains(&format!("formaction=\"/queue/{first}/share/x\"")), "the card offers X again");
+        assert_eq!(share(&app, &client, second, "x", None).await.status(), 303, "the freed share is usable");
+        // Undone already: there is nothing left to undo.
+        assert_eq!(post_as(&app, &client, &format!("/queue/{first}/undo/x"), true).await.0, 404);
+        assert_eq!(share_count(&app, me).await, 1);
+    }
+);
+
+backend_test!(
+    async fn undo_is_refused_after_ten_minutes_for_others_shares_and_without_the_token(app) {
+        organisation(&app, &[Platform::X, Platform::LinkedIn]).await;
+        let me = app.create_user("emp@example.com", "Emp", "employee").await;
+        let other = app.create_user("other@example.com", "Other", "employee").await;
+        for person in [me, other] {
+            agree(&app, person, Platform::X, None).await;
+        }
+        let post = publish(&app, PostSpec::default()).await;
+        let client = app.login_client("emp@example.com").await;
+        let colleague = app.login_client("other@example.com").await;
+        assert_eq!(share(&app, &client, post, "x", None).await.status(), 303);
+
+        // Another person's share is not theirs to take back: as for no share.
+        let theirs = post_as(&app, &colleague, &format!("/queue/{post}/undo/x"), true).await;
+        let unknown = post_as(&app, &colleague, "/queue/999999/undo/x", true).await;
+        assert_eq!((theirs.0, unknown.0), (404, 404));
+        assert_eq!(theirs.2, unknown.2, "nothing tells a colleague's share apart from none");
+        assert_eq!(post_as(&app, &client, &format!("/queue/{post}/undo/linkedin"), true).await.0, 404, "not shared there");
+        assert_eq!(post_as(&app, &client, &format!("/queue/{post}/undo/myspace"), true).await.0, 404);
+        // Without the CSRF token: refused, the share stays.
+        assert_eq!(post_as(&app, &client, &format!("/queue/{post}/undo/x"), false).await.0, 403);
+        assert_eq!(share_count(&app, me).await, 1);
+
+        app.clock.advance(chrono::Duration::minutes(10));
+        let (status, _, body) = post_as(&app, &client, &format!("/queue/{post}/undo/x"), true).await;
+        assert_eq!(status, 409, "{body}");
+        assert!(body.contains("Too late to undo"), "{body}");
+        assert!(
+            body.contains("Your share on X was recorded 10 minutes ago. A share can be undone only in the first 10 minutes, so this one stays counted toward your limits."),
+            "{body}"
+        );
+        assert_eq!(share_count(&app, me).await, 1, "the share stays");
+        let page = app.get_with(&client, "/queue").await.text().await.unwrap();
+        assert!(!page.contains(&format!("/queue/{post}/undo/x")), "no Undo offered past the window");
+
+        // The API's Undo follows the same rules.
+        let post2 = publish(&app, PostSpec::default()).await;
+        let token = app.api_token(me, TokenKind::Personal, Scope::ReadWrite).await;
+        let api = |method: reqwest::Method, path: String| {
+            let (url, token) = (app.url(&path), token.clone());
+            async move {
+                let response = new_client().request(method, url).bearer_auth(token).send().await.unwrap();
+                (response.status().as_u16(), response.text().await.unwrap())
+            }
+        };
+        assert_eq!(api(reqwest::Method::POST, format!("/api/v1/queue/{post2}/share/x")).await.0, 200);
+        let (_, listed) = api(reqwest::Method::GET, "/api/v1/queue".into()).await;
+        let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+        let offer = &listed["posts"].as_array().unwrap().iter().find(|p| p["id"] == post2).expect("kept in view")["offers"][0];
+        assert_eq!(offer["shared"], true, "{offer}");
+        assert!(offer["undo_until"].is_string() && offer["shared_at"].is_string(), "{offer}");
+        assert_eq!(api(reqwest::Method::POST, format!("/api/v1/queue/{post2}/undo/x")).await.0, 204);
+        assert_eq!(api(reqwest::Method::POST, format!("/api/v1/queue/{post2}/undo/x")).await.0, 404);
+        let (status, body) = api(reqwest::Method::POST, format!("/api/v1/queue/{post}/undo/x")).await;
+        assert_eq!(status, 409, "{body}");
+        assert!(body.contains("\"too_late\""), "{body}");
+        assert_eq!(share_count(&app, me).await, 1);
+    }
+);
+
+backend_test!(
+    async fn the_done_list_shows_what_the_person_shared_where_and_when_and_what_they_skipped(app) {
+        organisation(&app, &[Platform::X, Platform::LinkedIn]).await;
+        let me = app.create_user("emp@example.com", "Emp", "employee").await;
+        let other = app.create_user("other@example.com", "Other", "employee").await;
+        for person in [me, other] {
+            agree(&app, person, Platform::X, None).await;
+            agree(&app, person, Platform::LinkedIn, None).await;
+        }
+        let both = publish(&app, PostSpec { platforms: &[Platform::X, Platform::LinkedIn], ..Default::default() }).await;
+        let skipped = publish(&app, PostSpec::default()).await;
+        let open = publish(&app, PostSpec::default()).await;
+        let client = app.login_client("emp@example.com").await;
+        let page = app.get_with(&client, "/queue").await.text().await.unwrap();
+        assert!(!page.contains("id=\"done-heading\""), "nothing done yet: no Done list");
+
+        // Shared on X only: still open.
+        let shared_at = app.clock.now_naive();
+        assert_eq!(share(&app, &client, both, "x", None).await.status(), 303);
+        app.clock.advance(chrono::Duration::minutes(20));
+        let page = app.get_with(&client, "/queue").await.text().await.unwrap();
+        assert!(page.contains(&format!("id=\"post-{both}\"")), "LinkedIn is still open");
+        assert!(page_text(&page).contains("Shared on X ✓"), "the card says what was shared");
+        // Then on LinkedIn too, and the other post skipped.
+        assert_eq!(share(&app, &client, both, "linkedin", None).await.status(), 303);
+        let (status, _, _) = post_as(&app, &client, &format!("/queue/{skipped}/dismiss"), true).await;
+        assert_eq!(status, 303);
+        app.clock.advance(chrono::Duration::minutes(11));
+
+        let page = app.get_with(&client, "/queue").await.text().await.unwrap();
+        let done_at = page.find("id=\"done-heading\"").expect("a Done list");
+        let (open_part, done) = page.split_at(done_at);
+        assert!(open_part.contains(&format!("id=\"post-{open}\"")), "the open post stays above");
+        for gone in [both, skipped] {
+            assert!(!open_part.contains(&format!("id=\"post-{gone}\"")), "post {gone} left the open list");
+        }
+        let text = page_text(done);
+        let when = |at: chrono::NaiveDateTime| at.format("%a %d %b, %H:%M").to_string();
+        let linkedin_at = shared_at + chrono::Duration::minutes(20);
+        assert!(text.contains(&format!("Shared on LinkedIn ✓ · {}", when(linkedin_at))), "{text}");
+        assert!(text.contains(&format!("Shared on X ✓ · {}", when(shared_at))), "{text}");
+        assert!(text.contains(&format!("Skipped · {} · Undo", when(linkedin_at))), "{text}");
+        assert!(text.contains("times in UTC"), "{text}");
+        assert!(text.find("LinkedIn ✓").unwrap() < text.find("X ✓").unwrap(), "latest first");
+        assert!(!done.contains("/undo/"), "past the window: no Undo for the shares");
+        assert!(done.contains(&format!("formaction=\"/queue/{skipped}/restore\"")), "a skip can always be undone");
+        let forms = page.matches("<form ").count();
+        let token = app.csrf_token_with(&client, "/queue").await;
+        assert_eq!(page.matches(&format!("name=\"csrf_token\" value=\"{token}\"")).count(), forms, "every form carries the token");
+
+        // Undo of the skip from the Done list brings the post back.
+        let (status, to, _) = post_as(&app, &client, &format!("/queue/{skipped}/restore"), true).await;
+        assert_eq!((status, to.as_str()), (303, "/queue"));
+        let page = app.get_with(&client, "/queue").await.text().await.unwrap();
+        let open_part = &page[..page.find("id=\"done-heading\"").unwrap()];
+        assert!(open_part.contains(&format!("id=\"post-{skipped}\"")), "back in the queue");
+
+        // The person's own: a colleague's queue and every page of the hub show none of it.
+        let colleague = app.login_client("other@example.com").await;
+        let theirs = app.get_with(&colleague, "/queue").await.text().await.unwrap();
+        assert!(!theirs.contains("id=\"done-heading\"") && !theirs.contains("Shared on"), "{theirs}");
+    }
+);
+
+backend_test!(
+    async fn an_undo_and_shares_at_once_on_two_processes_never_exceed_the_cap(app) {
+        organisation(&app, &[Platform::X]).await;
+        let me = app.create_user("emp@example.com", "Emp", "employee").await;
+        agree(&app, me, Platform::X, None).await;
+        x_cap_policy(&app, 1, 5).await;
+        let shared = publish(&app, PostSpec::default()).await;
+        let mut others = Vec::new();
+        for _ in 0..12 {
+            others.push(publish(&app, PostSpec::default()).await);
+        }
+        let second = chorus::startup::Application::build(app.config.clone()).await.unwrap();
+        let second_url = format!("http://127.0.0.1:{}", second.port());
+        actix_web::rt::spawn(second.run_until_stopped());
+        let client = app.login_client("emp@example.com").await;
+        assert_eq!(share(&app, &client, shared, "x", None).await.status(), 303);
+        let token = app.csrf_token_with(&client, "/queue").await;
+        let send = |base: String, path: String| {
+            let (client, token) = (client.clone(), token.clone());
+            actix_web::rt::spawn(async move {
+                let response = client
+                    .post(format!("{base}{path}"))
+                    .header("origin", base.clone())
+                    .form(&[("csrf_token", token.as_str())])
+                    .send()
+                    .await
+                    .unwrap();
+                response.status().as_u16()
+            })
+        };
+        let mut shares = Vec::new();
+        for (n, id) in others.iter().enumerate() {
+            let base = if n % 2 == 0 { app.address.clone() } else { second_url.clone() };
+            shares.push(send(base, format!("/queue/{id}/share/x")));
+            if n == 5 {
+                shares.push(send(second_url.clone(), format!("/queue/{shared}/undo/x")));
+            }
+        }
+        let mut statuses = Vec::new();
+        for s in shares {
+            statuses.push(s.await.unwrap());
+        }
+        let undo = statuses.remove(6);
+        assert!(undo == 303, "the Undo, within the window, goes through: {undo}");
+        assert!(statuses.iter().all(|s| *s == 303 || *s == 429), "{statuses:?}");
+        let recorded = statuses.iter().filter(|s| **s == 303).count();
+        assert!(recorded <= 1, "one a day, however they interleave: {statuses:?}");
+        assert_eq!(share_count(&app, me).await, recorded, "exactly the shares answered 303 remain");
+    }
+);

@@ -532,6 +532,11 @@ backend_test!(
         assert_eq!((kept.posts.len(), kept.dismissals.len()), (2, 2));
         app.db(move |conn| shares::record(conn, w4, second, Platform::X, 1, false, now).map(|_| ())).await;
         assert_eq!(kept_equals_fresh(&app, &memo, "a share of the new post").await.shares.len(), 5);
+        // Taken back with Undo (the dialog closed without posting): not counted.
+        let window = chorus::domain::share_caps::UNDO_WINDOW;
+        let undone = app.db(move |conn| shares::undo(conn, w4, second, Platform::X, now, window)).await;
+        assert_eq!(undone, shares::UndoOutcome::Undone);
+        assert_eq!(kept_equals_fresh(&app, &memo, "a share undone").await.shares.len(), 4);
     }
 );
 

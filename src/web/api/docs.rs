@@ -22,6 +22,7 @@ use super::{consent, error, feeds, me, posts, queue, reports};
         me::show,
         queue::list,
         queue::share,
+        queue::undo,
         queue::dismiss,
         consent::show,
         posts::list,

@@ -1,5 +1,6 @@
 //! The caller's queue: posts offered to them, with the share-intent URL per
-//! platform; share (caps and consent enforced as on the page) and dismiss.
+//! platform; share (caps and consent enforced as on the page), undo a share
+//! made moments ago, and dismiss.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -7,9 +8,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiCaller, ApiError, ApiResult, optional_json, utc};
-use crate::app::queue::{self, MAX_PAGE, Shared, Situation};
+use crate::app::queue::{self, MAX_PAGE, Shared, Situation, Undone};
 use crate::domain::ids::{PostId, UserId};
 use crate::domain::platforms::Platform;
+use crate::domain::share_caps::UNDO_WINDOW;
 use crate::web::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -59,6 +61,10 @@ pub struct Offer {
     /// Whether the platform's share dialog takes a pre-filled text.
     pub text_editable: bool,
     pub shared: bool,
+    /// When the caller shared it on this platform, if in the last 7 days.
+    pub shared_at: Option<DateTime<Utc>>,
+    /// Until when `POST …/undo/{platform}` may take the share back.
+    pub undo_until: Option<DateTime<Utc>>,
     pub remaining_today: u32,
     pub remaining_this_week: u32,
     /// Set when a cap stops sharing now: when it is possible again.
@@ -124,6 +130,11 @@ fn queue_post(shown: queue::QueuePost<'_>, situation: &Situation) -> ApiResult<Q
             text: offer.text.to_string(),
             text_editable: offer.editable,
             shared: offer.shared,
+            shared_at: offer.shared_at.map(utc),
+            undo_until: offer
+                .shared_at
+                .filter(|_| offer.undo)
+                .map(|at| utc(at + UNDO_WINDOW)),
             remaining_today: offer.remaining_day,
             remaining_this_week: offer.remaining_week,
             next_share_at: next.flatten().map(utc),
@@ -231,4 +242,40 @@ pub async fn dismiss(
 ) -> ApiResult<HttpResponse> {
     queue::dismiss(&state, UserId::new(caller.owner.id), PostId::new(*post)).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/queue/{id}/undo/{platform}",
+    operation_id = "queue_undo",
+    tag = "queue",
+    params(
+        ("id" = i64, Path, description = "Post id", example = 1),
+        ("platform" = String, Path, description = "Platform slug, e.g. linkedin", example = "x")
+    ),
+    responses(
+        (status = 204, description = "The share is taken back: it no longer counts toward the caller's caps, nor in any report"),
+        (status = 404, description = "The caller has no share of this post on this platform", body = super::error::ErrorBody),
+        (status = 409, description = "Past the window (`undo_until` of the offer): the share stays", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+/// Undo: takes back the caller's own share made in the last 10 minutes
+/// (the dialog was closed without posting), as the queue page's Undo does.
+pub async fn undo(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(i64, String)>,
+) -> ApiResult<HttpResponse> {
+    let (post_id, slug) = path.into_inner();
+    let platform = Platform::from_slug(&slug).ok_or_else(ApiError::not_found)?;
+    let (user, post) = (UserId::new(caller.owner.id), PostId::new(post_id));
+    match queue::undo(&state, user, post, platform).await? {
+        Undone::Undone => Ok(HttpResponse::NoContent().finish()),
+        Undone::TooLate { message } => Err(ApiError::new(
+            actix_web::http::StatusCode::CONFLICT,
+            "too_late",
+            message,
+        )),
+    }
 }

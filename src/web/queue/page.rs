@@ -1,12 +1,14 @@
 //! `GET /queue`: a page of the employee's queue, with notices of posts
-//! they shared that were withdrawn since.
+//! they shared that were withdrawn since, and below it what they are done
+//! with this week (shown only to them).
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::app::queue::{self, Loaded, QueuePost, local_time};
+use crate::app::queue::{self, Loaded, QueuePost, local_time, short_time};
 use crate::domain::ids::UserId;
+use crate::domain::platforms::Platform;
 use crate::web::AppState;
 use crate::web::auth::session::SignedIn;
 use crate::web::error::WebResult;
@@ -19,6 +21,16 @@ pub(super) struct NoticeView {
     pub reason: String,
     pub when: String,
     pub platforms: String,
+}
+
+/// A post of the "Done" list: what the person did with it, and when.
+pub(super) struct DoneView<'a> {
+    pub post_id: i64,
+    pub link: &'a str,
+    pub title: std::sync::Arc<str>,
+    /// Shared on a platform (None: skipped), when, and whether Undo is
+    /// still allowed.
+    pub lines: Vec<(Option<Platform>, String, bool)>,
 }
 
 /// Whitespace around the template's tags is minimized: the blank lines and
@@ -35,6 +47,11 @@ pub(super) struct QueuePage<'a> {
     page_number: i64,
     pages: i64,
     hidden: Option<i64>,
+    done: Vec<DoneView<'a>>,
+    /// The platform whose share was just undone.
+    undone: Option<Platform>,
+    /// The person's time zone, which the Done list's times are in.
+    zone: &'static str,
 }
 
 pub(super) fn queue_page<'a>(
@@ -44,6 +61,21 @@ pub(super) fn queue_page<'a>(
     hidden: Option<i64>,
 ) -> QueuePage<'a> {
     let tz = loaded.situation.tz;
+    let done = loaded
+        .done()
+        .into_iter()
+        .map(|d| DoneView {
+            post_id: d.id,
+            link: d.link,
+            title: d.title,
+            lines: d
+                .shares
+                .into_iter()
+                .map(|(p, at, undo)| (Some(p), short_time(at, tz), undo))
+                .chain(d.skipped.map(|at| (None, short_time(at, tz), true)))
+                .collect(),
+        })
+        .collect();
     QueuePage {
         page: PageContext::from(signed_in),
         posts: loaded.posts(UserId::new(signed_in.user.id)),
@@ -67,6 +99,9 @@ pub(super) fn queue_page<'a>(
         page_number,
         pages: loaded.pages(),
         hidden,
+        done,
+        undone: None,
+        zone: tz.name(),
     }
 }
 
@@ -75,6 +110,8 @@ pub(super) fn queue_page<'a>(
 pub struct QueueQuery {
     page: i64,
     hidden: Option<i64>,
+    /// The slug of the platform whose share was just undone.
+    undone: Option<String>,
 }
 
 pub async fn index(
@@ -84,5 +121,7 @@ pub async fn index(
 ) -> WebResult<HttpResponse> {
     let page_number = query.page.clamp(1, queue::MAX_PAGE);
     let loaded = queue::load(&state, &signed_in.user, page_number).await?;
-    ok(&queue_page(&signed_in, &loaded, page_number, query.hidden))
+    let mut page = queue_page(&signed_in, &loaded, page_number, query.hidden);
+    page.undone = query.undone.as_deref().and_then(Platform::from_slug);
+    ok(&page)
 }

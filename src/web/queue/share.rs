@@ -1,6 +1,7 @@
 //! `POST /queue/{id}/share/{platform}`: records a share within the
 //! person's caps and sends them to the platform's own share dialog.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
@@ -28,10 +29,24 @@ struct WaitPage {
     message: String,
 }
 
+/// The queue's one form carries a text box per post and platform whose
+/// dialog takes text (`text_{post}_{platform}`); `text` is taken too, for
+/// a form of one post and platform.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct ShareForm {
-    text: String,
+    #[serde(flatten)]
+    fields: HashMap<String, String>,
+}
+
+impl ShareForm {
+    /// What the person typed for this platform (empty: the offered text).
+    fn text_for(&self, post_id: i64, platform: Platform) -> &str {
+        self.fields
+            .get(&format!("text_{post_id}_{}", platform.slug()))
+            .or_else(|| self.fields.get("text"))
+            .map_or("", String::as_str)
+    }
 }
 
 pub async fn share(
@@ -43,7 +58,8 @@ pub async fn share(
     let (post_id, slug) = path.into_inner();
     let platform = Platform::from_slug(&slug).ok_or_else(AppError::not_found)?;
     let user = UserId::new(signed_in.user.id);
-    match queue::share(&state, user, PostId::new(post_id), platform, &form.text).await? {
+    let typed = form.text_for(post_id, platform);
+    match queue::share(&state, user, PostId::new(post_id), platform, typed).await? {
         Shared::Recorded { url, .. } => Ok(see_other(&url)),
         Shared::TextRefused {
             problem,
@@ -52,7 +68,7 @@ pub async fn share(
         } => {
             let refused = Refused {
                 platform,
-                typed: &form.text,
+                typed,
                 problem,
             };
             refused_page(&state, &signed_in, *post, &situation, refused).await

@@ -32,6 +32,10 @@ const NOT_PAGES: &[(&str, &str)] = &[
         "the stylesheet, script and icon themselves",
     ),
     (
+        "/static/icons/{file}",
+        "the platforms' icons on the queue's share buttons",
+    ),
+    (
         "/previews/{file}",
         "link-preview images, shown (with their alt text) on the audited queue and post pages",
     ),
@@ -750,9 +754,10 @@ async fn every_employee_page_passes_wcag_aa_on_desktop_and_dark_phone() {
         browser
             .execute(
                 "const mine = arguments[0]; \
-                 const form = [...document.querySelectorAll('form[action$=\"/share/x\"]')] \
-                     .find(f => f.getAttribute('action') !== mine); \
-                 form.submit();",
+                 const button = [...document.querySelectorAll('button[formaction$=\"/share/x\"]')] \
+                     .find(b => b.getAttribute('formaction') !== mine); \
+                 button.disabled = false; button.formTarget = '_self'; \
+                 button.form.requestSubmit(button);",
                 vec![json!(format!("/queue/{}/share/x", org.post))],
             )
             .await
@@ -1091,22 +1096,32 @@ async fn a_keyboard_alone_logs_in_opens_the_queue_and_shares() {
     press(&browser, Key::Enter).await;
     browser.expect_heading("Your queue").await;
 
-    // X is used up for today (see organisation()); LinkedIn is not.
-    let left = |text: &str| -> String {
-        text.lines()
-            .find(|line| line.starts_with("Left for you on LinkedIn:"))
+    // X is used up for today (see organisation()); LinkedIn is not. What
+    // is left reads on the LinkedIn button of the post not shared yet.
+    let left = || async {
+        browser
+            .execute(
+                "const b = document.querySelector('button[formaction$=\"/share/linkedin\"]'); \
+                 return b ? b.textContent : '';",
+                vec![],
+            )
+            .await
+            .expect("the LinkedIn button's text")
+            .as_str()
             .unwrap_or_default()
             .to_string()
     };
-    let main = browser.find(Locator::Css("main")).await.unwrap();
-    let left_before = left(&main.text().await.unwrap());
-    assert!(left_before.contains("3 today"), "{left_before}");
+    let left_before = left().await;
+    assert!(left_before.contains("3 left today"), "{left_before}");
     let before = app
         .db(move |conn| store::shares::history(conn, org.grace))
         .await
         .len();
     tab_until(&browser, "the Share on LinkedIn button", 80, |f| {
-        f["tag"] == json!("button") && f["text"] == json!("Share on LinkedIn")
+        f["tag"] == json!("button")
+            && f["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("Share on LinkedIn ·"))
     })
     .await;
     press(&browser, Key::Enter).await;
@@ -1124,10 +1139,9 @@ async fn a_keyboard_alone_logs_in_opens_the_queue_and_shares() {
     assert_eq!(after, before + 1, "the share was recorded");
     browser.goto(&app.url("/queue")).await.unwrap();
     browser.expect_heading("Your queue").await;
-    let main = browser.find(Locator::Css("main")).await.unwrap();
-    let left_after = left(&main.text().await.unwrap());
+    let left_after = left().await;
     assert!(
-        left_after.contains("2 today"),
+        left_after.contains("2 left today"),
         "the queue counts the share: {left_after}"
     );
     browser.close().await;
@@ -1141,6 +1155,12 @@ async fn a_keyboard_alone_logs_in_opens_the_queue_and_shares() {
 async fn the_copy_button_copies_the_text_as_shown_with_the_link() {
     let app = spawn_app(Backend::Sqlite).await;
     let org = organisation(&app).await;
+    // Grace's share on X taken back (Undo), so the post offers X's text
+    // box again (a shared platform shows "Shared on X ✓" instead).
+    let (grace, post, now) = (org.grace, org.post, app.clock.now_naive());
+    let window = chorus::domain::share_caps::UNDO_WINDOW;
+    app.db(move |conn| store::shares::undo(conn, grace, post, Platform::X, now, window))
+        .await;
     let browser = Browser::start(Scripts::On).await;
     browser.log_in(&app, GRACE, PASSWORD).await;
     browser.goto(&app.url("/queue")).await.unwrap();
@@ -1152,13 +1172,13 @@ async fn the_copy_button_copies_the_text_as_shown_with_the_link() {
             r#"
             const copied = [];
             navigator.clipboard.writeText = (text) => { copied.push(text); return Promise.resolve(); };
-            const form = (platform) =>
-                document.querySelector(`form[action="/queue/${arguments[0]}/share/${platform}"]`);
-            const x = form("x");
-            x.querySelector("textarea").value = "My own words about it.";
-            for (const f of [x, form("linkedin")]) {
-                const button = f.querySelector(".copy-button");
-                if (button.hidden) return `the copy button is hidden in ${f.action}`;
+            const post = arguments[0];
+            const x = document.querySelector(`textarea[name="text_${post}_x"]`);
+            x.value = "My own words about it.";
+            for (const source of [x, document.getElementById(`copy-${post}-linkedin`)]) {
+                const button = source.nextElementSibling;
+                if (!button || !button.matches("button.copy") || button.hidden)
+                    return `no Copy text button under ${source.id}`;
                 button.click();
             }
             return copied;
