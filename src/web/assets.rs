@@ -16,7 +16,7 @@ struct Asset {
     content_type: &'static str,
 }
 
-const ASSETS: [Asset; 3] = [
+const ASSETS: [Asset; 4] = [
     Asset {
         name: "chorus.css",
         body: include_str!("../../static/chorus.css"),
@@ -25,6 +25,11 @@ const ASSETS: [Asset; 3] = [
     Asset {
         name: "chorus.js",
         body: include_str!("../../static/chorus.js"),
+        content_type: "text/javascript; charset=utf-8",
+    },
+    Asset {
+        name: "composer.js",
+        body: include_str!("../../static/composer.js"),
         content_type: "text/javascript; charset=utf-8",
     },
     Asset {

@@ -634,3 +634,4 @@ async fn a_wrong_password_shows_the_error_and_keeps_the_email() {
     browser.close().await;
 }
 mod accessibility;
+mod composer;

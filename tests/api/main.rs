@@ -12,6 +12,7 @@ mod browser;
 mod calendar_feed;
 mod chaos;
 mod cli;
+mod composer;
 mod consent;
 mod contention;
 mod demo;

@@ -4,6 +4,7 @@
 pub mod approvals;
 pub mod calendar;
 pub mod calendar_feeds;
+pub mod counts;
 pub mod posts;
 pub mod preview_form;
 pub mod previews;
