@@ -215,22 +215,37 @@ pub struct CheckView {
     pub fits: bool,
     /// The count as said beside the field.
     pub sentence: String,
+    /// The link as the platforms display it in a post: without its
+    /// scheme, cut after 30 characters (the full link is still shared).
+    pub link_shown: String,
+}
+
+fn link_shown(link: &str) -> String {
+    let bare = link
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_start_matches("www.");
+    match bare.char_indices().nth(30) {
+        Some((cut, _)) => format!("{}…", &bare[..cut]),
+        None => bare.to_string(),
+    }
 }
 
 /// The count beside a caption, in the server's own words (the live
 /// counts of the composer's script show the same sentence).
 fn count_sentence(check: &CaptionCheck, disclosure: bool) -> String {
+    let with = match (check.platform.link_in_text(), disclosure) {
+        (true, true) => ", with the link and the disclosure",
+        (true, false) => ", with the link",
+        (false, true) => ", with the disclosure",
+        (false, false) => "",
+    };
     format!(
-        "Variant {}: {} of {} characters as {} counts them, with the link{}.",
+        "Variant {}: {} of {} characters as {} counts them{with}.",
         check.variant,
         check.count,
         check.limit,
         check.platform.name(),
-        if disclosure {
-            " and the disclosure"
-        } else {
-            ""
-        }
     )
 }
 
@@ -244,6 +259,7 @@ pub(super) fn check_view(check: &CaptionCheck, disclosure: bool) -> CheckView {
         limit: check.limit,
         fits: check.fits(),
         sentence: count_sentence(check, disclosure),
+        link_shown: link_shown(&check.link),
     }
 }
 
