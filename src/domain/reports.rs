@@ -699,7 +699,7 @@ mod tests {
                     };
                     // Posts live in the period: those of the period and,
                     // sometimes, none at all (every week then reads 0).
-                    if facts.posts.len() % 4 != 0 {
+                    if !facts.posts.len().is_multiple_of(4) {
                         facts.offered = facts.posts.clone();
                     }
                     let filters = Filters {

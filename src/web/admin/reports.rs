@@ -98,7 +98,9 @@ pub fn chart(bars: &[Bar]) -> ChartView {
                     centre: percent(slot * (i as f64 + 0.5)),
                     y: BASELINE - height,
                     height,
-                    date: ((n - 1 - i) % every == 0).then(|| week_date(&b.label)),
+                    date: (n - 1 - i)
+                        .is_multiple_of(every)
+                        .then(|| week_date(&b.label)),
                     week: b.label.clone(),
                     value: b.value,
                 }
