@@ -64,6 +64,8 @@ pub enum Measure {
     WeekSharers = 7,
     /// People who shared on a set of platforms since a day.
     PeriodSharers = 8,
+    /// People opted in to at least one of a set of platforms.
+    OptedInAny = 9,
 }
 
 /// One figure's identity: a measure and the parts that tell it apart from
@@ -208,6 +210,15 @@ impl Disclosure {
         } else {
             Cell::HIDDEN
         }
+    }
+
+    /// A figure about which no one could have done anything: nothing was
+    /// offered to the group (no post was in their queues), so its count is
+    /// 0 whoever is in it. Decided from the hub's own facts only, never
+    /// from what people did, it tells nothing about anyone, and it is
+    /// shown as 0 rather than hidden: "no activity" is not "fewer than k".
+    pub fn nothing_offered(&self) -> Cell {
+        Cell(Some(0))
     }
 
     /// A count of events (shares) made by the `counted` people: shown when

@@ -151,6 +151,16 @@ impl Platform {
         }
     }
 
+    /// Whether the link is part of the post's text once the dialog opens
+    /// (X and Threads append it, Mastodon and Bluesky get it in the text):
+    /// elsewhere it becomes a card of its own, or Reddit's link field.
+    pub fn link_in_text(self) -> bool {
+        matches!(
+            self,
+            Platform::X | Platform::Threads | Platform::Mastodon | Platform::Bluesky
+        )
+    }
+
     /// Mastodon has no central site: the share dialog lives on the
     /// employee's own server.
     pub fn needs_instance(self) -> bool {

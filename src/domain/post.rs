@@ -5,8 +5,8 @@
 mod draft;
 
 pub use draft::{
-    ParsedDraft, PostDraft, PostErrors, PostInput, check_publish_time, format_local, parse_local,
-    parse_withdrawal_reason,
+    CaptionProblem, ParsedDraft, PostDraft, PostErrors, PostInput, check_publish_time,
+    format_local, parse_local, parse_withdrawal_reason,
 };
 
 use super::Invalid;
@@ -245,12 +245,33 @@ pub fn resolve_variants(base_text: &str, written: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// Like [`resolve_variants`], with the field (1-based) each variant was
+/// typed in; the base text counts as typed in the first field.
+pub fn resolve_variant_fields(base_text: &str, written: &[String]) -> Vec<(usize, String)> {
+    let mut fields: Vec<usize> = written
+        .iter()
+        .take(MAX_VARIANTS)
+        .enumerate()
+        .skip(1)
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(i, _)| i + 1)
+        .collect();
+    fields.insert(0, 1);
+    fields
+        .into_iter()
+        .zip(resolve_variants(base_text, written))
+        .collect()
+}
+
 /// A caption as one employee will get it, and whether it fits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaptionCheck {
     pub platform: Platform,
     /// 1-based, as shown to comms.
     pub variant: usize,
+    /// The composer's field this caption was typed in (1-based): empty
+    /// fields are skipped, and an empty first field means the base text.
+    pub field: usize,
     pub offered: String,
     /// The link as this platform's share dialog carries it (with the
     /// organisation's tags), counted with the caption.
@@ -301,6 +322,7 @@ pub fn check_caption(
     CaptionCheck {
         platform,
         variant,
+        field: variant,
         count: platform.count_with_link(&offered, link),
         limit: platform.text_limit(),
         link: link.to_string(),
@@ -355,6 +377,16 @@ mod tests {
             vec![base, "Second take"]
         );
         assert_eq!(resolve_variants(base, &["Own".into()]), vec!["Own"]);
+    }
+
+    #[test]
+    fn each_variant_knows_the_field_it_was_typed_in() {
+        let base = "Our report is out.";
+        let typed = ["".into(), " ".into(), "Third box".into()];
+        assert_eq!(
+            resolve_variant_fields(base, &typed),
+            vec![(1, base.to_string()), (3, "Third box".to_string())]
+        );
     }
 
     #[test]

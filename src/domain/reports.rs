@@ -8,8 +8,9 @@ use std::collections::{HashMap, HashSet};
 use chrono::NaiveDateTime;
 
 use self::counting::Employees;
+pub use super::disclosure_control::Cell;
 use super::disclosure_control::{
-    Cell, Disclosure, Figure, Group, Measure, People, RecordKey, complementary,
+    Disclosure, Figure, Group, Measure, People, RecordKey, complementary,
 };
 use super::platforms::Platform;
 
@@ -40,6 +41,10 @@ pub struct Facts {
     /// (person, platform) with a consent given now.
     pub opted_in: Vec<(i64, Platform)>,
     pub posts: Vec<PostFact>,
+    /// Every post that was in people's queues at some time in the period,
+    /// whenever it was published: the weeks without any are weeks in which
+    /// nothing could be shared (shown as 0, not hidden).
+    pub offered: Vec<PostFact>,
     /// (person, post, platform, when): every share recorded since the
     /// period began.
     pub shares: Vec<(i64, i64, Platform, NaiveDateTime)>,
@@ -124,7 +129,56 @@ pub struct Bar {
     pub value: Option<u64>,
 }
 
+/// The figures at the top of the page, each from the disclosure-control
+/// path or from the hub's own facts.
+#[derive(Debug, Clone)]
+pub struct Headline {
+    /// People opted in to at least one of the chosen platforms, and the
+    /// active people they are part of.
+    pub opted_in: Cell,
+    pub population: u64,
+    /// The period's weekly share figures as published (hidden weeks are
+    /// hidden here too).
+    pub weekly_shares: Vec<Cell>,
+    /// Posts published in the period: the hub's own count (the posts
+    /// table lists each), about no one's choices.
+    pub posts_published: usize,
+}
+
+/// Shares in the latest half of the period against the half before it,
+/// added up from the published weekly figures only (no figure of its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShareTrend {
+    /// Weeks in each half.
+    pub weeks: usize,
+    pub recent: u64,
+    pub earlier: u64,
+    /// Whether every week of both halves is shown (else hidden weeks are
+    /// missing from the sums, and the two are not compared).
+    pub complete: bool,
+    /// Whether any week of the latest half is shown.
+    pub any_recent: bool,
+}
+
+impl Headline {
+    pub fn share_trend(&self) -> ShareTrend {
+        let n = self.weekly_shares.len();
+        let half = n / 2;
+        let earlier = &self.weekly_shares[n - 2 * half..n - half];
+        let recent = &self.weekly_shares[n - half..];
+        let sum = |cells: &[Cell]| cells.iter().filter_map(|c| c.value()).sum();
+        ShareTrend {
+            weeks: half,
+            recent: sum(recent),
+            earlier: sum(earlier),
+            complete: earlier.iter().chain(recent).all(|c| c.is_shown()),
+            any_recent: recent.iter().any(|c| c.is_shown()),
+        }
+    }
+}
+
 pub struct Reports {
+    pub headline: Headline,
     /// Its last column, "Days live", is as of the build: see [`Reports::posts_as_of`].
     pub posts: Table,
     /// When each post of `posts` went live and ended (same order).
@@ -273,12 +327,20 @@ pub fn build(
         })
         .collect();
 
-    // ---- shares per week, per platform or on all chosen platforms
+    // ---- shares per week, per platform or on all chosen platforms; a week
+    // in which no post reached the population had nothing to share.
+    let offered: Vec<bool> = weeks
+        .iter()
+        .map(|week| offered_in(facts, week, filters.department))
+        .collect();
     let weekly = |platform: Option<usize>| -> Vec<Cell> {
         weeks
             .iter()
             .enumerate()
             .map(|(w, week)| {
+                if !offered[w] {
+                    return rules.nothing_offered();
+                }
                 let (events, sharers, set) = match platform {
                     Some(i) => (
                         counts.week_events(w, i),
@@ -415,14 +477,44 @@ pub fn build(
     let sharers: Vec<Cell> = weeks
         .iter()
         .zip(&counts.week_people)
-        .map(|(week, people)| {
+        .zip(&offered)
+        .map(|((week, people), offered)| {
+            if !offered {
+                return rules.nothing_offered();
+            }
             let figure = Figure::new(Measure::WeekSharers, &[week_id(week), chosen]);
             rules.people(figure, people, &population)
         })
         .collect();
     let (trend_table, chart) = trend_and_chart(weeks, &totals, &sharers);
 
+    // ---- the headline: people opted in to any chosen platform (with one
+    // platform chosen, the very figure of the platform table).
+    let opted_in = match platforms.as_slice() {
+        [platform] => rules.people(
+            Figure::new(Measure::OptedIn, &[*platform as i64]),
+            &counts
+                .opted_population
+                .get(platform)
+                .copied()
+                .unwrap_or_default(),
+            &population,
+        ),
+        _ => rules.people(
+            Figure::new(Measure::OptedInAny, &[chosen]),
+            &opted_in_any(facts, &people, platforms),
+            &population,
+        ),
+    };
+    let headline = Headline {
+        opted_in,
+        population: group,
+        weekly_shares: totals.clone(),
+        posts_published: facts.posts.len(),
+    };
+
     Reports {
+        headline,
         posts: Table {
             columns: post_columns,
             rows: post_rows,
@@ -444,6 +536,35 @@ pub fn build(
         chart,
         reportable_departments: reportable,
     }
+}
+
+/// Whether any post was in the queues of the population (everyone, or
+/// one department) at some time in the week.
+pub(crate) fn offered_in(facts: &Facts, week: &Week, department: Option<i64>) -> bool {
+    facts.offered.iter().any(|post| {
+        let live = post.published_at < week.end && post.ended_at.is_none_or(|e| e > week.start);
+        let reaches = match (&post.departments, department) {
+            (None, _) | (Some(_), None) => true,
+            (Some(ds), Some(d)) => ds.contains(&d),
+        };
+        live && reaches
+    })
+}
+
+/// The people of the population opted in to at least one of `platforms`.
+fn opted_in_any(facts: &Facts, people: &Employees, platforms: &[Platform]) -> People {
+    let mut seen = HashSet::new();
+    let mut any = People::default();
+    for (person, platform) in &facts.opted_in {
+        if let Some(i) = people.get(*person)
+            && people.in_population[i]
+            && platforms.contains(platform)
+            && seen.insert(i)
+        {
+            any.add(people.key[i]);
+        }
+    }
+    any
 }
 
 mod counting;
@@ -480,6 +601,13 @@ mod tests {
                 .take(sharers as usize)
                 .collect(),
             posts: vec![PostFact {
+                id: 1,
+                title: "Report".into(),
+                departments: None,
+                published_at: t(0),
+                ended_at: None,
+            }],
+            offered: vec![PostFact {
                 id: 1,
                 title: "Report".into(),
                 departments: None,
@@ -543,7 +671,7 @@ mod tests {
         )
             .prop_map(
                 move |(employees, opted, posts, shares, dismissals, chosen, department, k)| {
-                    let facts = Facts {
+                    let mut facts = Facts {
                         employees: employees
                             .into_iter()
                             .enumerate()
@@ -567,7 +695,13 @@ mod tests {
                             .map(|(u, p, platform, day)| (u, p, platforms[platform], t(day)))
                             .collect(),
                         dismissals,
+                        offered: vec![],
                     };
+                    // Posts live in the period: those of the period and,
+                    // sometimes, none at all (every week then reads 0).
+                    if !facts.posts.len().is_multiple_of(4) {
+                        facts.offered = facts.posts.clone();
+                    }
                     let filters = Filters {
                         platforms: chosen,
                         department,
@@ -604,6 +738,77 @@ mod tests {
             let bars = |r: &Reports| r.chart.iter().map(|b| (b.label.clone(), b.value)).collect::<Vec<_>>();
             prop_assert_eq!(bars(&fast), bars(&direct));
         }
+    }
+
+    #[test]
+    fn a_week_with_nothing_offered_reads_0_and_a_small_week_stays_hidden() {
+        let filters = Filters {
+            platforms: vec![Platform::X],
+            department: None,
+        };
+        let mut quiet = facts(20, 4);
+        quiet.posts[0].published_at = t(8);
+        quiet.offered[0].published_at = t(8);
+        let weeks = vec![
+            Week {
+                label: "W1".into(),
+                start: t(0),
+                end: t(7),
+            },
+            Week {
+                label: "W2".into(),
+                start: t(7),
+                end: t(14),
+            },
+        ];
+        quiet.shares = (1..=4).map(|u| (u, 1, Platform::X, t(9))).collect();
+        let reports = build(&quiet, &filters, &weeks, 5, t(10));
+        assert_eq!(
+            reports.trend.rows[0][1..],
+            ["0", "0"],
+            "no post in the queues"
+        );
+        assert_eq!(reports.chart[0].value, Some(0));
+        assert_eq!(
+            reports.trend.rows[1][1..],
+            ["suppressed", "suppressed"],
+            "4 sharers with k = 5"
+        );
+        assert_eq!(reports.chart[1].value, None);
+        assert_eq!(reports.platforms.rows[0][4], "0", "the week's column too");
+        let trend = reports.headline.share_trend();
+        assert_eq!((trend.weeks, trend.recent, trend.earlier), (1, 0, 0));
+        assert!(!trend.complete && !trend.any_recent);
+    }
+
+    #[test]
+    fn the_headline_counts_people_opted_in_to_any_chosen_platform_once() {
+        let mut both = facts(20, 10);
+        both.opted_in
+            .extend((1..=10).map(|u| (u, Platform::LinkedIn)));
+        let all = Filters {
+            platforms: vec![Platform::X, Platform::LinkedIn],
+            department: None,
+        };
+        let reports = build(&both, &all, &weeks(), 5, t(3));
+        let shown = reports
+            .headline
+            .opted_in
+            .value()
+            .expect("10 of 20 is shown");
+        assert!(shown.abs_diff(10) <= 6, "ten people, not twenty: {shown}");
+        assert_eq!(reports.headline.population, 20);
+        assert_eq!(reports.headline.posts_published, 1);
+        let x_only = Filters {
+            platforms: vec![Platform::X],
+            department: None,
+        };
+        let x = build(&both, &x_only, &weeks(), 5, t(3));
+        assert_eq!(
+            x.headline.opted_in.text(),
+            x.platforms.rows[0][1],
+            "one platform: the very figure of its row"
+        );
     }
 
     #[test]

@@ -195,16 +195,56 @@ fn posts_between(
         .filter(posts::published_at.ge(from).and(posts::published_at.lt(to)))
         .filter(posts::status.ne(PostStatus::Draft.as_str()))
         .order(posts::published_at.asc())
-        .select((
-            posts::id,
-            posts::title,
-            posts::target_all,
-            posts::published_at,
-            posts::withdrawn_at,
-            posts::expires_at,
-            posts::status,
-        ))
+        .select(post_row_columns())
         .load(conn)?;
+    post_facts(conn, post_rows, from)
+}
+
+/// Posts that were live (in people's queues) at some time in [from, to),
+/// whenever they were published, oldest first.
+fn posts_live_between(
+    conn: &mut DbConnection,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> StoreResult<Vec<PostFact>> {
+    let post_rows: Vec<PostRow> = posts::table
+        .filter(posts::published_at.lt(to))
+        .filter(posts::status.ne(PostStatus::Draft.as_str()))
+        .order(posts::published_at.asc())
+        .select(post_row_columns())
+        .load(conn)?;
+    let mut live = post_facts(conn, post_rows, from)?;
+    live.retain(|post| post.ended_at.is_none_or(|ended| ended >= from));
+    Ok(live)
+}
+
+#[allow(clippy::type_complexity)]
+fn post_row_columns() -> (
+    posts::id,
+    posts::title,
+    posts::target_all,
+    posts::published_at,
+    posts::withdrawn_at,
+    posts::expires_at,
+    posts::status,
+) {
+    (
+        posts::id,
+        posts::title,
+        posts::target_all,
+        posts::published_at,
+        posts::withdrawn_at,
+        posts::expires_at,
+        posts::status,
+    )
+}
+
+/// The rows as facts, with each post's audience.
+fn post_facts(
+    conn: &mut DbConnection,
+    post_rows: Vec<PostRow>,
+    from: NaiveDateTime,
+) -> StoreResult<Vec<PostFact>> {
     let ids: Vec<i64> = post_rows.iter().map(|r| r.0).collect();
     let mut targets: HashMap<i64, Vec<i64>> = HashMap::new();
     for (post, department) in post_departments::table
@@ -307,6 +347,7 @@ fn refresh(
 ) -> StoreResult<Kept> {
     let changes = Changes::read(conn)?;
     let posts = posts_between(conn, from, to)?;
+    let offered = posts_live_between(conn, from, to)?;
     let Some(mut kept) = previous else {
         let people = people(conn)?;
         let dismissals = dismissals_of(conn, &posts)?;
@@ -320,6 +361,7 @@ fn refresh(
                 departments: people.departments,
                 opted_in: people.opted_in,
                 posts,
+                offered,
                 shares,
                 dismissals,
             }),
@@ -339,6 +381,7 @@ fn refresh(
         facts.dismissals = dismissals_of(conn, &posts)?;
     }
     facts.posts = posts;
+    facts.offered = offered;
     if changes.shares_changed != was.shares_changed {
         (facts.shares, kept.last_share_id) = shares_since(conn, from)?;
     } else if changes.shares_added != was.shares_added {

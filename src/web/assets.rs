@@ -31,7 +31,7 @@ macro_rules! icon {
     };
 }
 
-const ASSETS: [Asset; 11] = [
+const ASSETS: [Asset; 12] = [
     Asset {
         name: "chorus.css",
         body: include_str!("../../static/chorus.css"),
@@ -40,6 +40,11 @@ const ASSETS: [Asset; 11] = [
     Asset {
         name: "chorus.js",
         body: include_str!("../../static/chorus.js"),
+        content_type: "text/javascript; charset=utf-8",
+    },
+    Asset {
+        name: "composer.js",
+        body: include_str!("../../static/composer.js"),
         content_type: "text/javascript; charset=utf-8",
     },
     Asset {

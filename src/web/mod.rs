@@ -261,6 +261,9 @@ pub fn route_table() -> Vec<RouteSpec> {
         spec(M::POST, "/hub/posts/new", comms, || {
             web::post().to(hub::posts::create)
         }),
+        spec(M::POST, "/hub/posts/preview-counts", comms, || {
+            web::post().to(hub::counts::preview_counts)
+        }),
         spec(M::GET, "/hub/posts/{id:\\d+}", comms, || {
             web::get().to(hub::posts::edit_form)
         }),

@@ -636,3 +636,4 @@ async fn a_wrong_password_shows_the_error_and_keeps_the_email() {
 mod accessibility;
 mod emails;
 mod queue;
+mod composer;

@@ -103,7 +103,7 @@ backend_test!(
 );
 
 backend_test!(
-    async fn the_preview_shows_caption_disclosure_link_and_share_url(app) {
+    async fn the_preview_shows_each_platforms_post_with_the_disclosure_and_a_link_card(app) {
         comms(&mut app).await;
         app.change_settings(|change| change.org_name = "Acme".into()).await;
         let response = app
@@ -112,8 +112,10 @@ backend_test!(
         assert_eq!(response.status(), 200);
         let body = response.text().await.unwrap();
         assert!(body.contains("I work at Acme. Read our report &#38; share #news"), "disclosure in the body: {body}");
-        assert!(body.contains("https://twitter.com/intent/tweet?text=I%20work%20at%20Acme.%20Read%20our%20report%20%26%20share%20%23news"));
-        assert!(body.contains("https://www.linkedin.com/sharing/share-offsite/?url=https%3A%2F%2Fexample.com%2Fnews%2Fannual-report"));
+        assert!(body.contains("class=\"social-post social-x\"") && body.contains("class=\"social-post social-linkedin\""), "a post per platform");
+        assert!(body.contains("<span class=\"in-text-link\">example.com/news/annual-report…</span>"), "X carries the link in its text");
+        assert!(body.contains("<span class=\"link-card-host\">example.com</span>"), "a link card with the host");
+        assert!(!body.contains("twitter.com/intent") && !body.contains("share-offsite"), "no raw share-dialog addresses");
         let count = "I work at Acme. Read our report & share #news".chars().count() + 1 + 23;
         assert!(body.contains(&format!("{count} of 280")), "X count with link and disclosure");
     }

@@ -14,6 +14,7 @@ mod calendar_feed;
 mod chaos;
 mod chat_receiver;
 mod cli;
+mod composer;
 mod consent;
 mod contention;
 mod demo;

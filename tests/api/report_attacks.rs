@@ -131,6 +131,7 @@ impl<'s, 'a> Organisation<'s, 'a> {
                 departments: vec![],
                 opted_in: vec![],
                 posts: vec![],
+                offered: vec![],
                 shares: vec![],
                 dismissals: vec![],
             },
@@ -879,6 +880,7 @@ async fn other_periods_and_platform_filters_repeat_the_same_answers_instead_of_n
                 ended_at: None,
             });
         }
+        org.facts.offered = org.facts.posts.clone();
         let people: Vec<i64> = org.facts.employees.iter().map(|e| e.id).collect();
         for person in people {
             for post in 1..=4 {

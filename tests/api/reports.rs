@@ -136,10 +136,17 @@ async fn published(
 }
 
 /// The cells of an HTML table row, after its heading cell.
+/// A hidden cell (a lock on the page) reads "suppressed", as in the CSV.
 fn cells(row: &str) -> Vec<String> {
     row.split("<td")
         .skip(1)
-        .map(|c| c[c.find('>').unwrap() + 1..c.find("</td>").unwrap()].to_string())
+        .map(|c| {
+            let open = c.find('>').unwrap();
+            if c[..open].contains("class=\"suppressed\"") {
+                return "suppressed".to_string();
+            }
+            c[open + 1..c.find("</td>").unwrap()].to_string()
+        })
         .collect()
 }
 
@@ -440,6 +447,7 @@ fn in_order(facts: &Facts) -> Facts {
     facts.departments.sort();
     facts.opted_in.sort_by_key(|(u, p)| (*u, p.slug()));
     facts.posts.sort_by_key(|p| p.id);
+    facts.offered.sort_by_key(|p| p.id);
     facts
         .shares
         .sort_by_key(|(u, p, platform, at)| (*u, *p, platform.slug(), *at));
@@ -602,5 +610,93 @@ backend_test!(
         assert!(visible * 2 >= all, "{visible} of {all} department figures shown");
         let posts_shown = reports.posts.rows.iter().filter(|r| r[r.len() - 3] != "suppressed").count();
         assert!(posts_shown * 2 >= reports.posts.rows.len(), "{posts_shown} of {} posts show who shared", reports.posts.rows.len());
+    }
+);
+
+/// The section of the page from `heading` to the next section.
+fn section_of<'a>(body: &'a str, heading: &str) -> &'a str {
+    let start = body.find(heading).unwrap_or_else(|| panic!("no {heading}"));
+    let end = body[start..]
+        .find("</section>")
+        .map_or(body.len(), |e| e + start);
+    &body[start..end]
+}
+
+backend_test!(
+    async fn the_page_leads_with_tiles_made_of_published_figures(app) {
+        organisation(&app, 30, 15).await;
+        app.login_as("comms@example.com", "comms").await;
+        let body = app.get_html("/admin/reports").await;
+        let expected = published(&app, 12, None, None).await;
+        let headline = &expected.headline;
+        let opted = headline.opted_in.value().expect("15 of 30 opted in is shown");
+        let tile = |label: &str| {
+            let start = body.find(&format!("<span class=\"tile-label\">{label}</span>")).unwrap_or_else(|| panic!("tile {label}: {body}"));
+            body[start..start + body[start..].find("</li>").unwrap()].to_string()
+        };
+        let people = tile("People opted in to at least one platform");
+        assert!(people.contains(&format!("<span class=\"tile-value\">{opted}</span>")), "{people}");
+        assert!(people.contains(&format!("{} of {} active people", headline.opted_in.percent_of(headline.population), headline.population)), "{people}");
+        let trend = headline.share_trend();
+        let shares = tile("Shares in the last 6 weeks");
+        assert!(shares.contains(&format!("<span class=\"tile-value\">{}</span>", trend.recent)), "{shares}");
+        assert_eq!(trend.recent, expected.trend.rows.last().unwrap()[1].parse::<u64>().unwrap(), "only this week had a post");
+        assert!(shares.contains("None in the 6 weeks before."), "{shares}");
+        let posts = tile("Posts published");
+        assert!(posts.contains("<span class=\"tile-value\">1</span>") && posts.contains("In the last 12 weeks."), "{posts}");
+
+        // One platform: the tile is that platform's own figure, as in its row.
+        let body = app.get_html("/admin/reports?platform=x").await;
+        let x = published(&app, 12, Some(vec![Platform::X]), None).await;
+        assert!(body.contains("<span class=\"tile-label\">People opted in to X</span>"));
+        assert!(body.contains(&format!("<span class=\"tile-value\">{}</span>", x.platforms.rows[0][1])));
+    }
+);
+
+backend_test!(
+    async fn a_week_with_nothing_to_share_reads_0_and_a_hidden_one_shows_a_lock(app) {
+        // Four of twelve shared the one post, published this week (k = 5).
+        organisation(&app, 12, 4).await;
+        app.login_as("admin@example.com", "admin").await;
+        let body = app.get_html("/admin/reports").await;
+        let trend = section_of(&body, "<h2 id=\"trend-title\">");
+        let rows: Vec<Vec<String>> = trend.split("<tr>").skip(2).map(cells).collect();
+        assert_eq!(rows.len(), 12);
+        for row in &rows[..11] {
+            assert_eq!(row, &["0", "0"], "no post was in anyone's queue: {trend}");
+        }
+        assert_eq!(rows[11], ["suppressed", "suppressed"], "four people: hidden");
+        assert!(trend.contains("<td class=\"suppressed\"><svg class=\"lock\""), "a lock, not a word");
+        assert!(trend.contains("hidden (fewer than 5 people)"), "said to screen readers");
+        assert!(trend.contains("class=\"value zero\">0</text>") && trend.contains("class=\"locked-week\""), "the chart tells them apart");
+        assert!(body.contains("Hidden: fewer than 5 people (or fewer than 5 not)"), "the legend");
+        assert!(body.contains("<strong>0</strong>: no post was in anyone's queue that week"));
+
+        // The CSV says the same: 0, and "suppressed" where the page has a lock.
+        let csv = app.get("/admin/reports/trend.csv").await.text().await.unwrap();
+        let lines: Vec<&str> = csv.lines().skip(1).collect();
+        assert!(lines[..11].iter().all(|l| l.ends_with(",0,0")), "{csv}");
+        assert!(lines[11].ends_with(",suppressed,suppressed"), "{csv}");
+    }
+);
+
+backend_test!(
+    async fn the_chart_has_a_y_axis_real_dates_and_text_that_keeps_its_size(app) {
+        organisation(&app, 30, 15).await;
+        app.login_as("admin@example.com", "admin").await;
+        let body = app.get_html("/admin/reports").await;
+        let chart = section_of(&body, "<h2 id=\"trend-title\">");
+        assert!(chart.contains("<svg class=\"chart\" role=\"img\" aria-labelledby=\"trend-title trend-desc\" width=\"100%\""), "{chart}");
+        assert!(!chart.contains("viewBox=\"0 0"), "no viewBox: the text is not scaled down on a phone");
+        assert!(chart.contains("<title>Shares per week</title>") && chart.contains("id=\"trend-desc\""));
+        assert!(chart.contains("class=\"tick\">0</text>"), "the y-axis starts at 0");
+        assert_eq!(chart.matches("class=\"tick\"").count(), 5, "five ticks");
+        let settings = app.db(store::org::settings).await;
+        let tz = settings.timezone();
+        let monday = chorus::domain::schedule::week_start(chorus::domain::schedule::local_day(app.clock.now_naive(), tz));
+        let date = monday.format("%-d %b").to_string();
+        assert!(chart.contains(&format!("class=\"date\">{date}</text>")), "this week's Monday, {date}: {chart}");
+        assert!(!chart.contains("class=\"date\">W"), "dates, not week numbers");
+        assert!(chart.contains("<table>"), "its table follows");
     }
 );

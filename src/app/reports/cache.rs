@@ -103,6 +103,12 @@ mod tests {
             rows: vec![],
         };
         Reports {
+            headline: crate::domain::reports::Headline {
+                opted_in: crate::domain::reports::Cell::HIDDEN,
+                population: 0,
+                weekly_shares: vec![],
+                posts_published: 0,
+            },
             posts: table(title),
             platforms: table(title),
             departments: table(title),

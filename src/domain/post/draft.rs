@@ -5,7 +5,9 @@
 use chrono::NaiveDateTime;
 use chrono_tz::Tz;
 
-use super::{CaptionCheck, check_caption, parse_link, parse_text, parse_title, resolve_variants};
+use super::{
+    CaptionCheck, check_caption, parse_link, parse_text, parse_title, resolve_variant_fields,
+};
 use crate::domain::Invalid;
 use crate::domain::platforms::Platform;
 use crate::domain::schedule;
@@ -45,7 +47,7 @@ pub struct PostErrors {
     pub link: Option<String>,
     pub base_text: Option<String>,
     pub platforms: Option<String>,
-    pub captions: Vec<String>,
+    pub captions: Vec<CaptionProblem>,
     pub target: Option<String>,
     pub expires_at: Option<String>,
     pub timezone: Option<String>,
@@ -62,6 +64,16 @@ impl PostErrors {
             || self.expires_at.is_some()
             || self.timezone.is_some()
     }
+}
+
+/// Why one caption was refused, and the composer's field it was typed in
+/// (1-based; the first field of a caption left empty stands for the base
+/// text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptionProblem {
+    pub platform: Platform,
+    pub field: usize,
+    pub message: String,
 }
 
 /// A parsed draft: the post when nothing was refused, the refusals, and
@@ -189,27 +201,32 @@ fn parse_variants(
     checks: &mut Vec<CaptionCheck>,
 ) -> Vec<String> {
     let mut variants = Vec::new();
-    for (index, text) in resolve_variants(base, written).into_iter().enumerate() {
+    let problem = |field: usize, message: String| CaptionProblem {
+        platform,
+        field,
+        message,
+    };
+    let resolved = resolve_variant_fields(base, written);
+    for (index, (field, text)) in resolved.into_iter().enumerate() {
         match parse_text(&text, &format!("{} variant {}", platform.name(), index + 1)) {
             Ok(text) => {
-                let check = check_caption(platform, index + 1, &text, link, disclosure);
-                if let Some(problem) = check.problem() {
-                    errors.captions.push(problem);
+                let mut check = check_caption(platform, index + 1, &text, link, disclosure);
+                check.field = field;
+                if let Some(message) = check.problem() {
+                    errors.captions.push(problem(field, message));
                 }
                 checks.push(check);
                 variants.push(text);
             }
-            Err(e) => errors.captions.push(e.0),
+            Err(e) => errors.captions.push(problem(field, e.0)),
         }
     }
     if platform.accepts_prefilled_text()
         && variants.iter().all(|v| v.trim().is_empty())
         && disclosure.is_none()
     {
-        errors.captions.push(format!(
-            "{}: write a caption or a base text.",
-            platform.name()
-        ));
+        let message = format!("{}: write a caption or a base text.", platform.name());
+        errors.captions.push(problem(1, message));
     }
     variants
 }

@@ -175,6 +175,9 @@ pub fn build_reference(
         weeks
             .iter()
             .map(|week| {
+                if !super::offered_in(facts, week, filters.department) {
+                    return rules.nothing_offered();
+                }
                 let shares = in_week(week, platform);
                 let set = platform.map_or(chosen, |p| platform_set(&[p]));
                 let figure = Figure::new(Measure::WeekShares, &[week_id(week), set]);
@@ -303,6 +306,9 @@ pub fn build_reference(
     let sharers: Vec<Cell> = weeks
         .iter()
         .map(|week| {
+            if !super::offered_in(facts, week, filters.department) {
+                return rules.nothing_offered();
+            }
             let people = counted(in_week(week, None).iter().map(|s| s.0), &keys);
             let figure = Figure::new(Measure::WeekSharers, &[week_id(week), chosen]);
             rules.people(figure, &people, &population)
@@ -311,6 +317,12 @@ pub fn build_reference(
     let (trend_table, chart) = trend_and_chart(weeks, &totals, &sharers);
 
     Reports {
+        headline: super::Headline {
+            opted_in: Cell::HIDDEN,
+            population: 0,
+            weekly_shares: totals.clone(),
+            posts_published: facts.posts.len(),
+        },
         posts: Table {
             columns: post_columns,
             rows: post_rows,

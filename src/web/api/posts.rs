@@ -125,7 +125,10 @@ pub struct PlatformCaptions {
     pub platform: String,
     /// Caption variants (at most 3); none, or an empty first one, means the
     /// base text. Each is checked against the platform's limit with the link
-    /// and the disclosure, as the hub page checks it.
+    /// and the disclosure, as the hub page checks it. For `linkedin`,
+    /// `facebook` and `xing`, whose share dialogs take only the link, these
+    /// are the texts people are shown to copy and paste (the composer's
+    /// "Text people paste into LinkedIn").
     #[serde(default)]
     pub variants: Vec<String>,
 }
@@ -230,7 +233,8 @@ fn error_fields(errors: PostErrors) -> BTreeMap<String, String> {
     put("expires_at", errors.expires_at);
     put("timezone", errors.timezone);
     if !errors.captions.is_empty() {
-        fields.insert("captions".into(), errors.captions.join(" "));
+        let messages: Vec<String> = errors.captions.into_iter().map(|c| c.message).collect();
+        fields.insert("captions".into(), messages.join(" "));
     }
     fields
 }

@@ -13,7 +13,7 @@ use crate::domain::ids::{PostId, UserId};
 use crate::domain::platforms::Platform;
 use crate::domain::post::{
     CaptionCheck, MAX_VARIANTS, ParsedDraft, PostDraft, PostErrors, PostInput, PostStatus,
-    format_local, parse_local, parse_withdrawal_reason, preview_share_url,
+    format_local, link_host, parse_local, parse_withdrawal_reason,
 };
 use crate::domain::schedule;
 use crate::store::{departments::Department, posts::Post};
@@ -56,12 +56,12 @@ pub struct PostFields {
 }
 
 impl PostFields {
-    fn parse(body: &[u8]) -> WebResult<PostFields> {
+    pub(super) fn parse(body: &[u8]) -> WebResult<PostFields> {
         serde_html_form::from_bytes(body)
             .map_err(|_| AppError::bad_request("The form could not be read. Please try again."))
     }
 
-    fn draft(&self, enabled: &[Platform]) -> PostDraft {
+    pub(super) fn draft(&self, enabled: &[Platform]) -> PostDraft {
         let field = |name: String| self.per_platform.get(&name).cloned().unwrap_or_default().0;
         PostDraft {
             title: self.title.clone(),
@@ -151,33 +151,125 @@ pub struct PlatformSection {
     pub used: bool,
     pub variants: Vec<String>,
     pub checks: Vec<CheckView>,
+    /// Each field's refusal (1-based fields, `errors[0]` for the first).
+    pub errors: Vec<Option<String>>,
+}
+
+impl PlatformSection {
+    /// Whether variants 2 and 3 start open: something is typed in them or
+    /// one of them was refused.
+    pub fn more_open(&self) -> bool {
+        self.variants.iter().skip(1).any(|v| !v.trim().is_empty())
+            || self.errors.iter().skip(1).any(Option::is_some)
+    }
+
+    /// The caption fields, each with its label, refusal and count.
+    pub fn fields(&self) -> Vec<CaptionField> {
+        let (slug, name) = (self.platform.slug(), self.platform.name());
+        self.variants
+            .iter()
+            .enumerate()
+            .map(|(i, value)| {
+                let n = i + 1;
+                let check = self.checks.iter().find(|c| c.field == n);
+                CaptionField {
+                    n,
+                    id: format!("caption_{slug}_{n}"),
+                    label: match (self.platform.accepts_prefilled_text(), n) {
+                        (true, n) => format!("{name} variant {n}"),
+                        (false, 1) => format!("Text people paste into {name}"),
+                        (false, n) => format!("Text people paste into {name}, variant {n}"),
+                    },
+                    value: value.clone(),
+                    error: self.errors.get(i).cloned().flatten(),
+                    count: check.map(|c| c.sentence.clone()).unwrap_or_default(),
+                    over: check.is_some_and(|c| !c.fits),
+                }
+            })
+            .collect()
+    }
+}
+
+/// One caption field of a platform's section.
+pub struct CaptionField {
+    /// 1-based.
+    pub n: usize,
+    pub id: String,
+    pub label: String,
+    pub value: String,
+    pub error: Option<String>,
+    /// The count as said beside the field ("" before it was counted).
+    pub count: String,
+    pub over: bool,
 }
 
 pub struct CheckView {
     pub variant: usize,
+    /// The composer's field it was typed in (1-based).
+    pub field: usize,
     pub offered: String,
     /// The link as this platform carries it, tags included.
     pub link: String,
     pub count: usize,
     pub limit: usize,
     pub fits: bool,
-    pub share_url: Option<String>,
+    /// The count as said beside the field.
+    pub sentence: String,
+    /// The link as the platforms display it in a post: without its
+    /// scheme, cut after 30 characters (the full link is still shared).
+    pub link_shown: String,
 }
 
-fn check_view(check: &CaptionCheck, title: &str) -> CheckView {
+fn link_shown(link: &str) -> String {
+    let bare = link
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_start_matches("www.");
+    match bare.char_indices().nth(30) {
+        Some((cut, _)) => format!("{}…", &bare[..cut]),
+        None => bare.to_string(),
+    }
+}
+
+/// The count beside a caption, in the server's own words (the live
+/// counts of the composer's script show the same sentence).
+fn count_sentence(check: &CaptionCheck, disclosure: bool) -> String {
+    let with = match (check.platform.link_in_text(), disclosure) {
+        (true, true) => ", with the link and the disclosure",
+        (true, false) => ", with the link",
+        (false, true) => ", with the disclosure",
+        (false, false) => "",
+    };
+    format!(
+        "Variant {}: {} of {} characters as {} counts them{with}.",
+        check.variant,
+        check.count,
+        check.limit,
+        check.platform.name(),
+    )
+}
+
+pub(super) fn check_view(check: &CaptionCheck, disclosure: bool) -> CheckView {
     CheckView {
         variant: check.variant,
+        field: check.field,
         offered: check.offered.clone(),
         link: check.link.clone(),
         count: check.count,
         limit: check.limit,
         fits: check.fits(),
-        share_url: preview_share_url(check, title),
+        sentence: count_sentence(check, disclosure),
+        link_shown: link_shown(&check.link),
     }
 }
 
 /// The form's platform sections, each with its checks (none before a parse).
-fn sections(form: &PostDraft, checks: &[Vec<CaptionCheck>]) -> Vec<PlatformSection> {
+fn sections(
+    form: &PostDraft,
+    checks: &[Vec<CaptionCheck>],
+    errors: &PostErrors,
+    disclosure: bool,
+) -> Vec<PlatformSection> {
     form.platforms
         .iter()
         .enumerate()
@@ -189,8 +281,67 @@ fn sections(form: &PostDraft, checks: &[Vec<CaptionCheck>]) -> Vec<PlatformSecti
                 .get(index)
                 .into_iter()
                 .flatten()
-                .map(|c| check_view(c, &form.title))
+                .map(|c| check_view(c, disclosure))
                 .collect(),
+            errors: (1..=MAX_VARIANTS)
+                .map(|field| {
+                    let mine = errors
+                        .captions
+                        .iter()
+                        .filter(|c| c.platform == *platform && c.field == field)
+                        .map(|c| c.message.as_str())
+                        .collect::<Vec<_>>();
+                    (!mine.is_empty()).then(|| mine.join(" "))
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// One line of the error summary: the field's id and what is wrong.
+pub struct SummaryItem {
+    pub field: String,
+    pub message: String,
+}
+
+/// The error summary at the top of the composer (the GOV.UK Design
+/// System's pattern): every refusal, each a link to its field.
+fn summary(
+    errors: &PostErrors,
+    form: &PostDraft,
+    link_preview: &LinkPreviewForm,
+    schedule_error: Option<&str>,
+    withdraw_error: Option<&str>,
+) -> Vec<SummaryItem> {
+    let first_platform = form
+        .platforms
+        .first()
+        .map(|(p, _, _)| format!("use_{}", p.slug()))
+        .unwrap_or_default();
+    let mut said: Vec<(String, Option<&str>)> = vec![
+        ("title".into(), errors.title.as_deref()),
+        ("link".into(), errors.link.as_deref()),
+        ("preview_title".into(), link_preview.error.as_deref()),
+        ("base_text".into(), errors.base_text.as_deref()),
+        (first_platform, errors.platforms.as_deref()),
+    ];
+    said.extend(errors.captions.iter().map(|c| {
+        let field = format!("caption_{}_{}", c.platform.slug(), c.field);
+        (field, Some(c.message.as_str()))
+    }));
+    said.extend([
+        ("target_all".into(), errors.target.as_deref()),
+        ("expires_at".into(), errors.expires_at.as_deref()),
+        ("timezone".into(), errors.timezone.as_deref()),
+        ("publish_at".into(), schedule_error),
+        ("reason".into(), withdraw_error),
+    ]);
+    said.into_iter()
+        .filter_map(|(field, message)| {
+            message.map(|m| SummaryItem {
+                field,
+                message: m.to_string(),
+            })
         })
         .collect()
 }
@@ -294,6 +445,10 @@ pub(super) struct PostFormPage {
     link_preview: LinkPreviewForm,
     /// The feed whose item made this draft.
     from_feed: Option<String>,
+    /// The error summary's lines, each a link to its field.
+    summary: Vec<SummaryItem>,
+    /// The link's host, as a link card shows it.
+    host: String,
 }
 
 struct FormPageParts {
@@ -343,6 +498,14 @@ fn form_page(
     parsed: ParsedDraft,
     parts: FormPageParts,
 ) -> PostFormPage {
+    let disclosure = context.settings.disclosure();
+    let summary = summary(
+        &parsed.errors,
+        &form,
+        &parts.link_preview,
+        parts.schedule_error.as_deref(),
+        parts.withdraw_error.as_deref(),
+    );
     PostFormPage {
         page: PageContext::from(signed_in),
         post_id: parts.post_id,
@@ -355,11 +518,13 @@ fn form_page(
             parts.approved,
             context.settings.posts_need_approval,
         ),
-        sections: sections(&form, &parsed.checks),
+        sections: sections(&form, &parsed.checks, &parsed.errors, disclosure.is_some()),
         errors: parsed.errors,
+        host: link_host(form.link.trim()),
         form,
+        summary,
         departments: context.departments,
-        disclosure: context.settings.disclosure(),
+        disclosure,
         link_tags: context.settings.link_tags().uses_post_slug(),
         timezones: crate::web::page::timezone_names(),
         notice: parts.notice,

@@ -178,7 +178,8 @@ struct VisibilityPage {
     account_changes: Vec<String>,
     org_name: String,
     built: crate::app::reports::Built,
-    bars: Vec<crate::web::admin::reports::BarView>,
+    chart: crate::web::admin::reports::ChartView,
+    tiles: Vec<crate::web::admin::reports::Tile>,
     query_string: String,
 }
 
@@ -206,7 +207,8 @@ pub async fn visibility(
             .filter_map(|(at, action, detail)| account_change(*at, action, detail, tz))
             .collect(),
         org_name: settings.org_name,
-        bars: crate::web::admin::reports::chart(&built.reports.chart),
+        chart: crate::web::admin::reports::chart(&built.reports.chart),
+        tiles: crate::web::admin::reports::tiles(&built),
         built,
         query_string: String::new(),
     })
