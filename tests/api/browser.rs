@@ -634,6 +634,6 @@ async fn a_wrong_password_shows_the_error_and_keeps_the_email() {
     browser.close().await;
 }
 mod accessibility;
+mod composer;
 mod emails;
 mod queue;
-mod composer;

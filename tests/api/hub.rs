@@ -443,3 +443,27 @@ backend_test!(
         assert!(odd.contains(&format!("<h1>{}</h1>", today.format("%B %Y"))));
     }
 );
+
+backend_test!(
+    async fn a_post_started_from_a_calendar_day_suggests_that_day_when_scheduling(app) {
+        comms(&mut app).await;
+        let day = app.clock.now().date_naive() + chrono::Duration::days(10);
+        let page = app.get_html(&format!("/hub/posts/new?date={day}")).await;
+        assert!(page.contains(&format!("A post for {}", day.format("%A %-d %B %Y"))), "{page}");
+        let planned = format!("{day}T09:00");
+        assert!(page.contains(&format!("name=\"planned_at\" value=\"{planned}\"")), "{page}");
+
+        let mut fields = post_fields("From the calendar", &[]);
+        fields.push(("planned_at", &planned));
+        let response = app.post_form("/hub/posts/new", &fields).await;
+        assert_eq!(response.status(), 303);
+        let to = location(&response);
+        assert!(to.ends_with(&format!("?done=saved&at={planned}")), "{to}");
+        let post = app.get_html(&to).await;
+        assert!(post.contains(&format!("name=\"publish_at\" type=\"datetime-local\" value=\"{planned}\"")), "{post}");
+
+        // A date that is not one is ignored: a plain new post.
+        let odd = app.get_html("/hub/posts/new?date=someday").await;
+        assert!(!odd.contains("planned_at") && !odd.contains("A post for"), "{odd}");
+    }
+);

@@ -4,8 +4,8 @@
 pub mod approvals;
 pub mod calendar;
 pub mod calendar_feeds;
-pub mod feeds;
 pub mod counts;
+pub mod feeds;
 pub mod posts;
 pub mod preview_form;
 pub mod previews;

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
@@ -51,6 +51,9 @@ pub struct PostFields {
     preview_title: String,
     #[serde(deserialize_with = "first_value")]
     preview_description: String,
+    /// A new post started from a day of the calendar: that day, 09:00.
+    #[serde(deserialize_with = "first_value")]
+    planned_at: String,
     #[serde(flatten)]
     per_platform: HashMap<String, FirstValue>,
 }
@@ -480,6 +483,22 @@ impl FormPageParts {
         }
     }
 
+    /// A new post started from a day of the calendar: it will suggest
+    /// that day, 09:00, once saved.
+    fn planned_for(day: Option<NaiveDate>) -> FormPageParts {
+        let Some(day) = day else {
+            return FormPageParts::new_post();
+        };
+        FormPageParts {
+            notice: Some(format!(
+                "A post for {}: save the draft, and the schedule below suggests that day.",
+                day.format("%A %-d %B %Y")
+            )),
+            schedule_at: format!("{day}T09:00"),
+            ..FormPageParts::new_post()
+        }
+    }
+
     fn of(post: &Post) -> FormPageParts {
         FormPageParts {
             post_id: Some(post.id),
@@ -558,7 +577,11 @@ fn input_or_page(
     }
 }
 
-pub async fn new_form(state: web::Data<AppState>, signed_in: SignedIn) -> WebResult<HttpResponse> {
+pub async fn new_form(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    query: web::Query<NewPostQuery>,
+) -> WebResult<HttpResponse> {
     let context = hub::context(&state).await?;
     let enabled = context.settings.enabled_platforms();
     let form = PostDraft {
@@ -580,7 +603,7 @@ pub async fn new_form(state: web::Data<AppState>, signed_in: SignedIn) -> WebRes
         context,
         form,
         unchecked,
-        FormPageParts::new_post(),
+        FormPageParts::planned_for(planned_day(&query.date)),
     );
     ok(&page)
 }
@@ -598,6 +621,8 @@ pub async fn create(
     let parts = FormPageParts {
         preview: fields.preview(),
         link_preview,
+        // A day picked on the calendar stays with the form.
+        schedule_at: planned_time(&fields.planned_at).unwrap_or_default(),
         ..FormPageParts::new_post()
     };
     let input = match input_or_page(&signed_in, context, form, parsed, parts) {
@@ -607,13 +632,36 @@ pub async fn create(
     let link = input.link.clone();
     let id = hub::create(&state, input, UserId::new(signed_in.user.id)).await?;
     previews::after_save(&state, id, &link, typed, false).await?;
-    Ok(see_other(&format!("/hub/posts/{id}?done=saved")))
+    let planned = planned_time(&fields.planned_at)
+        .map(|at| format!("&at={at}"))
+        .unwrap_or_default();
+    Ok(see_other(&format!("/hub/posts/{id}?done=saved{planned}")))
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct DoneQuery {
     done: String,
+    /// The publish time a post started from the calendar was meant for.
+    at: String,
+}
+
+/// `?date=2026-12-07`: the calendar day a new post is started for.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct NewPostQuery {
+    date: String,
+}
+
+fn planned_day(typed: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(typed.trim(), "%Y-%m-%d").ok()
+}
+
+/// A publish time as the schedule field takes it, if `typed` is one.
+fn planned_time(typed: &str) -> Option<String> {
+    NaiveDateTime::parse_from_str(typed.trim(), "%Y-%m-%dT%H:%M")
+        .ok()
+        .map(|at| at.format("%Y-%m-%dT%H:%M").to_string())
 }
 
 fn notice_for(done: &str, post: &Post, tz: Tz) -> Option<String> {
@@ -697,6 +745,7 @@ pub async fn edit_form(
     let notice = notice_for(&query.done, &post, tz);
     let said = Said {
         notice,
+        schedule_at: planned_time(&query.at),
         ..Said::default()
     };
     ok(&show_post(&state, &signed_in, post, said).await?)
