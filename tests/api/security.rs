@@ -57,6 +57,8 @@ fn example_path(path: &str, id: i64) -> String {
             "00000000-0000-4000-8000-000000000000".to_string()
         } else if segment.starts_with("table") {
             "posts".to_string()
+        } else if segment == "file" && out.ends_with("/icons/") {
+            "linkedin.svg".to_string()
         } else if segment == "file" {
             "chorus.css".to_string()
         } else {
