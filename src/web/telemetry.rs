@@ -100,11 +100,14 @@ pub async fn observe(
         .app_data::<web::Data<AppState>>()
         .map(|state| state.metrics.clone());
     let method = req.method().clone();
-    let route = req.match_pattern();
-    let path = logged_route(route.as_deref(), req.path());
+    // Participation routes are told by their literal prefix, so the span
+    // is chosen before routing; the route's pattern is read afterwards,
+    // from the resource that matched (before routing it costs a second
+    // walk through every route's pattern).
+    let raw_path = req.path().to_string();
     // The session records the user id into the span; a span without the
     // field takes none.
-    let span = if is_participation(&path) {
+    let span = if is_participation(&raw_path) {
         tracing::info_span!("request", request_id = %id)
     } else {
         tracing::info_span!(
@@ -114,6 +117,11 @@ pub async fn observe(
         )
     };
     let result = next.call(req).instrument(span.clone()).await;
+    let route = match &result {
+        Ok(res) => res.request().match_pattern(),
+        Err(_) => None,
+    };
+    let path = logged_route(route.as_deref(), &raw_path);
     let elapsed = started.elapsed();
     let status = match &result {
         Ok(res) => res.status(),
