@@ -195,6 +195,10 @@ pub enum Need {
     Role(Role),
     /// Aggregate reports: the reporting roles, or any service token.
     Reports,
+    /// The second person of the two-person rule: a person (personal
+    /// token) who is comms or an admin. A service token speaks for no
+    /// one, so it never approves.
+    Approver,
 }
 
 /// Why a caller is refused, or None when the route is theirs.
@@ -206,9 +210,12 @@ pub fn refusal(kind: TokenKind, roles: Roles, need: Need) -> Option<&'static str
         Need::Reports => {
             matches!(kind, TokenKind::Service(_)) || REPORTING_ROLES.iter().any(|r| roles.has(*r))
         }
+        Need::Approver => {
+            kind == TokenKind::Personal && (roles.has(Role::Comms) || roles.has(Role::Admin))
+        }
     };
     (!allowed).then_some(match need {
-        Need::Person(_) if kind != TokenKind::Personal => {
+        Need::Person(_) | Need::Approver if kind != TokenKind::Personal => {
             "A service token does not speak for a person; use a personal token."
         }
         _ => "This token's holder does not have the role needed here.",
@@ -230,6 +237,22 @@ mod tests {
         let roles = acting_roles(reports, Roles::only(Role::Admin));
         assert!(refusal(reports, roles, Need::Role(Role::Comms)).is_some());
         assert!(refusal(reports, roles, Need::Reports).is_none());
+    }
+
+    #[test]
+    fn only_a_person_who_is_comms_or_an_admin_approves() {
+        let personal = TokenKind::Personal;
+        for (roles, allowed) in [
+            (Roles::only(Role::Comms), true),
+            (Roles::only(Role::Admin), true),
+            (Roles::only(Role::Employee), false),
+        ] {
+            let acting = acting_roles(personal, roles);
+            assert_eq!(refusal(personal, acting, Need::Approver).is_none(), allowed);
+        }
+        let service = TokenKind::Service(ServiceRole::Comms);
+        let acting = acting_roles(service, Roles::only(Role::Admin));
+        assert!(refusal(service, acting, Need::Approver).is_some());
     }
 
     #[test]

@@ -319,7 +319,7 @@ pub fn create_draft(
 }
 
 /// A draft written by `by`, or by nobody (a feed's item): then no one is
-/// its author, and anyone who does not edit it may approve it.
+/// its author until someone edits or submits it (see [`submit`]).
 pub fn create_draft_by(
     conn: &mut DbConnection,
     input: &PostInput,
@@ -449,6 +449,16 @@ pub fn submit(
     crate::db::write_transaction(conn, |conn| {
         let outcome = change.apply_or_say_why(conn, id, now)?;
         if outcome == EditOutcome::Done {
+            // A draft no one wrote or edited (a feed's item): the one who
+            // submits it answers for it, so they are not its approver.
+            diesel::update(
+                posts::table
+                    .find(id)
+                    .filter(posts::created_by.is_null())
+                    .filter(posts::edited_by.is_null()),
+            )
+            .set(posts::edited_by.eq(Some(by)))
+            .execute(conn)?;
             ask_approvers(conn, id, now, mail_domain)?;
         }
         Ok(outcome)
@@ -915,10 +925,18 @@ fn advance_due(
 }
 
 /// Publishes every scheduled post whose time has come, each exactly once.
+/// While posts need approval, a post scheduled before approval was turned
+/// on (so never approved) is held: it waits, scheduled, until comms submit
+/// it and someone approves it.
 pub fn publish_due(conn: &mut DbConnection, now: NaiveDateTime) -> StoreResult<Vec<i64>> {
-    let due: Vec<i64> = posts::table
+    let mut due = posts::table
         .filter(posts::status.eq(PostStatus::Scheduled.as_str()))
         .filter(posts::publish_at.le(now))
+        .into_boxed();
+    if super::org::settings(conn)?.posts_need_approval {
+        due = due.filter(posts::approved_at.is_not_null());
+    }
+    let due: Vec<i64> = due
         .order(posts::publish_at.asc())
         .select(posts::id)
         .load(conn)?;

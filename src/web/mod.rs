@@ -516,7 +516,7 @@ pub fn route_table() -> Vec<RouteSpec> {
         spec(
             M::POST,
             "/api/v1/posts/{id:\\d+}/approve",
-            api_comms,
+            Token(Need::Approver),
             || web::post().to(api::posts::approve),
         ),
         spec(M::GET, "/api/v1/feeds", api_comms, || {

@@ -351,3 +351,82 @@ backend_test!(
         assert!(document.contains("/api/v1/posts/{id}/submit") && document.contains("/api/v1/posts/{id}/approve"));
     }
 );
+
+backend_test!(
+    async fn an_admin_approves_through_the_api_and_a_service_token_never_does(app) {
+        let people = organisation(&mut app).await;
+        let ann = token(&app, people.ann).await;
+        let (status, body) = call(
+            &app,
+            "/api/v1/posts",
+            &ann,
+            Some(json!({"title": "Launch", "link": "https://example.com/launch", "base_text": "We launched", "platforms": [{"platform": "x"}]})),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        let id = body["id"].as_i64().unwrap();
+        let (status, _) = call(&app, &format!("/api/v1/posts/{id}/submit"), &ann, None).await;
+        assert_eq!(status, 200);
+        // A comms service token acts for no one: it cannot be the second person.
+        let service = app
+            .api_token(people.ada_id, TokenKind::Service(chorus::domain::api_access::ServiceRole::Comms), Scope::ReadWrite)
+            .await;
+        let (status, body) = call(&app, &format!("/api/v1/posts/{id}/approve"), &service, None).await;
+        assert_eq!(status, 403, "{body}");
+        assert!(body.to_string().contains("personal token"), "{body}");
+        // Ada is an admin, not comms: as on the approvals page, she may approve.
+        let ada = token(&app, people.ada_id).await;
+        let (status, body) = call(&app, &format!("/api/v1/posts/{id}/approve"), &ada, None).await;
+        assert_eq!((status, body["status"].as_str()), (200, Some("approved")), "{body}");
+    }
+);
+
+backend_test!(
+    async fn a_post_scheduled_before_approval_was_turned_on_waits_for_approval(app) {
+        let comms = app.login_as("ann@example.com", "comms").await;
+        app.roomy_hub_caps().await;
+        let now = app.clock.now_naive();
+        let id = app.store_draft(small_post("Scheduled early"), comms).await;
+        app.db(move |conn| {
+            let outcome = posts::schedule(conn, id, now + chrono::Duration::hours(1), chrono_tz::UTC, comms, now)?;
+            assert_eq!(outcome, posts::ScheduleOutcome::Scheduled);
+            Ok(())
+        })
+        .await;
+        app.change_settings(|change| change.posts_need_approval = true).await;
+        app.clock.advance(chrono::Duration::hours(2));
+        let clock = app.clock.clone();
+        let report = app.db(move |conn| chorus::jobs::run_once(conn, &clock)).await;
+        assert!(report.published.is_empty(), "held, not published: {report:?}");
+        let post = app.db(move |conn| posts::find(conn, id)).await.unwrap();
+        assert_eq!(post.status, PostStatus::Scheduled);
+        // Two hours on, Ann signs in again and reads why it waits.
+        let ann = app.login_client("ann@example.com").await;
+        let page = app.get_with(&ann, &format!("/hub/posts/{id}")).await.text().await.unwrap();
+        assert!(page.contains("<strong>held</strong>: approval was turned on after it was scheduled"), "{page}");
+        // With approval off again, its time has come and it goes out.
+        app.change_settings(|change| change.posts_need_approval = false).await;
+        let clock = app.clock.clone();
+        let report = app.db(move |conn| chorus::jobs::run_once(conn, &clock)).await;
+        assert_eq!(report.published, vec![id]);
+    }
+);
+
+backend_test!(
+    async fn whoever_submits_a_draft_no_one_wrote_cannot_approve_it(app) {
+        let people = organisation(&mut app).await;
+        let now = app.clock.now_naive();
+        // As a feed's item becomes a draft: no author.
+        let id = app
+            .db(move |conn| posts::create_draft_by(conn, &small_post("From the newsroom"), None, now))
+            .await;
+        let response = app.post_form(&format!("/hub/posts/{id}/submit"), &[]).await;
+        assert_eq!(response.status(), 303);
+        let ann = token(&app, people.ann).await;
+        let (status, body) = call(&app, &format!("/api/v1/posts/{id}/approve"), &ann, None).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (403, Some("own_post")), "{body}");
+        let bob = token(&app, people.bob_id).await;
+        let (status, body) = call(&app, &format!("/api/v1/posts/{id}/approve"), &bob, None).await;
+        assert_eq!((status, body["status"].as_str()), (200, Some("approved")), "{body}");
+    }
+);

@@ -444,6 +444,9 @@ pub(super) struct PostFormPage {
     /// Posts need approval, and where this one stands.
     needs_approval: bool,
     can_schedule: bool,
+    /// Scheduled before approval was turned on, never approved: the
+    /// publishing job holds it.
+    held: bool,
     preview: bool,
     link_preview: LinkPreviewForm,
     /// The feed whose item made this draft.
@@ -537,6 +540,9 @@ fn form_page(
             parts.approved,
             context.settings.posts_need_approval,
         ),
+        held: context.settings.posts_need_approval
+            && parts.status == PostStatus::Scheduled
+            && !parts.approved,
         sections: sections(&form, &parsed.checks, &parsed.errors, disclosure.is_some()),
         errors: parsed.errors,
         host: link_host(form.link.trim()),
