@@ -362,26 +362,35 @@ impl Fetcher {
                 seconds: self.timeout.as_secs(),
             };
         }
-        let mut source: Option<&(dyn StdError + 'static)> = error.source();
-        while let Some(cause) = source {
-            if let Some(refused) = cause.downcast_ref::<RefusedAddress>() {
-                return FetchError::Refused {
-                    host: refused.host.clone(),
-                    address: refused.address.to_string(),
-                };
-            }
-            source = cause.source();
-        }
-        let reason = if error.is_connect() {
-            "no connection"
-        } else {
-            "the connection broke off"
-        };
-        FetchError::Unreachable {
-            host,
-            reason: reason.into(),
+        match connection_failure(error) {
+            Ok(refused) => FetchError::Refused {
+                host: refused.host.clone(),
+                address: refused.address.to_string(),
+            },
+            Err(reason) => FetchError::Unreachable {
+                host,
+                reason: reason.into(),
+            },
         }
     }
+}
+
+/// Why a request that neither answered nor timed out failed, read from
+/// reqwest's error chain: an address the rules refused, or the words for
+/// a connection that failed (shared by fetches and webhook POSTs).
+pub(crate) fn connection_failure(error: &reqwest::Error) -> Result<&RefusedAddress, &'static str> {
+    let mut source: Option<&(dyn StdError + 'static)> = error.source();
+    while let Some(cause) = source {
+        if let Some(refused) = cause.downcast_ref::<RefusedAddress>() {
+            return Ok(refused);
+        }
+        source = cause.source();
+    }
+    Err(if error.is_connect() {
+        "no connection"
+    } else {
+        "the connection broke off"
+    })
 }
 
 fn status_error(url: &Url, status: u16) -> FetchError {

@@ -7,7 +7,6 @@
 //! channel), so nothing here puts it in an error: errors name only the
 //! host, and reqwest's own errors, which carry the URL, are never shown.
 
-use std::error::Error as StdError;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +14,7 @@ use std::time::Duration;
 use reqwest::header;
 use url::{Host, Url};
 
-use super::{CheckedResolver, FetchSettings, PrivateAllowance, RefusedAddress};
+use super::{CheckedResolver, FetchSettings, PrivateAllowance};
 
 /// Bytes of a receiver's answer read at most (for the error message).
 const ANSWER_MAX: usize = 4096;
@@ -168,24 +167,15 @@ impl WebhookSender {
                 seconds: self.timeout.as_secs(),
             };
         }
-        let mut source: Option<&(dyn StdError + 'static)> = error.source();
-        while let Some(cause) = source {
-            if let Some(refused) = cause.downcast_ref::<RefusedAddress>() {
-                return WebhookError::Refused {
-                    host: refused.host.clone(),
-                    address: refused.address.to_string(),
-                };
-            }
-            source = cause.source();
-        }
-        let reason = if error.is_connect() {
-            "no connection"
-        } else {
-            "the connection broke off"
-        };
-        WebhookError::Unreachable {
-            host,
-            reason: reason.into(),
+        match super::connection_failure(error) {
+            Ok(refused) => WebhookError::Refused {
+                host: refused.host.clone(),
+                address: refused.address.to_string(),
+            },
+            Err(reason) => WebhookError::Unreachable {
+                host,
+                reason: reason.into(),
+            },
         }
     }
 }
