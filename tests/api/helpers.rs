@@ -99,6 +99,12 @@ pub fn new_client() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
+        // The server closes idle connections after 5 s (actix-web's
+        // keep-alive). A client that keeps them longer can send a request on
+        // a connection the server is closing at that moment, and a POST is
+        // not retried: on a loaded machine that failed a test now and then
+        // with "IncompleteMessage". Browsers drop idle connections sooner.
+        .pool_idle_timeout(std::time::Duration::from_secs(2))
         .build()
         .expect("client builds")
 }
