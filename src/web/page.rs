@@ -146,3 +146,11 @@ pub async fn keep_navigation_on_error_pages(
         None => response.map_into_left_body(),
     })
 }
+
+/// `?done=…` on the page a form redirects to after it saved: which notice
+/// the page shows ("saved", "approved", …); anything else shows none.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct DoneQuery {
+    pub done: String,
+}

@@ -12,6 +12,7 @@ use crate::store::departments::Department;
 use crate::web::AppState;
 use crate::web::auth::session::SignedIn;
 use crate::web::error::{AppError, WebResult};
+use crate::web::page::DoneQuery;
 use crate::web::page::{FirstValue, PageContext, ok, refused, see_other};
 
 /// What the connect form holds (kept when refused).
@@ -65,12 +66,6 @@ fn fresh_form() -> ChannelForm {
         audience: "all".into(),
         ..ChannelForm::default()
     }
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct DoneQuery {
-    done: String,
 }
 
 pub async fn show(

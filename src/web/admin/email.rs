@@ -10,6 +10,7 @@ use crate::store::{self, outbox::STATUSES};
 use crate::web::AppState;
 use crate::web::auth::session::SignedIn;
 use crate::web::error::WebResult;
+use crate::web::page::DoneQuery;
 use crate::web::page::{PageContext, ok, see_other};
 
 #[derive(Template)]
@@ -34,12 +35,6 @@ fn status_label(status: &str) -> &'static str {
         store::outbox::FAILED => "Failed",
         _ => "Cancelled",
     }
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct DoneQuery {
-    done: String,
 }
 
 pub async fn show(

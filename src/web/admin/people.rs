@@ -18,6 +18,7 @@ use crate::store::users::User;
 use crate::web::AppState;
 use crate::web::auth::session::SignedIn;
 use crate::web::error::{AppError, WebResult};
+use crate::web::page::DoneQuery;
 use crate::web::page::{PageContext, ok, refused, render, see_other};
 
 /// The largest CSV import, whatever carries the CSRF token.
@@ -155,12 +156,6 @@ pub async fn create(
 }
 
 // ---- edit one person -------------------------------------------------------
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct DoneQuery {
-    done: String,
-}
 
 #[derive(Template)]
 #[template(path = "admin/people/edit.html")]

@@ -12,6 +12,7 @@ use crate::store::posts::Post;
 use crate::web::AppState;
 use crate::web::auth::session::SignedIn;
 use crate::web::error::WebResult;
+use crate::web::page::DoneQuery;
 use crate::web::page::{PageContext, render, see_other};
 
 /// A post as its approver reviews it.
@@ -50,12 +51,6 @@ struct ApprovalsPage {
     needed: bool,
     notice: Option<&'static str>,
     error: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct DoneQuery {
-    done: String,
 }
 
 async fn page(

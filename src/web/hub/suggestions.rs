@@ -13,6 +13,7 @@ use crate::store::suggestions::Suggestion;
 use crate::web::AppState;
 use crate::web::auth::session::SignedIn;
 use crate::web::error::WebResult;
+use crate::web::page::DoneQuery;
 use crate::web::page::{PageContext, ok, refused, see_other};
 
 const MAX_NOTE_CHARS: usize = 1_000;
@@ -125,12 +126,6 @@ impl HubSuggestionsPage {
     fn error_on(&self, id: &i64) -> Option<&String> {
         self.error.as_ref().filter(|_| self.error_for == Some(*id))
     }
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct DoneQuery {
-    done: String,
 }
 
 async fn all(state: &AppState) -> WebResult<Vec<Suggestion>> {
