@@ -11,6 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::OnceLock;
 
 use ipnet::IpNet;
+use url::{Host, Url};
 
 /// IPv4 networks that are not globally reachable.
 const NON_GLOBAL_V4: [&str; 16] = [
@@ -93,6 +94,15 @@ pub fn is_global(ip: IpAddr) -> bool {
     }
 }
 
+/// Why [`PrivateAllowance::screen`] turned a URL away.
+#[derive(Debug, PartialEq, Eq)]
+pub enum UrlRefusal {
+    /// Not a full `http://` or `https://` address.
+    NotHttp,
+    /// An address written in the URL that the rules refuse.
+    Refused { host: String, address: String },
+}
+
 /// Which non-global addresses the operator allows fetches to
 /// (CHORUS_ALLOW_PRIVATE_FETCH): none, all, or some networks (an intranet).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -126,6 +136,28 @@ impl PrivateAllowance {
             nets.push(net);
         }
         Ok(PrivateAllowance::Networks(nets))
+    }
+
+    /// Checks what a URL says by itself before any request: the scheme,
+    /// and an address written in it (names are checked by the resolver).
+    pub fn screen(&self, url: &Url) -> Result<(), UrlRefusal> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(UrlRefusal::NotHttp);
+        }
+        let ip = match url.host() {
+            None => return Err(UrlRefusal::NotHttp),
+            Some(Host::Domain(_)) => return Ok(()),
+            Some(Host::Ipv4(v4)) => IpAddr::V4(v4),
+            Some(Host::Ipv6(v6)) => IpAddr::V6(v6),
+        };
+        if self.permits(ip) {
+            Ok(())
+        } else {
+            Err(UrlRefusal::Refused {
+                host: url.host_str().unwrap_or_default().to_string(),
+                address: ip.to_string(),
+            })
+        }
     }
 
     /// Whether a fetch may connect to this address.

@@ -25,9 +25,9 @@ use std::time::Duration;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header;
-use url::{Host, Url};
+use url::Url;
 
-pub use address::PrivateAllowance;
+pub use address::{PrivateAllowance, UrlRefusal};
 
 /// Redirects followed at most, each re-checked.
 pub const MAX_REDIRECTS: usize = 5;
@@ -224,7 +224,7 @@ impl Fetcher {
         validators: &Validators,
     ) -> Result<Conditional, FetchError> {
         for _ in 0..=MAX_REDIRECTS {
-            self.check_url(&url)?;
+            self.allowance.screen(&url)?;
             let mut request = self
                 .client
                 .get(url.clone())
@@ -264,28 +264,6 @@ impl Fetcher {
                 .map(|fetched| Conditional::Changed(Box::new(fetched)));
         }
         Err(FetchError::TooManyRedirects)
-    }
-
-    /// Scheme and, for an IP written in the URL, the address (names are
-    /// checked by the resolver).
-    fn check_url(&self, url: &Url) -> Result<(), FetchError> {
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(FetchError::BadUrl);
-        }
-        let ip = match url.host() {
-            None => return Err(FetchError::BadUrl),
-            Some(Host::Domain(_)) => return Ok(()),
-            Some(Host::Ipv4(v4)) => IpAddr::V4(v4),
-            Some(Host::Ipv6(v6)) => IpAddr::V6(v6),
-        };
-        if self.allowance.permits(ip) {
-            Ok(())
-        } else {
-            Err(FetchError::Refused {
-                host: url.host_str().unwrap_or_default().to_string(),
-                address: ip.to_string(),
-            })
-        }
     }
 
     async fn read(
@@ -406,5 +384,14 @@ pub fn size_words(bytes: usize) -> String {
         format!("{} MB", bytes / (1024 * 1024))
     } else {
         format!("{} KB", bytes.div_ceil(1024))
+    }
+}
+
+impl From<UrlRefusal> for FetchError {
+    fn from(refusal: UrlRefusal) -> FetchError {
+        match refusal {
+            UrlRefusal::NotHttp => FetchError::BadUrl,
+            UrlRefusal::Refused { host, address } => FetchError::Refused { host, address },
+        }
     }
 }

@@ -7,14 +7,13 @@
 //! channel), so nothing here puts it in an error: errors name only the
 //! host, and reqwest's own errors, which carry the URL, are never shown.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header;
-use url::{Host, Url};
+use url::Url;
 
-use super::{CheckedResolver, FetchSettings, PrivateAllowance};
+use super::{CheckedResolver, FetchSettings, PrivateAllowance, UrlRefusal};
 
 /// Bytes of a receiver's answer read at most (for the error message).
 const ANSWER_MAX: usize = 4096;
@@ -103,7 +102,7 @@ impl WebhookSender {
         body: &serde_json::Value,
     ) -> Result<u16, WebhookError> {
         let host = url.host_str().unwrap_or_default().to_string();
-        self.check_url(url)?;
+        self.allowance.screen(url)?;
         let attempt = async {
             let response = self
                 .client
@@ -136,26 +135,6 @@ impl WebhookSender {
                 host,
                 seconds: self.timeout.as_secs(),
             }),
-        }
-    }
-
-    fn check_url(&self, url: &Url) -> Result<(), WebhookError> {
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(WebhookError::BadUrl);
-        }
-        let ip = match url.host() {
-            None => return Err(WebhookError::BadUrl),
-            Some(Host::Domain(_)) => return Ok(()),
-            Some(Host::Ipv4(v4)) => IpAddr::V4(v4),
-            Some(Host::Ipv6(v6)) => IpAddr::V6(v6),
-        };
-        if self.allowance.permits(ip) {
-            Ok(())
-        } else {
-            Err(WebhookError::Refused {
-                host: url.host_str().unwrap_or_default().to_string(),
-                address: ip.to_string(),
-            })
         }
     }
 
@@ -219,6 +198,15 @@ async fn answer_detail(mut response: reqwest::Response, url: &Url) -> String {
         short.push('…');
     }
     format!(": {short}")
+}
+
+impl From<UrlRefusal> for WebhookError {
+    fn from(refusal: UrlRefusal) -> WebhookError {
+        match refusal {
+            UrlRefusal::NotHttp => WebhookError::BadUrl,
+            UrlRefusal::Refused { host, address } => WebhookError::Refused { host, address },
+        }
+    }
 }
 
 #[cfg(test)]
