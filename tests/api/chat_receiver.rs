@@ -6,8 +6,10 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
+
+use crate::helpers::loopback_site;
 
 /// One scripted answer.
 #[derive(Debug, Clone)]
@@ -91,24 +93,15 @@ async fn receive(request: HttpRequest, body: web::Bytes, state: web::Data<State>
 
 impl Receiver {
     pub async fn start() -> Receiver {
-        let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
-        let port = listener.local_addr().unwrap().port();
         let state = Arc::new(State::default());
         let data = web::Data::from(state.clone());
-        let server = HttpServer::new(move || {
-            App::new()
+        let (base, handle) = loopback_site("127.0.0.1", 2, move |receiver| {
+            receiver
                 .app_data(data.clone())
-                .default_service(web::to(receive))
-        })
-        .workers(2)
-        .disable_signals()
-        .listen(listener)
-        .unwrap()
-        .run();
-        let handle = server.handle();
-        actix_web::rt::spawn(server);
+                .default_service(web::to(receive));
+        });
         Receiver {
-            base: format!("http://127.0.0.1:{port}"),
+            base,
             state,
             _server: handle,
         }

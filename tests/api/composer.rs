@@ -10,30 +10,10 @@ use serde_json::Value;
 use crate::backend_test;
 use crate::helpers::*;
 
-async fn comms(app: &mut TestApp) -> i64 {
-    app.login_as("comms@example.com", "comms").await
-}
-
-/// A valid post's fields after `extra` (the server reads a name's first value).
-fn fields<'a>(title: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-    let mut all = extra.to_vec();
-    all.extend([
-        ("title", title),
-        ("link", "https://example.com/news/annual-report"),
-        ("base_text", "Our annual report is out."),
-        ("use_x", "on"),
-        ("use_linkedin", "on"),
-        ("target", "all"),
-        ("timezone", "Europe/Berlin"),
-        ("action", "save"),
-    ]);
-    all
-}
-
 /// The counts the composer's script would get for these fields.
 async fn counts(app: &TestApp, extra: &[(&str, &str)]) -> Vec<Value> {
     let response = app
-        .post_form("/hub/posts/preview-counts", &fields("Launch", extra))
+        .post_form("/hub/posts/preview-counts", &post_fields("Launch", extra))
         .await;
     assert_eq!(response.status(), 200);
     let answer: Value = serde_json::from_str(&response.text().await.unwrap()).expect("JSON counts");
@@ -74,7 +54,7 @@ backend_test!(
 
         // The same sentence the page shows on Preview, without script.
         let response = app
-            .post_form("/hub/posts/new", &fields("Launch", &[("caption_x_1", &typed), ("caption_linkedin_1", &typed), ("action", "preview")]))
+            .post_form("/hub/posts/new", &post_fields("Launch", &[("caption_x_1", &typed), ("caption_linkedin_1", &typed), ("action", "preview")]))
             .await;
         assert_eq!(response.status(), 200);
         let page = response.text().await.unwrap();
@@ -134,7 +114,7 @@ backend_test!(
         assert!(new_form.contains("<label for=\"caption_linkedin_1\">Text people paste into LinkedIn"), "{new_form}");
         let paste = "Proud of this report: have a look.";
         let response = app
-            .post_form("/hub/posts/new", &fields("Report", &[("caption_linkedin_1", paste)]))
+            .post_form("/hub/posts/new", &post_fields("Report", &[("caption_linkedin_1", paste)]))
             .await;
         assert_eq!(response.status(), 303);
         let id: i64 = location(&response).trim_start_matches("/hub/posts/").split('?').next().unwrap().parse().unwrap();
@@ -177,7 +157,7 @@ backend_test!(
         assert!(page.contains("<details class=\"more-variants\"><summary>Add variant</summary>"), "folded on a new post");
         assert!(page.contains("id=\"caption_x_3\""), "the fields are there without script");
         let response = app
-            .post_form("/hub/posts/new", &fields("Report", &[("caption_x_2", "A second take"), ("action", "preview")]))
+            .post_form("/hub/posts/new", &post_fields("Report", &[("caption_x_2", "A second take"), ("action", "preview")]))
             .await;
         let page = response.text().await.unwrap();
         assert!(page.contains("<details class=\"more-variants\" open><summary>Add variant</summary>"), "open when used");
@@ -189,7 +169,7 @@ backend_test!(
         comms(&mut app).await;
         let long = "Big news! ".repeat(30);
         let response = app
-            .post_form("/hub/posts/new", &fields("", &[("caption_x_3", long.trim()), ("link", "not a link")]))
+            .post_form("/hub/posts/new", &post_fields("", &[("caption_x_3", long.trim()), ("link", "not a link")]))
             .await;
         assert_eq!(response.status(), 422);
         let page = response.text().await.unwrap();
@@ -206,6 +186,10 @@ backend_test!(
             "the field points to its own error"
         );
         assert!(page.contains("id=\"caption_x_3-error\""));
+        assert!(
+            page.contains("X variant 3: ") && !page.contains("X variant 2:"),
+            "the problem names the field it was written in, though variant 2 is empty: {page}"
+        );
         assert!(page.contains("Big news! Big news!") && page.contains("value=\"not a link\""), "input kept");
         assert!(page.contains("<title>Error: "), "the title says so too");
     }

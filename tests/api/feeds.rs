@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chorus::app::feeds::{PollReport, poll_due};
 use chorus::config::Config;
 use chorus::domain::api_access::{Scope, TokenKind};
@@ -207,23 +207,14 @@ struct Site {
 
 impl Site {
     async fn start() -> Site {
-        let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
-        let port = listener.local_addr().unwrap().port();
         let state = web::Data::new(SiteState::default());
         let shared = state.clone();
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(shared.clone())
-                .default_service(web::to(site_page))
-        })
-        .workers(2)
-        .disable_signals()
-        .listen(listener)
-        .unwrap()
-        .run();
-        actix_web::rt::spawn(server);
+        let (base, _) = loopback_site("127.0.0.1", 2, move |site| {
+            site.app_data(shared.clone())
+                .default_service(web::to(site_page));
+        });
         Site {
-            base: format!("http://127.0.0.1:{port}"),
+            base,
             state: state.into_inner(),
         }
     }

@@ -641,3 +641,49 @@ impl Drop for PgDatabase {
         }
     }
 }
+
+/// A comms user (this app's client) and the form fields of a valid post.
+pub async fn comms(app: &mut TestApp) -> i64 {
+    app.login_as("comms@example.com", "comms").await
+}
+
+pub fn post_fields<'a>(title: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    // Extra fields come first: the server reads the first value of a name.
+    let mut fields = extra.to_vec();
+    fields.extend([
+        ("title", title),
+        ("link", "https://example.com/news/annual-report"),
+        ("base_text", "Our annual report is out."),
+        ("use_x", "on"),
+        ("use_linkedin", "on"),
+        ("target", "all"),
+        ("timezone", "Europe/Berlin"),
+        ("action", "save"),
+    ]);
+    fields
+}
+
+/// Starts a small web server on a free port of `address` (a test's own
+/// site or receiver on loopback), its routes set by `configure`, and
+/// returns its base URL (`http://address:port`) and its handle.
+pub fn loopback_site<F>(
+    address: &str,
+    workers: usize,
+    configure: F,
+) -> (String, actix_web::dev::ServerHandle)
+where
+    F: Fn(&mut actix_web::web::ServiceConfig) + Clone + Send + 'static,
+{
+    let listener = std::net::TcpListener::bind((address, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server =
+        actix_web::HttpServer::new(move || actix_web::App::new().configure(configure.clone()))
+            .workers(workers)
+            .disable_signals()
+            .listen(listener)
+            .unwrap()
+            .run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    (format!("http://{address}:{port}"), handle)
+}

@@ -9,27 +9,6 @@ use diesel::RunQueryDsl;
 use crate::backend_test;
 use crate::helpers::*;
 
-/// A comms user (this app's client) and the form fields of a valid post.
-async fn comms(app: &mut TestApp) -> i64 {
-    app.login_as("comms@example.com", "comms").await
-}
-
-fn post_fields<'a>(title: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-    // Extra fields come first: the server reads the first value of a name.
-    let mut fields = extra.to_vec();
-    fields.extend([
-        ("title", title),
-        ("link", "https://example.com/news/annual-report"),
-        ("base_text", "Our annual report is out."),
-        ("use_x", "on"),
-        ("use_linkedin", "on"),
-        ("target", "all"),
-        ("timezone", "Europe/Berlin"),
-        ("action", "save"),
-    ]);
-    fields
-}
-
 /// Saves a draft with the fields of [`post_fields`]; its id.
 pub(crate) async fn create_post(app: &TestApp, title: &str) -> i64 {
     let response = app

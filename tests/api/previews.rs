@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chorus::config::Config;
 use chorus::domain::api_access::{Scope, TokenKind};
 use chorus::domain::platforms::Platform;
@@ -130,23 +130,14 @@ impl Site {
     }
 
     async fn start_on(address: &str) -> Site {
-        let listener = std::net::TcpListener::bind((address, 0)).unwrap();
-        let port = listener.local_addr().unwrap().port();
         let hits = web::Data::new(AtomicUsize::new(0));
         let counted = hits.clone();
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(counted.clone())
-                .default_service(web::to(site_page))
-        })
-        .workers(1)
-        .disable_signals()
-        .listen(listener)
-        .unwrap()
-        .run();
-        actix_web::rt::spawn(server);
+        let (base, _) = loopback_site(address, 1, move |site| {
+            site.app_data(counted.clone())
+                .default_service(web::to(site_page));
+        });
         Site {
-            base: format!("http://{address}:{port}"),
+            base,
             hits: hits.into_inner(),
         }
     }

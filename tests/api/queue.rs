@@ -29,6 +29,22 @@ async fn agree(app: &TestApp, user_id: i64, platform: Platform, instance: Option
     app.agree(user_id, platform, instance).await;
 }
 
+/// The organisation with these platforms, and two employees, emp@ and
+/// other@, who said yes to each of them: (emp's id, other's id).
+async fn two_colleagues(app: &TestApp, platforms: &[Platform]) -> (i64, i64) {
+    organisation(app, platforms).await;
+    let me = app.create_user("emp@example.com", "Emp", "employee").await;
+    let other = app
+        .create_user("other@example.com", "Other", "employee")
+        .await;
+    for person in [me, other] {
+        for platform in platforms {
+            agree(app, person, *platform, None).await;
+        }
+    }
+    (me, other)
+}
+
 struct PostSpec<'a> {
     platforms: &'a [Platform],
     caption: &'a str,
@@ -1088,12 +1104,7 @@ backend_test!(
 
 backend_test!(
     async fn undo_is_refused_after_ten_minutes_for_others_shares_and_without_the_token(app) {
-        organisation(&app, &[Platform::X, Platform::LinkedIn]).await;
-        let me = app.create_user("emp@example.com", "Emp", "employee").await;
-        let other = app.create_user("other@example.com", "Other", "employee").await;
-        for person in [me, other] {
-            agree(&app, person, Platform::X, None).await;
-        }
+        let (me, _) = two_colleagues(&app, &[Platform::X]).await;
         let post = publish(&app, PostSpec::default()).await;
         let client = app.login_client("emp@example.com").await;
         let colleague = app.login_client("other@example.com").await;
@@ -1149,13 +1160,7 @@ backend_test!(
 
 backend_test!(
     async fn the_done_list_shows_what_the_person_shared_where_and_when_and_what_they_skipped(app) {
-        organisation(&app, &[Platform::X, Platform::LinkedIn]).await;
-        let me = app.create_user("emp@example.com", "Emp", "employee").await;
-        let other = app.create_user("other@example.com", "Other", "employee").await;
-        for person in [me, other] {
-            agree(&app, person, Platform::X, None).await;
-            agree(&app, person, Platform::LinkedIn, None).await;
-        }
+        let _ = two_colleagues(&app, &[Platform::X, Platform::LinkedIn]).await;
         let both = publish(&app, PostSpec { platforms: &[Platform::X, Platform::LinkedIn], ..Default::default() }).await;
         let skipped = publish(&app, PostSpec::default()).await;
         let open = publish(&app, PostSpec::default()).await;
