@@ -207,10 +207,12 @@ fn parse_variants(
         message,
     };
     let resolved = resolve_variant_fields(base, written);
-    for (index, (field, text)) in resolved.into_iter().enumerate() {
-        match parse_text(&text, &format!("{} variant {}", platform.name(), index + 1)) {
+    // Each variant is named by the field it was written in, so an empty
+    // variant 2 does not make variant 3's problem read "variant 2".
+    for (field, text) in resolved {
+        match parse_text(&text, &format!("{} variant {field}", platform.name())) {
             Ok(text) => {
-                let mut check = check_caption(platform, index + 1, &text, link, disclosure);
+                let mut check = check_caption(platform, field, &text, link, disclosure);
                 check.field = field;
                 if let Some(message) = check.problem() {
                     errors.captions.push(problem(field, message));
