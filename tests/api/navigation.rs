@@ -59,3 +59,27 @@ backend_test!(
         assert!(body.contains("Page not found"));
     }
 );
+
+backend_test!(
+    async fn the_administration_pages_sit_under_one_entry_with_tabs_across_them(app) {
+        app.login_as("casey@example.com", "comms,admin").await;
+        let body = app.get_html("/admin/policy").await;
+        let nav = main_navigation(&body);
+        assert!(nav.contains(">Admin</a>"), "one Admin entry: {nav}");
+        for page in ["/admin/settings", "/admin/audit", "/admin/tokens"] {
+            assert!(!nav.contains(&format!("href=\"{page}\"")), "{page} is a tab, not in the main navigation");
+        }
+        assert_eq!(current_links(&body), ["/admin/people"], "Admin is marked on its pages");
+        let tabs = &body[body.find("<nav aria-label=\"Administration\"").expect("tabs on an admin page")..];
+        let tabs = &tabs[..tabs.find("</nav>").unwrap()];
+        for label in ["People", "Policy", "Settings", "Email", "Announcements", "Audit", "Integrations"] {
+            assert!(tabs.contains(&format!(">{label}</a>")), "{label} tab: {tabs}");
+        }
+        assert!(tabs.contains("href=\"/admin/policy\" aria-current=\"page\""), "the page shown is marked: {tabs}");
+        // Reports and the hub are their own entries, without the tabs.
+        for path in ["/admin/reports", "/hub/posts", "/"] {
+            assert!(!app.get_html(path).await.contains("aria-label=\"Administration\""), "no tabs on {path}");
+        }
+        assert_eq!(current_links(&app.get_html("/admin/reports").await), ["/admin/reports"]);
+    }
+);
