@@ -41,6 +41,31 @@ pub struct FetchSettings {
     pub connect_timeout: Duration,
 }
 
+impl FetchSettings {
+    /// An HTTP client whose every connection goes through the address
+    /// check, with no proxy and no automatic redirects (callers check each
+    /// hop), and the allowance it checks against. `purpose` ends the
+    /// User-Agent: "Chorus/1.2.3 (webhook)".
+    fn guarded_client(
+        &self,
+        purpose: &str,
+    ) -> Result<(reqwest::Client, Arc<PrivateAllowance>), String> {
+        let allowance = Arc::new(self.allowance.clone());
+        let client = reqwest::Client::builder()
+            .dns_resolver(Arc::new(CheckedResolver {
+                allowance: allowance.clone(),
+            }))
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(self.connect_timeout)
+            .timeout(self.timeout)
+            .user_agent(format!("Chorus/{} ({purpose})", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| e.without_url().to_string())?;
+        Ok((client, allowance))
+    }
+}
+
 /// What a fetch is for: what it asks for, what it accepts and how much.
 #[derive(Debug, Clone, Copy)]
 pub struct Want {
@@ -152,22 +177,7 @@ pub struct Fetcher {
 
 impl Fetcher {
     pub fn new(settings: FetchSettings) -> Result<Fetcher, String> {
-        let allowance = Arc::new(settings.allowance);
-        let client = reqwest::Client::builder()
-            .dns_resolver(Arc::new(CheckedResolver {
-                allowance: allowance.clone(),
-            }))
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(settings.connect_timeout)
-            .timeout(settings.timeout)
-            .user_agent(concat!(
-                "Chorus/",
-                env!("CARGO_PKG_VERSION"),
-                " (link preview, feed reader)"
-            ))
-            .build()
-            .map_err(|e| e.to_string())?;
+        let (client, allowance) = settings.guarded_client("link preview, feed reader")?;
         Ok(Fetcher {
             client,
             allowance,

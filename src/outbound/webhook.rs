@@ -13,7 +13,7 @@ use std::time::Duration;
 use reqwest::header;
 use url::Url;
 
-use super::{CheckedResolver, FetchSettings, PrivateAllowance, UrlRefusal};
+use super::{FetchSettings, PrivateAllowance, UrlRefusal};
 
 /// Bytes of a receiver's answer read at most (for the error message).
 const ANSWER_MAX: usize = 4096;
@@ -75,18 +75,7 @@ pub struct WebhookSender {
 
 impl WebhookSender {
     pub fn new(settings: FetchSettings) -> Result<WebhookSender, String> {
-        let allowance = Arc::new(settings.allowance);
-        let client = reqwest::Client::builder()
-            .dns_resolver(Arc::new(CheckedResolver {
-                allowance: allowance.clone(),
-            }))
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(settings.connect_timeout)
-            .timeout(settings.timeout)
-            .user_agent(concat!("Chorus/", env!("CARGO_PKG_VERSION"), " (webhook)"))
-            .build()
-            .map_err(|e| e.without_url().to_string())?;
+        let (client, allowance) = settings.guarded_client("webhook")?;
         Ok(WebhookSender {
             client,
             allowance,
