@@ -15,7 +15,8 @@ use crate::domain::post::PostInput;
 use crate::outbound::Validators;
 
 /// A feed as the hub lists it.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = feeds)]
 pub struct Feed {
     pub id: i64,
     pub url: String,
@@ -41,44 +42,12 @@ impl Feed {
     }
 }
 
-type Columns = (
-    feeds::id,
-    feeds::url,
-    feeds::title,
-    feeds::interval_minutes,
-    feeds::paused,
-    feeds::created_at,
-    feeds::next_poll_at,
-    feeds::etag,
-    feeds::last_modified,
-    feeds::last_tried_at,
-    feeds::last_success_at,
-    feeds::last_error,
-    feeds::drafts_made,
-);
-
-const COLUMNS: Columns = (
-    feeds::id,
-    feeds::url,
-    feeds::title,
-    feeds::interval_minutes,
-    feeds::paused,
-    feeds::created_at,
-    feeds::next_poll_at,
-    feeds::etag,
-    feeds::last_modified,
-    feeds::last_tried_at,
-    feeds::last_success_at,
-    feeds::last_error,
-    feeds::drafts_made,
-);
-
 /// The feeds not removed, by title.
 pub fn list(conn: &mut DbConnection) -> StoreResult<Vec<Feed>> {
     Ok(feeds::table
         .filter(feeds::removed_at.is_null())
         .order((feeds::title, feeds::id))
-        .select(COLUMNS)
+        .select(Feed::as_select())
         .load(conn)?)
 }
 
@@ -87,7 +56,7 @@ pub fn find(conn: &mut DbConnection, id: i64) -> StoreResult<Option<Feed>> {
     Ok(feeds::table
         .find(id)
         .filter(feeds::removed_at.is_null())
-        .select(COLUMNS)
+        .select(Feed::as_select())
         .first(conn)
         .optional()?)
 }
@@ -250,7 +219,7 @@ pub fn due(conn: &mut DbConnection, now: NaiveDateTime) -> StoreResult<Vec<Feed>
         .filter(feeds::paused.eq(false))
         .filter(feeds::next_poll_at.le(now))
         .order(feeds::next_poll_at)
-        .select(COLUMNS)
+        .select(Feed::as_select())
         .load(conn)?)
 }
 
