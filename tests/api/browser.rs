@@ -442,8 +442,22 @@ async fn an_admin_logs_in_opens_people_and_logs_out() {
 
     browser
         .click(
-            "the People link in the main navigation",
-            "//nav[@aria-label='Main']//a[normalize-space()='People']",
+            "the Admin link in the main navigation",
+            "//nav[@aria-label='Main']//a[normalize-space()='Admin']",
+        )
+        .await;
+    browser.expect_heading("People").await;
+    browser
+        .click(
+            "the Settings tab of the administration pages",
+            "//nav[@aria-label='Administration']//a[normalize-space()='Settings']",
+        )
+        .await;
+    assert_eq!(browser.path().await, "/admin/settings");
+    browser
+        .click(
+            "the People tab of the administration pages",
+            "//nav[@aria-label='Administration']//a[normalize-space()='People']",
         )
         .await;
     browser.expect_heading("People").await;
