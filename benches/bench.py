@@ -16,6 +16,7 @@ BENCHMARKS.md.
 """
 
 import argparse
+import contextlib
 import datetime
 import http.client
 import json
@@ -34,7 +35,9 @@ import urllib.parse
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO_PASSWORD = "harbour lantern orchid seven"
 PG_ADMIN_URL = os.environ.get("CHORUS_BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432/test")
-PG_DATABASE = "chorus_bench"
+# The database the benchmark creates and drops (CHORUS_BENCH_PG_DATABASE), so
+# that two runs on one PostgreSQL need not share it.
+PG_DATABASE = os.environ.get("CHORUS_BENCH_PG_DATABASE", "chorus_bench")
 # PostgreSQL runs on the same machine: docs/postgresql.md's advice for that case is
 # no TLS on loopback (set CHORUS_BENCH_PG_PARAMS="" to measure libpq's
 # default, TLS when the server offers it).
@@ -159,7 +162,10 @@ class Database:
 
     def query(self, sql):
         if self.backend == "sqlite":
-            with sqlite3.connect(os.path.join(self.workdir, "chorus.db")) as db:
+            # Closed at once: a connection left open keeps SQLite's locks, and
+            # a server run after it on the same file (benches/instructions.py
+            # in the size curve) then waits on them.
+            with contextlib.closing(sqlite3.connect(os.path.join(self.workdir, "chorus.db"))) as db:
                 rows = db.execute(sql).fetchall()
                 db.commit()
                 return rows
@@ -261,6 +267,46 @@ def ceiling(executables, args):
     return result
 
 
+def run_digests(backend, database, executables, env, workdir):
+    """Plans a daily digest now for every employee who opted in to one and
+    delivers them to an SMTP sink on loopback: counts, times, peak RSS."""
+    chorus = executables["chorus"]
+    database.query(
+        "UPDATE users SET digest_frequency = 'daily', digest_hour = 0, quiet_from = NULL, "
+        "quiet_until = NULL, last_digest_at = NULL WHERE id IN (SELECT user_id FROM consent_state "
+        "WHERE purpose = 'email_digest' AND status = 'given')")
+    sink_port = free_port()
+    count_file = os.path.join(workdir, "received")
+    sink = subprocess.Popen([executables["smtp_sink"], "--listen", f"127.0.0.1:{sink_port}",
+                             "--count-file", count_file])
+    time.sleep(0.3)
+    mail_env = dict(env)
+    mail_env["CHORUS_SMTP_URL"] = f"smtp://127.0.0.1:{sink_port}?tls=none"
+    mail_env["CHORUS_BASE_URL"] = "https://chorus.example.com"
+    log(f"{backend}: planning digests")
+    plan_seconds, plan_rss, plan_out = run_measured([chorus, "digests", "plan", "--once"], mail_env)
+    planned = int(database.query("SELECT COUNT(*) FROM outbox WHERE kind = 'digest'")[0][0])
+    log(f"{backend}: {planned} digests planned in {plan_seconds:.1f} s; delivering")
+    send_seconds, send_rss, send_out = run_measured([chorus, "mail", "deliver", "--once"], mail_env)
+    time.sleep(0.5)
+    with open(count_file) as f:
+        received = int(f.read().strip() or 0)
+    sink.terminate()
+    sink.wait()
+    log(f"{backend}: {received} emails in {send_seconds:.1f} s")
+    return {
+        "planned": planned,
+        "plan_seconds": round(plan_seconds, 2),
+        "planned_per_second": round(planned / plan_seconds, 1),
+        "plan_peak_rss_mib": round(plan_rss, 1),
+        "received_by_smtp": received,
+        "deliver_seconds": round(send_seconds, 2),
+        "emails_per_second": round(received / send_seconds, 1),
+        "deliver_peak_rss_mib": round(send_rss, 1),
+        "deliver_output": send_out.strip(),
+    }
+
+
 def run_backend(backend, executables, args, ceiling_rps):
     workdir = tempfile.mkdtemp(prefix=f"chorus-bench-{backend}-")
     database = Database(backend, workdir)
@@ -348,41 +394,7 @@ def run_backend(backend, executables, args, ceiling_rps):
         finally:
             server.stop()
 
-        # Digests: every employee who opted in gets a daily digest now.
-        database.query(
-            "UPDATE users SET digest_frequency = 'daily', digest_hour = 0, quiet_from = NULL, "
-            "quiet_until = NULL, last_digest_at = NULL WHERE id IN (SELECT user_id FROM consent_state "
-            "WHERE purpose = 'email_digest' AND status = 'given')")
-        sink_port = free_port()
-        count_file = os.path.join(workdir, "received")
-        sink = subprocess.Popen([executables["smtp_sink"], "--listen", f"127.0.0.1:{sink_port}",
-                                 "--count-file", count_file])
-        time.sleep(0.3)
-        mail_env = dict(env)
-        mail_env["CHORUS_SMTP_URL"] = f"smtp://127.0.0.1:{sink_port}?tls=none"
-        mail_env["CHORUS_BASE_URL"] = "https://chorus.example.com"
-        log(f"{backend}: planning digests")
-        plan_seconds, plan_rss, plan_out = run_measured([chorus, "digests", "plan", "--once"], mail_env)
-        planned = int(database.query("SELECT COUNT(*) FROM outbox WHERE kind = 'digest'")[0][0])
-        log(f"{backend}: {planned} digests planned in {plan_seconds:.1f} s; delivering")
-        send_seconds, send_rss, send_out = run_measured([chorus, "mail", "deliver", "--once"], mail_env)
-        time.sleep(0.5)
-        with open(count_file) as f:
-            received = int(f.read().strip() or 0)
-        sink.terminate()
-        sink.wait()
-        results["digests"] = {
-            "planned": planned,
-            "plan_seconds": round(plan_seconds, 2),
-            "planned_per_second": round(planned / plan_seconds, 1),
-            "plan_peak_rss_mib": round(plan_rss, 1),
-            "received_by_smtp": received,
-            "deliver_seconds": round(send_seconds, 2),
-            "emails_per_second": round(received / send_seconds, 1),
-            "deliver_peak_rss_mib": round(send_rss, 1),
-            "deliver_output": send_out.strip(),
-        }
-        log(f"{backend}: {received} emails in {send_seconds:.1f} s")
+        results["digests"] = run_digests(backend, database, executables, env, workdir)
     finally:
         database.drop()
         shutil.rmtree(workdir, ignore_errors=True)

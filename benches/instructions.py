@@ -8,10 +8,25 @@ builds when the machine is too busy for wall-clock figures.
 Fills DATA_DIR with `chorus demo` (2,000 employees, 200 posts, seed 1),
 starts `chorus serve` under callgrind, signs in, warms up, then for each
 endpoint zeroes the counters, makes N requests and dumps the counts.
-Prints JSON: instructions per request by endpoint."""
-import http.cookiejar, json, os, re, subprocess, sys, time, urllib.parse, urllib.request
+Prints JSON: instructions per request by endpoint.
 
-binary, data_dir, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+  --endpoints queue,share   only these (of queue, reports, static, share)
+  --employee EMAIL          whose queue (default employee00001@demo.example)
+
+With a DATA_DIR that already holds chorus.db (benches/curve.py passes its
+own, at each size) that database is used as it is."""
+import argparse, http.cookiejar, json, os, re, subprocess, sys, time, urllib.parse, urllib.request
+
+parser = argparse.ArgumentParser()
+parser.add_argument("binary")
+parser.add_argument("data_dir")
+parser.add_argument("port", type=int)
+parser.add_argument("--endpoints", default="queue,reports,static,share")
+parser.add_argument("--employee", default="employee00001@demo.example")
+parser.add_argument("--views", type=int, default=200, help="queue views counted (half as many POSTs and reports)")
+options = parser.parse_args()
+binary, data_dir, port = options.binary, options.data_dir, options.port
+wanted = set(options.endpoints.split(","))
 base = f"http://127.0.0.1:{port}"
 env = dict(os.environ, CHORUS_DATA_DIR=data_dir, CHORUS_BIND=f"127.0.0.1:{port}",
            CHORUS_LOG="warn", CHORUS_BASE_URL=base)
@@ -67,7 +82,7 @@ def login(email):
     assert status == 303, (email, status)
     return c
 
-employee = login("employee00001@demo.example")
+employee = login(options.employee)
 admin = login("admin@demo.example")
 
 def count(label, n, request):
@@ -80,13 +95,17 @@ def count(label, n, request):
     return n
 
 runs = {}
-runs["GET /queue"] = count("queue", 200, lambda: get(employee, "/queue"))
-runs["GET /admin/reports"] = count("reports", 100, lambda: get(admin, "/admin/reports"))
-runs["GET /static/chorus.css"] = count("static", 200, lambda: get(employee, "/static/chorus.css"))
-_, queue = get(employee, "/queue")
-share = re.search(r'action="(/queue/\d+/share/[a-z]+)"', queue).group(1)
-token = csrf(queue)
-runs["POST share"] = count("share", 100, lambda: post(employee, share, {"csrf_token": token, "variant": "1"}))
+if "queue" in wanted:
+    runs["GET /queue"] = count("queue", options.views, lambda: get(employee, "/queue"))
+if "reports" in wanted:
+    runs["GET /admin/reports"] = count("reports", options.views // 2, lambda: get(admin, "/admin/reports"))
+if "static" in wanted:
+    runs["GET /static/chorus.css"] = count("static", options.views, lambda: get(employee, "/static/chorus.css"))
+if "share" in wanted:
+    _, queue = get(employee, "/queue")
+    share = re.search(r'action="(/queue/\d+/share/[a-z]+)"', queue).group(1)
+    token = csrf(queue)
+    runs["POST share"] = count("share", options.views // 2, lambda: post(employee, share, {"csrf_token": token, "variant": "1"}))
 server.terminate()
 server.wait(timeout=120)
 

@@ -5,10 +5,15 @@
 #
 #   bash benches/run.sh                         # the full size (100,000 employees)
 #   bash benches/run.sh --employees 2000 --posts 200 --shares 20000 --duration 5
+#   bash benches/run.sh --curve                 # the size curve: 10,000, 100,000, 1,000,000
+#   bash benches/run.sh --curve --curve-sizes 2000,10000,20000 --duration 5
+#
+# --curve runs benches/curve.py instead (see its --help): the same load at
+# several sizes, a section of BENCHMARKS.md and docs/images/size-curve.svg.
 #
 # Needs PostgreSQL at CHORUS_BENCH_POSTGRES (default
 # postgres://postgres@127.0.0.1:5432/test; it creates and drops a database
-# chorus_bench there) unless run with --backends sqlite. Chorus reaches it
+# chorus_bench there, or CHORUS_BENCH_PG_DATABASE) unless run with --backends sqlite. Chorus reaches it
 # with ?sslmode=disable, the advice in docs/postgresql.md for PostgreSQL on the same
 # machine (CHORUS_BENCH_PG_PARAMS="" measures libpq's default, TLS).
 set -euo pipefail
@@ -21,4 +26,14 @@ if ! command -v wrk >/dev/null 2>&1; then
         { "${sudo[@]}" apt-get update -q </dev/null && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk </dev/null; }
 fi
 command -v psql >/dev/null 2>&1 || echo "note: psql not found; run with --backends sqlite"
+rest=()
+curve=
+for arg in "$@"; do
+    if [ "$arg" = "--curve" ]; then curve=1; else rest+=("$arg"); fi
+done
+if [ -n "$curve" ]; then
+    set -- ${rest[@]+"${rest[@]}"}
+    command -v valgrind >/dev/null 2>&1 || echo "note: valgrind not found; run with --no-instructions"
+    exec python3 benches/curve.py "$@"
+fi
 exec python3 benches/bench.py "$@"

@@ -130,6 +130,10 @@ pub struct Snapshot {
     pub pool_max: u32,
     /// Outbox rows by status; None when the database did not answer.
     pub outbox: Option<Vec<(String, i64)>>,
+    /// The published posts this process keeps for the queue, and about
+    /// how many bytes they and what is worked out from them hold.
+    pub live_posts: usize,
+    pub live_posts_bytes: usize,
 }
 
 impl Default for Metrics {
@@ -285,6 +289,16 @@ impl Snapshot {
             "chorus_database_up",
             "1 when the outbox query of this scrape answered, else 0",
             gauge(self.outbox.is_some().into()),
+        );
+        registry.register(
+            "chorus_live_posts",
+            "Published posts this process keeps in memory for the queue",
+            gauge(i64::try_from(self.live_posts).unwrap_or(i64::MAX)),
+        );
+        registry.register(
+            "chorus_live_posts_bytes",
+            "About how many bytes the kept posts and what is worked out from them hold in this process",
+            gauge(i64::try_from(self.live_posts_bytes).unwrap_or(i64::MAX)),
         );
         if let Some(outbox) = &self.outbox {
             let by_status = Family::<StatusLabels, Gauge>::default();

@@ -452,6 +452,122 @@ impl LivePosts {
     }
 }
 
+/// What the kept hub holds, as the `/metrics` gauges report it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct KeptSize {
+    /// Published posts kept.
+    pub posts: usize,
+    /// About how many bytes of memory they and what is worked out from
+    /// them hold (see docs/architecture.md for the size per post).
+    pub bytes: usize,
+}
+
+impl LivePosts {
+    /// The size of the kept hub, or zero when none is kept yet. Counts the
+    /// heap of each kept post (its texts and captions), the packed entries,
+    /// hosts, positions and previews, and the memos of audiences, offered
+    /// texts and tagged links, each at its table's capacity: an estimate
+    /// within the allocator's rounding, never a figure about a person.
+    pub fn kept_size(&self) -> KeptSize {
+        let Some(hub) = self
+            .kept
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+        else {
+            return KeptSize::default();
+        };
+        KeptSize {
+            posts: hub.published.posts.len(),
+            bytes: hub.published.approximate_bytes(),
+        }
+    }
+}
+
+/// Bytes a hash table of `capacity` entries of type `T` takes: the entries
+/// and one control byte each (hashbrown's layout).
+fn table_bytes<T>(capacity: usize) -> usize {
+    capacity * (std::mem::size_of::<T>() + 1)
+}
+
+fn post_bytes(post: &Post) -> usize {
+    let captions: usize = post
+        .captions
+        .iter()
+        .map(|(_, variants)| {
+            variants.capacity() * std::mem::size_of::<String>()
+                + variants.iter().map(String::capacity).sum::<usize>()
+        })
+        .sum();
+    // The Arc's two counts, then the post and what it points to.
+    16 + std::mem::size_of::<Post>()
+        + post.title.capacity()
+        + post.link.capacity()
+        + post.base_text.capacity()
+        + post.withdrawal_reason.as_ref().map_or(0, String::capacity)
+        + post.department_ids.capacity() * std::mem::size_of::<i64>()
+        + post.captions.capacity() * std::mem::size_of::<(Platform, Vec<String>)>()
+        + captions
+}
+
+impl Published {
+    fn approximate_bytes(&self) -> usize {
+        let posts: usize = self
+            .posts
+            .iter()
+            .map(|post| post_bytes(post))
+            .sum::<usize>()
+            + self.posts.capacity() * std::mem::size_of::<Arc<Post>>();
+        let entries = self.entries.capacity() * std::mem::size_of::<Entry>();
+        let withdrawn: usize = self.withdrawn.capacity() * std::mem::size_of::<WithdrawnPost>()
+            + self
+                .withdrawn
+                .iter()
+                .map(|w| w.title.capacity() + w.link.capacity() + w.reason.capacity())
+                .sum::<usize>();
+        let hosts: usize = self.hosts.capacity() * std::mem::size_of::<Arc<str>>()
+            + self.hosts.iter().map(|host| 16 + host.len()).sum::<usize>();
+        let positions = table_bytes::<(i64, u32)>(self.positions.capacity());
+        let previews: usize = table_bytes::<(i64, Preview)>(self.previews.capacity())
+            + self
+                .previews
+                .values()
+                .map(|p| {
+                    p.link.capacity()
+                        + p.title.capacity()
+                        + p.description.capacity()
+                        + p.fetch_problem.as_ref().map_or(0, String::capacity)
+                })
+                .sum::<usize>();
+        let reaches = {
+            let reaches = self.reaches.lock().unwrap_or_else(PoisonError::into_inner);
+            table_bytes::<(Viewer, Arc<Reach>)>(reaches.capacity())
+                + reaches
+                    .values()
+                    .map(|reach| {
+                        16 + std::mem::size_of::<Reach>()
+                            + reach.bits.capacity() * std::mem::size_of::<u64>()
+                    })
+                    .sum::<usize>()
+        };
+        let offered = {
+            let offered = self.offered.read().unwrap_or_else(PoisonError::into_inner);
+            table_bytes::<((i64, Platform, usize), Arc<str>)>(offered.texts.capacity())
+                + offered
+                    .texts
+                    .values()
+                    .map(|text| 16 + text.len())
+                    .sum::<usize>()
+        };
+        let links = {
+            let links = self.links.read().unwrap_or_else(PoisonError::into_inner);
+            table_bytes::<((i64, Platform), Arc<str>)>(links.capacity())
+                + links.values().map(|link| 16 + link.len()).sum::<usize>()
+        };
+        posts + entries + withdrawn + hosts + positions + previews + reaches + offered + links
+    }
+}
+
 impl LivePosts {
     /// One page of this person's queue (see [`page`]), and its size.
     pub fn queue_of(

@@ -14,11 +14,14 @@ use crate::store::outbox;
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let (pool_connections, pool_idle, pool_max) = state.db.pool_state();
     let outbox = state.db.run(outbox::depth_by_status).await.ok();
+    let kept = state.live_posts.kept_size();
     let body = state.metrics.render(&Snapshot {
         pool_connections,
         pool_idle,
         pool_max,
         outbox,
+        live_posts: kept.posts,
+        live_posts_bytes: kept.bytes,
     });
     HttpResponse::Ok()
         .content_type(CONTENT_TYPE)

@@ -427,6 +427,51 @@ mod outbox_depth {
     }
 }
 
+mod kept_posts_are_gauged_with_the_memory_they_hold {
+    use super::*;
+    use chorus::domain::platforms::Platform;
+
+    /// The gauges an operator reads to see what the queue's kept posts
+    /// cost in memory: the count of posts, and bytes that grow with them.
+    async fn check(mut app: TestApp) {
+        app.roomy_hub_caps().await;
+        let me = app.login_as("emp@example.com", "employee").await;
+        app.agree(me, Platform::X, None).await;
+        for n in 0..3 {
+            app.publish_post(small_post(&format!("first {n}")), 1).await;
+        }
+        let queue = app.client.get(app.url("/queue")).send().await.unwrap();
+        assert_eq!(queue.status(), 200);
+        let samples = scrape(&app).await;
+        assert_eq!(value(&samples, "chorus_live_posts", &[]), Some(3.0));
+        let three = value(&samples, "chorus_live_posts_bytes", &[]).unwrap();
+        assert!(three > 0.0, "three kept posts hold memory");
+
+        for n in 0..30 {
+            app.publish_post(small_post(&format!("more {n}")), 1).await;
+        }
+        app.client.get(app.url("/queue")).send().await.unwrap();
+        let samples = scrape(&app).await;
+        assert_eq!(value(&samples, "chorus_live_posts", &[]), Some(33.0));
+        let more = value(&samples, "chorus_live_posts_bytes", &[]).unwrap();
+        assert!(more > three, "{more} bytes for 33 posts, {three} for 3");
+    }
+
+    #[actix_web::test]
+    async fn sqlite() {
+        check(with_token(Backend::Sqlite).await).await
+    }
+
+    #[actix_web::test]
+    #[cfg_attr(
+        not(chorus_pg_tests),
+        ignore = "PostgreSQL half skipped: set CHORUS_TEST_POSTGRES_URL to run it"
+    )]
+    async fn postgres() {
+        check(with_token(Backend::Postgres).await).await
+    }
+}
+
 mod jobs {
     use super::*;
 
