@@ -34,7 +34,9 @@ import urllib.parse
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO_PASSWORD = "harbour lantern orchid seven"
 PG_ADMIN_URL = os.environ.get("CHORUS_BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432/test")
-PG_DATABASE = "chorus_bench"
+# The database the benchmark creates and drops (CHORUS_BENCH_PG_DATABASE), so
+# that two runs on one PostgreSQL need not share it.
+PG_DATABASE = os.environ.get("CHORUS_BENCH_PG_DATABASE", "chorus_bench")
 # PostgreSQL runs on the same machine: docs/postgresql.md's advice for that case is
 # no TLS on loopback (set CHORUS_BENCH_PG_PARAMS="" to measure libpq's
 # default, TLS when the server offers it).

@@ -8,7 +8,7 @@
 #
 # Needs PostgreSQL at CHORUS_BENCH_POSTGRES (default
 # postgres://postgres@127.0.0.1:5432/test; it creates and drops a database
-# chorus_bench there) unless run with --backends sqlite. Chorus reaches it
+# chorus_bench there, or CHORUS_BENCH_PG_DATABASE) unless run with --backends sqlite. Chorus reaches it
 # with ?sslmode=disable, the advice in docs/postgresql.md for PostgreSQL on the same
 # machine (CHORUS_BENCH_PG_PARAMS="" measures libpq's default, TLS).
 set -euo pipefail
