@@ -250,6 +250,24 @@ impl Published {
         Some(&self.posts[position])
     }
 
+    /// The post, if it is offered now to someone of this department on
+    /// this platform: not expired, for everyone or the department, with a
+    /// caption there (the SQL rule `queue::offered_posts`, for one post).
+    pub fn offered(
+        &self,
+        post_id: i64,
+        department: Option<i64>,
+        platform: Platform,
+        now: NaiveDateTime,
+    ) -> Option<&Arc<Post>> {
+        let position = *self.positions.get(&post_id)? as usize;
+        let (entry, post) = (&self.entries[position], &self.posts[position]);
+        (entry.expires_at.is_none_or(|at| at > now)
+            && entry.platforms.contains(platform)
+            && entry.audience.includes(department, post))
+        .then_some(post)
+    }
+
     /// The post's link preview, if it has one.
     pub fn preview_of(&self, post_id: i64) -> Option<&Preview> {
         self.previews.get(&post_id)

@@ -448,18 +448,6 @@ pub struct Preferences {
     pub quiet_until: Option<i32>,
 }
 
-/// The person's own time zone and their department, in one read (the queue
-/// page needs both).
-pub fn timezone_and_department(
-    conn: &mut DbConnection,
-    user_id: i64,
-) -> StoreResult<(Option<String>, Option<i64>)> {
-    let query = users::table
-        .find(user_id)
-        .select((users::timezone, users::department_id));
-    Ok(super::natively!(conn, |c| query.first(c))?)
-}
-
 pub fn preferences(conn: &mut DbConnection, user_id: i64) -> StoreResult<Preferences> {
     let (timezone, quiet_from, quiet_until) = users::table
         .find(user_id)
