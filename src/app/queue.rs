@@ -22,7 +22,7 @@ use crate::store::live_posts::{self, Hub, RecentMark};
 use crate::store::posts::Post;
 use crate::store::previews::Preview;
 use crate::store::queue::{QueueItem, WithdrawalNotice};
-use crate::store::shares::{ShareOutcome, UndoOutcome};
+use crate::store::shares::{ShareFacts, ShareOutcome, UndoOutcome};
 use crate::store::users::User;
 use crate::store::{self, StoreError};
 
@@ -105,17 +105,6 @@ impl Situation {
             .find(|(p, _)| *p == platform)
             .and_then(|(_, i)| i.as_deref())
     }
-}
-
-fn situation(
-    conn: &mut crate::db::DbConnection,
-    hub: &Hub,
-    user_id: i64,
-    now: NaiveDateTime,
-) -> std::result::Result<Situation, StoreError> {
-    let recent = store::shares::recent(conn, user_id, now)?;
-    let place = store::users::timezone_and_department(conn, user_id)?;
-    situation_with(conn, hub, user_id, place, recent, now)
 }
 
 /// The situation, for a caller that already has the person's time zone and
@@ -535,6 +524,19 @@ fn done_posts(
     done
 }
 
+/// What a share read, for its checks and its answer.
+struct SeenShare {
+    /// The person's row as read (see `store::shares::Seen`).
+    seen: store::shares::Seen,
+    /// They shared the post on the platform before.
+    already: bool,
+    /// The organisation's hourly cap on the post there, and its shares.
+    crowd: (i32, Vec<NaiveDateTime>),
+    post: Post,
+    situation: Situation,
+    tags: crate::domain::utm::LinkTags,
+}
+
 /// What became of a share; the page and the API answer from it.
 pub enum Shared {
     /// Recorded (or recorded before): the platform's share-intent URL.
@@ -592,7 +594,8 @@ fn refusal(text: &str, link: &str, platform: Platform, disclosure: Option<&str>)
 /// Shares a post on a platform: only a post offered to the person, only on
 /// a platform they said yes to, an edited text checked for the disclosure
 /// and the platform's limit, and the person's caps checked and the share
-/// recorded in one transaction (`store::shares::record`).
+/// recorded in one transaction (`store::shares::record_as_seen`). A share
+/// refused on what was read (past a cap) writes nothing.
 pub async fn share(
     app: &App,
     user: UserId,
@@ -603,20 +606,53 @@ pub async fn share(
     let (user_id, post_id) = (user.get(), post.get());
     let now = app.clock.now_naive();
     let live = app.live_posts.clone();
-    let (post, situation, tags) = app
+    let seen = app
         .db
         .run(move |conn| {
             let hub = live.current(conn)?;
-            Ok::<_, StoreError>((
-                store::queue::offered(conn, user_id, post_id, platform, now)?,
-                situation(conn, &hub, user_id, now)?,
-                hub.link_tags.clone(),
-            ))
+            let Some(sharer) = store::shares::sharer(conn, user_id, post_id, now)? else {
+                return Ok(None);
+            };
+            let store::shares::Sharer {
+                seen,
+                timezone,
+                department,
+                recent,
+                shared_post_on,
+            } = sharer;
+            let Some(post) = hub.published.offered(post_id, department, platform, now) else {
+                return Ok(None);
+            };
+            let post = Post::clone(post);
+            let situation =
+                situation_with(conn, &hub, user_id, (timezone, department), recent, now)?;
+            let crowd = store::shares::crowd(
+                conn,
+                hub.settings.crowd_cap_per_hour,
+                post_id,
+                platform,
+                now,
+            )?;
+            Ok::<_, StoreError>(Some(SeenShare {
+                seen,
+                already: shared_post_on.contains(&platform),
+                crowd,
+                post,
+                situation,
+                tags: hub.link_tags.clone(),
+            }))
         })
         .await?;
     // A post that is not offered to this person, on a platform they said
     // yes to, answers as if it did not exist: nothing tells them apart.
-    let post = post.ok_or(Error::NotFound)?;
+    let SeenShare {
+        seen,
+        already,
+        crowd,
+        post,
+        situation,
+        tags,
+    } = seen.ok_or(Error::NotFound)?;
     if !situation.consented.iter().any(|(p, _)| *p == platform) {
         return Err(Error::NotFound);
     }
@@ -636,12 +672,28 @@ pub async fn share(
             situation: Box::new(situation),
         });
     }
-    let outcome = app
-        .db
-        .write(move |conn| {
-            store::shares::record(conn, user_id, post_id, platform, variant, edited, now)
-        })
-        .await?;
+    // Refused on what was read (past a cap, shared before): nothing to
+    // write. Otherwise recorded if the person is still as read, or checked
+    // again under their lock (`store::shares::record_as_seen`).
+    let facts = ShareFacts {
+        consented: true,
+        already,
+        caps: situation.caps[&platform],
+        recent: situation.recent.get(&platform).cloned().unwrap_or_default(),
+        crowd,
+    };
+    let outcome = match facts.refusal(now) {
+        Some(refused) => refused,
+        None => {
+            app.db
+                .write(move |conn| {
+                    store::shares::record_as_seen(
+                        conn, &seen, user_id, post_id, platform, variant, edited, now,
+                    )
+                })
+                .await?
+        }
+    };
     let wait = |message: String, at: Option<NaiveDateTime>| Shared::Wait {
         message,
         retry_after_seconds: at.map(|at| (at - now).num_seconds().max(1)),

@@ -201,6 +201,33 @@ pub fn allowing(
         .collect())
 }
 
+/// What each of these people agreed to and still allows right now (a
+/// given consent), in one statement: [`allows`] and [`choices`]' platforms
+/// for many people at once. A person who allows nothing is left out.
+pub fn given_by(
+    conn: &mut DbConnection,
+    user_ids: &[i64],
+) -> StoreResult<std::collections::HashMap<i64, Vec<Purpose>>> {
+    let rows: Vec<(i64, String, String, String)> = consent_state::table
+        .filter(consent_state::user_id.eq_any(user_ids))
+        .select((
+            consent_state::user_id,
+            consent_state::purpose,
+            consent_state::platform,
+            consent_state::status,
+        ))
+        .load(conn)?;
+    let mut given: std::collections::HashMap<i64, Vec<Purpose>> = Default::default();
+    for (user_id, purpose, platform, status) in rows {
+        if Status::parse(&status).is_some_and(Status::allows_suggestions)
+            && let Some(purpose) = Purpose::parse(&purpose, &platform)
+        {
+            given.entry(user_id).or_default().push(purpose);
+        }
+    }
+    Ok(given)
+}
+
 /// A person's events, oldest first.
 pub fn events_for(conn: &mut DbConnection, user_id: i64) -> StoreResult<Vec<ConsentEvent>> {
     Ok(consent_events::table

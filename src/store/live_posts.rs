@@ -250,6 +250,24 @@ impl Published {
         Some(&self.posts[position])
     }
 
+    /// The post, if it is offered now to someone of this department on
+    /// this platform: not expired, for everyone or the department, with a
+    /// caption there (the SQL rule `queue::offered_posts`, for one post).
+    pub fn offered(
+        &self,
+        post_id: i64,
+        department: Option<i64>,
+        platform: Platform,
+        now: NaiveDateTime,
+    ) -> Option<&Arc<Post>> {
+        let position = *self.positions.get(&post_id)? as usize;
+        let (entry, post) = (&self.entries[position], &self.posts[position]);
+        (entry.expires_at.is_none_or(|at| at > now)
+            && entry.platforms.contains(platform)
+            && entry.audience.includes(department, post))
+        .then_some(post)
+    }
+
     /// The post's link preview, if it has one.
     pub fn preview_of(&self, post_id: i64) -> Option<&Preview> {
         self.previews.get(&post_id)
@@ -726,6 +744,48 @@ pub fn marks(conn: &mut DbConnection, user_id: i64) -> StoreResult<Marks> {
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .unwrap_or_default();
     Ok(marks_and_share_times(conn, user_id, no_times)?.0)
+}
+
+/// The marks of many people (their shares and dismissals, what the queue
+/// rule reads), in one statement: for work done for many people at once,
+/// such as planning digests. A person with no marks is left out.
+pub fn marks_of_many(
+    conn: &mut DbConnection,
+    user_ids: &[i64],
+) -> StoreResult<FxHashMap<i64, Marks>> {
+    use diesel::sql_types::{Nullable, Text};
+    let shared = shares::table
+        .filter(shares::user_id.eq_any(user_ids))
+        .select((
+            shares::user_id,
+            shares::post_id,
+            shares::platform.nullable(),
+        ));
+    let dismissed = dismissals::table
+        .filter(dismissals::user_id.eq_any(user_ids))
+        .select((
+            dismissals::user_id,
+            dismissals::post_id,
+            None::<String>.into_sql::<Nullable<Text>>(),
+        ));
+    let query = shared.union_all(dismissed);
+    let rows = super::natively!(conn, |c| query.load::<(i64, i64, Option<String>)>(c))?;
+    // Per person: the posts dismissed, and those shared with where.
+    type Dismissed = Vec<i64>;
+    type Shared = Vec<(i64, Platform)>;
+    let mut by_person: FxHashMap<i64, (Dismissed, Shared)> = FxHashMap::default();
+    for (user_id, post_id, slug) in rows {
+        let (dismissed, shared) = by_person.entry(user_id).or_default();
+        match slug {
+            // A platform this version does not know is left out.
+            Some(slug) => shared.extend(Platform::from_slug(&slug).map(|p| (post_id, p))),
+            None => dismissed.push(post_id),
+        }
+    }
+    Ok(by_person
+        .into_iter()
+        .map(|(user_id, (dismissed, shared))| (user_id, Marks::new(dismissed, shared)))
+        .collect())
 }
 
 /// What a row of [`marks_and_share_times`]'s read is.

@@ -135,6 +135,50 @@ pub fn enqueue(
     }
 }
 
+/// Adds many messages in one statement; the dedupe keys of those added.
+/// A message whose dedupe key exists already is left out, as [`enqueue`]
+/// leaves it, and waits for a concurrent insert of the same key to end.
+pub fn enqueue_many(
+    conn: &mut DbConnection,
+    messages: &[NewMessage],
+    now: NaiveDateTime,
+) -> StoreResult<Vec<String>> {
+    if messages.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<_> = messages
+        .iter()
+        .map(|message| {
+            (
+                outbox::kind.eq(message.kind.as_str()),
+                outbox::user_id.eq(message.user_id),
+                outbox::recipient.eq(&message.recipient),
+                outbox::dedupe_key.eq(&message.dedupe_key),
+                outbox::payload.eq(&message.payload),
+                outbox::subject.eq(""),
+                outbox::body_text.eq(""),
+                outbox::body_html.eq(""),
+                outbox::headers.eq("{}"),
+                outbox::message_id.eq(&message.message_id),
+                outbox::status.eq(PENDING),
+                outbox::attempts.eq(0),
+                outbox::next_attempt_at.eq(now),
+                outbox::send_before.eq(message.send_before),
+                outbox::created_at.eq(now),
+            )
+        })
+        .collect();
+    // A many-row insert compiles only for one backend at a time.
+    Ok(super::natively!(conn, |c| diesel::insert_into(
+        outbox::table
+    )
+    .values(&rows)
+    .on_conflict(outbox::dedupe_key)
+    .do_nothing()
+    .returning(outbox::dedupe_key)
+    .get_results(c))?)
+}
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = outbox)]
 pub struct OutboxRow {

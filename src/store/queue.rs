@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 use diesel::dsl::{exists, not};
 use diesel::prelude::*;
 
-use super::posts::{self, Post, WithdrawnPost, WithdrawnRow};
+use super::posts::{Post, WithdrawnPost, WithdrawnRow};
 use super::{DbConnection, StoreResult};
 use crate::db::schema::{
     post_captions, post_departments, posts as posts_table, queue_generation, report_changes,
@@ -130,23 +130,6 @@ pub fn offered_on_any(
         .count()
         .get_result(conn)?;
     Ok(found > 0)
-}
-
-/// The post, if it is offered to this person on this platform right now
-/// (their consent is checked again when the share is recorded).
-pub fn offered(
-    conn: &mut DbConnection,
-    user_id: i64,
-    post_id: i64,
-    platform: Platform,
-    now: NaiveDateTime,
-) -> StoreResult<Option<Post>> {
-    // The same rule as the posts whose "Not for me" the person may use,
-    // on this one platform.
-    if !offered_on_any(conn, user_id, post_id, &[platform], now)? {
-        return Ok(None);
-    }
-    posts::find(conn, post_id)
 }
 
 /// A post the person shared that comms has since withdrawn, and the

@@ -10,7 +10,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::{DbConnection, StoreError, StoreResult, consent, is_unique_violation, org};
+use super::{DbConnection, StoreResult, consent, org};
 use crate::db::schema::{dismissals, shares, user_caps, users, withdrawal_notices_read};
 use crate::domain::consent::Purpose;
 
@@ -296,8 +296,70 @@ fn lock_person(conn: &mut DbConnection, user_id: i64) -> StoreResult<()> {
     Ok(())
 }
 
-/// Checks consent and caps and records a share, in one transaction. The
-/// caller has checked that the post is offered to the person.
+/// What a share is checked against.
+#[derive(Debug, Clone)]
+pub struct ShareFacts {
+    /// The person agrees to suggestions for the platform.
+    pub consented: bool,
+    /// They shared the post on the platform before.
+    pub already: bool,
+    /// The caps that apply to them there.
+    pub caps: ShareCaps,
+    /// Their shares there in the last 7 days.
+    pub recent: Vec<NaiveDateTime>,
+    /// The organisation's cap on shares of one post on one platform per
+    /// hour (0: none), and that post's shares there in the last hour, by
+    /// anyone (read only when there is a cap).
+    pub crowd: (i32, Vec<NaiveDateTime>),
+}
+
+impl ShareFacts {
+    /// Why the share is not recorded, or None when it may be.
+    pub fn refusal(&self, now: NaiveDateTime) -> Option<ShareOutcome> {
+        if !self.consented {
+            return Some(ShareOutcome::NoConsent);
+        }
+        if self.already {
+            return Some(ShareOutcome::AlreadyShared);
+        }
+        if let Some(next) = next_allowed(self.caps, &self.recent, now) {
+            return Some(ShareOutcome::CapReached(next));
+        }
+        let (cap, times) = &self.crowd;
+        if *cap > 0 && times.len() >= *cap as usize {
+            let mut times = times.clone();
+            times.sort();
+            let leaving = times[times.len() - *cap as usize];
+            return Some(ShareOutcome::CrowdCapReached(leaving + HOUR));
+        }
+        None
+    }
+}
+
+/// The shares of a post on a platform in the hour before `now`, by anyone,
+/// when the organisation caps them (`crowd_cap_per_hour` above 0).
+pub fn crowd(
+    conn: &mut DbConnection,
+    crowd_cap_per_hour: i32,
+    post_id: i64,
+    platform: Platform,
+    now: NaiveDateTime,
+) -> StoreResult<(i32, Vec<NaiveDateTime>)> {
+    if crowd_cap_per_hour <= 0 {
+        return Ok((0, Vec::new()));
+    }
+    let times = shares::table
+        .filter(shares::post_id.eq(post_id))
+        .filter(shares::platform.eq(platform.slug()))
+        .filter(shares::shared_at.gt(now - HOUR))
+        .select(shares::shared_at)
+        .load(conn)?;
+    Ok((crowd_cap_per_hour, times))
+}
+
+/// Checks consent and caps and records a share, in one transaction that
+/// holds the person's lock. The caller has checked that the post is
+/// offered to the person.
 pub fn record(
     conn: &mut DbConnection,
     user_id: i64,
@@ -318,50 +380,210 @@ pub fn record(
             .filter(shares::platform.eq(platform.slug()))
             .count()
             .get_result(conn)?;
-        if already > 0 {
-            return Ok(ShareOutcome::AlreadyShared);
-        }
         let policies = super::org::share_policies(conn)?;
-        let caps = effective_caps(conn, &policies, user_id)?[&platform];
-        let recent = recent(conn, user_id, now)?
-            .remove(&platform)
-            .unwrap_or_default();
-        if let Some(next) = next_allowed(caps, &recent, now) {
-            return Ok(ShareOutcome::CapReached(next));
+        let crowd_cap = org::settings(conn)?.crowd_cap_per_hour;
+        let facts = ShareFacts {
+            consented: true,
+            already: already > 0,
+            caps: effective_caps(conn, &policies, user_id)?[&platform],
+            recent: recent(conn, user_id, now)?
+                .remove(&platform)
+                .unwrap_or_default(),
+            crowd: crowd(conn, crowd_cap, post_id, platform, now)?,
+        };
+        if let Some(refusal) = facts.refusal(now) {
+            return Ok(refusal);
         }
-        let settings = org::settings(conn)?;
-        if settings.crowd_cap_per_hour > 0 {
-            let hour = chrono::Duration::hours(1);
-            let mut times: Vec<NaiveDateTime> = shares::table
-                .filter(shares::post_id.eq(post_id))
-                .filter(shares::platform.eq(platform.slug()))
-                .filter(shares::shared_at.gt(now - hour))
-                .select(shares::shared_at)
-                .load(conn)?;
-            if times.len() as i64 >= settings.crowd_cap_per_hour as i64 {
-                times.sort();
-                let leaving = times[times.len() - settings.crowd_cap_per_hour as usize];
-                return Ok(ShareOutcome::CrowdCapReached(leaving + hour));
-            }
-        }
-        let inserted = crate::db::write_transaction(conn, |conn| {
-            diesel::insert_into(shares::table)
-                .values((
-                    shares::user_id.eq(user_id),
-                    shares::post_id.eq(post_id),
-                    shares::platform.eq(platform.slug()),
-                    shares::variant.eq(variant as i32),
-                    shares::edited.eq(edited),
-                    shares::shared_at.eq(now),
-                ))
-                .execute(conn)
-        });
-        match inserted {
-            Ok(_) => Ok(ShareOutcome::Recorded),
-            Err(e) if is_unique_violation(&e) => Ok(ShareOutcome::AlreadyShared),
-            Err(e) => Err(StoreError::from(e)),
-        }
+        let share = NewShare {
+            user_id,
+            post_id,
+            platform,
+            variant,
+            edited,
+            now,
+        };
+        Ok(if insert(conn, &share)? {
+            ShareOutcome::Recorded
+        } else {
+            ShareOutcome::AlreadyShared
+        })
     })
+}
+
+/// A share to record.
+struct NewShare {
+    user_id: i64,
+    post_id: i64,
+    platform: Platform,
+    variant: usize,
+    edited: bool,
+    now: NaiveDateTime,
+}
+
+/// Inserts a share; false when the person shared the post there before
+/// (the unique key), in which case nothing changes.
+fn insert(conn: &mut DbConnection, share: &NewShare) -> StoreResult<bool> {
+    let inserted = super::natively!(conn, |c| diesel::insert_into(shares::table)
+        .values((
+            shares::user_id.eq(share.user_id),
+            shares::post_id.eq(share.post_id),
+            shares::platform.eq(share.platform.slug()),
+            shares::variant.eq(share.variant as i32),
+            shares::edited.eq(share.edited),
+            shares::shared_at.eq(share.now),
+        ))
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    Ok(inserted == 1)
+}
+
+/// A person's row as a share's checks read it. On PostgreSQL its version
+/// (the row's `xmin`, the transaction that last wrote it): everything that
+/// changes what a share is checked against for the person (a share, an
+/// Undo, a consent choice, their caps or preferences) writes their row in
+/// the same transaction ([`lock_person`], `consent::record_choice`,
+/// `users::set_preferences`), so an unchanged version proves that what was
+/// read still holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    version: String,
+}
+
+/// What a share reads of the person, in one statement: their row (as
+/// [`Seen`], with their time zone and department), their shares of the
+/// last 7 days (what caps count) and the platforms they shared the post on
+/// at any time. None when there is no such person.
+pub struct Sharer {
+    pub seen: Seen,
+    pub timezone: Option<String>,
+    pub department: Option<i64>,
+    pub recent: HashMap<Platform, Vec<NaiveDateTime>>,
+    pub shared_post_on: Vec<Platform>,
+}
+
+pub fn sharer(
+    conn: &mut DbConnection,
+    user_id: i64,
+    post_id: i64,
+    now: NaiveDateTime,
+) -> StoreResult<Option<Sharer>> {
+    use diesel::sql_types::Text;
+    let version = diesel::dsl::sql::<Text>(match conn {
+        DbConnection::Postgresql(_) => "users.xmin::text",
+        DbConnection::Sqlite(_) => "''",
+    });
+    let query = users::table
+        .left_join(
+            shares::table.on(shares::user_id.eq(users::id).and(
+                shares::shared_at
+                    .gt(now - WEEK)
+                    .or(shares::post_id.eq(post_id)),
+            )),
+        )
+        .filter(users::id.eq(user_id))
+        .select((
+            version,
+            users::timezone,
+            users::department_id,
+            shares::post_id.nullable(),
+            shares::platform.nullable(),
+            shares::shared_at.nullable(),
+        ));
+    type Row = (
+        String,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+        Option<NaiveDateTime>,
+    );
+    let rows: Vec<Row> = super::natively!(conn, |c| query.load(c))?;
+    let Some((version, timezone, department, ..)) = rows.first().cloned() else {
+        return Ok(None);
+    };
+    let mut shared_post_on = Vec::new();
+    let mut shares = Vec::new();
+    for (.., post, slug, at) in rows {
+        let (Some(post), Some(platform), Some(at)) =
+            (post, slug.as_deref().and_then(Platform::from_slug), at)
+        else {
+            continue;
+        };
+        if post == post_id {
+            shared_post_on.push(platform);
+        }
+        shares.push((platform, at));
+    }
+    Ok(Some(Sharer {
+        seen: Seen { version },
+        timezone,
+        department,
+        recent: recent_among(shares, now),
+        shared_post_on,
+    }))
+}
+
+/// Records a share the caller checked against what it read of the person
+/// ([`sharer`], as of `seen`): on PostgreSQL in one statement that takes
+/// the person's lock only if their row is still as seen, and records the
+/// share with it; otherwise (someone changed the person meanwhile: a share
+/// or an Undo in another request, a consent choice) as [`record`] does,
+/// checking everything again under the lock. A conditional update in one
+/// statement is one transaction and one round trip, where the lock, the
+/// reads under it and the commit were a dozen. On SQLite as [`record`]:
+/// its statements cost no round trip, and its write lock is taken anyway.
+#[allow(clippy::too_many_arguments)]
+pub fn record_as_seen(
+    conn: &mut DbConnection,
+    seen: &Seen,
+    user_id: i64,
+    post_id: i64,
+    platform: Platform,
+    variant: usize,
+    edited: bool,
+    now: NaiveDateTime,
+) -> StoreResult<ShareOutcome> {
+    use diesel::sql_types::{BigInt, Bool, Integer, Text, Timestamp};
+    #[derive(QueryableByName)]
+    struct Written {
+        #[diesel(sql_type = BigInt)]
+        unchanged: i64,
+        #[diesel(sql_type = BigInt)]
+        added: i64,
+    }
+    let DbConnection::Postgresql(pg) = conn else {
+        return record(conn, user_id, post_id, platform, variant, edited, now);
+    };
+    // A row another transaction changed is checked again as it is after
+    // that transaction commits (PostgreSQL's READ COMMITTED): its new
+    // xmin differs, so nothing is written.
+    let written: Written = diesel::sql_query(
+        "WITH person AS ( \
+           UPDATE users SET updated_at = updated_at \
+           WHERE id = $1 AND xmin::text = $2 RETURNING id \
+         ), added AS ( \
+           INSERT INTO shares (user_id, post_id, platform, variant, edited, shared_at) \
+           SELECT id, $3, $4, $5, $6, $7 FROM person \
+           ON CONFLICT DO NOTHING RETURNING id \
+         ) \
+         SELECT (SELECT count(*) FROM person) AS unchanged, \
+                (SELECT count(*) FROM added) AS added",
+    )
+    .bind::<BigInt, _>(user_id)
+    .bind::<Text, _>(&seen.version)
+    .bind::<BigInt, _>(post_id)
+    .bind::<Text, _>(platform.slug())
+    .bind::<Integer, _>(variant as i32)
+    .bind::<Bool, _>(edited)
+    .bind::<Timestamp, _>(now)
+    .get_result(pg)?;
+    match written {
+        Written { unchanged: 0, .. } => {
+            record(conn, user_id, post_id, platform, variant, edited, now)
+        }
+        Written { added: 0, .. } => Ok(ShareOutcome::AlreadyShared),
+        Written { .. } => Ok(ShareOutcome::Recorded),
+    }
 }
 
 /// What became of an Undo.

@@ -448,18 +448,6 @@ pub struct Preferences {
     pub quiet_until: Option<i32>,
 }
 
-/// The person's own time zone and their department, in one read (the queue
-/// page needs both).
-pub fn timezone_and_department(
-    conn: &mut DbConnection,
-    user_id: i64,
-) -> StoreResult<(Option<String>, Option<i64>)> {
-    let query = users::table
-        .find(user_id)
-        .select((users::timezone, users::department_id));
-    Ok(super::natively!(conn, |c| query.first(c))?)
-}
-
 pub fn preferences(conn: &mut DbConnection, user_id: i64) -> StoreResult<Preferences> {
     let (timezone, quiet_from, quiet_until) = users::table
         .find(user_id)
@@ -545,13 +533,117 @@ pub fn with_digests(conn: &mut DbConnection) -> StoreResult<Vec<i64>> {
         .load(conn)?)
 }
 
+/// Records that these people's digests were planned at `at`, in one
+/// statement.
 pub fn set_last_digest_at(
     conn: &mut DbConnection,
-    user_id: i64,
+    user_ids: &[i64],
     at: NaiveDateTime,
 ) -> StoreResult<()> {
-    diesel::update(users::table.find(user_id))
+    if user_ids.is_empty() {
+        return Ok(());
+    }
+    diesel::update(users::table.filter(users::id.eq_any(user_ids)))
         .set(users::last_digest_at.eq(Some(at)))
         .execute(conn)?;
     Ok(())
+}
+
+/// What planning a digest reads of its recipient.
+#[derive(Debug, Clone)]
+pub struct DigestRecipient {
+    pub id: i64,
+    pub email: String,
+    pub department_id: Option<i64>,
+    pub settings: DigestSettings,
+    pub preferences: Preferences,
+}
+
+type DigestRecipientRow = (
+    i64,
+    String,
+    Option<i64>,
+    String,
+    i32,
+    i32,
+    i32,
+    Option<NaiveDateTime>,
+    Option<String>,
+    Option<i32>,
+    Option<i32>,
+);
+
+macro_rules! digest_recipients {
+    ($ids:expr) => {
+        users::table
+            .filter(users::id.eq_any($ids))
+            .filter(users::active.eq(true))
+            .filter(users::digest_frequency.ne("off"))
+            .order(users::id.asc())
+            .select((
+                users::id,
+                users::email,
+                users::department_id,
+                users::digest_frequency,
+                users::digest_weekday,
+                users::digest_hour,
+                users::digest_max_posts,
+                users::last_digest_at,
+                users::timezone,
+                users::quiet_from,
+                users::quiet_until,
+            ))
+    };
+}
+
+/// Of these people, those still active with digests on, read and locked
+/// until the caller's transaction ends: on PostgreSQL each row as an
+/// UPDATE locks it (taken in id order, so two planners never deadlock),
+/// on SQLite by the caller's write transaction. A consent change locks the
+/// person's row too (`consent::record_choice`), so an unsubscribe waits
+/// for the planning, or the planning sees it.
+pub fn lock_digest_recipients(
+    conn: &mut DbConnection,
+    user_ids: &[i64],
+) -> StoreResult<Vec<DigestRecipient>> {
+    let rows: Vec<DigestRecipientRow> = match conn {
+        DbConnection::Postgresql(pg) => {
+            digest_recipients!(user_ids).for_no_key_update().load(pg)?
+        }
+        DbConnection::Sqlite(sqlite) => digest_recipients!(user_ids).load(sqlite)?,
+    };
+    Ok(rows
+        .into_iter()
+        .map(
+            |(
+                id,
+                email,
+                department_id,
+                frequency,
+                weekday,
+                hour,
+                max_posts,
+                last_digest_at,
+                timezone,
+                quiet_from,
+                quiet_until,
+            )| DigestRecipient {
+                id,
+                email,
+                department_id,
+                settings: DigestSettings {
+                    frequency,
+                    weekday,
+                    hour,
+                    max_posts,
+                    last_digest_at,
+                },
+                preferences: Preferences {
+                    timezone,
+                    quiet_from,
+                    quiet_until,
+                },
+            },
+        )
+        .collect())
 }

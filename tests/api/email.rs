@@ -196,6 +196,54 @@ backend_test!(
     }
 );
 
+backend_test!(
+    async fn planners_on_two_processes_and_unsubscribes_at_once_leave_one_digest_per_person_who_stayed(app) {
+        // More people than one planning batch takes, so batches of two
+        // planners overlap.
+        const PEOPLE: usize = 300;
+        let (first, _) = digest_ready(&app).await;
+        let mut people = vec![first];
+        for n in 1..PEOPLE {
+            people.push(wants_digests(&app, &format!("p{n:03}@example.com"), "Person").await);
+        }
+        let now = app.clock.now_naive();
+        // Every third person unsubscribes while the digests are planned.
+        let leaving: Vec<i64> = people.iter().copied().step_by(3).collect();
+        let tokens = {
+            let leaving = leaving.clone();
+            app.db(move |conn| {
+                leaving.iter().map(|id| outbox::issue_unsubscribe_token(conn, *id, now)).collect::<Result<Vec<_>, _>>()
+            })
+            .await
+        };
+        let second = chorus::startup::open_database(&app.config).unwrap();
+        let mut planners = Vec::new();
+        for db in [app.state.db.clone(), second.clone(), app.state.db.clone()] {
+            planners.push(std::thread::spawn(move || {
+                db.run_sync(|conn| store::digests::plan_all(conn, now, "localhost")).unwrap()
+            }));
+        }
+        let unsubscriber = std::thread::spawn(move || {
+            for token in tokens {
+                second.run_sync(|conn| store::digests::unsubscribe(conn, &token, now)).unwrap().expect("a known token");
+            }
+        });
+        unsubscriber.join().unwrap();
+        let planned: usize = planners.into_iter().map(|p| p.join().unwrap()).sum();
+        let digests: Vec<_> = rows(&app).await.into_iter().filter(|r| r.kind == "digest").collect();
+        assert_eq!(planned, digests.len(), "each digest is counted by the planner that added it");
+        for person in &people {
+            let theirs: Vec<_> = digests.iter().filter(|r| r.user_id == Some(*person)).collect();
+            assert!(theirs.len() <= 1, "one digest per person and period: {theirs:?}");
+            if leaving.contains(person) {
+                assert!(theirs.iter().all(|r| r.status != outbox::PENDING), "an unsubscribe leaves no digest to send: {theirs:?}");
+            } else {
+                assert_eq!(theirs.len(), 1, "person {person} stayed and gets their digest");
+            }
+        }
+    }
+);
+
 async fn invite_many(app: &TestApp, n: usize) {
     let base = app.address.clone();
     let now = app.clock.now_naive();
