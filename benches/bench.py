@@ -383,8 +383,12 @@ def run_backend(backend, executables, args, ceiling_rps):
                 "WHERE t.n > COALESCE(u.per_day, c.default_day)")[0][0])
             endpoints["POST share"]["shares_recorded"] = recorded
             endpoints["POST share"]["cap_violations"] = violations
+            # The peak before and after the reports run (the staff sessions'
+            # first page built them cold; this run rebuilds them after the shares).
+            results["serve_peak_rss_before_reports_mib"] = round(server.peak_rss_mib(), 1)
             log(f"{backend}: GET /admin/reports")
             endpoints["GET /admin/reports"] = wrk(port, args, {"BENCH_SESSIONS": staff}, "/admin/reports", metrics_port)
+            results["serve_peak_rss_after_reports_mib"] = round(server.peak_rss_mib(), 1)
             log(f"{backend}: GET {static}")
             endpoints["GET static"] = wrk(port, args, {}, static, metrics_port)
             for result in endpoints.values():
@@ -465,7 +469,9 @@ def markdown(report):
             f"Demo data: {rows['users']:,} people, {rows['posts']:,} posts, {rows['shares']:,} shares, "
             f"loaded in {backend['demo']['seconds']} s (peak RSS {backend['demo']['peak_rss_mib']} MiB). "
             f"Start-up with migrations applied: {backend['startup_seconds']} s. "
-            f"Server peak RSS over the whole load test: **{backend['serve_peak_rss_mib']} MiB**.",
+            f"Server peak RSS over the whole load test: **{backend['serve_peak_rss_mib']} MiB** "
+            f"({backend.get('serve_peak_rss_before_reports_mib', '—')} MiB before the reports run, "
+            f"{backend.get('serve_peak_rss_after_reports_mib', '—')} MiB after it).",
             "",
             queue_weight(backend.get("queue_html_20_posts")),
             "",

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::{App, Error, Result};
 use crate::domain::platforms::Platform;
-use crate::domain::reports::{self, Filters, Reports, Table, Week};
+use crate::domain::reports::{self, Filters, Reports, Table, Tally, Week};
 use crate::domain::schedule;
 use crate::store;
 use cache::ReportKey;
@@ -117,32 +117,49 @@ pub async fn build(app: &App, query: &ReportQuery) -> Result<Built> {
             let calendar = weeks_ending(now, tz, weeks);
             let (from, to) = (calendar[0].start, now + chrono::Duration::seconds(1));
             let memo = app.report_facts.clone();
-            let facts = app.db.run(move |conn| memo.facts(conn, from, to)).await?;
-            if let Some(id) = department
-                && !reports::reportable_departments(&facts, k)
-                    .iter()
-                    .any(|(d, _)| *d == id)
-            {
+            let filters = Filters {
+                platforms,
+                department,
+            };
+            // Counted on the blocking pool, in one snapshot with the facts,
+            // the shares and dismissals streamed a person at a time: memory
+            // stays flat however many there are.
+            let built = app
+                .db
+                .run(move |conn| {
+                    memo.read(conn, from, to, |conn, facts| {
+                        if let Some(id) = department
+                            && !reports::reportable_departments(facts, k)
+                                .iter()
+                                .any(|(d, _)| *d == id)
+                        {
+                            return Ok(None);
+                        }
+                        let started = std::time::Instant::now();
+                        let mut tally = Tally::new(facts, &filters, &calendar);
+                        let mut shares = 0_usize;
+                        store::reports::shares_by_person(conn, from, |user, theirs| {
+                            shares += theirs.len();
+                            tally.add_shares_of(user, theirs);
+                        })?;
+                        store::reports::dismissals_by_person(conn, &facts.posts, |user, posts| {
+                            tally.add_dismissals_of(user, posts)
+                        })?;
+                        let built = tally.reports(k, now);
+                        tracing::info!(
+                            shares,
+                            build_ms = started.elapsed().as_millis() as u64,
+                            "report built"
+                        );
+                        Ok(Some(built))
+                    })
+                })
+                .await?;
+            let Some(built) = built else {
                 return Err(Error::Invalid(format!(
                     "That department has fewer than {k} people, so it is not reported on its own."
                 )));
-            }
-            let started = std::time::Instant::now();
-            let built = reports::build(
-                &facts,
-                &Filters {
-                    platforms,
-                    department,
-                },
-                &calendar,
-                k,
-                now,
-            );
-            tracing::info!(
-                shares = facts.shares.len(),
-                build_ms = started.elapsed().as_millis() as u64,
-                "report built"
-            );
+            };
             Ok(built)
         })
         .await?;

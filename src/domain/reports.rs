@@ -7,7 +7,8 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
 
-use self::counting::Employees;
+use self::counting::{Counts, Employees};
+pub use self::counting::{PersonShare, Tally};
 pub use super::disclosure_control::Cell;
 use super::disclosure_control::{
     Disclosure, Figure, Group, Measure, People, RecordKey, complementary,
@@ -46,7 +47,8 @@ pub struct Facts {
     /// nothing could be shared (shown as 0, not hidden).
     pub offered: Vec<PostFact>,
     /// (person, post, platform, when): every share recorded since the
-    /// period began.
+    /// period began, when held at once (tests, checks). The server leaves
+    /// this and `dismissals` empty and streams them into a [`Tally`].
     pub shares: Vec<(i64, i64, Platform, NaiveDateTime)>,
     /// (person, post).
     pub dismissals: Vec<(i64, i64)>,
@@ -256,11 +258,12 @@ fn trend_and_chart(weeks: &[Week], totals: &[Cell], people: &[Cell]) -> (Table, 
     (table, chart)
 }
 
-/// Builds every table in one pass over each kind of fact, so the cost
-/// grows with the number of rows, not with posts × people. It gives the
-/// same tables as the direct definitions (`reference::build_reference`,
-/// compared in property tests). Every number about people's choices comes
-/// from [`Disclosure`].
+/// Builds every table from facts with their shares and dismissals at hand,
+/// through a [`Tally`] (the server streams those rows into one instead), so
+/// the cost grows with the number of rows, not with posts × people. It
+/// gives the same tables as the direct definitions
+/// (`reference::build_reference`, compared in property tests). Every number
+/// about people's choices comes from [`Disclosure`].
 pub fn build(
     facts: &Facts,
     filters: &Filters,
@@ -268,10 +271,33 @@ pub fn build(
     k: u32,
     now: NaiveDateTime,
 ) -> Reports {
+    let mut tally = Tally::new(facts, filters, weeks);
+    tally.add_rows_of_facts();
+    tally.reports(k, now)
+}
+
+impl Tally<'_> {
+    /// The reports of the facts, filters and weeks the tally was made for,
+    /// from the shares and dismissals it was given.
+    pub fn reports(self, k: u32, now: NaiveDateTime) -> Reports {
+        let (facts, filters, weeks) = (self.facts, self.filters, self.calendar_weeks);
+        let (people, counts) = self.finish();
+        build_counted(facts, filters, weeks, &people, &counts, k, now)
+    }
+}
+
+fn build_counted(
+    facts: &Facts,
+    filters: &Filters,
+    weeks: &[Week],
+    people: &Employees,
+    counts: &Counts,
+    k: u32,
+    now: NaiveDateTime,
+) -> Reports {
     let rules = Disclosure::new(k);
     let platforms = &filters.platforms;
     let chosen = platform_set(platforms);
-    let people = Employees::new(facts, filters);
     let departments = department_groups(facts);
     let in_population =
         |department: Option<i64>| filters.department.is_none() || filters.department == department;
@@ -282,7 +308,6 @@ pub fn build(
             .map(|(_, g)| *g),
     );
     let group = population.size();
-    let counts = counting::count(facts, filters, &people, weeks);
 
     // ---- per post
     let mut post_columns = vec!["Post".to_string()];
@@ -502,7 +527,7 @@ pub fn build(
         ),
         _ => rules.people(
             Figure::new(Measure::OptedInAny, &[chosen]),
-            &opted_in_any(facts, &people, platforms),
+            &opted_in_any(facts, people, platforms),
             &population,
         ),
     };

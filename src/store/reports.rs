@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::NaiveDateTime;
-use diesel::dsl::max;
 use diesel::prelude::*;
 
 use super::{DbConnection, StoreResult};
@@ -16,7 +15,7 @@ use crate::domain::consent::Status;
 use crate::domain::disclosure_control::RecordKey;
 use crate::domain::platforms::Platform;
 use crate::domain::post::PostStatus;
-use crate::domain::reports::{Employee, Facts, PostFact};
+use crate::domain::reports::{Employee, Facts, PersonShare, PostFact};
 
 /// The report change counters (see the report_changes migration): kept by
 /// triggers in the same transaction as each change, so no write path can
@@ -62,23 +61,21 @@ pub fn generation(conn: &mut DbConnection) -> StoreResult<i64> {
     Ok(c.org + c.shares_added + c.shares_changed + c.dismissals)
 }
 
-type ShareRow = (i64, i64, i64, String, NaiveDateTime);
-type ShareFact = (i64, i64, Platform, NaiveDateTime);
+type ShareRow = (i64, i64, String, NaiveDateTime);
 
-/// Streams a query's share rows into `keep`, converting one at a time as
-/// they come, so only the compact form is ever held (on PostgreSQL row by
-/// row, so libpq does not buffer a million rows either).
-macro_rules! stream_shares {
-    ($conn:expr, $query:expr, $keep:expr) => {
+/// Streams a query's rows into `keep` one at a time as they come (on
+/// PostgreSQL row by row, so libpq does not buffer a million rows either).
+macro_rules! stream_rows {
+    ($conn:expr, $query:expr, $row:ty, $keep:expr) => {
         match $conn {
             DbConnection::Postgresql(pg) => {
-                for row in $query.load_iter::<ShareRow, diesel::pg::PgRowByRowLoadingMode>(pg)? {
+                for row in $query.load_iter::<$row, diesel::pg::PgRowByRowLoadingMode>(pg)? {
                     $keep(row?);
                 }
             }
             DbConnection::Sqlite(sqlite) => {
                 for row in
-                    $query.load_iter::<ShareRow, diesel::connection::DefaultLoadingMode>(sqlite)?
+                    $query.load_iter::<$row, diesel::connection::DefaultLoadingMode>(sqlite)?
                 {
                     $keep(row?);
                 }
@@ -87,53 +84,72 @@ macro_rules! stream_shares {
     };
 }
 
-/// The shares recorded since `from` (all of them: the builder places them
-/// in weeks), and the highest share id there is.
-fn shares_since(
+/// Every share recorded since `from`, handed over one person at a time
+/// (all of a person's shares in one call), in the order of the index on
+/// shares by person: nothing but one person's rows is held.
+pub fn shares_by_person(
     conn: &mut DbConnection,
     from: NaiveDateTime,
-) -> StoreResult<(Vec<ShareFact>, i64)> {
-    let last_id: Option<i64> = shares::table.select(max(shares::id)).first(conn)?;
+    mut each: impl FnMut(i64, &[PersonShare]),
+) -> StoreResult<()> {
     let query = shares::table
         .filter(shares::shared_at.ge(from))
-        .select(SHARE_COLUMNS);
-    let mut out = Vec::new();
-    stream_shares!(conn, query, |(_, u, p, slug, at): ShareRow| {
+        .order(shares::user_id.asc())
+        .select((
+            shares::user_id,
+            shares::post_id,
+            shares::platform,
+            shares::shared_at,
+        ));
+    let mut person: Option<i64> = None;
+    let mut theirs: Vec<PersonShare> = Vec::new();
+    stream_rows!(conn, query, ShareRow, |(u, p, slug, at): ShareRow| {
+        if person != Some(u) {
+            if let Some(done) = person {
+                each(done, &theirs);
+            }
+            person = Some(u);
+            theirs.clear();
+        }
         if let Some(platform) = Platform::from_slug(&slug) {
-            out.push((u, p, platform, at));
+            theirs.push((p, platform, at));
         }
     });
-    Ok((out, last_id.unwrap_or(0)))
+    if let Some(done) = person {
+        each(done, &theirs);
+    }
+    Ok(())
 }
 
-/// Every share with an id above `after`: (id, when, fact if its platform is known).
-fn shares_after(conn: &mut DbConnection, after: i64) -> StoreResult<Vec<(i64, Option<ShareFact>)>> {
-    let query = shares::table
-        .filter(shares::id.gt(after))
-        .select(SHARE_COLUMNS);
-    let mut out = Vec::new();
-    stream_shares!(conn, query, |(id, u, p, slug, at): ShareRow| {
-        out.push((
-            id,
-            Platform::from_slug(&slug).map(|platform| (u, p, platform, at)),
-        ));
+/// The dismissals of `posts`, handed over one person at a time (all of a
+/// person's in one call), in the order of the dismissals' primary key.
+pub fn dismissals_by_person(
+    conn: &mut DbConnection,
+    posts: &[PostFact],
+    mut each: impl FnMut(i64, &[i64]),
+) -> StoreResult<()> {
+    let ids: Vec<i64> = posts.iter().map(|p| p.id).collect();
+    let query = dismissals::table
+        .filter(dismissals::post_id.eq_any(&ids))
+        .order((dismissals::user_id.asc(), dismissals::post_id.asc()))
+        .select((dismissals::user_id, dismissals::post_id));
+    let mut person: Option<i64> = None;
+    let mut theirs: Vec<i64> = Vec::new();
+    stream_rows!(conn, query, (i64, i64), |(u, p): (i64, i64)| {
+        if person != Some(u) {
+            if let Some(done) = person {
+                each(done, &theirs);
+            }
+            person = Some(u);
+            theirs.clear();
+        }
+        theirs.push(p);
     });
-    Ok(out)
+    if let Some(done) = person {
+        each(done, &theirs);
+    }
+    Ok(())
 }
-
-const SHARE_COLUMNS: (
-    shares::id,
-    shares::user_id,
-    shares::post_id,
-    shares::platform,
-    shares::shared_at,
-) = (
-    shares::id,
-    shares::user_id,
-    shares::post_id,
-    shares::platform,
-    shares::shared_at,
-);
 
 /// Active employees, departments and who is opted in, per platform.
 fn people(conn: &mut DbConnection) -> StoreResult<PeopleRows> {
@@ -276,14 +292,6 @@ fn post_facts(
         .collect())
 }
 
-fn dismissals_of(conn: &mut DbConnection, posts: &[PostFact]) -> StoreResult<Vec<(i64, i64)>> {
-    let ids: Vec<i64> = posts.iter().map(|p| p.id).collect();
-    Ok(dismissals::table
-        .filter(dismissals::post_id.eq_any(&ids))
-        .select((dismissals::user_id, dismissals::post_id))
-        .load(conn)?)
-}
-
 /// Runs reads in one snapshot of the database: what the change counters
 /// say and what the rows hold agree.
 fn in_snapshot<T>(
@@ -303,39 +311,67 @@ fn in_snapshot<T>(
 struct Kept {
     from: NaiveDateTime,
     changes: Changes,
-    last_share_id: i64,
     facts: Arc<Facts>,
 }
 
-/// The reports' facts, kept in memory between builds and brought up to date
-/// from the change counters: a million shares are read once, and after
-/// that only the shares added since (by id; the counter of rows added
-/// proves that none was missed, or they are all read again). People and
-/// consent are read again when they changed, dismissals when they or the
-/// posts changed, posts (a few thousand rows) every time, as a scheduled
-/// post goes live without any write.
+/// The facts about people and posts behind the reports, kept in memory
+/// between builds and brought up to date from the change counters: people
+/// and consent are read again when they changed, posts (a few thousand
+/// rows) every time, as a scheduled post goes live without any write.
+/// Shares and dismissals are not kept: each build streams them, a person
+/// at a time, so memory does not grow with them.
 #[derive(Default)]
 pub struct FactsMemo {
     kept: Mutex<Option<Kept>>,
 }
 
 impl FactsMemo {
-    /// Everything the reports count, for posts published in [from, to) and
-    /// the shares recorded since `from`. Exactly what reading it all afresh
-    /// would give.
+    /// Everything the reports count about people and posts, for posts
+    /// published in [from, to), exactly what reading it all afresh would
+    /// give (its `shares` and `dismissals` left empty); then `count` runs
+    /// in the same snapshot of the database, to stream those.
+    pub fn read<T>(
+        &self,
+        conn: &mut DbConnection,
+        from: NaiveDateTime,
+        to: NaiveDateTime,
+        count: impl FnOnce(&mut DbConnection, &Facts) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        // Taken out: after an error, everything is read again next time.
+        let previous = kept.take().filter(|k| k.from == from);
+        let (fresh, counted) = in_snapshot(conn, |conn| {
+            let fresh = refresh(conn, previous, from, to)?;
+            let counted = count(conn, &fresh.facts)?;
+            Ok((fresh, counted))
+        })?;
+        *kept = Some(fresh);
+        Ok(counted)
+    }
+
+    /// Everything the reports count, shares and dismissals included, all
+    /// held at once: to check the kept facts against a fresh read. The
+    /// reports stream the shares and dismissals instead.
     pub fn facts(
         &self,
         conn: &mut DbConnection,
         from: NaiveDateTime,
         to: NaiveDateTime,
     ) -> StoreResult<Arc<Facts>> {
-        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
-        // Taken out: after an error, everything is read again next time.
-        let previous = kept.take().filter(|k| k.from == from);
-        let fresh = in_snapshot(conn, |conn| refresh(conn, previous, from, to))?;
-        let facts = fresh.facts.clone();
-        *kept = Some(fresh);
-        Ok(facts)
+        self.read(conn, from, to, |conn, facts| {
+            let mut all = facts.clone();
+            shares_by_person(conn, from, |user, theirs| {
+                all.shares.extend(
+                    theirs
+                        .iter()
+                        .map(|(p, platform, at)| (user, *p, *platform, *at)),
+                );
+            })?;
+            dismissals_by_person(conn, &facts.posts, |user, posts| {
+                all.dismissals.extend(posts.iter().map(|p| (user, *p)));
+            })?;
+            Ok(Arc::new(all))
+        })
     }
 }
 
@@ -350,60 +386,29 @@ fn refresh(
     let offered = posts_live_between(conn, from, to)?;
     let Some(mut kept) = previous else {
         let people = people(conn)?;
-        let dismissals = dismissals_of(conn, &posts)?;
-        let (shares, last_share_id) = shares_since(conn, from)?;
         return Ok(Kept {
             from,
             changes,
-            last_share_id,
             facts: Arc::new(Facts {
                 employees: people.employees,
                 departments: people.departments,
                 opted_in: people.opted_in,
                 posts,
                 offered,
-                shares,
-                dismissals,
+                shares: Vec::new(),
+                dismissals: Vec::new(),
             }),
         });
     };
-    let was = kept.changes;
     let facts = Arc::make_mut(&mut kept.facts);
-    if changes.org != was.org {
+    if changes.org != kept.changes.org {
         let people = people(conn)?;
         facts.employees = people.employees;
         facts.departments = people.departments;
         facts.opted_in = people.opted_in;
     }
-    let same_posts = facts.posts.len() == posts.len()
-        && facts.posts.iter().zip(&posts).all(|(a, b)| a.id == b.id);
-    if changes.dismissals != was.dismissals || !same_posts {
-        facts.dismissals = dismissals_of(conn, &posts)?;
-    }
     facts.posts = posts;
     facts.offered = offered;
-    if changes.shares_changed != was.shares_changed {
-        (facts.shares, kept.last_share_id) = shares_since(conn, from)?;
-    } else if changes.shares_added != was.shares_added {
-        let added = shares_after(conn, kept.last_share_id)?;
-        if added.len() as i64 == changes.shares_added - was.shares_added {
-            kept.last_share_id = added
-                .iter()
-                .map(|(id, _)| *id)
-                .max()
-                .unwrap_or(kept.last_share_id);
-            facts.shares.extend(
-                added
-                    .into_iter()
-                    .filter_map(|(_, fact)| fact)
-                    .filter(|f| f.3 >= from),
-            );
-        } else {
-            // A share with a lower id committed late (PostgreSQL hands out
-            // ids before commit): read them all.
-            (facts.shares, kept.last_share_id) = shares_since(conn, from)?;
-        }
-    }
     kept.changes = changes;
     Ok(kept)
 }
