@@ -697,6 +697,6 @@ backend_test!(
         let date = monday.format("%-d %b").to_string();
         assert!(chart.contains(&format!("class=\"date\">{date}</text>")), "this week's Monday, {date}: {chart}");
         assert!(!chart.contains("class=\"date\">W"), "dates, not week numbers");
-        assert!(chart.contains("<table>"), "its table follows");
+        assert!(chart.contains("<table class=\"figures\">"), "its table follows");
     }
 );
