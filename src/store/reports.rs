@@ -1,7 +1,7 @@
 //! The raw facts behind the aggregate reports. Only the report builder in
 //! src/domain/reports.rs sees these rows; no page ever shows them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::NaiveDateTime;
@@ -121,6 +121,11 @@ pub fn shares_by_person(
     Ok(())
 }
 
+/// The most ids one statement lists (`IN (…)`), well under the bind
+/// parameters a statement may carry: 32,766 on SQLite, 65,535 on
+/// PostgreSQL. A period of a very busy hub can hold more posts than that.
+const MAX_LISTED_IDS: usize = 10_000;
+
 /// The dismissals of `posts`, handed over one person at a time (all of a
 /// person's in one call), in the order of the dismissals' primary key.
 pub fn dismissals_by_person(
@@ -129,13 +134,9 @@ pub fn dismissals_by_person(
     mut each: impl FnMut(i64, &[i64]),
 ) -> StoreResult<()> {
     let ids: Vec<i64> = posts.iter().map(|p| p.id).collect();
-    let query = dismissals::table
-        .filter(dismissals::post_id.eq_any(&ids))
-        .order((dismissals::user_id.asc(), dismissals::post_id.asc()))
-        .select((dismissals::user_id, dismissals::post_id));
     let mut person: Option<i64> = None;
     let mut theirs: Vec<i64> = Vec::new();
-    stream_rows!(conn, query, (i64, i64), |(u, p): (i64, i64)| {
+    let mut take = |(u, p): (i64, i64)| {
         if person != Some(u) {
             if let Some(done) = person {
                 each(done, &theirs);
@@ -144,7 +145,23 @@ pub fn dismissals_by_person(
             theirs.clear();
         }
         theirs.push(p);
-    });
+    };
+    let in_person_order = dismissals::table
+        .order((dismissals::user_id.asc(), dismissals::post_id.asc()))
+        .select((dismissals::user_id, dismissals::post_id));
+    if ids.len() <= MAX_LISTED_IDS {
+        let query = in_person_order.filter(dismissals::post_id.eq_any(&ids));
+        stream_rows!(conn, query, (i64, i64), take);
+    } else {
+        // Too many posts to list in one statement: every dismissal, in the
+        // same order, keeping those of these posts.
+        let wanted: HashSet<i64> = ids.into_iter().collect();
+        stream_rows!(conn, in_person_order, (i64, i64), |row: (i64, i64)| {
+            if wanted.contains(&row.1) {
+                take(row)
+            }
+        });
+    }
     if let Some(done) = person {
         each(done, &theirs);
     }
@@ -263,12 +280,14 @@ fn post_facts(
 ) -> StoreResult<Vec<PostFact>> {
     let ids: Vec<i64> = post_rows.iter().map(|r| r.0).collect();
     let mut targets: HashMap<i64, Vec<i64>> = HashMap::new();
-    for (post, department) in post_departments::table
-        .filter(post_departments::post_id.eq_any(&ids))
-        .select((post_departments::post_id, post_departments::department_id))
-        .load::<(i64, i64)>(conn)?
-    {
-        targets.entry(post).or_default().push(department);
+    for listed in ids.chunks(MAX_LISTED_IDS) {
+        for (post, department) in post_departments::table
+            .filter(post_departments::post_id.eq_any(listed))
+            .select((post_departments::post_id, post_departments::department_id))
+            .load::<(i64, i64)>(conn)?
+        {
+            targets.entry(post).or_default().push(department);
+        }
     }
     Ok(post_rows
         .into_iter()

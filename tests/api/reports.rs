@@ -11,7 +11,7 @@ use chorus::domain::schedule::Caps;
 use std::sync::Arc;
 
 use chorus::db::schema::{self, users};
-use chorus::domain::reports::Facts;
+use chorus::domain::reports::{Facts, PostFact};
 use chorus::store::reports::FactsMemo;
 use chorus::store::{self, consent, posts, shares};
 use diesel::prelude::*;
@@ -489,6 +489,34 @@ async fn person(app: &TestApp, email: &'static str) -> i64 {
     })
     .await
 }
+
+backend_test!(
+    async fn a_period_with_more_posts_than_one_statement_lists_still_counts_its_dismissals(app) {
+        // A very busy hub's twelve weeks can hold more posts than a
+        // statement may name (32,766 parameters on SQLite): the report
+        // still reads the period's dismissals, the same ones.
+        let post = organisation(&app, 8, 0).await;
+        let (w4, w5) = (person(&app, "worker04@example.com").await, person(&app, "worker05@example.com").await);
+        let now = app.clock.now_naive();
+        for worker in [w4, w5] {
+            app.db(move |conn| shares::dismiss(conn, worker, post, now).map(|_| ())).await;
+        }
+        let read = |count: i64| {
+            app.db(move |conn| {
+                let posts: Vec<PostFact> = std::iter::once(post)
+                    .chain((1..count).map(|n| 1_000_000 + n))
+                    .map(|id| PostFact { id, title: String::new(), departments: None, published_at: now, ended_at: None })
+                    .collect();
+                let mut seen = Vec::new();
+                store::reports::dismissals_by_person(conn, &posts, |user, theirs| seen.push((user, theirs.to_vec())))?;
+                Ok(seen)
+            })
+        };
+        let few = read(3).await;
+        assert!(few.contains(&(w4, vec![post])) && few.contains(&(w5, vec![post])), "{few:?}");
+        assert_eq!(read(40_000).await, few, "40,000 posts in the period");
+    }
+);
 
 backend_test!(
     async fn kept_report_facts_equal_facts_read_afresh_after_every_kind_of_change(app) {
