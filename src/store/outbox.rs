@@ -107,32 +107,7 @@ pub fn enqueue(
     message: &NewMessage,
     now: NaiveDateTime,
 ) -> StoreResult<bool> {
-    let inserted = crate::db::write_transaction(conn, |conn| {
-        diesel::insert_into(outbox::table)
-            .values((
-                outbox::kind.eq(message.kind.as_str()),
-                outbox::user_id.eq(message.user_id),
-                outbox::recipient.eq(&message.recipient),
-                outbox::dedupe_key.eq(&message.dedupe_key),
-                outbox::payload.eq(&message.payload),
-                outbox::subject.eq(""),
-                outbox::body_text.eq(""),
-                outbox::body_html.eq(""),
-                outbox::headers.eq("{}"),
-                outbox::message_id.eq(&message.message_id),
-                outbox::status.eq(PENDING),
-                outbox::attempts.eq(0),
-                outbox::next_attempt_at.eq(now),
-                outbox::send_before.eq(message.send_before),
-                outbox::created_at.eq(now),
-            ))
-            .execute(conn)
-    });
-    match inserted {
-        Ok(_) => Ok(true),
-        Err(e) if is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+    Ok(!enqueue_many(conn, std::slice::from_ref(message), now)?.is_empty())
 }
 
 /// Adds many messages in one statement; the dedupe keys of those added.
