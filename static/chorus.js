@@ -48,12 +48,21 @@
     });
   }
   showCopyButtons(document);
+
+  // The link a text box's platform shares: its own, or the card's with the
+  // platform's slug (from the box's id, text-<post>-<slug>) in place.
+  function linkFor(box) {
+    if (box.dataset.link) return box.dataset.link;
+    var pattern = box.closest(".card").dataset.link || "";
+    return pattern.split("{platform}").join(box.id.replace(/^text-\d+-/, ""));
+  }
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("button.copy");
     if (!button) return;
     var source = button.previousElementSibling;
     var text = source.tagName === "TEXTAREA" ? source.value : source.textContent;
-    if (source.dataset.link) text += "\n" + source.dataset.link;
+    var link = source.tagName === "TEXTAREA" ? linkFor(source) : "";
+    if (link) text += "\n" + link;
     copy(text, function () { button.textContent = "Copied"; });
   });
 

@@ -64,6 +64,13 @@ pub struct QueuePost<'a> {
     pub host: Arc<str>,
     /// The link's preview (title, description, same-origin image), if any.
     pub preview: Option<&'a Preview>,
+    /// The link as shared on any platform, `{platform}` standing for the
+    /// platform's slug: what "Copy text" adds after an edited text. Sent
+    /// once per card rather than once per text box (see
+    /// [`crate::domain::utm::LinkTags::link_pattern`]); None when no box
+    /// needs it, or the link holds the placeholder itself (then each box
+    /// carries its own link).
+    pub link_pattern: Option<Arc<str>>,
     pub offers: Vec<Offer<'a>>,
 }
 
@@ -245,7 +252,7 @@ pub fn queue_post<'a>(
     crowded: &[(i64, Platform)],
 ) -> QueuePost<'a> {
     let post = &item.post;
-    let offers = situation
+    let offers: Vec<Offer> = situation
         .consented
         .iter()
         .filter(|(p, _)| post.platforms().contains(p))
@@ -283,6 +290,11 @@ pub fn queue_post<'a>(
             .published
             .preview_of(post.id)
             .filter(|p| p.link == post.link),
+        link_pattern: offers
+            .iter()
+            .any(|o| o.editable && !o.shared)
+            .then(|| hub.published.shared_link_pattern(post, &hub.link_tags))
+            .flatten(),
         offers,
     }
 }

@@ -234,7 +234,24 @@ impl LinkTags {
             None => link.to_string(),
         }
     }
+
+    /// The link as shared on any platform, with [`PLATFORM_PLACEHOLDER`]
+    /// where that platform's slug goes: a page sends it once per post
+    /// instead of once per platform. None when the link itself holds the
+    /// placeholder (the substitution would change the link too).
+    pub fn link_pattern(&self, link: &str, title: &str) -> Option<String> {
+        if link.contains(PLATFORM_PLACEHOLDER) {
+            return None;
+        }
+        Some(match &self.template {
+            Some(template) => tag(link, template, None, &post_slug(title)),
+            None => link.to_string(),
+        })
+    }
 }
+
+/// What stands for the platform's slug in [`LinkTags::link_pattern`].
+pub const PLATFORM_PLACEHOLDER: &str = "{platform}";
 
 /// `link` with the template's parameters appended after its own, which stay
 /// as they are and in their order; its fragment stays at the end. A
@@ -242,6 +259,12 @@ impl LinkTags {
 /// A link that is no absolute http(s) URL is returned as it is: sharing
 /// refuses it anyway.
 pub fn tagged_link(link: &str, template: &UtmTemplate, platform: Platform, slug: &str) -> String {
+    tag(link, template, Some(platform), slug)
+}
+
+/// [`tagged_link`], with the placeholder written as it is where no
+/// platform is given.
+fn tag(link: &str, template: &UtmTemplate, platform: Option<Platform>, slug: &str) -> String {
     let Ok(mut url) = Url::parse(link.trim()) else {
         return link.to_string();
     };
@@ -263,7 +286,10 @@ pub fn tagged_link(link: &str, template: &UtmTemplate, platform: Platform, slug:
         for piece in pieces {
             match piece {
                 Piece::Text(text) => query.push_str(text),
-                Piece::Platform => query.extend(utf8_percent_encode(platform.slug(), VALUE)),
+                Piece::Platform => match platform {
+                    Some(platform) => query.extend(utf8_percent_encode(platform.slug(), VALUE)),
+                    None => query.push_str(PLATFORM_PLACEHOLDER),
+                },
                 Piece::PostSlug => query.extend(utf8_percent_encode(slug, VALUE)),
             }
         }
@@ -282,6 +308,21 @@ mod tests {
 
     fn default_tags() -> LinkTags {
         LinkTags::on(UtmTemplate::default())
+    }
+
+    #[test]
+    fn a_link_that_holds_the_placeholder_has_no_pattern() {
+        let link = "https://example.com/?q={platform}";
+        assert_eq!(default_tags().link_pattern(link, "Report"), None);
+        assert_eq!(
+            default_tags()
+                .link_pattern("https://example.com/news", "Annual report")
+                .as_deref(),
+            Some(
+                "https://example.com/news?utm_source={platform}\
+                 &utm_medium=employee_advocacy&utm_campaign=annual-report"
+            )
+        );
     }
 
     #[test]
@@ -500,6 +541,31 @@ mod tests {
             for platform in [Platform::X, Platform::Mastodon] {
                 let tagged = default_tags().link_for(bare, platform, &title);
                 prop_assert_eq!(platform.count_with_link("Hi", &tagged), 2 + 1 + 23, "{}", tagged);
+            }
+        }
+
+        #[test]
+        fn the_link_pattern_gives_each_platforms_link_once_its_slug_is_in(
+            link in prop_oneof![link().prop_map(|(link, _, _)| link), any::<String>()],
+            title in any::<String>(),
+            template in prop_oneof![
+                Just(DEFAULT_TEMPLATE),
+                Just("src={platform}&via={platform}-{post_slug}"),
+                Just("medium=advocacy"),
+            ],
+            enabled in any::<bool>(),
+        ) {
+            let tags = LinkTags::from_settings(enabled, template);
+            match tags.link_pattern(&link, &title) {
+                Some(pattern) => {
+                    for platform in Platform::ALL {
+                        prop_assert_eq!(
+                            pattern.replace(PLATFORM_PLACEHOLDER, platform.slug()),
+                            tags.link_for(&link, platform, &title)
+                        );
+                    }
+                }
+                None => prop_assert!(link.contains(PLATFORM_PLACEHOLDER)),
             }
         }
 

@@ -75,9 +75,10 @@ pub struct Published {
     /// The posts that reach each audience, worked out once per audience
     /// while they hold (see [`Reach`]).
     reaches: Mutex<FxHashMap<Viewer, Arc<Reach>>>,
-    /// Each post's link as shared on a platform (tagged), worked out once
-    /// per post and platform: a new tag setting is a new generation.
-    links: RwLock<FxHashMap<(i64, Platform), Arc<str>>>,
+    /// Each post's link as shared on a platform (tagged), and its pattern
+    /// for any platform (None), worked out once per post and platform: a
+    /// new tag setting is a new generation.
+    links: RwLock<FxHashMap<(i64, Option<Platform>), Arc<str>>>,
 }
 
 /// The posts that reach an audience (a department, or none, and a set of
@@ -329,6 +330,29 @@ impl Published {
 
     /// The post's link as its share dialog on `platform` carries it.
     pub fn shared_link(&self, post: &Post, platform: Platform, tags: &LinkTags) -> Arc<str> {
+        self.kept_link(post, Some(platform), || {
+            tags.link_for(&post.link, platform, &post.title)
+        })
+        .unwrap_or_else(|| post.link.as_str().into())
+    }
+
+    /// The post's link as shared on any platform, the platform's slug left
+    /// as a placeholder ([`LinkTags::link_pattern`]).
+    pub fn shared_link_pattern(&self, post: &Post, tags: &LinkTags) -> Option<Arc<str>> {
+        self.kept_link(post, None, || {
+            tags.link_pattern(&post.link, &post.title)
+                .unwrap_or_default()
+        })
+    }
+
+    /// A link worked out once per post and platform (None: the pattern)
+    /// while the post's link and title hold; an empty one is none.
+    fn kept_link(
+        &self,
+        post: &Post,
+        platform: Option<Platform>,
+        make: impl FnOnce() -> String,
+    ) -> Option<Arc<str>> {
         let key = (post.id, platform);
         let kept = self.positions.get(&post.id).is_some_and(|&position| {
             self.posts[position as usize].link == post.link
@@ -341,9 +365,9 @@ impl Published {
                 .unwrap_or_else(PoisonError::into_inner)
                 .get(&key)
         {
-            return link.clone();
+            return (!link.is_empty()).then(|| link.clone());
         }
-        let link: Arc<str> = tags.link_for(&post.link, platform, &post.title).into();
+        let link: Arc<str> = make().into();
         if kept {
             let mut links = self.links.write().unwrap_or_else(PoisonError::into_inner);
             if links.len() >= OFFERED_TEXTS {
@@ -351,7 +375,7 @@ impl Published {
             }
             links.insert(key, link.clone());
         }
-        link
+        (!link.is_empty()).then_some(link)
     }
 
     fn withdrawn_post(&self, post_id: i64) -> Option<&WithdrawnPost> {
@@ -579,7 +603,7 @@ impl Published {
         };
         let links = {
             let links = self.links.read().unwrap_or_else(PoisonError::into_inner);
-            table_bytes::<((i64, Platform), Arc<str>)>(links.capacity())
+            table_bytes::<((i64, Option<Platform>), Arc<str>)>(links.capacity())
                 + links.values().map(|link| 16 + link.len()).sum::<usize>()
         };
         posts + entries + withdrawn + hosts + positions + previews + reaches + offered + links

@@ -334,7 +334,10 @@ backend_test!(
         // under "Edit for Mastodon" starts from the same words (filled by
         // the script; left empty, it shares them as offered).
         assert!(page.contains(&format!("<p class=\"suggested\">{DISCLOSURE} {escaped}</p>")), "{page}");
-        assert!(page.contains(&format!("name=\"text_{post}_mastodon\" data-link=\"https://example.com/news/report?a=1&#38;b=2&#38;utm_source=mastodon")), "{page}");
+        // "Copy text" adds the box's link: the card's, once, with the
+        // platform's slug in place of {platform}.
+        assert!(page.contains(&format!("aria-labelledby=\"post-{post}-link\" data-link=\"https://example.com/news/report?a=1&#38;b=2&#38;utm_source={{platform}}&#38;")), "{page}");
+        assert!(page.contains(&format!("name=\"text_{post}_mastodon\">")), "{page}");
         assert!(page.contains("<summary>Edit for Mastodon</summary>") && page.contains("<summary>Text for LinkedIn</summary>"), "{page}");
         // LinkedIn's takes only the link: the text to paste, then the link.
         let tagged = "https://example.com/news/report?a=1&#38;b=2&#38;utm_source=linkedin\
