@@ -638,26 +638,93 @@ pub fn seal_pending(conn: &mut DbConnection) -> StoreResult<usize> {
 type SealRow = (i64, String, i64, String, String);
 type StateCheckRow = (i64, String, String, String, i64, String);
 
-/// Checks the whole ledger in one pass: every person's hash chain, its seal
-/// (length and head, keyed: a chain rewritten or cut short without the
-/// server's key fails), every tombstone, and that each current state names
-/// the latest event of its person, purpose and platform and agrees with it.
+/// How many person ids verify reads at once: what it holds in memory is
+/// their events, seals and states, whatever the size of the ledger.
+const VERIFY_PEOPLE: i64 = 1_000;
+
+/// Checks the whole ledger: every person's hash chain, its seal (length
+/// and head, keyed: a chain rewritten or cut short without the server's
+/// key fails), every tombstone, and that each current state names the
+/// latest event of its person, purpose and platform and agrees with it.
 /// The number of events checked, or the first problem found.
+///
+/// It walks the people in ranges of [`VERIFY_PEOPLE`] ids, each read in
+/// one snapshot, so its memory stays flat as the ledger grows (all of a
+/// million people's events at once held gigabytes).
 pub fn verify_all(conn: &mut DbConnection) -> StoreResult<Result<usize, BrokenLink>> {
+    let Some(key) = ledger_key() else {
+        return Ok(Err(BrokenLink {
+            user_id: 0,
+            event_uuid: "-".into(),
+            reason: "the ledger key is not installed".into(),
+        }));
+    };
+    let mut checked = 0;
+    let mut from = i64::MIN;
+    while let Some(first) = next_person_with_records(conn, from)? {
+        let people = first..first.saturating_add(VERIFY_PEOPLE);
+        let end = people.end;
+        match read_in_snapshot(conn, |conn| verify_people(conn, &key, people))? {
+            Ok(events) => checked += events,
+            Err(broken) => return Ok(Err(broken)),
+        }
+        if end == i64::MAX {
+            break;
+        }
+        from = end;
+    }
+    Ok(Ok(checked))
+}
+
+/// The lowest person id from `from` on with an event, a seal or a state.
+fn next_person_with_records(conn: &mut DbConnection, from: i64) -> StoreResult<Option<i64>> {
+    use diesel::dsl::min;
+    let event: Option<i64> = consent_events::table
+        .filter(consent_events::user_id.ge(from))
+        .select(min(consent_events::user_id))
+        .first(conn)?;
+    let seal: Option<i64> = consent_seals::table
+        .filter(consent_seals::user_id.ge(from))
+        .select(min(consent_seals::user_id))
+        .first(conn)?;
+    let state: Option<i64> = consent_state::table
+        .filter(consent_state::user_id.ge(from))
+        .select(min(consent_state::user_id))
+        .first(conn)?;
+    Ok([event, seal, state].into_iter().flatten().min())
+}
+
+/// Runs reads in one read-only snapshot (a deferred transaction on
+/// SQLite, repeatable read on PostgreSQL), so a person's events, seal and
+/// states are seen as of one moment.
+fn read_in_snapshot<T>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> StoreResult<T>,
+) -> StoreResult<T> {
+    conn.transaction(|conn| {
+        if let DbConnection::Postgresql(_) = conn {
+            diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(conn)?;
+        }
+        work(conn)
+    })
+}
+
+/// [`verify_all`] for the people whose ids are in `people`.
+fn verify_people(
+    conn: &mut DbConnection,
+    key: &[u8; 32],
+    people: std::ops::Range<i64>,
+) -> StoreResult<Result<usize, BrokenLink>> {
     use std::collections::HashMap;
     let problem = |user_id: i64, event_uuid: &str, reason: String| BrokenLink {
         user_id,
         event_uuid: event_uuid.to_string(),
         reason,
     };
-    let Some(key) = ledger_key() else {
-        return Ok(Err(problem(
-            0,
-            "-",
-            "the ledger key is not installed".into(),
-        )));
-    };
     let events: Vec<ConsentEvent> = consent_events::table
+        .filter(consent_events::user_id.ge(people.start))
+        .filter(consent_events::user_id.lt(people.end))
         .order((consent_events::user_id.asc(), consent_events::id.asc()))
         .select(EventRow::as_select())
         .load(conn)?
@@ -665,6 +732,8 @@ pub fn verify_all(conn: &mut DbConnection) -> StoreResult<Result<usize, BrokenLi
         .map(ConsentEvent::from)
         .collect();
     let mut seals: HashMap<i64, SealRow> = consent_seals::table
+        .filter(consent_seals::user_id.ge(people.start))
+        .filter(consent_seals::user_id.lt(people.end))
         .select((
             consent_seals::user_id,
             consent_seals::kind,
@@ -677,6 +746,8 @@ pub fn verify_all(conn: &mut DbConnection) -> StoreResult<Result<usize, BrokenLi
         .map(|row| (row.0, row))
         .collect();
     let states: Vec<StateCheckRow> = consent_state::table
+        .filter(consent_state::user_id.ge(people.start))
+        .filter(consent_state::user_id.lt(people.end))
         .select((
             consent_state::user_id,
             consent_state::purpose,
@@ -701,7 +772,7 @@ pub fn verify_all(conn: &mut DbConnection) -> StoreResult<Result<usize, BrokenLi
                 if kind == LIVE
                     && events == count
                     && seal_head == head
-                    && mac == live_mac(&key, user_id, count, head) => {}
+                    && mac == live_mac(key, user_id, count, head) => {}
             Some((_, kind, ..)) if kind == PENDING => {
                 return Ok(Err(problem(
                     user_id,
@@ -738,7 +809,7 @@ pub fn verify_all(conn: &mut DbConnection) -> StoreResult<Result<usize, BrokenLi
     // Seals left have no events: only a genuine tombstone may say so.
     let mut erased = std::collections::HashSet::new();
     for (user_id, (_, kind, _, _, mac)) in seals {
-        if kind == ERASED && mac == erased_mac(&key, user_id) {
+        if kind == ERASED && mac == erased_mac(key, user_id) {
             erased.insert(user_id);
             continue;
         }
@@ -762,7 +833,16 @@ pub fn verify_all(conn: &mut DbConnection) -> StoreResult<Result<usize, BrokenLi
             return bad("outlived the person's erasure");
         }
         let Some(event) = by_uuid.get(last.as_str()) else {
-            return bad("names an event that is not in the ledger");
+            // Not among these people's events: someone else's, or none.
+            let elsewhere = consent_events::table
+                .filter(consent_events::event_uuid.eq(last))
+                .count()
+                .get_result::<i64>(conn)?;
+            return bad(if elsewhere > 0 {
+                "names another person's or purpose's event"
+            } else {
+                "names an event that is not in the ledger"
+            });
         };
         if event.user_id != *user_id || event.purpose != *purpose || event.platform != *platform {
             return bad("names another person's or purpose's event");

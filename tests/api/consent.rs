@@ -337,6 +337,37 @@ backend_test!(
 );
 
 backend_test!(
+    async fn verify_reads_people_far_apart_and_catches_a_state_pointing_across(app) {
+        // Verify walks the ledger a range of person ids at a time: two
+        // people thousands of ids apart are read in different ranges.
+        let (emp, id) = organisation(&mut app).await;
+        let far = 5_000 + id;
+        if app.database.is_none() {
+            tamper(&app, vec![format!("UPDATE sqlite_sequence SET seq = {far} WHERE name = 'users'")]).await;
+        } else {
+            tamper(&app, vec![format!("SELECT setval('users_id_seq', {far})")]).await;
+        }
+        let other_id = app.create_user("far@example.com", "Far Away", "employee").await;
+        assert!(other_id > far, "the second person's id is far from the first's");
+        let other = app.login_client("far@example.com").await;
+        choose(&app, &emp, "x", "yes", "").await;
+        choose(&app, &other, "x", "yes", "").await;
+        choose(&app, &other, "x", "no", "").await;
+        let ok = chorus_verify(&app);
+        assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+        assert!(String::from_utf8_lossy(&ok.stdout).contains("3 events checked"));
+
+        // The first person's state made to name the far person's event.
+        let theirs = app.db(move |conn| consent::events_for(conn, other_id)).await[1].event_uuid.clone();
+        tamper(&app, vec![format!(
+            "UPDATE consent_state SET status = 'withdrawn', last_event_uuid = '{theirs}' WHERE user_id = {id}"
+        )])
+        .await;
+        verify_fails_with(&app, &[&format!("user {id}"), "names another person's or purpose's event"]);
+    }
+);
+
+backend_test!(
     async fn a_chain_rewritten_or_erased_without_the_key_fails_verify(app) {
         let (emp, id) = organisation(&mut app).await;
         choose(&app, &emp, "x", "yes", "").await;
