@@ -34,32 +34,34 @@
   function showCopyButtons(root) {
     // A text box the page left empty holds the card's suggested text (an
     // empty box shares it too; filled, it is ready to change).
-    root.querySelectorAll(".card details > textarea").forEach(function (box) {
+    root.querySelectorAll(".card details textarea").forEach(function (box) {
       var suggested = box.closest(".card").querySelector(".suggested");
       if (!box.value && suggested) box.value = suggested.textContent;
     });
     if (!navigator.clipboard) return;
-    root.querySelectorAll(".card details > textarea, .card details > pre").forEach(function (source) {
+    root.querySelectorAll(".card details textarea, .card details > pre").forEach(function (source) {
       var button = document.createElement("button");
       button.type = "button";
       button.className = "copy secondary";
       button.textContent = "Copy text";
-      source.after(button);
+      // After the box's label, which holds the box and may hold nothing else.
+      (source.closest("label") || source).after(button);
     });
   }
   showCopyButtons(document);
 
   // The link a text box's platform shares: its own, or the card's with the
-  // platform's slug (from the box's id, text-<post>-<slug>) in place.
+  // platform's slug (from the box's name, text_<post>_<slug>) in place.
   function linkFor(box) {
     if (box.dataset.link) return box.dataset.link;
     var pattern = box.closest(".card").dataset.link || "";
-    return pattern.split("{platform}").join(box.id.replace(/^text-\d+-/, ""));
+    return pattern.split("{platform}").join(box.name.replace(/^text_\d+_/, ""));
   }
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("button.copy");
     if (!button) return;
     var source = button.previousElementSibling;
+    if (source.tagName === "LABEL") source = source.querySelector("textarea");
     var text = source.tagName === "TEXTAREA" ? source.value : source.textContent;
     var link = source.tagName === "TEXTAREA" ? linkFor(source) : "";
     if (link) text += "\n" + link;
@@ -77,12 +79,15 @@
         var now = document.getElementById(card.id);
         if (fresh && now && fresh.innerHTML !== now.innerHTML) {
           // Words typed and boxes opened meanwhile stay as they were.
-          now.querySelectorAll("textarea[id]").forEach(function (box) {
-            var kept = fresh.querySelector("#" + box.id);
+          var twin = function (box) {
+            return fresh.querySelector('textarea[name="' + box.name + '"]');
+          };
+          now.querySelectorAll("textarea[name]").forEach(function (box) {
+            var kept = twin(box);
             if (kept) kept.value = box.value;
           });
-          now.querySelectorAll("details[open] textarea[id]").forEach(function (box) {
-            var kept = fresh.querySelector("#" + box.id);
+          now.querySelectorAll("details[open] textarea[name]").forEach(function (box) {
+            var kept = twin(box);
             if (kept) kept.closest("details").open = true;
           });
           now.replaceWith(fresh);

@@ -81,6 +81,16 @@ impl QueuePost<'_> {
         self.offers.first().map(|o| &*o.text)
     }
 
+    /// The platforms on which the post is popular right now (the hint to
+    /// add a few words of one's own), in the offers' order.
+    pub fn crowded(&self) -> Vec<Platform> {
+        self.offers
+            .iter()
+            .filter(|o| o.crowded)
+            .map(|o| o.platform)
+            .collect()
+    }
+
     /// Where the card's form goes when no button names another place.
     pub fn first_platform(&self) -> Option<Platform> {
         self.offers.first().map(|o| o.platform)

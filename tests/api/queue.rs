@@ -198,7 +198,7 @@ backend_test!(
         assert!(queue_ids(&app, me).await.contains(&for_all));
         let page = app.get_with(&client, "/queue").await.text().await.unwrap();
         assert!(
-            page.contains(&format!(r#"<a id="post-{for_all}-link" href="https://example.com/news/report?a=1&#38;b=2" rel="noopener noreferrer">example.com</a>"#)),
+            page.contains(&format!(r#"<a id="post-{for_all}-link" href="https://example.com/news/report?a=1&#38;b=2">example.com</a>"#)),
             "each post is headed by its link's host"
         );
 
@@ -290,7 +290,7 @@ backend_test!(
         let escaped = text.replace('&', "&#38;");
         assert!(
             page.contains(&format!(
-                "<pre class=\"share-text\" tabindex=\"0\" id=\"copy-{post}-linkedin\">{escaped}\nhttps://example.com/news/report?a=1&#38;b=2\
+                "<pre tabindex=\"0\" id=\"copy-{post}-linkedin\">{escaped}\nhttps://example.com/news/report?a=1&#38;b=2\
                  &#38;utm_source=linkedin&#38;utm_medium=employee_advocacy&#38;utm_campaign=internal-title</pre>"
             )),
             "the text to paste, then the link: {page}"
@@ -344,7 +344,7 @@ backend_test!(
                       &#38;utm_medium=employee_advocacy&#38;utm_campaign=internal-title";
         assert!(page.contains(&format!("tabindex=\"0\" id=\"copy-{post}-linkedin\">{DISCLOSURE} {escaped}\n{tagged}</pre>")), "{page}");
         assert!(page.contains(&format!("action=\"/queue/{post}/share/mastodon\"")), "{page}");
-        assert!(page.contains(&format!("<label for=\"text-{post}-mastodon\">")), "{page}");
+        assert!(page.contains(&format!("<label>Your text for Mastodon\n<textarea name=\"text_{post}_mastodon\">")), "{page}");
         let text = page_text(&page);
         assert!(text.contains("Share on LinkedIn · 3 left today") && text.contains("Share on Mastodon ·"), "{text}");
         assert!(text.contains("Share on Mastodon · 3 left today, 10 this week"), "{text}");
@@ -536,6 +536,7 @@ backend_test!(
         assert_eq!(response.status(), 422);
         let body = response.text().await.unwrap();
         assert!(body.contains("Keep “I work at Acme.”") && body.contains("My own words, no disclosure"), "kept and explained");
+        assert!(body.contains("<details open><summary>Edit for X</summary>"), "the refused text is shown open: {body}");
         let long = format!("{DISCLOSURE} {}", "word ".repeat(60));
         let response = share(&app, &client, post, "x", Some(&long)).await;
         assert_eq!(response.status(), 422);
@@ -601,6 +602,33 @@ backend_test!(
         for pressure in ["have not shared", "haven't shared", "colleagues shared", "2 colleagues", "2 people", "streak", "points", "leaderboard", "rank"] {
             assert!(!page.contains(pressure), "no pressure wording: {pressure}");
         }
+    }
+);
+
+backend_test!(
+    async fn a_post_popular_on_several_platforms_says_so_once(app) {
+        organisation(&app, &[Platform::X, Platform::LinkedIn]).await;
+        app.change_settings(|change| change.crowd_threshold = 2).await;
+        let post = publish(&app, PostSpec { platforms: &[Platform::LinkedIn, Platform::X], ..Default::default() }).await;
+        let mut clients = Vec::new();
+        for n in 0..3 {
+            let email = format!("emp{n}@example.com");
+            let id = app.create_user(&email, "Emp", "employee").await;
+            agree(&app, id, Platform::LinkedIn, None).await;
+            agree(&app, id, Platform::X, None).await;
+            clients.push(app.login_client(&email).await);
+        }
+        for client in &clients[..2] {
+            share(&app, client, post, "x", None).await;
+            share(&app, client, post, "linkedin", None).await;
+        }
+        let page = app.get_with(&clients[2], "/queue").await.text().await.unwrap();
+        let text = page_text(&page);
+        assert!(
+            text.contains("Popular on LinkedIn and X right now: a few words of your own make it yours."),
+            "{text}"
+        );
+        assert_eq!(text.matches("Popular on").count(), 1, "one hint for the card: {text}");
     }
 );
 

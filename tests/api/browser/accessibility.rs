@@ -1176,7 +1176,7 @@ async fn the_copy_button_copies_the_text_as_shown_with_the_link() {
             const x = document.querySelector(`textarea[name="text_${post}_x"]`);
             x.value = "My own words about it.";
             for (const source of [x, document.getElementById(`copy-${post}-linkedin`)]) {
-                const button = source.nextElementSibling;
+                const button = (source.closest("label") || source).nextElementSibling;
                 if (!button || !button.matches("button.copy") || button.hidden)
                     return `no Copy text button under ${source.id}`;
                 button.click();
