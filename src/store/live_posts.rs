@@ -78,8 +78,12 @@ pub struct Published {
     /// Each post's link as shared on a platform (tagged), and its pattern
     /// for any platform (None), worked out once per post and platform: a
     /// new tag setting is a new generation.
-    links: RwLock<FxHashMap<(i64, Option<Platform>), Arc<str>>>,
+    links: RwLock<FxHashMap<LinkKey, Arc<str>>>,
 }
+
+/// A kept link: the post's id and the platform it is shared on (None: the
+/// card's pattern for any platform).
+type LinkKey = (i64, Option<Platform>);
 
 /// The posts that reach an audience (a department, or none, and a set of
 /// platforms agreed to) at the moments from `from` until `until`: those
@@ -603,7 +607,7 @@ impl Published {
         };
         let links = {
             let links = self.links.read().unwrap_or_else(PoisonError::into_inner);
-            table_bytes::<((i64, Option<Platform>), Arc<str>)>(links.capacity())
+            table_bytes::<(LinkKey, Arc<str>)>(links.capacity())
                 + links.values().map(|link| 16 + link.len()).sum::<usize>()
         };
         posts + entries + withdrawn + hosts + positions + previews + reaches + offered + links
