@@ -49,7 +49,7 @@ pub struct App {
     /// The reports' facts, kept between builds.
     pub report_facts: Arc<crate::store::reports::FactsMemo>,
     /// Reports built since the data last changed (shared by all workers).
-    pub report_cache: reports::cache::ReportCache,
+    pub report_cache: Arc<reports::cache::ReportCache>,
     /// The OpenID Connect provider client, when SSO is configured.
     pub sso: Option<Arc<crate::sso::Sso>>,
     /// Outbound HTTP (link previews), refusing private addresses.

@@ -6,6 +6,7 @@
 pub mod cache;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use serde::Deserialize;
@@ -15,7 +16,7 @@ use crate::domain::platforms::Platform;
 use crate::domain::reports::{self, Filters, Reports, Table, Tally, Week};
 use crate::domain::schedule;
 use crate::store;
-use cache::ReportKey;
+use cache::{Patience, ReportKey};
 
 /// The filters as the page's form and the API send them.
 #[derive(Deserialize, Default, Clone)]
@@ -35,6 +36,9 @@ pub const POSTS_ON_PAGE: usize = 50;
 /// The report and what it was built from.
 pub struct Built {
     pub reports: Arc<Reports>,
+    /// The figures are the last ones while the newest are being counted
+    /// (a page's build only, see [`build_for_page`]).
+    pub counting: bool,
     /// The most recent posts of the period, for the page (the CSV has all).
     pub recent_posts: Table,
     pub k: u32,
@@ -62,7 +66,23 @@ pub fn weeks_ending(now: NaiveDateTime, tz: chrono_tz::Tz, count: u32) -> Vec<We
         .collect()
 }
 
+/// The report as of now: for the CSV files and the API, exact.
 pub async fn build(app: &App, query: &ReportQuery) -> Result<Built> {
+    build_with(app, query, Patience::Exact).await
+}
+
+/// How long a page waits for the newest figures before it shows the last
+/// ones, said to be counting (see [`cache`]).
+pub const PAGE_PATIENCE: Duration = Duration::from_secs(1);
+
+/// The report for a page: as of now, or the last figures with
+/// [`Built::counting`] when counting the newest takes longer than
+/// [`PAGE_PATIENCE`].
+pub async fn build_for_page(app: &App, query: &ReportQuery) -> Result<Built> {
+    build_with(app, query, Patience::AtMost(PAGE_PATIENCE)).await
+}
+
+async fn build_with(app: &App, query: &ReportQuery, patience: Patience) -> Result<Built> {
     let now = app.clock.now_naive();
     let weeks: u32 = match query.weeks.as_str() {
         "" => 12,
@@ -111,12 +131,12 @@ pub async fn build(app: &App, query: &ReportQuery) -> Result<Built> {
         timezone: settings.timezone_name().to_string(),
         week: weeks_ending(now, tz, 1)[0].start,
     };
-    let reports = app
+    let (db, memo) = (app.db.clone(), app.report_facts.clone());
+    let kept = app
         .report_cache
-        .get_or_build(generation, key, || async move {
+        .get_or_build(generation, key, patience, move || async move {
             let calendar = weeks_ending(now, tz, weeks);
             let (from, to) = (calendar[0].start, now + chrono::Duration::seconds(1));
-            let memo = app.report_facts.clone();
             let filters = Filters {
                 platforms,
                 department,
@@ -124,8 +144,7 @@ pub async fn build(app: &App, query: &ReportQuery) -> Result<Built> {
             // Counted on the blocking pool, in one snapshot with the facts,
             // the shares and dismissals streamed a person at a time: memory
             // stays flat however many there are.
-            let built = app
-                .db
+            let built = db
                 .run(move |conn| {
                     memo.read(conn, from, to, |conn, facts| {
                         if let Some(id) = department
@@ -163,9 +182,11 @@ pub async fn build(app: &App, query: &ReportQuery) -> Result<Built> {
             Ok(built)
         })
         .await?;
+    let reports = kept.reports;
     Ok(Built {
         recent_posts: reports.posts_as_of(now, Some(POSTS_ON_PAGE)),
         reports,
+        counting: kept.counting,
         k,
         weeks,
         platform: query.platform.clone(),

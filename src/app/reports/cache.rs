@@ -7,8 +7,16 @@
 //!
 //! One build runs at a time per process: a burst of requests after a change
 //! waits for that build instead of loading the same rows many times over.
+//! The build runs as a task of its own, so a page that may show the last
+//! figures ([`Patience::AtMost`]) stops waiting after a while and shows the
+//! report of the generation before (same filters, settings and week), said
+//! to be counting, while the build goes on and is kept for the next view.
+//! At a million employees a build after a new share streams ten million
+//! rows (seconds); the page stays quick, and the CSV and the API, which
+//! wait ([`Patience::Exact`]), stay exact.
 
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use crate::domain::platforms::Platform;
 use crate::domain::reports::Reports;
@@ -25,19 +33,41 @@ pub struct ReportKey {
     pub week: chrono::NaiveDateTime,
 }
 
+/// How long a caller waits for a report of the current generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Patience {
+    /// Until it is built: the figures as of now.
+    Exact,
+    /// This long, then the last generation's report for the same key, if
+    /// there is one (else until it is built).
+    AtMost(Duration),
+}
+
+/// A report from the cache, and whether it is the last generation's while
+/// the current one is being counted.
+#[derive(Clone)]
+pub struct Kept {
+    pub reports: Arc<Reports>,
+    pub counting: bool,
+}
+
 /// How many filter combinations are kept for one generation.
 const ENTRIES: usize = 32;
+
+type Entry = (ReportKey, Arc<Reports>);
 
 #[derive(Default)]
 struct Entries {
     generation: i64,
-    reports: Vec<(ReportKey, Arc<Reports>)>,
+    reports: Vec<Entry>,
+    /// The reports of the generation before, for [`Patience::AtMost`].
+    before: Vec<Entry>,
 }
 
 #[derive(Default)]
 pub struct ReportCache {
     entries: Mutex<Entries>,
-    building: tokio::sync::Mutex<()>,
+    building: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl ReportCache {
@@ -46,18 +76,34 @@ impl ReportCache {
         if entries.generation != generation {
             return None;
         }
-        entries
-            .reports
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, r)| r.clone())
+        find(&entries.reports, key)
+    }
+
+    /// The newest report for `key` of a generation before `generation`.
+    fn earlier(&self, generation: i64, key: &ReportKey) -> Option<Arc<Reports>> {
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if entries.generation < generation {
+            find(&entries.reports, key).or_else(|| find(&entries.before, key))
+        } else {
+            find(&entries.before, key)
+        }
+    }
+
+    fn forget(&self, key: &ReportKey) {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        entries.reports.retain(|(k, _)| k != key);
+        entries.before.retain(|(k, _)| k != key);
     }
 
     fn keep(&self, generation: i64, key: ReportKey, reports: Arc<Reports>) {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if entries.generation > generation {
+            // A build that started before a newer one finished.
+            return;
+        }
         if entries.generation != generation {
             entries.generation = generation;
-            entries.reports.clear();
+            entries.before = std::mem::take(&mut entries.reports);
         }
         // An older week of the same filters is never asked for again.
         entries.reports.retain(|(k, _)| k.week == key.week);
@@ -68,28 +114,83 @@ impl ReportCache {
     }
 
     /// The cached report for this generation and key, or the one `build`
-    /// makes (then kept). Errors are not kept.
+    /// makes (then kept); with [`Patience::AtMost`], possibly the last
+    /// generation's while `build` goes on. Errors are not kept.
     pub async fn get_or_build<E, F, Fut>(
-        &self,
+        self: &Arc<Self>,
         generation: i64,
         key: ReportKey,
+        patience: Patience,
         build: F,
-    ) -> Result<Arc<Reports>, E>
+    ) -> Result<Kept, E>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Reports, E>>,
+        Fut: Future<Output = Result<Reports, E>> + Send + 'static,
+        E: Send + 'static,
     {
+        let fresh = |reports| Kept {
+            reports,
+            counting: false,
+        };
         if let Some(reports) = self.cached(generation, &key) {
-            return Ok(reports);
+            return Ok(fresh(reports));
         }
-        let _building = self.building.lock().await;
+        let earlier = match patience {
+            Patience::AtMost(wait) => self.earlier(generation, &key).map(|r| (r, wait)),
+            Patience::Exact => None,
+        };
+        let counting = |reports| Kept {
+            reports,
+            counting: true,
+        };
+        let turn = self.building.clone().lock_owned();
+        let turn = match &earlier {
+            Some((reports, wait)) => match tokio::time::timeout(*wait, turn).await {
+                Ok(turn) => turn,
+                Err(_) => return Ok(counting(reports.clone())),
+            },
+            None => turn.await,
+        };
         if let Some(reports) = self.cached(generation, &key) {
-            return Ok(reports);
+            return Ok(fresh(reports));
         }
-        let reports = Arc::new(build().await?);
-        self.keep(generation, key, reports.clone());
-        Ok(reports)
+        let cache = self.clone();
+        let work = build();
+        let mut task = tokio::spawn(async move {
+            let _turn = turn;
+            match work.await {
+                Ok(reports) => {
+                    let reports = Arc::new(reports);
+                    cache.keep(generation, key, reports.clone());
+                    Ok(reports)
+                }
+                Err(error) => {
+                    // Such as a department now under k: its last figures
+                    // are not shown in place of the refusal.
+                    cache.forget(&key);
+                    Err(error)
+                }
+            }
+        });
+        let joined = match earlier {
+            Some((reports, wait)) => match tokio::time::timeout(wait, &mut task).await {
+                Ok(joined) => joined,
+                Err(_) => return Ok(counting(reports)),
+            },
+            None => task.await,
+        };
+        match joined {
+            Ok(built) => built.map(fresh),
+            Err(failed) => std::panic::resume_unwind(failed.into_panic()),
+        }
     }
+}
+
+fn find(entries: &[Entry], key: &ReportKey) -> Option<Arc<Reports>> {
+    entries
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, r)| r.clone())
 }
 
 #[cfg(test)]
@@ -132,16 +233,20 @@ mod tests {
         }
     }
 
-    async fn title(cache: &ReportCache, generation: i64, key: ReportKey, fresh: &str) -> String {
+    async fn title(
+        cache: &Arc<ReportCache>,
+        generation: i64,
+        key: ReportKey,
+        fresh: &str,
+    ) -> String {
         let fresh = fresh.to_string();
         cache
-            .get_or_build(
-                generation,
-                key,
-                || async move { Ok::<_, ()>(reports(&fresh)) },
-            )
+            .get_or_build(generation, key, Patience::Exact, || async move {
+                Ok::<_, ()>(reports(&fresh))
+            })
             .await
             .unwrap()
+            .reports
             .posts
             .columns[0]
             .clone()
@@ -149,7 +254,7 @@ mod tests {
 
     #[actix_web::test]
     async fn a_report_is_built_again_when_the_data_the_week_or_the_filters_change() {
-        let cache = ReportCache::default();
+        let cache = Arc::new(ReportCache::default());
         assert_eq!(title(&cache, 1, key(100), "first").await, "first");
         assert_eq!(title(&cache, 1, key(100), "second").await, "first", "kept");
         assert_eq!(
@@ -173,13 +278,98 @@ mod tests {
             "both kept"
         );
         let failed = cache
-            .get_or_build(2, key(102), || async { Err::<Reports, _>("db down") })
+            .get_or_build(2, key(102), Patience::Exact, || async {
+                Err::<Reports, _>("db down")
+            })
             .await;
         assert!(failed.is_err());
         assert_eq!(
             title(&cache, 2, key(102), "seventh").await,
             "seventh",
             "errors are not kept"
+        );
+    }
+
+    /// A build that takes `seconds`, titled `fresh`.
+    async fn slow(
+        cache: &Arc<ReportCache>,
+        generation: i64,
+        patience: Patience,
+        fresh: &str,
+        seconds: u64,
+    ) -> (String, bool) {
+        let fresh = fresh.to_string();
+        let kept = cache
+            .get_or_build(generation, key(100), patience, || async move {
+                tokio::time::sleep(Duration::from_secs(seconds)).await;
+                Ok::<_, ()>(reports(&fresh))
+            })
+            .await
+            .unwrap();
+        (kept.reports.posts.columns[0].clone(), kept.counting)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_page_that_may_wait_a_second_gets_the_last_figures_while_a_slow_build_goes_on() {
+        let cache = Arc::new(ReportCache::default());
+        let second = Patience::AtMost(Duration::from_secs(1));
+        assert_eq!(
+            slow(&cache, 1, second, "first", 5).await,
+            ("first".into(), false),
+            "nothing earlier to show: it waits"
+        );
+        assert_eq!(
+            slow(&cache, 2, second, "second", 5).await,
+            ("first".into(), true),
+            "the last figures, said to be counting"
+        );
+        assert_eq!(
+            slow(&cache, 2, second, "again", 5).await,
+            ("first".into(), true),
+            "one build at a time: a second view waits for the first build, not a new one"
+        );
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(
+            slow(&cache, 2, second, "unused", 5).await,
+            ("second".into(), false),
+            "the build went on and was kept"
+        );
+        assert_eq!(
+            slow(&cache, 3, Patience::Exact, "third", 5).await,
+            ("third".into(), false),
+            "the CSV and the API wait for the figures as of now"
+        );
+        let other = ReportKey { k: 7, ..key(100) };
+        let kept = cache
+            .get_or_build(4, other, second, || async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                Ok::<_, ()>(reports("k of 7"))
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            (kept.reports.posts.columns[0].as_str(), kept.counting),
+            ("k of 7", false),
+            "figures under other settings are never shown in their place"
+        );
+        let refused = cache
+            .get_or_build(5, key(100), second, || async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                Err::<Reports, _>("fewer than k")
+            })
+            .await;
+        assert!(refused.is_ok(), "the last figures while it counts");
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let refused = cache
+            .get_or_build(5, key(100), second, || async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                Err::<Reports, _>("fewer than k")
+            })
+            .await;
+        assert_eq!(
+            refused.err(),
+            Some("fewer than k"),
+            "after a refusal, its last figures are gone"
         );
     }
 }

@@ -6,7 +6,7 @@
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use crate::app::reports::{Built, PERIODS, ReportQuery, build};
+use crate::app::reports::{Built, PERIODS, ReportQuery, build, build_for_page};
 use crate::domain::reports::Bar;
 use crate::store::audit::{self, Actor};
 use crate::web::AppState;
@@ -199,7 +199,7 @@ pub async fn index(
     signed_in: SignedIn,
     query: web::Query<ReportQuery>,
 ) -> WebResult<HttpResponse> {
-    let built = build(&state, &query).await?;
+    let built = build_for_page(&state, &query).await?;
     ok(&ReportsPage {
         page: PageContext::from(&signed_in),
         chart: chart(&built.reports.chart),

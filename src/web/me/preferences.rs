@@ -199,7 +199,7 @@ pub async fn visibility(
         .as_deref()
         .and_then(|name| name.parse().ok())
         .unwrap_or_else(|| settings.timezone());
-    let built = crate::app::reports::build(&state, &Default::default()).await?;
+    let built = crate::app::reports::build_for_page(&state, &Default::default()).await?;
     ok(&VisibilityPage {
         page: PageContext::from(&signed_in),
         account_changes: changes
