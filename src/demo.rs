@@ -140,7 +140,7 @@ pub fn generate_showing(
         )
         .execute(conn)?;
         for p in Platform::ALL {
-            store::posts::set_caps(
+            store::hub_caps::set_caps(
                 conn,
                 p,
                 crate::domain::schedule::Caps {

@@ -68,7 +68,7 @@ pub async fn weeks(app: &App, from: NaiveDate, count: u32) -> Result<Weeks> {
         .db
         .run(move |conn| {
             let posts = store::posts::in_period(conn, start, end)?;
-            let caps = store::posts::caps(conn)?;
+            let caps = store::hub_caps::caps(conn)?;
             // Caps count whole weeks: read from the first Monday on.
             let mut taken = Vec::new();
             for p in &enabled {

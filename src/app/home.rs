@@ -60,7 +60,7 @@ pub async fn comms(app: &App) -> Result<CommsHome> {
             let tz = settings.timezone();
             let today = schedule::local_day(now, tz);
             let (week_from, week_to) = schedule::week_bounds_utc(today, tz);
-            let caps = store::posts::caps(conn)?;
+            let caps = store::hub_caps::caps(conn)?;
             let mut week_room = Vec::new();
             for platform in settings.enabled_platforms() {
                 let taken = store::posts::taken_times(conn, platform, week_from, week_to, 0)?;

@@ -24,7 +24,7 @@ pub async fn current(app: &App) -> Result<Settings> {
         .run(|conn| {
             Ok::<_, StoreError>(Settings {
                 org: store::org::settings(conn)?,
-                hub_caps: store::posts::caps(conn)?,
+                hub_caps: store::hub_caps::caps(conn)?,
                 share_policies: store::org::share_policies(conn)?,
             })
         })

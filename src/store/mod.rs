@@ -10,6 +10,7 @@ pub mod consent;
 pub mod departments;
 pub mod digests;
 pub mod feeds;
+pub mod hub_caps;
 pub mod live_posts;
 pub mod login_throttle;
 pub mod org;

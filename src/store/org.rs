@@ -205,7 +205,7 @@ pub fn apply_settings(
     use super::audit::{self, Actor};
     crate::db::write_transaction(conn, |conn| {
         let before = settings(conn)?;
-        let caps_before = super::posts::caps(conn)?;
+        let caps_before = super::hub_caps::caps(conn)?;
         update_settings(conn, change, now)?;
         let mut changes = Vec::new();
         if before.org_name != change.org_name {
@@ -294,7 +294,7 @@ pub fn apply_settings(
             .collect();
         changed.sort_by_key(|(p, _)| **p);
         for (platform, cap) in changed {
-            super::posts::set_caps(conn, *platform, *cap)?;
+            super::hub_caps::set_caps(conn, *platform, *cap)?;
             let detail = format!(
                 "{}: {} a day, {} a week",
                 platform.name(),

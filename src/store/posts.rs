@@ -10,7 +10,7 @@ use diesel::prelude::*;
 
 use super::audit::{self, Actor};
 use super::{DbConnection, StoreResult};
-use crate::db::schema::{hub_caps, org_settings, post_captions, post_departments, posts};
+use crate::db::schema::{org_settings, post_captions, post_departments, posts};
 use crate::domain::platforms::Platform;
 use crate::domain::post::{PostStatus, approval};
 use crate::domain::schedule::{self, Caps};
@@ -571,29 +571,6 @@ pub fn submitted(conn: &mut DbConnection) -> StoreResult<Vec<Post>> {
     assemble(conn, rows)
 }
 
-/// The caps per platform (the default where none was set).
-pub fn caps(conn: &mut DbConnection) -> StoreResult<HashMap<Platform, Caps>> {
-    let rows: Vec<(String, i32, i32)> = hub_caps::table
-        .select((hub_caps::platform, hub_caps::per_day, hub_caps::per_week))
-        .load(conn)?;
-    let mut caps: HashMap<Platform, Caps> = Platform::ALL
-        .into_iter()
-        .map(|p| (p, Caps::DEFAULT))
-        .collect();
-    for (slug, per_day, per_week) in rows {
-        if let Some(platform) = Platform::from_slug(&slug) {
-            caps.insert(
-                platform,
-                Caps {
-                    per_day: per_day.max(0) as u32,
-                    per_week: per_week.max(0) as u32,
-                },
-            );
-        }
-    }
-    Ok(caps)
-}
-
 /// Whether the organisation asks a second person to approve each post
 /// (one column read, in the caller's transaction).
 fn posts_need_approval(conn: &mut DbConnection) -> StoreResult<bool> {
@@ -601,27 +578,6 @@ fn posts_need_approval(conn: &mut DbConnection) -> StoreResult<bool> {
         .find(1_i64)
         .select(org_settings::posts_need_approval)
         .first(conn)?)
-}
-
-pub fn set_caps(conn: &mut DbConnection, platform: Platform, caps: Caps) -> StoreResult<()> {
-    crate::db::write_transaction(conn, |conn| {
-        let updated = diesel::update(hub_caps::table.find(platform.slug()))
-            .set((
-                hub_caps::per_day.eq(caps.per_day as i32),
-                hub_caps::per_week.eq(caps.per_week as i32),
-            ))
-            .execute(conn)?;
-        if updated == 0 {
-            diesel::insert_into(hub_caps::table)
-                .values((
-                    hub_caps::platform.eq(platform.slug()),
-                    hub_caps::per_day.eq(caps.per_day as i32),
-                    hub_caps::per_week.eq(caps.per_week as i32),
-                ))
-                .execute(conn)?;
-        }
-        Ok(())
-    })
 }
 
 /// Publish times already taken on a platform in [from, to): scheduled,
@@ -711,7 +667,7 @@ pub fn schedule(
             return Ok(ScheduleOutcome::NoPlatforms);
         }
         let at = at.max(now);
-        let caps = caps(conn)?;
+        let caps = super::hub_caps::caps(conn)?;
         let (from, _) = schedule::week_bounds_utc(schedule::local_day(at, tz), tz);
         let to = at + chrono::Duration::days(400);
         let mut taken = Vec::new();

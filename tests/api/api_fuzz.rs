@@ -60,7 +60,7 @@ fn seed(database: &std::path::Path) -> String {
     .unwrap();
     store::policy::publish(&mut conn, "# Policy", false, me, now).unwrap();
     for p in Platform::ALL {
-        posts::set_caps(
+        chorus::store::hub_caps::set_caps(
             &mut conn,
             p,
             Caps {

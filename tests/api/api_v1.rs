@@ -397,7 +397,7 @@ backend_test!(
 backend_test!(
     async fn scheduling_past_the_hub_cap_is_refused_naming_the_next_slot(app) {
         organisation(&app).await;
-        app.db(|conn| posts::set_caps(conn, Platform::X, Caps { per_day: 1, per_week: 7 })).await;
+        app.db(|conn| chorus::store::hub_caps::set_caps(conn, Platform::X, Caps { per_day: 1, per_week: 7 })).await;
         let cora = app.create_user("cora@example.com", "Cora", "comms").await;
         let tok = token(&app, cora, TokenKind::Personal, Scope::ReadWrite).await;
         let mut ids = Vec::new();
@@ -459,7 +459,7 @@ backend_test!(
         }
         app.db(move |conn| {
             store::policy::publish(conn, "Policy", false, hub, now)?;
-            posts::set_caps(conn, Platform::X, Caps { per_day: 50, per_week: 100 })?;
+            chorus::store::hub_caps::set_caps(conn, Platform::X, Caps { per_day: 50, per_week: 100 })?;
             let post = posts::create_draft(conn, &posts::PostInput {
                 title: "Quarterly report".into(), link: "https://example.com/q".into(), base_text: "Q".into(),
                 captions: vec![(Platform::X, vec!["Q".into()])], target_all: true, department_ids: vec![], expires_at: None,

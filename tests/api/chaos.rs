@@ -77,7 +77,7 @@ backend_test!(
         let scheduled = app
             .db(move |conn| {
                 store::policy::publish(conn, "Policy", false, hub, now)?;
-                posts::set_caps(conn, Platform::X, Caps { per_day: 100, per_week: 500 })?;
+                chorus::store::hub_caps::set_caps(conn, Platform::X, Caps { per_day: 100, per_week: 500 })?;
                 for person in &everyone {
                     for purpose in [Purpose::ShareSuggestions(Platform::X), Purpose::EmailDigest] {
                         consent::record_choice(conn, *person, purpose, Choice::Yes, None, "test", now)?;

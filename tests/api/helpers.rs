@@ -312,7 +312,7 @@ impl TestApp {
                     per_day: 100,
                     per_week: 700,
                 };
-                store::posts::set_caps(conn, platform, caps)?;
+                store::hub_caps::set_caps(conn, platform, caps)?;
             }
             Ok(())
         })

@@ -69,7 +69,7 @@ backend_test!(
     async fn comms_see_suggestions_waiting_the_next_posts_and_the_caps_left_this_week(app) {
         let comms = app.login_as("casey@example.com", "comms").await;
         app.ready_organisation(comms, vec![Platform::X]).await;
-        app.db(|conn| posts::set_caps(conn, Platform::X, Caps { per_day: 3, per_week: 9 })).await;
+        app.db(|conn| chorus::store::hub_caps::set_caps(conn, Platform::X, Caps { per_day: 3, per_week: 9 })).await;
         let erin = app.create_user("erin@example.com", "Erin Employee", "employee").await;
         let now = app.clock.now_naive();
         app.db(move |conn| store::suggestions::create(conn, erin, "https://example.com/idea", "A note", now))

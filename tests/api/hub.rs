@@ -55,7 +55,7 @@ fn local_at(app: &TestApp, days: i64, hour: u32) -> String {
 
 async fn set_x_caps(app: &TestApp, per_day: u32, per_week: u32) {
     app.db(move |conn| {
-        posts::set_caps(
+        chorus::store::hub_caps::set_caps(
             conn,
             chorus::domain::platforms::Platform::X,
             chorus::domain::schedule::Caps { per_day, per_week },

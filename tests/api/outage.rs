@@ -266,7 +266,7 @@ async fn restarting_postgres_under_load_gives_503_pages_and_service_resumes_by_i
                 per_day: 100,
                 per_week: 500,
             };
-            posts::set_caps(conn, Platform::X, caps)?;
+            chorus::store::hub_caps::set_caps(conn, Platform::X, caps)?;
             for n in 0..ANNOUNCED {
                 let input = posts::PostInput {
                     title: format!("Outage post {n}"),

@@ -66,7 +66,7 @@ async fn organisation(app: &TestApp, n: usize, sharing: usize) -> i64 {
     }
     app.db(move |conn| {
         store::policy::publish(conn, "Policy", false, hub, now)?;
-        posts::set_caps(
+        chorus::store::hub_caps::set_caps(
             conn,
             Platform::X,
             Caps {
