@@ -29,6 +29,24 @@ pub mod users;
 
 pub use crate::db::DbConnection;
 
+/// At most this many ids go into one statement's `IN` list: SQLite takes
+/// at most 32,766 parameters, and the posts of a large organisation's
+/// hub (50,000 live at a million employees) are more.
+pub const IDS_PER_STATEMENT: usize = 10_000;
+
+/// The rows `load` gives for `ids`, asked [`IDS_PER_STATEMENT`] ids at a
+/// time.
+pub fn in_chunks<T>(
+    ids: &[i64],
+    mut load: impl FnMut(&[i64]) -> StoreResult<Vec<T>>,
+) -> StoreResult<Vec<T>> {
+    let mut rows = Vec::new();
+    for chunk in ids.chunks(IDS_PER_STATEMENT) {
+        rows.extend(load(chunk)?);
+    }
+    Ok(rows)
+}
+
 /// Runs a query on the backend's own connection. Through the
 /// MultiConnection, diesel writes out a statement's whole SQL text on every
 /// run just to find it in the statement cache; on the backend's connection

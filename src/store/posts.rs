@@ -96,20 +96,22 @@ macro_rules! post_columns {
 }
 
 fn captions_of(conn: &mut DbConnection, post_ids: &[i64]) -> StoreResult<HashMap<i64, Captions>> {
-    let rows: Vec<(i64, String, i32, String)> = post_captions::table
-        .filter(post_captions::post_id.eq_any(post_ids))
-        .order((
-            post_captions::post_id,
-            post_captions::platform,
-            post_captions::variant,
-        ))
-        .select((
-            post_captions::post_id,
-            post_captions::platform,
-            post_captions::variant,
-            post_captions::text,
-        ))
-        .load(conn)?;
+    let rows: Vec<(i64, String, i32, String)> = super::in_chunks(post_ids, |ids| {
+        Ok(post_captions::table
+            .filter(post_captions::post_id.eq_any(ids))
+            .order((
+                post_captions::post_id,
+                post_captions::platform,
+                post_captions::variant,
+            ))
+            .select((
+                post_captions::post_id,
+                post_captions::platform,
+                post_captions::variant,
+                post_captions::text,
+            ))
+            .load(conn)?)
+    })?;
     let mut by_post: HashMap<i64, Captions> = HashMap::new();
     for (post_id, slug, _, text) in rows {
         let Some(platform) = Platform::from_slug(&slug) else {
@@ -131,10 +133,12 @@ fn departments_of(
     conn: &mut DbConnection,
     post_ids: &[i64],
 ) -> StoreResult<HashMap<i64, Vec<i64>>> {
-    let rows: Vec<(i64, i64)> = post_departments::table
-        .filter(post_departments::post_id.eq_any(post_ids))
-        .select((post_departments::post_id, post_departments::department_id))
-        .load(conn)?;
+    let rows: Vec<(i64, i64)> = super::in_chunks(post_ids, |ids| {
+        Ok(post_departments::table
+            .filter(post_departments::post_id.eq_any(ids))
+            .select((post_departments::post_id, post_departments::department_id))
+            .load(conn)?)
+    })?;
     let mut by_post: HashMap<i64, Vec<i64>> = HashMap::new();
     for (post_id, department_id) in rows {
         by_post.entry(post_id).or_default().push(department_id);
@@ -181,10 +185,12 @@ pub fn find(conn: &mut DbConnection, id: i64) -> StoreResult<Option<Post>> {
 
 /// Several posts, in the order of `ids`.
 pub fn find_many(conn: &mut DbConnection, ids: &[i64]) -> StoreResult<Vec<Post>> {
-    let rows = posts::table
-        .filter(posts::id.eq_any(ids))
-        .select(post_columns!())
-        .load::<PostRow>(conn)?;
+    let rows = super::in_chunks(ids, |ids| {
+        Ok(posts::table
+            .filter(posts::id.eq_any(ids))
+            .select(post_columns!())
+            .load::<PostRow>(conn)?)
+    })?;
     let mut found = assemble(conn, rows)?;
     found.sort_by_key(|p| ids.iter().position(|id| *id == p.id));
     Ok(found)

@@ -113,10 +113,12 @@ pub fn find(conn: &mut DbConnection, post_id: i64) -> StoreResult<Option<Preview
 
 /// The previews of these posts, by post.
 pub fn of_posts(conn: &mut DbConnection, ids: &[i64]) -> StoreResult<HashMap<i64, Preview>> {
-    let rows: Vec<PreviewRow> = link_previews::table
-        .filter(link_previews::post_id.eq_any(ids))
-        .select(preview_columns!())
-        .load(conn)?;
+    let rows: Vec<PreviewRow> = super::in_chunks(ids, |ids| {
+        Ok(link_previews::table
+            .filter(link_previews::post_id.eq_any(ids))
+            .select(preview_columns!())
+            .load(conn)?)
+    })?;
     Ok(by_post(rows))
 }
 
