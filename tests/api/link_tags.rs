@@ -114,9 +114,11 @@ backend_test!(
             share_location(&app, &client, post, Platform::Bluesky).await,
             dialog(Platform::Bluesky, text, &tagged(Platform::Bluesky))
         );
-        // The queue offers the same link to copy.
+        // The queue offers the same link to copy: the card's, once, with
+        // the platform's slug where {platform} stands.
         let page = app.get_with(&client, "/queue").await.text().await.unwrap();
-        assert!(page.contains(&tagged(Platform::X).replace('&', "&#38;")), "{page}");
+        let pattern = tagged(Platform::X).replace("utm_source=x", "utm_source={platform}");
+        assert!(page.contains(&format!("data-link=\"{}\"", pattern.replace('&', "&#38;"))), "{page}");
     }
 );
 
