@@ -78,7 +78,7 @@ pub struct Published {
     /// Each post's link as shared on a platform (tagged), and its pattern
     /// for any platform (None), worked out once per post and platform: a
     /// new tag setting is a new generation.
-    links: RwLock<FxHashMap<LinkKey, Arc<str>>>,
+    links: RwLock<FxHashMap<LinkKey, Option<Arc<str>>>>,
 }
 
 /// A kept link: the post's id and the platform it is shared on (None: the
@@ -335,7 +335,7 @@ impl Published {
     /// The post's link as its share dialog on `platform` carries it.
     pub fn shared_link(&self, post: &Post, platform: Platform, tags: &LinkTags) -> Arc<str> {
         self.kept_link(post, Some(platform), || {
-            tags.link_for(&post.link, platform, &post.title)
+            Some(tags.link_for(&post.link, platform, &post.title))
         })
         .unwrap_or_else(|| post.link.as_str().into())
     }
@@ -343,19 +343,16 @@ impl Published {
     /// The post's link as shared on any platform, the platform's slug left
     /// as a placeholder ([`LinkTags::link_pattern`]).
     pub fn shared_link_pattern(&self, post: &Post, tags: &LinkTags) -> Option<Arc<str>> {
-        self.kept_link(post, None, || {
-            tags.link_pattern(&post.link, &post.title)
-                .unwrap_or_default()
-        })
+        self.kept_link(post, None, || tags.link_pattern(&post.link, &post.title))
     }
 
     /// A link worked out once per post and platform (None: the pattern)
-    /// while the post's link and title hold; an empty one is none.
+    /// while the post's link and title hold (a pattern may be none).
     fn kept_link(
         &self,
         post: &Post,
         platform: Option<Platform>,
-        make: impl FnOnce() -> String,
+        make: impl FnOnce() -> Option<String>,
     ) -> Option<Arc<str>> {
         let key = (post.id, platform);
         let kept = self.positions.get(&post.id).is_some_and(|&position| {
@@ -369,9 +366,9 @@ impl Published {
                 .unwrap_or_else(PoisonError::into_inner)
                 .get(&key)
         {
-            return (!link.is_empty()).then(|| link.clone());
+            return link.clone();
         }
-        let link: Arc<str> = make().into();
+        let link: Option<Arc<str>> = make().map(Arc::from);
         if kept {
             let mut links = self.links.write().unwrap_or_else(PoisonError::into_inner);
             if links.len() >= OFFERED_TEXTS {
@@ -379,7 +376,7 @@ impl Published {
             }
             links.insert(key, link.clone());
         }
-        (!link.is_empty()).then_some(link)
+        link
     }
 
     fn withdrawn_post(&self, post_id: i64) -> Option<&WithdrawnPost> {
@@ -607,8 +604,12 @@ impl Published {
         };
         let links = {
             let links = self.links.read().unwrap_or_else(PoisonError::into_inner);
-            table_bytes::<(LinkKey, Arc<str>)>(links.capacity())
-                + links.values().map(|link| 16 + link.len()).sum::<usize>()
+            table_bytes::<(LinkKey, Option<Arc<str>>)>(links.capacity())
+                + links
+                    .values()
+                    .flatten()
+                    .map(|link| 16 + link.len())
+                    .sum::<usize>()
         };
         posts + entries + withdrawn + hosts + positions + previews + reaches + offered + links
     }
