@@ -46,8 +46,6 @@ pub struct App {
     /// of them changes (shared by all workers).
     pub live_posts: Arc<crate::store::live_posts::LivePosts>,
     pub crowd_memo: Arc<crate::store::shares::CrowdMemo>,
-    /// The reports' facts, kept between builds.
-    pub report_facts: Arc<crate::store::reports::FactsMemo>,
     /// Reports built since the data last changed (shared by all workers).
     pub report_cache: Arc<reports::cache::ReportCache>,
     /// The OpenID Connect provider client, when SSO is configured.

@@ -131,7 +131,7 @@ async fn build_with(app: &App, query: &ReportQuery, patience: Patience) -> Resul
         timezone: settings.timezone_name().to_string(),
         week: weeks_ending(now, tz, 1)[0].start,
     };
-    let (db, memo) = (app.db.clone(), app.report_facts.clone());
+    let db = app.db.clone();
     let kept = app
         .report_cache
         .get_or_build(generation, key, patience, move || async move {
@@ -141,32 +141,33 @@ async fn build_with(app: &App, query: &ReportQuery, patience: Patience) -> Resul
                 platforms,
                 department,
             };
-            // Counted on the blocking pool, in one snapshot with the facts,
-            // the shares and dismissals streamed a person at a time: memory
-            // stays flat however many there are.
+            // Counted on the blocking pool, in one snapshot of the database,
+            // the rows about people streamed a range of people at a time:
+            // memory stays flat however many people and shares there are.
             let built = db
                 .run(move |conn| {
-                    memo.read(conn, from, to, |conn, facts| {
-                        if let Some(id) = department
-                            && !reports::reportable_departments(facts, k)
+                    store::reports::in_period(conn, from, to, |conn, facts| {
+                        if let Some(id) = department {
+                            let members = store::reports::department_members(conn)?;
+                            let members = |d| members.get(&Some(d)).copied().unwrap_or(0);
+                            if !reports::reportable_departments(&facts.departments, members, k)
                                 .iter()
                                 .any(|(d, _)| *d == id)
-                        {
-                            return Ok(None);
+                            {
+                                return Ok(None);
+                            }
                         }
                         let started = std::time::Instant::now();
                         let mut tally = Tally::new(facts, &filters, &calendar);
-                        let mut shares = 0_usize;
-                        store::reports::shares_by_person(conn, from, |user, theirs| {
-                            shares += theirs.len();
-                            tally.add_shares_of(user, theirs);
-                        })?;
-                        store::reports::dismissals_by_person(conn, &facts.posts, |user, posts| {
-                            tally.add_dismissals_of(user, posts)
-                        })?;
-                        let built = tally.reports(k, now);
+                        store::reports::stream_people(
+                            conn,
+                            from,
+                            &facts.posts,
+                            store::reports::PEOPLE_PER_RANGE,
+                            &mut tally,
+                        )?;
+                        let built = tally.reports(k);
                         tracing::info!(
-                            shares,
                             build_ms = started.elapsed().as_millis() as u64,
                             "report built"
                         );

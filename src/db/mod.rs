@@ -199,6 +199,23 @@ where
     }
 }
 
+/// Runs reads in one read-only snapshot of the database: a deferred
+/// transaction on SQLite (under WAL, writers go on meanwhile), repeatable
+/// read on PostgreSQL. Everything `work` reads is as of one moment.
+pub fn read_snapshot<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    conn.transaction(|conn| {
+        if let DbConnection::Postgresql(_) = conn {
+            diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(conn)?;
+        }
+        work(conn)
+    })
+}
+
 pub fn run_migrations(conn: &mut DbConnection) -> Result<(), DbError> {
     let migrations = match conn {
         DbConnection::Postgresql(_) => POSTGRES_MIGRATIONS,

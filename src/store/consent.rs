@@ -664,7 +664,7 @@ pub fn verify_all(conn: &mut DbConnection) -> StoreResult<Result<usize, BrokenLi
     while let Some(first) = next_person_with_records(conn, from)? {
         let people = first..first.saturating_add(VERIFY_PEOPLE);
         let end = people.end;
-        match read_in_snapshot(conn, |conn| verify_people(conn, &key, people))? {
+        match crate::db::read_snapshot(conn, |conn| verify_people(conn, &key, people))? {
             Ok(events) => checked += events,
             Err(broken) => return Ok(Err(broken)),
         }
@@ -692,22 +692,6 @@ fn next_person_with_records(conn: &mut DbConnection, from: i64) -> StoreResult<O
         .select(min(consent_state::user_id))
         .first(conn)?;
     Ok([event, seal, state].into_iter().flatten().min())
-}
-
-/// Runs reads in one read-only snapshot (a deferred transaction on
-/// SQLite, repeatable read on PostgreSQL), so a person's events, seal and
-/// states are seen as of one moment.
-fn read_in_snapshot<T>(
-    conn: &mut DbConnection,
-    work: impl FnOnce(&mut DbConnection) -> StoreResult<T>,
-) -> StoreResult<T> {
-    conn.transaction(|conn| {
-        if let DbConnection::Postgresql(_) = conn {
-            diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                .execute(conn)?;
-        }
-        work(conn)
-    })
 }
 
 /// [`verify_all`] for the people whose ids are in `people`.

@@ -1,10 +1,13 @@
 //! The raw facts behind the aggregate reports. Only the report builder in
-//! src/domain/reports.rs sees these rows; no page ever shows them.
+//! src/domain/reports.rs sees these rows; no page ever shows them. Posts
+//! and departments are read whole (a few thousand rows); the rows about
+//! people are streamed a range of people at a time ([`stream_people`]), so
+//! a build holds one range, not the organisation.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::NaiveDateTime;
+use diesel::dsl::count_star;
 use diesel::prelude::*;
 
 use super::{DbConnection, StoreResult};
@@ -15,50 +18,21 @@ use crate::domain::consent::Status;
 use crate::domain::disclosure_control::RecordKey;
 use crate::domain::platforms::Platform;
 use crate::domain::post::PostStatus;
-use crate::domain::reports::{Employee, Facts, PersonShare, PostFact};
+use crate::domain::reports::{Employee, Facts, PersonRows, PersonShare, PostFact};
 
-/// The report change counters (see the report_changes migration): kept by
-/// triggers in the same transaction as each change, so no write path can
-/// forget them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Changes {
-    /// People, departments, consent, posts and their audiences.
-    org: i64,
-    /// Shares added, in rows.
-    shares_added: i64,
-    /// Shares changed or removed.
-    shares_changed: i64,
-    dismissals: i64,
-}
-
-impl Changes {
-    fn read(conn: &mut DbConnection) -> StoreResult<Changes> {
-        let rows: Vec<(i32, i64)> = report_changes::table
-            .select((report_changes::kind, report_changes::changes))
-            .load(conn)?;
-        let mut changes = Changes::default();
-        for (kind, n) in rows {
-            match kind {
-                ORG => changes.org += n,
-                SHARES_ADDED => changes.shares_added += n,
-                SHARES_CHANGED => changes.shares_changed += n,
-                _ => changes.dismissals += n,
-            }
-        }
-        Ok(changes)
-    }
-}
-
-// The kinds of report_changes (see its migration).
-const ORG: i32 = 0;
+// The kinds of report_changes (see its migration): people, departments,
+// consent, posts and their audiences (0); shares added, in rows (1);
+// shares changed or removed (2); dismissals (3). Kept by triggers in the
+// same transaction as each change, so no write path can forget them.
 pub(super) const SHARES_ADDED: i32 = 1;
-const SHARES_CHANGED: i32 = 2;
 
 /// A number that changes (in the same transaction) whenever anything the
 /// reports count changes.
 pub fn generation(conn: &mut DbConnection) -> StoreResult<i64> {
-    let c = Changes::read(conn)?;
-    Ok(c.org + c.shares_added + c.shares_changed + c.dismissals)
+    let changes: Vec<i64> = report_changes::table
+        .select(report_changes::changes)
+        .load(conn)?;
+    Ok(changes.into_iter().sum())
 }
 
 type ShareRow = (i64, i64, String, NaiveDateTime);
@@ -84,15 +58,122 @@ macro_rules! stream_rows {
     };
 }
 
-/// Every share recorded since `from`, handed over one person at a time
-/// (all of a person's shares in one call), in the order of the index on
-/// shares by person: nothing but one person's rows is held.
-pub fn shares_by_person(
+/// People whose ids are in (after, last]: one range of [`stream_people`].
+#[derive(Debug, Clone, Copy)]
+struct IdRange {
+    after: i64,
+    last: i64,
+}
+
+impl IdRange {
+    const EVERYONE: IdRange = IdRange {
+        after: i64::MIN,
+        last: i64::MAX,
+    };
+}
+
+/// Active employees in one range of [`stream_people`]: a few hundred
+/// kilobytes of their rows at a time.
+pub const PEOPLE_PER_RANGE: i64 = 10_000;
+
+/// Every row the reports count about people, streamed into `rows` a range
+/// of active employees (at most `per_range`) at a time in the order of
+/// their ids: the range's
+/// employees and consents, then each one's shares since `from`, then each
+/// one's dismissals of `posts` (see [`PersonRows`]). One range is held at
+/// a time, so memory does not grow with the people or their rows. Run it
+/// in one snapshot ([`in_period`]).
+pub fn stream_people(
     conn: &mut DbConnection,
     from: NaiveDateTime,
+    posts: &[PostFact],
+    per_range: i64,
+    rows: &mut impl PersonRows,
+) -> StoreResult<()> {
+    let listed = ListedPosts::new(posts);
+    let mut after = i64::MIN;
+    loop {
+        let employees = employees_after(conn, after, per_range)?;
+        let Some(last) = employees.last().map(|e| e.id) else {
+            return Ok(());
+        };
+        let range = IdRange { after, last };
+        rows.people(&employees, &opted_in(conn, range)?);
+        shares_by_person(conn, from, range, |user, theirs| {
+            rows.shares_of(user, theirs)
+        })?;
+        dismissals_of(conn, &listed, range, |user, theirs| {
+            rows.dismissals_of(user, theirs)
+        })?;
+        after = last;
+    }
+}
+
+/// The next active employees by id after `after`, at most `limit`.
+fn employees_after(conn: &mut DbConnection, after: i64, limit: i64) -> StoreResult<Vec<Employee>> {
+    Ok(users::table
+        .filter(users::active.eq(true))
+        .filter(users::is_employee.eq(true))
+        .filter(users::id.gt(after))
+        .order(users::id.asc())
+        .limit(limit.max(1))
+        .select((users::id, users::department_id, users::record_key))
+        .load::<(i64, Option<i64>, i64)>(conn)?
+        .into_iter()
+        .map(|(id, department, key)| Employee {
+            id,
+            department,
+            record_key: RecordKey::new(key),
+        })
+        .collect())
+}
+
+/// Who in the range is opted in now, per platform.
+fn opted_in(conn: &mut DbConnection, range: IdRange) -> StoreResult<Vec<(i64, Platform)>> {
+    // The status is checked here, not in the statement: with it there,
+    // SQLite reads the range through the index by status (every consent
+    // given, in each range) instead of the primary key by person.
+    let query = consent_state::table
+        .filter(consent_state::user_id.gt(range.after))
+        .filter(consent_state::user_id.le(range.last))
+        .filter(consent_state::purpose.eq("share_suggestions"))
+        .select((
+            consent_state::user_id,
+            consent_state::platform,
+            consent_state::status,
+        ));
+    let given = Status::Given.as_str();
+    let mut opted = Vec::new();
+    stream_rows!(conn, query, (i64, String, String), |(
+        user,
+        slug,
+        status,
+    ): (
+        i64,
+        String,
+        String
+    )| {
+        if status == given
+            && let Some(platform) = Platform::from_slug(&slug)
+        {
+            opted.push((user, platform));
+        }
+    });
+    Ok(opted)
+}
+
+/// Every share in the range recorded since `from`, handed over one person
+/// at a time (all of a person's shares in one call), in the order of the
+/// index on shares by person: nothing but one person's rows is held.
+fn shares_by_person(
+    conn: &mut DbConnection,
+    from: NaiveDateTime,
+    range: IdRange,
     mut each: impl FnMut(i64, &[PersonShare]),
 ) -> StoreResult<()> {
     let query = shares::table
+        .filter(shares::user_id.gt(range.after))
+        .filter(shares::user_id.le(range.last))
         .filter(shares::shared_at.ge(from))
         .order(shares::user_id.asc())
         .select((
@@ -126,14 +207,42 @@ pub fn shares_by_person(
 /// PostgreSQL. A period of a very busy hub can hold more posts than that.
 const MAX_LISTED_IDS: usize = 10_000;
 
-/// The dismissals of `posts`, handed over one person at a time (all of a
-/// person's in one call), in the order of the dismissals' primary key.
+/// The posts whose dismissals are counted: listed in the statement when
+/// few enough, else kept from all of a range's dismissals.
+enum ListedPosts {
+    Listed(Vec<i64>),
+    Kept(HashSet<i64>),
+}
+
+impl ListedPosts {
+    fn new(posts: &[PostFact]) -> ListedPosts {
+        let ids = posts.iter().map(|p| p.id);
+        if posts.len() <= MAX_LISTED_IDS {
+            ListedPosts::Listed(ids.collect())
+        } else {
+            ListedPosts::Kept(ids.collect())
+        }
+    }
+}
+
+/// The dismissals of `posts` by anyone, handed over one person at a time
+/// (all of a person's in one call), in the order of the dismissals'
+/// primary key.
 pub fn dismissals_by_person(
     conn: &mut DbConnection,
     posts: &[PostFact],
+    each: impl FnMut(i64, &[i64]),
+) -> StoreResult<()> {
+    dismissals_of(conn, &ListedPosts::new(posts), IdRange::EVERYONE, each)
+}
+
+/// [`dismissals_by_person`] for the people of a range.
+fn dismissals_of(
+    conn: &mut DbConnection,
+    posts: &ListedPosts,
+    range: IdRange,
     mut each: impl FnMut(i64, &[i64]),
 ) -> StoreResult<()> {
-    let ids: Vec<i64> = posts.iter().map(|p| p.id).collect();
     let mut person: Option<i64> = None;
     let mut theirs: Vec<i64> = Vec::new();
     let mut take = |(u, p): (i64, i64)| {
@@ -147,20 +256,22 @@ pub fn dismissals_by_person(
         theirs.push(p);
     };
     let in_person_order = dismissals::table
+        .filter(dismissals::user_id.gt(range.after))
+        .filter(dismissals::user_id.le(range.last))
         .order((dismissals::user_id.asc(), dismissals::post_id.asc()))
         .select((dismissals::user_id, dismissals::post_id));
-    if ids.len() <= MAX_LISTED_IDS {
-        let query = in_person_order.filter(dismissals::post_id.eq_any(&ids));
-        stream_rows!(conn, query, (i64, i64), take);
-    } else {
-        // Too many posts to list in one statement: every dismissal, in the
-        // same order, keeping those of these posts.
-        let wanted: HashSet<i64> = ids.into_iter().collect();
-        stream_rows!(conn, in_person_order, (i64, i64), |row: (i64, i64)| {
-            if wanted.contains(&row.1) {
-                take(row)
-            }
-        });
+    match posts {
+        ListedPosts::Listed(ids) => {
+            let query = in_person_order.filter(dismissals::post_id.eq_any(ids));
+            stream_rows!(conn, query, (i64, i64), take);
+        }
+        ListedPosts::Kept(wanted) => {
+            stream_rows!(conn, in_person_order, (i64, i64), |row: (i64, i64)| {
+                if wanted.contains(&row.1) {
+                    take(row)
+                }
+            });
+        }
     }
     if let Some(done) = person {
         each(done, &theirs);
@@ -168,44 +279,19 @@ pub fn dismissals_by_person(
     Ok(())
 }
 
-/// Active employees, departments and who is opted in, per platform.
-fn people(conn: &mut DbConnection) -> StoreResult<PeopleRows> {
-    let employees: Vec<Employee> = users::table
+/// Active employees per department (None: no department): who is large
+/// enough to be reported on its own, without reading everyone.
+pub fn department_members(conn: &mut DbConnection) -> StoreResult<HashMap<Option<i64>, u64>> {
+    let rows: Vec<(Option<i64>, i64)> = users::table
         .filter(users::active.eq(true))
         .filter(users::is_employee.eq(true))
-        .select((users::id, users::department_id, users::record_key))
-        .load::<(i64, Option<i64>, i64)>(conn)?
+        .group_by(users::department_id)
+        .select((users::department_id, count_star()))
+        .load(conn)?;
+    Ok(rows
         .into_iter()
-        .map(|(id, department, key)| Employee {
-            id,
-            department,
-            record_key: RecordKey::new(key),
-        })
-        .collect();
-    let departments: Vec<(i64, String)> = departments::table
-        .order(departments::name_key.asc())
-        .select((departments::id, departments::name))
-        .load(conn)?;
-    let opted_in: Vec<(i64, String)> = consent_state::table
-        .filter(consent_state::purpose.eq("share_suggestions"))
-        .filter(consent_state::status.eq(Status::Given.as_str()))
-        .select((consent_state::user_id, consent_state::platform))
-        .load(conn)?;
-    Ok(PeopleRows {
-        employees,
-        departments,
-        opted_in: opted_in
-            .into_iter()
-            .filter_map(|(u, slug)| Platform::from_slug(&slug).map(|p| (u, p)))
-            .collect(),
-    })
-}
-
-/// The rows about people that the reports count.
-struct PeopleRows {
-    employees: Vec<Employee>,
-    departments: Vec<(i64, String)>,
-    opted_in: Vec<(i64, Platform)>,
+        .map(|(department, members)| (department, members.max(0) as u64))
+        .collect())
 }
 
 type PostRow = (
@@ -311,123 +397,44 @@ fn post_facts(
         .collect())
 }
 
-/// Runs reads in one snapshot of the database: what the change counters
-/// say and what the rows hold agree.
-fn in_snapshot<T>(
+/// The facts about the posts and departments of the period [from, to)
+/// (the rows about people left empty: stream them with [`stream_people`]),
+/// then `count` run with them in the same snapshot of the database, so
+/// what the report generation says and what the rows hold agree.
+pub fn in_period<T>(
     conn: &mut DbConnection,
-    work: impl FnOnce(&mut DbConnection) -> StoreResult<T>,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    count: impl FnOnce(&mut DbConnection, &Facts) -> StoreResult<T>,
 ) -> StoreResult<T> {
-    crate::db::write_transaction(conn, |conn| {
-        if let DbConnection::Postgresql(_) = conn {
-            diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                .execute(conn)?;
-        }
-        work(conn)
+    crate::db::read_snapshot(conn, |conn| {
+        let departments: Vec<(i64, String)> = departments::table
+            .order(departments::name_key.asc())
+            .select((departments::id, departments::name))
+            .load(conn)?;
+        let facts = Facts {
+            employees: Vec::new(),
+            departments,
+            opted_in: Vec::new(),
+            posts: posts_between(conn, from, to)?,
+            offered: posts_live_between(conn, from, to)?,
+            shares: Vec::new(),
+            dismissals: Vec::new(),
+        };
+        count(conn, &facts)
     })
 }
 
-/// The facts last read, and the change counters they were read at.
-struct Kept {
-    from: NaiveDateTime,
-    changes: Changes,
-    facts: Arc<Facts>,
-}
-
-/// The facts about people and posts behind the reports, kept in memory
-/// between builds and brought up to date from the change counters: people
-/// and consent are read again when they changed, posts (a few thousand
-/// rows) every time, as a scheduled post goes live without any write.
-/// Shares and dismissals are not kept: each build streams them, a person
-/// at a time, so memory does not grow with them.
-#[derive(Default)]
-pub struct FactsMemo {
-    kept: Mutex<Option<Kept>>,
-}
-
-impl FactsMemo {
-    /// Everything the reports count about people and posts, for posts
-    /// published in [from, to), exactly what reading it all afresh would
-    /// give (its `shares` and `dismissals` left empty); then `count` runs
-    /// in the same snapshot of the database, to stream those.
-    pub fn read<T>(
-        &self,
-        conn: &mut DbConnection,
-        from: NaiveDateTime,
-        to: NaiveDateTime,
-        count: impl FnOnce(&mut DbConnection, &Facts) -> StoreResult<T>,
-    ) -> StoreResult<T> {
-        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
-        // Taken out: after an error, everything is read again next time.
-        let previous = kept.take().filter(|k| k.from == from);
-        let (fresh, counted) = in_snapshot(conn, |conn| {
-            let fresh = refresh(conn, previous, from, to)?;
-            let counted = count(conn, &fresh.facts)?;
-            Ok((fresh, counted))
-        })?;
-        *kept = Some(fresh);
-        Ok(counted)
-    }
-
-    /// Everything the reports count, shares and dismissals included, all
-    /// held at once: to check the kept facts against a fresh read. The
-    /// reports stream the shares and dismissals instead.
-    pub fn facts(
-        &self,
-        conn: &mut DbConnection,
-        from: NaiveDateTime,
-        to: NaiveDateTime,
-    ) -> StoreResult<Arc<Facts>> {
-        self.read(conn, from, to, |conn, facts| {
-            let mut all = facts.clone();
-            shares_by_person(conn, from, |user, theirs| {
-                all.shares.extend(
-                    theirs
-                        .iter()
-                        .map(|(p, platform, at)| (user, *p, *platform, *at)),
-                );
-            })?;
-            dismissals_by_person(conn, &facts.posts, |user, posts| {
-                all.dismissals.extend(posts.iter().map(|p| (user, *p)));
-            })?;
-            Ok(Arc::new(all))
-        })
-    }
-}
-
-fn refresh(
+/// Everything the reports count, the rows about people included, all held
+/// at once: for tests and checks against what the server streams.
+pub fn all_facts(
     conn: &mut DbConnection,
-    previous: Option<Kept>,
     from: NaiveDateTime,
     to: NaiveDateTime,
-) -> StoreResult<Kept> {
-    let changes = Changes::read(conn)?;
-    let posts = posts_between(conn, from, to)?;
-    let offered = posts_live_between(conn, from, to)?;
-    let Some(mut kept) = previous else {
-        let people = people(conn)?;
-        return Ok(Kept {
-            from,
-            changes,
-            facts: Arc::new(Facts {
-                employees: people.employees,
-                departments: people.departments,
-                opted_in: people.opted_in,
-                posts,
-                offered,
-                shares: Vec::new(),
-                dismissals: Vec::new(),
-            }),
-        });
-    };
-    let facts = Arc::make_mut(&mut kept.facts);
-    if changes.org != kept.changes.org {
-        let people = people(conn)?;
-        facts.employees = people.employees;
-        facts.departments = people.departments;
-        facts.opted_in = people.opted_in;
-    }
-    facts.posts = posts;
-    facts.offered = offered;
-    kept.changes = changes;
-    Ok(kept)
+) -> StoreResult<Facts> {
+    in_period(conn, from, to, |conn, facts| {
+        let mut all = facts.clone();
+        stream_people(conn, from, &facts.posts, PEOPLE_PER_RANGE, &mut all)?;
+        Ok(all)
+    })
 }

@@ -348,7 +348,7 @@ impl<'s, 'a> Organisation<'s, 'a> {
             department: self.real(department),
         };
         let calendar = weeks_ending(self.now, chrono_tz::UTC, weeks);
-        let built = build(&self.facts, &filters, &calendar, K, self.now);
+        let built = build(&self.facts, &filters, &calendar, K);
         if let Some(stored) = self.stored.as_deref_mut() {
             let query = ReportQuery {
                 weeks: weeks.to_string(),
@@ -898,12 +898,12 @@ async fn other_periods_and_platform_filters_repeat_the_same_answers_instead_of_n
                 department,
             };
             let calendar = weeks_ending(org.now, chrono_tz::UTC, periods);
-            build(&org.facts, &filters, &calendar, K, org.now)
+            build(&org.facts, &filters, &calendar, K)
         };
         let four = view(4, PLATFORMS.to_vec(), None);
         let twelve = view(12, PLATFORMS.to_vec(), None);
         let by_title = |r: &Reports| -> HashMap<String, Vec<String>> {
-            r.posts
+            r.posts_as_of(org.now, None)
                 .rows
                 .iter()
                 .map(|row| (row[0].clone(), row[1..row.len() - 1].to_vec()))

@@ -210,11 +210,10 @@ mod tests {
                 weekly_shares: vec![],
                 posts_published: 0,
             },
-            posts: table(title),
+            posts: crate::domain::reports::PostRows::default(),
             platforms: table(title),
             departments: table(title),
             trend: table(title),
-            post_spans: vec![],
             chart: vec![],
             reportable_departments: vec![],
         }
@@ -247,7 +246,7 @@ mod tests {
             .await
             .unwrap()
             .reports
-            .posts
+            .platforms
             .columns[0]
             .clone()
     }
@@ -306,7 +305,7 @@ mod tests {
             })
             .await
             .unwrap();
-        (kept.reports.posts.columns[0].clone(), kept.counting)
+        (kept.reports.platforms.columns[0].clone(), kept.counting)
     }
 
     #[tokio::test(start_paused = true)]
@@ -348,7 +347,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(
-            (kept.reports.posts.columns[0].as_str(), kept.counting),
+            (kept.reports.platforms.columns[0].as_str(), kept.counting),
             ("k of 7", false),
             "figures under other settings are never shown in their place"
         );

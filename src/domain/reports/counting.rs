@@ -1,13 +1,14 @@
-//! The counting behind the reports, one person at a time: people and
-//! posts get dense indexes (a table when their ids are compact, as database
-//! ids are), and distinct people and distinct (post, person) pairs are
-//! found among one person's own rows, so no share needs to be held once
-//! counted and memory does not grow with the shares.
+//! The counting behind the reports, one range of people and then one
+//! person at a time: people and posts get dense indexes (a table when their
+//! ids are compact, as database ids are), and distinct people and distinct
+//! (post, person) pairs are found among one person's own rows, so no
+//! person, share or dismissal needs to be held once counted and memory
+//! grows with the posts, not with the people or their shares.
 
 use std::collections::HashMap;
 
-use super::{Facts, Filters, Week};
-use crate::domain::disclosure_control::{People, RecordKey};
+use super::{Employee, Facts, Filters, Week};
+use crate::domain::disclosure_control::{Group, People, RecordKey};
 use crate::domain::platforms::Platform;
 
 /// Dense indexes 0..n for a list of ids.
@@ -75,22 +76,22 @@ impl PeopleSet {
     }
 }
 
-/// The active employees: their department, record key and whether the
-/// filters count them.
-pub(super) struct Employees {
+/// The active employees of the range being counted: their department,
+/// record key and whether the filters count them.
+struct Employees {
     index: IdIndex,
-    pub department: Vec<Option<i64>>,
-    pub key: Vec<RecordKey>,
-    pub in_population: Vec<bool>,
+    department: Vec<Option<i64>>,
+    key: Vec<RecordKey>,
+    in_population: Vec<bool>,
 }
 
 impl Employees {
-    pub fn new(facts: &Facts, filters: &Filters) -> Employees {
+    fn new(employees: &[Employee], filters: &Filters) -> Employees {
         // A person listed twice keeps their last department, as a map would.
-        let index = IdIndex::new(facts.employees.iter().map(|e| e.id));
-        let mut department = vec![None; facts.employees.len()];
-        let mut key = vec![RecordKey::new(0); facts.employees.len()];
-        for e in &facts.employees {
+        let index = IdIndex::new(employees.iter().map(|e| e.id));
+        let mut department = vec![None; employees.len()];
+        let mut key = vec![RecordKey::new(0); employees.len()];
+        for e in employees {
             if let Some(i) = index.get(e.id) {
                 department[i] = e.department;
                 key[i] = e.record_key;
@@ -108,7 +109,7 @@ impl Employees {
         }
     }
 
-    pub fn get(&self, id: i64) -> Option<usize> {
+    fn get(&self, id: i64) -> Option<usize> {
         self.index.get(id)
     }
 
@@ -198,6 +199,10 @@ pub(super) struct Counts {
     pub opted_population: HashMap<Platform, People>,
     /// Employees opted in, per department and platform.
     pub opted_department: HashMap<(Option<i64>, Platform), People>,
+    /// People of the population opted in to at least one chosen platform.
+    pub opted_any: People,
+    /// Active employees per department (None: no department), as groups.
+    pub departments: HashMap<Option<i64>, Group>,
 }
 
 impl Counts {
@@ -218,11 +223,26 @@ impl Counts {
 /// One share of a person as the tally takes it: (post, platform, when).
 pub type PersonShare = (i64, Platform, chrono::NaiveDateTime);
 
-/// The counts, taken one person at a time: every share and every dismissal
-/// of a person comes in one call each, so distinct people and distinct
-/// (post, person) pairs are found among that person's few rows, and no row
-/// is kept once counted. The rows can then come straight from a query
-/// ordered by person, however many there are.
+/// Takes the rows the reports count about people, a range of people at a
+/// time, so that none needs to be held once counted: the range's active
+/// employees and their consents first ([`PersonRows::people`]), then the
+/// shares of each person of the range in one call each, then each one's
+/// dismissals. A store streams them straight from queries by person.
+pub trait PersonRows {
+    /// Starts a range: its active employees and who of them is opted in
+    /// (rows of people outside the range are not theirs).
+    fn people(&mut self, employees: &[Employee], opted_in: &[(i64, Platform)]);
+    /// Every share one person of the range made since the period began.
+    fn shares_of(&mut self, user: i64, shares: &[PersonShare]);
+    /// Every post one person of the range dismissed.
+    fn dismissals_of(&mut self, user: i64, posts: &[i64]);
+}
+
+/// The counts, taken a range of people and then one person at a time:
+/// every share and every dismissal of a person comes in one call each, so
+/// distinct people and distinct (post, person) pairs are found among that
+/// person's few rows, and no row is kept once counted. The rows can then
+/// come straight from queries ordered by person, however many there are.
 pub struct Tally<'a> {
     pub(super) facts: &'a Facts,
     pub(super) filters: &'a Filters,
@@ -244,7 +264,6 @@ pub struct Tally<'a> {
 
 impl<'a> Tally<'a> {
     pub fn new(facts: &'a Facts, filters: &'a Filters, weeks: &'a [Week]) -> Tally<'a> {
-        let people = Employees::new(facts, filters);
         let platforms = filters.platforms.len();
         let mut place = [None; Platform::ALL.len()];
         for (i, p) in filters.platforms.iter().enumerate() {
@@ -264,6 +283,8 @@ impl<'a> Tally<'a> {
             population_sharers: People::default(),
             opted_population: HashMap::new(),
             opted_department: HashMap::new(),
+            opted_any: People::default(),
+            departments: HashMap::new(),
         };
         Tally {
             facts,
@@ -271,15 +292,59 @@ impl<'a> Tally<'a> {
             calendar_weeks: weeks,
             calendar: Calendar::new(weeks),
             weeks: weeks.len(),
-            shares_seen: PeopleSet::new(people.len()),
-            dismissals_seen: PeopleSet::new(people.len()),
-            people,
+            shares_seen: PeopleSet::new(0),
+            dismissals_seen: PeopleSet::new(0),
+            people: Employees::new(&[], filters),
             audiences: Audiences::new(facts),
             place,
             counts,
             pairs: Vec::new(),
             week_marks: vec![false; weeks.len() * (platforms + 1)],
         }
+    }
+
+    /// Starts counting a range of people (see [`PersonRows`]): the
+    /// departments' members and who is opted in, per department and
+    /// platform. Shares and dismissals counted next are of these people.
+    pub fn add_people(&mut self, employees: &[Employee], opted_in: &[(i64, Platform)]) {
+        let people = Employees::new(employees, self.filters);
+        let counts = &mut self.counts;
+        for e in employees {
+            counts
+                .departments
+                .entry(e.department)
+                .or_default()
+                .add(e.record_key);
+        }
+        let mut opted: Vec<(usize, Platform)> = opted_in
+            .iter()
+            .filter_map(|(u, platform)| people.get(*u).map(|person| (person, *platform)))
+            .collect();
+        opted.sort_unstable_by_key(|(person, platform)| (*person, *platform as u8));
+        opted.dedup();
+        let mut counted_any = None;
+        for (person, platform) in opted {
+            let key = people.key[person];
+            counts
+                .opted_department
+                .entry((people.department[person], platform))
+                .or_default()
+                .add(key);
+            if people.in_population[person] {
+                counts
+                    .opted_population
+                    .entry(platform)
+                    .or_default()
+                    .add(key);
+                if self.place[platform as usize].is_some() && counted_any != Some(person) {
+                    counts.opted_any.add(key);
+                    counted_any = Some(person);
+                }
+            }
+        }
+        self.shares_seen = PeopleSet::new(people.len());
+        self.dismissals_seen = PeopleSet::new(people.len());
+        self.people = people;
     }
 
     /// Counts every share `user` made since the period began (in any
@@ -379,10 +444,11 @@ impl<'a> Tally<'a> {
         }
     }
 
-    /// Counts the rows at hand in `facts` (shares and dismissals, in any
-    /// order), a person at a time.
+    /// Counts the rows at hand in `facts` (people, their shares and
+    /// dismissals, in any order) as one range of people.
     pub fn add_rows_of_facts(&mut self) {
         let facts = self.facts;
+        self.add_people(&facts.employees, &facts.opted_in);
         let mut shares: Vec<&(i64, i64, Platform, chrono::NaiveDateTime)> =
             facts.shares.iter().collect();
         shares.sort_by_key(|s| s.0);
@@ -404,34 +470,23 @@ impl<'a> Tally<'a> {
         }
     }
 
-    /// The counts, with who is opted in.
-    pub(super) fn finish(mut self) -> (Employees, Counts) {
-        let people = &self.people;
-        let counts = &mut self.counts;
-        let mut opted: Vec<(usize, Platform)> = self
-            .facts
-            .opted_in
-            .iter()
-            .filter_map(|(u, platform)| people.get(*u).map(|person| (person, *platform)))
-            .collect();
-        opted.sort_unstable_by_key(|(person, platform)| (*person, *platform as u8));
-        opted.dedup();
-        for (person, platform) in opted {
-            let key = people.key[person];
-            counts
-                .opted_department
-                .entry((people.department[person], platform))
-                .or_default()
-                .add(key);
-            if people.in_population[person] {
-                counts
-                    .opted_population
-                    .entry(platform)
-                    .or_default()
-                    .add(key);
-            }
-        }
-        (self.people, self.counts)
+    /// The counts.
+    pub(super) fn finish(self) -> Counts {
+        self.counts
+    }
+}
+
+impl PersonRows for Tally<'_> {
+    fn people(&mut self, employees: &[Employee], opted_in: &[(i64, Platform)]) {
+        self.add_people(employees, opted_in);
+    }
+
+    fn shares_of(&mut self, user: i64, shares: &[PersonShare]) {
+        self.add_shares_of(user, shares);
+    }
+
+    fn dismissals_of(&mut self, user: i64, posts: &[i64]) {
+        self.add_dismissals_of(user, posts);
     }
 }
 

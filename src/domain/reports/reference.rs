@@ -49,13 +49,7 @@ fn group_of(ids: &HashSet<i64>, keys: &HashMap<i64, RecordKey>) -> Group {
     group
 }
 
-pub fn build_reference(
-    facts: &Facts,
-    filters: &Filters,
-    weeks: &[Week],
-    k: u32,
-    now: NaiveDateTime,
-) -> Reports {
+pub fn build_reference(facts: &Facts, filters: &Filters, weeks: &[Week], k: u32) -> Reports {
     let rules = Disclosure::new(k);
     let keys: HashMap<i64, RecordKey> = facts
         .employees
@@ -79,13 +73,9 @@ pub fn build_reference(
     let chosen = platform_set(platforms);
 
     // ---- per post
-    let mut post_columns = vec!["Post".to_string()];
-    post_columns.extend(platforms.iter().map(|p| format!("Shares on {}", p.name())));
-    post_columns.extend(["People who shared", "Dismissals", "Days live"].map(String::from));
-    let post_rows = facts
-        .posts
-        .iter()
-        .map(|post| {
+    let mut post_rows = super::PostRows::new(platforms);
+    for post in &facts.posts {
+        {
             let audience_ids: HashSet<i64> = population_ids
                 .iter()
                 .copied()
@@ -106,20 +96,16 @@ pub fn build_reference(
                     *p == post.id && audience_ids.contains(u) && platforms.contains(platform)
                 })
                 .collect();
-            let mut row = vec![post.title.clone()];
+            let mut row = Vec::new();
             for platform in platforms {
                 let on: Vec<_> = shares.iter().filter(|s| s.2 == *platform).collect();
                 let figure = Figure::new(Measure::PostShares, &[post.id, *platform as i64]);
                 let sharers = counted(on.iter().map(|s| s.0), &keys);
-                row.push(
-                    rules
-                        .events(figure, on.len() as u64, &sharers, &audience)
-                        .text(),
-                );
+                row.push(rules.events(figure, on.len() as u64, &sharers, &audience));
             }
             let sharers = counted(shares.iter().map(|s| s.0), &keys);
             let figure = Figure::new(Measure::PostSharers, &[post.id, chosen]);
-            row.push(rules.people(figure, &sharers, &audience).text());
+            row.push(rules.people(figure, &sharers, &audience));
             let dismissed = counted(
                 facts
                     .dismissals
@@ -129,12 +115,10 @@ pub fn build_reference(
                 &keys,
             );
             let figure = Figure::new(Measure::PostDismissals, &[post.id]);
-            row.push(rules.people(figure, &dismissed, &audience).text());
-            let end = post.ended_at.unwrap_or(now).min(now);
-            row.push(((end - post.published_at).num_days().max(0)).to_string());
-            row
-        })
-        .collect();
+            row.push(rules.people(figure, &dismissed, &audience));
+            post_rows.push(post, row);
+        }
+    }
 
     // ---- per platform, with weekly shares
     let mut platform_columns: Vec<String> = [
@@ -323,15 +307,7 @@ pub fn build_reference(
             weekly_shares: totals.clone(),
             posts_published: facts.posts.len(),
         },
-        posts: Table {
-            columns: post_columns,
-            rows: post_rows,
-        },
-        post_spans: facts
-            .posts
-            .iter()
-            .map(|post| (post.published_at, post.ended_at))
-            .collect(),
+        posts: post_rows,
         platforms: Table {
             columns: platform_columns,
             rows: platform_rows,
