@@ -152,12 +152,37 @@ impl PostRows {
         self.rows.len()
     }
 
+    fn approximate_bytes(&self) -> usize {
+        let texts: usize = self
+            .rows
+            .iter()
+            .map(|row| row.title.len() + std::mem::size_of_val(&*row.cells))
+            .sum();
+        self.rows.capacity() * std::mem::size_of::<PostRow>() + texts
+    }
+
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
 }
 
 impl Reports {
+    /// About how many bytes of memory the report holds (mostly its posts).
+    pub fn approximate_bytes(&self) -> usize {
+        let table = |t: &Table| -> usize {
+            t.columns
+                .iter()
+                .chain(t.rows.iter().flatten())
+                .map(|text| std::mem::size_of::<String>() + text.len())
+                .sum()
+        };
+        std::mem::size_of::<Reports>()
+            + self.posts.approximate_bytes()
+            + table(&self.platforms)
+            + table(&self.departments)
+            + table(&self.trend)
+    }
+
     /// The last `rows` rows of the posts table (all with None), with
     /// "Days live" counted to `now`: a kept report stays right as days pass.
     pub fn posts_as_of(&self, now: NaiveDateTime, rows: Option<usize>) -> Table {

@@ -54,6 +54,12 @@ pub struct Kept {
 /// How many filter combinations are kept for one generation.
 const ENTRIES: usize = 32;
 
+/// How many bytes the kept reports may hold together, the newest kept
+/// whatever its size. A report lists every post of its period: at a
+/// million employees (50,000 posts in twelve weeks) about 12 MB, at
+/// 100,000 about 1 MB.
+const KEPT_BYTES: usize = 24 << 20;
+
 type Entry = (ReportKey, Arc<Reports>);
 
 #[derive(Default)]
@@ -111,6 +117,21 @@ impl ReportCache {
             entries.reports.remove(0);
         }
         entries.reports.push((key, reports));
+        // Over the budget, the last generation's go first, then the oldest
+        // of this one.
+        let size = |entry: &Entry| entry.1.approximate_bytes();
+        let mut kept: usize = entries
+            .before
+            .iter()
+            .chain(&entries.reports)
+            .map(size)
+            .sum();
+        while kept > KEPT_BYTES && !entries.before.is_empty() {
+            kept -= size(&entries.before.remove(0));
+        }
+        while kept > KEPT_BYTES && entries.reports.len() > 1 {
+            kept -= size(&entries.reports.remove(0));
+        }
     }
 
     /// The cached report for this generation and key, or the one `build`
@@ -249,6 +270,74 @@ mod tests {
             .platforms
             .columns[0]
             .clone()
+    }
+
+    /// A report holding about `mib` MiB.
+    fn report_of(title: &str, mib: usize) -> Reports {
+        let mut report = reports(title);
+        report.departments.columns.push("x".repeat(mib << 20));
+        report
+    }
+
+    async fn kept_title(
+        cache: &Arc<ReportCache>,
+        key: ReportKey,
+        fresh: &str,
+        mib: usize,
+    ) -> String {
+        let fresh = fresh.to_string();
+        cache
+            .get_or_build(1, key, Patience::Exact, move || async move {
+                Ok::<_, ()>(report_of(&fresh, mib))
+            })
+            .await
+            .unwrap()
+            .reports
+            .platforms
+            .columns[0]
+            .clone()
+    }
+
+    #[actix_web::test]
+    async fn kept_reports_stay_within_their_memory_and_the_newest_is_kept_whatever_its_size() {
+        let cache = Arc::new(ReportCache::default());
+        let department = |d| ReportKey {
+            department: Some(d),
+            ..key(100)
+        };
+        for d in 1..=3 {
+            assert_eq!(
+                kept_title(&cache, department(d), &format!("built {d}"), 10).await,
+                format!("built {d}")
+            );
+        }
+        // 30 MiB asked for, 24 MiB allowed: the oldest went.
+        assert_eq!(
+            kept_title(&cache, department(3), "again", 10).await,
+            "built 3",
+            "kept"
+        );
+        assert_eq!(
+            kept_title(&cache, department(2), "again", 10).await,
+            "built 2",
+            "kept"
+        );
+        assert_eq!(
+            kept_title(&cache, department(1), "again", 10).await,
+            "again",
+            "let go"
+        );
+        assert_eq!(kept_title(&cache, department(4), "huge", 40).await, "huge");
+        assert_eq!(
+            kept_title(&cache, department(4), "again", 1).await,
+            "huge",
+            "the newest stays"
+        );
+        assert_eq!(
+            kept_title(&cache, department(1), "again", 1).await,
+            "again",
+            "the rest went"
+        );
     }
 
     #[actix_web::test]
