@@ -611,6 +611,34 @@ backend_test!(
 );
 
 backend_test!(
+    async fn a_share_is_recorded_at_once_while_a_report_is_being_counted(app) {
+        // At a million employees a build reads for about 20 s; on SQLite
+        // it must not hold the write lock meanwhile, or a share made then
+        // waits for it past the busy timeout (10 s) and fails.
+        let post = organisation(&app, 8, 4).await;
+        let w4 = person(&app, "worker04@example.com").await;
+        let url = app.config.database_url();
+        let now = app.clock.now_naive();
+        let (from, to) = (now - chrono::Duration::weeks(12), now + chrono::Duration::seconds(1));
+        let (recorded, waited) = app
+            .db(move |conn| {
+                store::reports::in_period(conn, from, to, |conn, facts| {
+                    let mut all = facts.clone();
+                    store::reports::stream_people(conn, from, &facts.posts, 3, &mut all)?;
+                    // A second connection, as another request's would be.
+                    let mut other = chorus::db::establish(&url).expect("connects");
+                    let started = std::time::Instant::now();
+                    let recorded = shares::record(&mut other, w4, post, Platform::X, 1, false, now);
+                    Ok((recorded.map(|_| ()).map_err(|e| e.to_string()), started.elapsed()))
+                })
+            })
+            .await;
+        assert_eq!(recorded, Ok(()), "the share is recorded");
+        assert!(waited < std::time::Duration::from_secs(2), "without waiting for the build: {waited:?}");
+    }
+);
+
+backend_test!(
     async fn a_two_hundred_person_organisation_still_sees_its_figures_trend_and_departments(app) {
         let hash = chorus::credentials::hash_password(chorus::demo::DEMO_PASSWORD).unwrap();
         let now = app.clock.now_naive();
