@@ -48,7 +48,8 @@ pub struct Facts {
     pub posts: Vec<PostFact>,
     /// Every post that was in people's queues at some time in the period,
     /// whenever it was published: the weeks without any are weeks in which
-    /// nothing could be shared (shown as 0, not hidden).
+    /// nothing could be shared (shown as 0, not hidden). Their titles are
+    /// not read (the store leaves them empty).
     pub offered: Vec<PostFact>,
     /// (person, post, platform, when): every share recorded since the
     /// period began.

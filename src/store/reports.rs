@@ -304,37 +304,42 @@ type PostRow = (
     String,
 );
 
-/// Posts published (not drafts) in [from, to), oldest first.
-fn posts_between(
+/// The posts of the period, oldest first: those published (not drafts)
+/// in [from, to), and those live (in people's queues) at some time in it,
+/// whenever published. The live ones are kept without their titles, which
+/// only the posts table shows: a busy hub's period holds tens of thousands.
+fn posts_of_period(
     conn: &mut DbConnection,
     from: NaiveDateTime,
     to: NaiveDateTime,
-) -> StoreResult<Vec<PostFact>> {
-    let post_rows: Vec<PostRow> = posts::table
-        .filter(posts::published_at.ge(from).and(posts::published_at.lt(to)))
-        .filter(posts::status.ne(PostStatus::Draft.as_str()))
-        .order(posts::published_at.asc())
-        .select(post_row_columns())
-        .load(conn)?;
-    post_facts(conn, post_rows, from)
-}
-
-/// Posts that were live (in people's queues) at some time in [from, to),
-/// whenever they were published, oldest first.
-fn posts_live_between(
-    conn: &mut DbConnection,
-    from: NaiveDateTime,
-    to: NaiveDateTime,
-) -> StoreResult<Vec<PostFact>> {
+) -> StoreResult<(Vec<PostFact>, Vec<PostFact>)> {
     let post_rows: Vec<PostRow> = posts::table
         .filter(posts::published_at.lt(to))
         .filter(posts::status.ne(PostStatus::Draft.as_str()))
         .order(posts::published_at.asc())
         .select(post_row_columns())
         .load(conn)?;
-    let mut live = post_facts(conn, post_rows, from)?;
-    live.retain(|post| post.ended_at.is_none_or(|ended| ended >= from));
-    Ok(live)
+    let published_in_period: Vec<bool> = post_rows
+        .iter()
+        .map(|row| row.3.is_some_and(|at| at >= from))
+        .collect();
+    let mut published = Vec::new();
+    let mut live = Vec::new();
+    for (mut post, in_period) in post_facts(conn, post_rows, from)?
+        .into_iter()
+        .zip(published_in_period)
+    {
+        if in_period {
+            published.push(post.clone());
+        }
+        if post.ended_at.is_none_or(|ended| ended >= from) {
+            post.title = String::new();
+            live.push(post);
+        }
+    }
+    published.shrink_to_fit();
+    live.shrink_to_fit();
+    Ok((published, live))
 }
 
 #[allow(clippy::type_complexity)]
@@ -412,12 +417,13 @@ pub fn in_period<T>(
             .order(departments::name_key.asc())
             .select((departments::id, departments::name))
             .load(conn)?;
+        let (posts, offered) = posts_of_period(conn, from, to)?;
         let facts = Facts {
             employees: Vec::new(),
             departments,
             opted_in: Vec::new(),
-            posts: posts_between(conn, from, to)?,
-            offered: posts_live_between(conn, from, to)?,
+            posts,
+            offered,
             shares: Vec::new(),
             dismissals: Vec::new(),
         };
