@@ -78,11 +78,10 @@ pub const PEOPLE_PER_RANGE: i64 = 10_000;
 
 /// Every row the reports count about people, streamed into `rows` a range
 /// of active employees (at most `per_range`) at a time in the order of
-/// their ids: the range's
-/// employees and consents, then each one's shares since `from`, then each
-/// one's dismissals of `posts` (see [`PersonRows`]). One range is held at
-/// a time, so memory does not grow with the people or their rows. Run it
-/// in one snapshot ([`in_period`]).
+/// their ids: the range's employees and consents, then each one's shares
+/// since `from`, then each one's dismissals of `posts` (see
+/// [`PersonRows`]). One range is held at a time, so memory does not grow
+/// with the people or their rows. Run it in one snapshot ([`in_period`]).
 pub fn stream_people(
     conn: &mut DbConnection,
     from: NaiveDateTime,
