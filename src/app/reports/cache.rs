@@ -259,35 +259,30 @@ mod tests {
         key: ReportKey,
         fresh: &str,
     ) -> String {
-        let fresh = fresh.to_string();
-        cache
-            .get_or_build(generation, key, Patience::Exact, || async move {
-                Ok::<_, ()>(reports(&fresh))
-            })
-            .await
-            .unwrap()
-            .reports
-            .platforms
-            .columns[0]
-            .clone()
+        title_of_size(cache, generation, key, fresh, 0).await
     }
 
     /// A report holding about `mib` MiB.
     fn report_of(title: &str, mib: usize) -> Reports {
         let mut report = reports(title);
-        report.departments.columns.push("x".repeat(mib << 20));
+        if mib > 0 {
+            report.departments.columns.push("x".repeat(mib << 20));
+        }
         report
     }
 
-    async fn kept_title(
+    /// The title of the report kept for `key` at `generation`, built as
+    /// one of `fresh` holding about `mib` MiB when none is kept.
+    async fn title_of_size(
         cache: &Arc<ReportCache>,
+        generation: i64,
         key: ReportKey,
         fresh: &str,
         mib: usize,
     ) -> String {
         let fresh = fresh.to_string();
         cache
-            .get_or_build(1, key, Patience::Exact, move || async move {
+            .get_or_build(generation, key, Patience::Exact, move || async move {
                 Ok::<_, ()>(report_of(&fresh, mib))
             })
             .await
@@ -307,34 +302,37 @@ mod tests {
         };
         for d in 1..=3 {
             assert_eq!(
-                kept_title(&cache, department(d), &format!("built {d}"), 10).await,
+                title_of_size(&cache, 1, department(d), &format!("built {d}"), 10).await,
                 format!("built {d}")
             );
         }
         // 30 MiB asked for, 24 MiB allowed: the oldest went.
         assert_eq!(
-            kept_title(&cache, department(3), "again", 10).await,
+            title_of_size(&cache, 1, department(3), "again", 10).await,
             "built 3",
             "kept"
         );
         assert_eq!(
-            kept_title(&cache, department(2), "again", 10).await,
+            title_of_size(&cache, 1, department(2), "again", 10).await,
             "built 2",
             "kept"
         );
         assert_eq!(
-            kept_title(&cache, department(1), "again", 10).await,
+            title_of_size(&cache, 1, department(1), "again", 10).await,
             "again",
             "let go"
         );
-        assert_eq!(kept_title(&cache, department(4), "huge", 40).await, "huge");
         assert_eq!(
-            kept_title(&cache, department(4), "again", 1).await,
+            title_of_size(&cache, 1, department(4), "huge", 40).await,
+            "huge"
+        );
+        assert_eq!(
+            title_of_size(&cache, 1, department(4), "again", 1).await,
             "huge",
             "the newest stays"
         );
         assert_eq!(
-            kept_title(&cache, department(1), "again", 1).await,
+            title_of_size(&cache, 1, department(1), "again", 1).await,
             "again",
             "the rest went"
         );
