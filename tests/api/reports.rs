@@ -569,6 +569,46 @@ backend_test!(
 );
 
 backend_test!(
+    async fn posts_that_ended_before_the_period_are_left_out_and_those_ending_in_it_counted(app) {
+        let current = organisation(&app, 4, 0).await;
+        let hub = person(&app, "hub@example.com").await;
+        let now = app.clock.now_naive();
+        let weeks_ago = move |weeks| Some(now - chrono::Duration::weeks(weeks));
+        // (title, status, withdrawn_at, expires_at), each published 30 weeks ago.
+        let old = [
+            ("Withdrawn long ago", "withdrawn", weeks_ago(20), None),
+            ("Withdrawn last week", "withdrawn", weeks_ago(1), None),
+            ("Expired long ago", "expired", None, weeks_ago(20)),
+            ("Expires next week", "published", None, weeks_ago(-1)),
+        ];
+        let ids = app
+            .db(move |conn| {
+                let mut ids = Vec::new();
+                for (title, status, withdrawn_at, expires_at) in old {
+                    let id = publish_for_everyone(conn, title, hub, now)?;
+                    diesel::update(schema::posts::table.find(id))
+                        .set((
+                            schema::posts::published_at.eq(weeks_ago(30)),
+                            schema::posts::status.eq(status),
+                            schema::posts::withdrawn_at.eq(withdrawn_at),
+                            schema::posts::expires_at.eq(expires_at),
+                        ))
+                        .execute(conn)?;
+                    ids.push(id);
+                }
+                Ok(ids)
+            })
+            .await;
+        let facts = facts_now(&app).await;
+        let ids_of = |posts: &[PostFact]| posts.iter().map(|p| p.id).collect::<Vec<_>>();
+        assert_eq!(ids_of(&facts.posts), vec![current], "published in the period");
+        let mut live = vec![current, ids[1], ids[3]];
+        live.sort();
+        assert_eq!(ids_of(&facts.offered), live, "live at some time in the period");
+    }
+);
+
+backend_test!(
     async fn people_streamed_in_small_ranges_are_counted_as_if_read_at_once(app) {
         // The server streams the rows about people a range of people at a
         // time; cut into ranges of a few people (with people who are not
