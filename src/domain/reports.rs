@@ -109,61 +109,117 @@ fn days_live(
 
 /// The posts table as a report keeps it: the figures as cells, made text
 /// when shown. A period of a very busy hub lists tens of thousands of
-/// posts, and a kept report holds them all for the CSV: as text, about
-/// 560 bytes a post; as cells, about 200.
+/// posts, and a kept report holds them all for the CSV (twice while a new
+/// one is built and the page still shows the last): as text, about 560
+/// bytes a post; as a row with its own title and cells, about 220; packed
+/// into a few vectors shared by every row, as here, about 90.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PostRows {
     pub columns: Vec<String>,
-    rows: Vec<PostRow>,
+    /// Every row's title, one after the other.
+    titles: String,
+    /// Where each row's title ends in `titles`.
+    title_ends: Vec<usize>,
+    /// Each row's cells, one after the other: shares on each chosen
+    /// platform, then people who shared, then dismissals.
+    cells: Vec<PackedCell>,
+    /// When each row's post was published, and when it ended.
+    lives: Vec<(NaiveDateTime, Option<NaiveDateTime>)>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct PostRow {
-    title: Box<str>,
-    /// Shares on each chosen platform, then people who shared, then
-    /// dismissals.
-    cells: Box<[Cell]>,
-    published_at: NaiveDateTime,
-    ended_at: Option<NaiveDateTime>,
+/// A [`Cell`] in four bytes: its figure, or `HIDDEN`. A figure past what
+/// four bytes hold (four billion shares of one post) reads as the largest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PackedCell(u32);
+
+impl PackedCell {
+    const HIDDEN: PackedCell = PackedCell(u32::MAX);
+
+    fn of(cell: Cell) -> PackedCell {
+        cell.value().map_or(PackedCell::HIDDEN, |figure| {
+            PackedCell(
+                u32::try_from(figure)
+                    .unwrap_or(u32::MAX - 1)
+                    .min(u32::MAX - 1),
+            )
+        })
+    }
+
+    fn text(self) -> String {
+        if self == PackedCell::HIDDEN {
+            Cell::HIDDEN.text()
+        } else {
+            self.0.to_string()
+        }
+    }
 }
 
 impl PostRows {
-    fn new(platforms: &[Platform]) -> PostRows {
+    /// An empty table for `posts` rows with these posts' titles.
+    fn new<'a>(platforms: &[Platform], posts: impl Iterator<Item = &'a PostFact>) -> PostRows {
         let mut columns = vec!["Post".to_string()];
         columns.extend(platforms.iter().map(|p| format!("Shares on {}", p.name())));
         columns.extend(["People who shared", "Dismissals", "Days live"].map(String::from));
+        let (rows, title_bytes) = posts.fold((0, 0), |(rows, bytes), post| {
+            (rows + 1, bytes + post.title.len())
+        });
         PostRows {
+            titles: String::with_capacity(title_bytes),
+            title_ends: Vec::with_capacity(rows),
+            cells: Vec::with_capacity(rows * (platforms.len() + 2)),
+            lives: Vec::with_capacity(rows),
             columns,
-            rows: Vec::new(),
         }
     }
 
     /// A post's row: its share cells per chosen platform, then people who
     /// shared, then dismissals.
-    fn push(&mut self, post: &PostFact, cells: Vec<Cell>) {
-        self.rows.push(PostRow {
-            title: post.title.as_str().into(),
-            cells: cells.into_boxed_slice(),
-            published_at: post.published_at,
-            ended_at: post.ended_at,
-        });
+    fn push(&mut self, post: &PostFact, cells: &[Cell]) {
+        debug_assert_eq!(cells.len(), self.cells_per_row());
+        self.titles.push_str(&post.title);
+        self.title_ends.push(self.titles.len());
+        self.cells
+            .extend(cells.iter().map(|cell| PackedCell::of(*cell)));
+        self.lives.push((post.published_at, post.ended_at));
+    }
+
+    fn cells_per_row(&self) -> usize {
+        // Every column but the title and "Days live".
+        self.columns.len().saturating_sub(2)
     }
 
     pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    fn approximate_bytes(&self) -> usize {
-        let texts: usize = self
-            .rows
-            .iter()
-            .map(|row| row.title.len() + std::mem::size_of_val(&*row.cells))
-            .sum();
-        self.rows.capacity() * std::mem::size_of::<PostRow>() + texts
+        self.lives.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.lives.is_empty()
+    }
+
+    /// Row `index` as text, with "Days live" counted to `now`.
+    fn row_text(&self, index: usize, now: NaiveDateTime) -> Vec<String> {
+        let start = index
+            .checked_sub(1)
+            .map_or(0, |before| self.title_ends[before]);
+        let per_row = self.cells_per_row();
+        let mut text = Vec::with_capacity(per_row + 2);
+        text.push(self.titles[start..self.title_ends[index]].to_string());
+        text.extend(
+            self.cells[index * per_row..(index + 1) * per_row]
+                .iter()
+                .map(|cell| cell.text()),
+        );
+        let (published_at, ended_at) = self.lives[index];
+        text.push(days_live(published_at, ended_at, now));
+        text
+    }
+
+    fn approximate_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.titles.capacity()
+            + self.title_ends.capacity() * size_of::<usize>()
+            + self.cells.capacity() * size_of::<PackedCell>()
+            + self.lives.capacity() * size_of::<(NaiveDateTime, Option<NaiveDateTime>)>()
     }
 }
 
@@ -187,19 +243,12 @@ impl Reports {
     /// The last `rows` rows of the posts table (all with None), with
     /// "Days live" counted to `now`: a kept report stays right as days pass.
     pub fn posts_as_of(&self, now: NaiveDateTime, rows: Option<usize>) -> Table {
-        let all = &self.posts.rows;
-        let skip = rows.map_or(0, |n| all.len().saturating_sub(n));
+        let all = self.posts.len();
+        let skip = rows.map_or(0, |n| all.saturating_sub(n));
         Table {
             columns: self.posts.columns.clone(),
-            rows: all[skip..]
-                .iter()
-                .map(|row| {
-                    let mut text = Vec::with_capacity(row.cells.len() + 2);
-                    text.push(row.title.to_string());
-                    text.extend(row.cells.iter().map(|c| c.text()));
-                    text.push(days_live(row.published_at, row.ended_at, now));
-                    text
-                })
+            rows: (skip..all)
+                .map(|index| self.posts.row_text(index, now))
                 .collect(),
         }
     }
@@ -391,7 +440,7 @@ fn build_counted(
     let group = population.size();
 
     // ---- per post
-    let mut post_rows = PostRows::new(platforms);
+    let mut post_rows = PostRows::new(platforms, facts.posts.iter());
     for (index, post) in facts.posts.iter().enumerate() {
         let audience = match &post.departments {
             None => population,
@@ -414,7 +463,7 @@ fn build_counted(
         cells.push(rules.people(sharers, &counts.post_sharers[index], &audience));
         let dismissals = Figure::new(Measure::PostDismissals, &[post.id]);
         cells.push(rules.people(dismissals, &counts.post_dismissals[index], &audience));
-        post_rows.push(post, cells);
+        post_rows.push(post, &cells);
     }
 
     // ---- shares per week, per platform or on all chosen platforms; a week

@@ -73,7 +73,7 @@ pub fn build_reference(facts: &Facts, filters: &Filters, weeks: &[Week], k: u32)
     let chosen = platform_set(platforms);
 
     // ---- per post
-    let mut post_rows = super::PostRows::new(platforms);
+    let mut post_rows = super::PostRows::new(platforms, facts.posts.iter());
     for post in &facts.posts {
         {
             let audience_ids: HashSet<i64> = population_ids
@@ -116,7 +116,7 @@ pub fn build_reference(facts: &Facts, filters: &Filters, weeks: &[Week], k: u32)
             );
             let figure = Figure::new(Measure::PostDismissals, &[post.id]);
             row.push(rules.people(figure, &dismissed, &audience));
-            post_rows.push(post, row);
+            post_rows.push(post, &row);
         }
     }
 
