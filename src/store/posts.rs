@@ -96,8 +96,12 @@ macro_rules! post_columns {
 }
 
 fn captions_of(conn: &mut DbConnection, post_ids: &[i64]) -> StoreResult<HashMap<i64, Captions>> {
-    let rows: Vec<(i64, String, i32, String)> = super::in_chunks(post_ids, |ids| {
-        Ok(post_captions::table
+    let mut by_post: HashMap<i64, Captions> = HashMap::new();
+    // Each chunk's rows are sorted into place before the next is read: the
+    // hub's posts have hundreds of thousands of captions, and their rows
+    // (with each platform's name) held at once would double the memory.
+    for ids in post_ids.chunks(super::IDS_PER_STATEMENT) {
+        let rows: Vec<(i64, String, i32, String)> = post_captions::table
             .filter(post_captions::post_id.eq_any(ids))
             .order((
                 post_captions::post_id,
@@ -110,21 +114,26 @@ fn captions_of(conn: &mut DbConnection, post_ids: &[i64]) -> StoreResult<HashMap
                 post_captions::variant,
                 post_captions::text,
             ))
-            .load(conn)?)
-    })?;
-    let mut by_post: HashMap<i64, Captions> = HashMap::new();
-    for (post_id, slug, _, text) in rows {
-        let Some(platform) = Platform::from_slug(&slug) else {
-            continue;
-        };
-        let captions = by_post.entry(post_id).or_default();
-        match captions.iter_mut().find(|(p, _)| *p == platform) {
-            Some((_, variants)) => variants.push(text),
-            None => captions.push((platform, vec![text])),
+            .load(conn)?;
+        for (post_id, slug, _, text) in rows {
+            let Some(platform) = Platform::from_slug(&slug) else {
+                continue;
+            };
+            let captions = by_post.entry(post_id).or_default();
+            match captions.iter_mut().find(|(p, _)| *p == platform) {
+                Some((_, variants)) => variants.push(text),
+                None => captions.push((platform, vec![text])),
+            }
         }
     }
+    // Cut to size: a pushed vector keeps room for four, and every queue
+    // keeps tens of thousands of posts' captions in memory.
     for captions in by_post.values_mut() {
         captions.sort_by_key(|(p, _)| *p);
+        captions.shrink_to_fit();
+        for (_, variants) in captions.iter_mut() {
+            variants.shrink_to_fit();
+        }
     }
     Ok(by_post)
 }
@@ -142,6 +151,9 @@ fn departments_of(
     let mut by_post: HashMap<i64, Vec<i64>> = HashMap::new();
     for (post_id, department_id) in rows {
         by_post.entry(post_id).or_default().push(department_id);
+    }
+    for departments in by_post.values_mut() {
+        departments.shrink_to_fit();
     }
     Ok(by_post)
 }
@@ -196,14 +208,34 @@ pub fn find_many(conn: &mut DbConnection, ids: &[i64]) -> StoreResult<Vec<Post>>
     Ok(found)
 }
 
-/// Every published post, newest first (what queues are cut from).
+/// Posts read at a time by [`published`].
+const PUBLISHED_PER_READ: usize = 2_000;
+
+/// Every published post, newest first (what queues are cut from). A very
+/// busy hub has tens of thousands: they are read a couple of thousand at
+/// a time, with their captions, so that the rows read are never more than
+/// a small part of the posts made from them. (A post published or
+/// withdrawn between two reads moves the queue counter the caller read
+/// first: the next view reads them all again.)
 pub fn published(conn: &mut DbConnection) -> StoreResult<Vec<Post>> {
-    let rows = posts::table
-        .filter(posts::status.eq(PostStatus::Published.as_str()))
-        .order((posts::published_at.desc(), posts::id.desc()))
-        .select(post_columns!())
-        .load::<PostRow>(conn)?;
-    assemble(conn, rows)
+    let newest_first = (posts::published_at.desc(), posts::id.desc());
+    let is_published = posts::status.eq(PostStatus::Published.as_str());
+    let ids: Vec<i64> = posts::table
+        .filter(is_published)
+        .order(newest_first)
+        .select(posts::id)
+        .load(conn)?;
+    let mut published = Vec::with_capacity(ids.len());
+    for ids in ids.chunks(PUBLISHED_PER_READ) {
+        let rows = posts::table
+            .filter(posts::id.eq_any(ids))
+            .filter(is_published)
+            .order(newest_first)
+            .select(post_columns!())
+            .load::<PostRow>(conn)?;
+        published.extend(assemble(conn, rows)?);
+    }
+    Ok(published)
 }
 
 /// A withdrawn post, as a withdrawal notice shows it.
