@@ -229,14 +229,12 @@ pub fn short_time(at: NaiveDateTime, tz: Tz) -> String {
 /// Which caption variant this person gets for a post on a platform, and
 /// its text (the post's base text when the platform has none).
 fn caption_of(post: &Post, platform: Platform, user_id: i64) -> (usize, &str) {
-    let variants = post
+    let index = variant_for(user_id, post.id, post.captions.count(platform));
+    let caption = post
         .captions
-        .iter()
-        .find(|(p, _)| *p == platform)
-        .map(|(_, v)| v.as_slice())
-        .unwrap_or(&[]);
-    let index = variant_for(user_id, post.id, variants.len());
-    let caption = variants.get(index).unwrap_or(&post.base_text);
+        .variants(platform)
+        .nth(index)
+        .unwrap_or(&post.base_text);
     (index, caption)
 }
 

@@ -229,7 +229,7 @@ impl Published {
                 id: post.id,
                 expires_at: post.expires_at,
                 audience: Audience::of(post),
-                platforms: PlatformSet::of(post.captions.iter().map(|(p, _)| *p)),
+                platforms: PlatformSet::of(post.captions.platforms()),
             })
             .collect();
         Published {
@@ -534,14 +534,6 @@ fn table_bytes<T>(capacity: usize) -> usize {
 }
 
 fn post_bytes(post: &Post) -> usize {
-    let captions: usize = post
-        .captions
-        .iter()
-        .map(|(_, variants)| {
-            variants.capacity() * std::mem::size_of::<String>()
-                + variants.iter().map(String::capacity).sum::<usize>()
-        })
-        .sum();
     // The Arc's two counts, then the post and what it points to.
     16 + std::mem::size_of::<Post>()
         + post.title.capacity()
@@ -549,8 +541,7 @@ fn post_bytes(post: &Post) -> usize {
         + post.base_text.capacity()
         + post.withdrawal_reason.as_ref().map_or(0, String::capacity)
         + post.department_ids.capacity() * std::mem::size_of::<i64>()
-        + post.captions.capacity() * std::mem::size_of::<(Platform, Vec<String>)>()
-        + captions
+        + post.captions.heap_bytes()
 }
 
 impl Published {

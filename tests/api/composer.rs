@@ -119,7 +119,10 @@ backend_test!(
         assert_eq!(response.status(), 303);
         let id: i64 = location(&response).trim_start_matches("/hub/posts/").split('?').next().unwrap().parse().unwrap();
         let post = app.db(move |conn| posts::find(conn, id)).await.unwrap();
-        let linkedin = post.captions.iter().find(|(p, _)| *p == Platform::LinkedIn).map(|(_, v)| v.clone());
+        let linkedin = post
+            .captions
+            .has(Platform::LinkedIn)
+            .then(|| post.captions.variants(Platform::LinkedIn).map(String::from).collect::<Vec<_>>());
         assert_eq!(linkedin, Some(vec![paste.to_string()]));
         let page = app.get_html(&format!("/hub/posts/{id}")).await;
         assert!(page.contains(&format!(">{paste}</textarea>")), "kept in its field");

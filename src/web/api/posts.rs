@@ -149,10 +149,10 @@ fn post_json(post: &Post, tags: &LinkTags, preview: Option<&Preview>) -> PostJso
         },
         platforms: post
             .captions
-            .iter()
+            .by_platform()
             .map(|(p, v)| PlatformCaptions {
                 platform: p.slug().to_string(),
-                variants: v.clone(),
+                variants: v.into_iter().map(String::from).collect(),
             })
             .collect(),
         publish_at: post.publish_at.map(utc),

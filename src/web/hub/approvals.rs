@@ -33,8 +33,8 @@ impl From<Post> for Waiting {
             revision: post.revision,
             captions: post
                 .captions
-                .iter()
-                .map(|(p, v)| (p.name(), v.clone()))
+                .by_platform()
+                .map(|(p, v)| (p.name(), v.into_iter().map(String::from).collect()))
                 .collect(),
             title: post.title,
             link: post.link,

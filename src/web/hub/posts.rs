@@ -124,11 +124,12 @@ fn draft_of(post: &Post, enabled: &[Platform], tz: Tz, tz_name: &str) -> PostDra
         platforms: platforms
             .into_iter()
             .map(|p| {
-                let written = post
-                    .captions
-                    .iter()
-                    .find(|(q, _)| *q == p)
-                    .map(|(_, v)| v.clone());
+                let written = post.captions.has(p).then(|| {
+                    post.captions
+                        .variants(p)
+                        .map(String::from)
+                        .collect::<Vec<_>>()
+                });
                 let used = written.is_some();
                 let mut variants = written.unwrap_or_default();
                 // The base text shows as "use the base text" (an empty first variant).
