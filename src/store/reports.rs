@@ -306,7 +306,8 @@ type PostRow = (
 /// The posts of the period, oldest first: those published (not drafts)
 /// in [from, to), and those live (in people's queues) at some time in it,
 /// whenever published. The live ones are kept without their titles, which
-/// only the posts table shows: a busy hub's period holds tens of thousands.
+/// only the posts table shows: a busy hub's period holds tens of thousands,
+/// so their rows are made facts one at a time as they come.
 fn posts_of_period(
     conn: &mut DbConnection,
     from: NaiveDateTime,
@@ -314,42 +315,39 @@ fn posts_of_period(
 ) -> StoreResult<(Vec<PostFact>, Vec<PostFact>)> {
     let withdrawn = PostStatus::Withdrawn.as_str();
     let expired = PostStatus::Expired.as_str();
-    // Posts that ended before the period are neither published nor live in
-    // it: left in the database, so years of history are not read.
-    // (Never NULL: the IS NOT NULL tests make each side false, not NULL,
-    // for a post without the date.)
-    let ended_before = (posts::status.eq(withdrawn))
-        .and(posts::withdrawn_at.is_not_null())
-        .and(posts::withdrawn_at.lt(from))
-        .or(posts::status
-            .eq(expired)
-            .and(posts::expires_at.is_not_null())
-            .and(posts::expires_at.lt(from)));
-    let post_rows: Vec<PostRow> = posts::table
-        .filter(posts::published_at.lt(to))
-        .filter(posts::status.ne(PostStatus::Draft.as_str()))
-        .filter(diesel::dsl::not(ended_before.assume_not_null()))
-        .order(posts::published_at.asc())
-        .select(post_row_columns())
-        .load(conn)?;
-    let published_in_period: Vec<bool> = post_rows
-        .iter()
-        .map(|row| row.3.is_some_and(|at| at >= from))
-        .collect();
-    let mut published = Vec::new();
-    let mut live = Vec::new();
-    for (mut post, in_period) in post_facts(conn, post_rows, from)?
-        .into_iter()
-        .zip(published_in_period)
-    {
-        if in_period {
+    let of_period = || {
+        // Posts that ended before the period are neither published nor
+        // live in it: left in the database, so years of history are not
+        // read. (Never NULL: the IS NOT NULL tests make each side false,
+        // not NULL, for a post without the date.)
+        let ended_before = (posts::status.eq(withdrawn))
+            .and(posts::withdrawn_at.is_not_null())
+            .and(posts::withdrawn_at.lt(from))
+            .or(posts::status
+                .eq(expired)
+                .and(posts::expires_at.is_not_null())
+                .and(posts::expires_at.lt(from)));
+        posts::table
+            .filter(posts::published_at.lt(to))
+            .filter(posts::status.ne(PostStatus::Draft.as_str()))
+            .filter(diesel::dsl::not(ended_before.assume_not_null()))
+    };
+    let ids: Vec<i64> = of_period().select(posts::id).load(conn)?;
+    let mut targets = departments_of(conn, &ids)?;
+    let (mut published, mut live) = (Vec::new(), Vec::new());
+    let query = of_period()
+        .order((posts::published_at.asc(), posts::id.asc()))
+        .select(post_row_columns());
+    stream_rows!(conn, query, PostRow, |row: PostRow| {
+        let mut post = post_fact(row, &mut targets, from);
+        if post.published_at >= from {
             published.push(post.clone());
         }
         if post.ended_at.is_none_or(|ended| ended >= from) {
             post.title = String::new();
             live.push(post);
         }
-    }
+    });
     published.shrink_to_fit();
     live.shrink_to_fit();
     Ok((published, live))
@@ -376,13 +374,8 @@ fn post_row_columns() -> (
     )
 }
 
-/// The rows as facts, with each post's audience.
-fn post_facts(
-    conn: &mut DbConnection,
-    post_rows: Vec<PostRow>,
-    from: NaiveDateTime,
-) -> StoreResult<Vec<PostFact>> {
-    let ids: Vec<i64> = post_rows.iter().map(|r| r.0).collect();
+/// The departments each targeted post is for.
+fn departments_of(conn: &mut DbConnection, ids: &[i64]) -> StoreResult<HashMap<i64, Vec<i64>>> {
     let mut targets: HashMap<i64, Vec<i64>> = HashMap::new();
     for listed in ids.chunks(MAX_LISTED_IDS) {
         for (post, department) in post_departments::table
@@ -393,26 +386,30 @@ fn post_facts(
             targets.entry(post).or_default().push(department);
         }
     }
-    Ok(post_rows
-        .into_iter()
-        .map(
-            |(id, title, target_all, published_at, withdrawn_at, expires_at, status)| PostFact {
-                id,
-                title,
-                departments: if target_all {
-                    None
-                } else {
-                    Some(targets.remove(&id).unwrap_or_default())
-                },
-                published_at: published_at.unwrap_or(from),
-                ended_at: match PostStatus::parse(&status) {
-                    Some(PostStatus::Withdrawn) => withdrawn_at,
-                    Some(PostStatus::Expired) => expires_at,
-                    _ => None,
-                },
-            },
-        )
-        .collect())
+    Ok(targets)
+}
+
+/// A post's row as a fact, with its audience (taken from `targets`).
+fn post_fact(
+    (id, title, target_all, published_at, withdrawn_at, expires_at, status): PostRow,
+    targets: &mut HashMap<i64, Vec<i64>>,
+    from: NaiveDateTime,
+) -> PostFact {
+    PostFact {
+        id,
+        title,
+        departments: if target_all {
+            None
+        } else {
+            Some(targets.remove(&id).unwrap_or_default())
+        },
+        published_at: published_at.unwrap_or(from),
+        ended_at: match PostStatus::parse(&status) {
+            Some(PostStatus::Withdrawn) => withdrawn_at,
+            Some(PostStatus::Expired) => expires_at,
+            _ => None,
+        },
+    }
 }
 
 /// The facts about the posts and departments of the period [from, to)
