@@ -12,7 +12,8 @@ backend, measures:
   the kept posts' gauges (/metrics) against their size stated in
   docs/architecture.md;
   GET /queue pages/s and p99 (wrk), GET /admin/reports cold (the first
-  build after start-up) and kept (wrk p99), POST share/s;
+  build after start-up) and kept (wrk p99), POST share/s, then the
+  report's rebuild after the shares (the peak RSS includes it);
   digest planning and delivery rates; `chorus consent verify` time;
   and, on SQLite, the queue's instructions per view (callgrind, via
   benches/instructions.py), which do not care how busy the machine is.
@@ -54,6 +55,10 @@ END = "<!-- /size-curve -->"
 # /metrics gauge against it at every size.
 LIVE_POST_BYTES_STATED = 4_096
 
+# The server's peak RSS over the whole run, reports included, stays under
+# 150 MB at every size up to 1,000,000 employees (issue 26).
+PEAK_RSS_TARGET_BYTES = 150 * 10**6
+
 
 def database_bytes(database):
     if database.backend == "sqlite":
@@ -85,6 +90,22 @@ def timed_get(port, path, cookies):
     if status != 200:
         raise RuntimeError(f"{path} answered {status}")
     return round((time.monotonic() - started) * 1000, 1)
+
+
+def rebuilt_ms(port, cookies):
+    """Milliseconds from the first report view after new shares until the
+    page shows the newest figures (while the build runs it shows the last
+    ones, saying it is counting the newest shares)."""
+    started = time.monotonic()
+    while True:
+        status, body = request(port, "GET", "/admin/reports", cookies)
+        if status != 200:
+            raise RuntimeError(f"/admin/reports answered {status}")
+        if "Counting the newest shares" not in body:
+            return round((time.monotonic() - started) * 1000, 1)
+        if time.monotonic() - started > 600:
+            raise RuntimeError("the report was still being counted after 10 minutes")
+        time.sleep(0.2)
 
 
 def instructions(chorus, workdir, email):
@@ -159,6 +180,10 @@ def run_size(backend, size, executables, args):
             reports = wrk(port, args, {"BENCH_SESSIONS": staff}, "/admin/reports", metrics_port)
             log(f"{backend} at {employees:,}: POST share")
             share = wrk(port, args, {"BENCH_SESSIONS": sessions, "BENCH_MODE": "share"}, "/queue")
+            # The first report view after the shares rebuilds it: the report's
+            # peak, the last figures kept (and shown) while the new are counted.
+            log(f"{backend} at {employees:,}: GET /admin/reports (rebuild after the shares)")
+            results["reports_rebuild_ms"] = rebuilt_ms(port, admin)
             # The audiences worked out under load are in the gauge now.
             kept = gauges(metrics_port)
             results["live_posts_bytes_after_load"] = kept.get("chorus_live_posts_bytes")
@@ -213,6 +238,7 @@ FIGURES = [
     ("share_instructions", "POST share (callgrind)", "instructions/POST", "flat"),
     ("reports_cold_ms", "Reports, cold (first build)", "ms", "total"),
     ("reports_kept_p99_ms", "Reports, kept p99", "ms", "flat"),
+    ("reports_rebuild_ms", "Reports, rebuild after the shares", "ms", "total"),
     ("digests_planned_per_second", "Digest planning", "digests/s", "rate"),
     ("digest_emails_per_second", "Digest delivery", "emails/s", "rate"),
     ("consent_verify_seconds", "consent verify", "s", "total"),
@@ -325,6 +351,13 @@ def markdown(report):
             lines += [f"Kept posts against their stated size (at most {LIVE_POST_BYTES_STATED:,} bytes a "
                       "post, docs/architecture.md; gauge `chorus_live_posts_bytes` after the load): "
                       + "; ".join(checks) + ".", ""]
+        peaks = [f"{r['employees']:,}: {r['rss_peak_mib']} MiB "
+                 f"({r['rss_peak_mib'] * 2**20 / 1e6:.0f} MB) "
+                 f"{'✓' if r['rss_peak_mib'] * 2**20 < PEAK_RSS_TARGET_BYTES else '✗'}"
+                 for r in runs if r.get("rss_peak_mib") and "reports_rebuild_ms" in r]
+        if peaks:
+            lines += [f"Server peak RSS (the report's rebuild after the shares included) against the target of "
+                      f"under {PEAK_RSS_TARGET_BYTES // 10**6} MB (issue 26): " + "; ".join(peaks) + ".", ""]
         errors = sum(r.get("status_5xx", 0) for r in runs)
         lines += [f"5xx answers over all runs: {errors}.", ""]
     lines += [
