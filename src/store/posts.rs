@@ -96,7 +96,7 @@ impl Captions {
         let mut start = 0;
         self.variants.iter().map(move |(platform, end)| {
             let end = *end as usize;
-            let text = &self.text[start..end];
+            let text = self.text.get(start..end).unwrap_or_default();
             start = end;
             (*platform, text)
         })
