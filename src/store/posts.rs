@@ -229,7 +229,9 @@ fn captions_of(conn: &mut DbConnection, post_ids: &[i64]) -> StoreResult<HashMap
     Ok(by_post)
 }
 
-fn departments_of(
+/// The departments each targeted post among `post_ids` is for (posts for
+/// everyone have none listed).
+pub(super) fn departments_of(
     conn: &mut DbConnection,
     post_ids: &[i64],
 ) -> StoreResult<HashMap<i64, Vec<i64>>> {

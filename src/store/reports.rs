@@ -12,7 +12,7 @@ use diesel::prelude::*;
 
 use super::{DbConnection, StoreResult};
 use crate::db::schema::{
-    consent_state, departments, dismissals, post_departments, posts, report_changes, shares, users,
+    consent_state, departments, dismissals, posts, report_changes, shares, users,
 };
 use crate::domain::consent::Status;
 use crate::domain::disclosure_control::RecordKey;
@@ -201,11 +201,6 @@ fn shares_by_person(
     Ok(())
 }
 
-/// The most ids one statement lists (`IN (…)`), well under the bind
-/// parameters a statement may carry: 32,766 on SQLite, 65,535 on
-/// PostgreSQL. A period of a very busy hub can hold more posts than that.
-const MAX_LISTED_IDS: usize = 10_000;
-
 /// The posts whose dismissals are counted: listed in the statement when
 /// few enough, else kept from all of a range's dismissals.
 enum ListedPosts {
@@ -216,7 +211,7 @@ enum ListedPosts {
 impl ListedPosts {
     fn new(posts: &[PostFact]) -> ListedPosts {
         let ids = posts.iter().map(|p| p.id);
-        if posts.len() <= MAX_LISTED_IDS {
+        if posts.len() <= super::IDS_PER_STATEMENT {
             ListedPosts::Listed(ids.collect())
         } else {
             ListedPosts::Kept(ids.collect())
@@ -333,7 +328,7 @@ fn posts_of_period(
             .filter(diesel::dsl::not(ended_before.assume_not_null()))
     };
     let ids: Vec<i64> = of_period().select(posts::id).load(conn)?;
-    let mut targets = departments_of(conn, &ids)?;
+    let mut targets = super::posts::departments_of(conn, &ids)?;
     let (mut published, mut live) = (Vec::new(), Vec::new());
     let query = of_period()
         .order((posts::published_at.asc(), posts::id.asc()))
@@ -372,21 +367,6 @@ fn post_row_columns() -> (
         posts::expires_at,
         posts::status,
     )
-}
-
-/// The departments each targeted post is for.
-fn departments_of(conn: &mut DbConnection, ids: &[i64]) -> StoreResult<HashMap<i64, Vec<i64>>> {
-    let mut targets: HashMap<i64, Vec<i64>> = HashMap::new();
-    for listed in ids.chunks(MAX_LISTED_IDS) {
-        for (post, department) in post_departments::table
-            .filter(post_departments::post_id.eq_any(listed))
-            .select((post_departments::post_id, post_departments::department_id))
-            .load::<(i64, i64)>(conn)?
-        {
-            targets.entry(post).or_default().push(department);
-        }
-    }
-    Ok(targets)
 }
 
 /// A post's row as a fact, with its audience (taken from `targets`).
