@@ -389,7 +389,10 @@ impl Browser {
         .await;
     }
 
-    /// Opens the login page, types the email and password, clicks "Log in".
+    /// Opens the login page, types the email and password, clicks "Log in"
+    /// and waits for the page the form answers with (the start page, or
+    /// the form again with its error), so that the next step never races
+    /// the login's own navigation.
     async fn log_in(&self, app: &TestApp, email: &str, password: &str) {
         self.goto(&app.url("/login"))
             .await
@@ -400,12 +403,22 @@ impl Browser {
             .send_keys(email)
             .await
             .expect("typing the email");
-        self.field("Password")
-            .await
+        let password_field = self.field("Password").await;
+        password_field
             .send_keys(password)
             .await
             .expect("typing the password");
         self.click_button("Log in").await;
+        // The field belongs to the page that was submitted: once the
+        // browser has swapped that page for the answer, it is gone.
+        let deadline = Instant::now() + PATIENCE;
+        while password_field.is_displayed().await.is_ok() {
+            assert!(
+                Instant::now() < deadline,
+                "the login form was never answered"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }
 
