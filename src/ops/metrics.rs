@@ -134,6 +134,8 @@ pub struct Snapshot {
     /// how many bytes they and what is worked out from them hold.
     pub live_posts: usize,
     pub live_posts_bytes: usize,
+    /// How many times this process has read the published posts again.
+    pub live_posts_reads: u64,
 }
 
 impl Default for Metrics {
@@ -299,6 +301,13 @@ impl Snapshot {
             "chorus_live_posts_bytes",
             "About how many bytes the kept posts and what is worked out from them hold in this process",
             gauge(i64::try_from(self.live_posts_bytes).unwrap_or(i64::MAX)),
+        );
+        let reads = Counter::<u64>::default();
+        reads.inc_by(self.live_posts_reads);
+        registry.register(
+            "chorus_live_posts_reads",
+            "Times this process read the published posts again for the queue, after a change to them, the settings or the caps",
+            reads,
         );
         if let Some(outbox) = &self.outbox {
             let by_status = Family::<StatusLabels, Gauge>::default();

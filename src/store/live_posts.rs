@@ -15,6 +15,7 @@
 //! marks, not every post.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use rustc_hash::FxHashMap;
@@ -36,6 +37,12 @@ use crate::domain::utm::LinkTags;
 #[derive(Default)]
 pub struct LivePosts {
     kept: Mutex<Option<Arc<Hub>>>,
+    /// Held while the hub is read again: the views that miss the kept hub
+    /// at once (all of them, after a publish) wait for one read instead of
+    /// each reading every live post beside the others.
+    reading: Mutex<()>,
+    /// How many times this process has read the hub.
+    reads: AtomicU64,
 }
 
 /// What every queue is cut from, as of one queue generation: the published
@@ -470,12 +477,25 @@ impl LivePosts {
     }
 
     /// The hub as of `generation`, the queue counter the caller just read.
+    ///
+    /// One read at a time: a caller that finds another reading waits, then
+    /// takes what it read when that is the generation it asked for. The
+    /// last copy is let go before the read, so that (once the views still
+    /// holding it are done) a process holds one copy of the posts, not two.
     pub fn as_of(&self, conn: &mut DbConnection, generation: i64) -> StoreResult<Arc<Hub>> {
-        if let Some(hub) = &*self.kept.lock().unwrap_or_else(PoisonError::into_inner)
-            && hub.generation == generation
-        {
-            return Ok(hub.clone());
+        if let Some(hub) = self.kept_as_of(generation) {
+            return Ok(hub);
         }
+        let _reading = self.reading.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(hub) = self.kept_as_of(generation) {
+            return Ok(hub);
+        }
+        drop(
+            self.kept
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
         // Read after the counter: a change committed in between makes the
         // copy newer than its key, which only costs one more reload.
         let settings = org::settings(conn)?;
@@ -490,39 +510,50 @@ impl LivePosts {
                 super::previews::published(conn)?,
             ),
         });
+        self.reads.fetch_add(1, Ordering::Relaxed);
         *self.kept.lock().unwrap_or_else(PoisonError::into_inner) = Some(hub.clone());
         Ok(hub)
     }
 }
 
-/// What the kept hub holds, as the `/metrics` gauges report it.
+/// What the kept hub holds, and how often it was read, as `/metrics`
+/// reports them.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct KeptSize {
+pub struct KeptHub {
     /// Published posts kept.
     pub posts: usize,
     /// About how many bytes of memory they and what is worked out from
     /// them hold (see docs/architecture.md for the size per post).
     pub bytes: usize,
+    /// How many times the process has read the hub since it started (once
+    /// per change to posts, settings or caps that a view then needed).
+    pub reads: u64,
 }
 
 impl LivePosts {
-    /// The size of the kept hub, or zero when none is kept yet. Counts the
+    /// The size of the kept hub (zero while none is kept: before the first
+    /// view, and while a new one is read) and the reads so far. Counts the
     /// heap of each kept post (its texts and captions), the packed entries,
     /// hosts, positions and previews, and the memos of audiences, offered
     /// texts and tagged links, each at its table's capacity: an estimate
     /// within the allocator's rounding, never a figure about a person.
-    pub fn kept_size(&self) -> KeptSize {
+    pub fn kept_hub(&self) -> KeptHub {
+        let reads = self.reads.load(Ordering::Relaxed);
         let Some(hub) = self
             .kept
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
         else {
-            return KeptSize::default();
+            return KeptHub {
+                reads,
+                ..KeptHub::default()
+            };
         };
-        KeptSize {
+        KeptHub {
             posts: hub.published.posts.len(),
             bytes: hub.published.approximate_bytes(),
+            reads,
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::store::outbox;
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let (pool_connections, pool_idle, pool_max) = state.db.pool_state();
     let outbox = state.db.run(outbox::depth_by_status).await.ok();
-    let kept = state.live_posts.kept_size();
+    let kept = state.live_posts.kept_hub();
     let body = state.metrics.render(&Snapshot {
         pool_connections,
         pool_idle,
@@ -22,6 +22,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         outbox,
         live_posts: kept.posts,
         live_posts_bytes: kept.bytes,
+        live_posts_reads: kept.reads,
     });
     HttpResponse::Ok()
         .content_type(CONTENT_TYPE)

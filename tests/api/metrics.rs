@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chorus::store::outbox;
+use chorus::store::{self, outbox};
 
 use crate::backend_test;
 use crate::helpers::*;
@@ -455,6 +455,72 @@ mod kept_posts_are_gauged_with_the_memory_they_hold {
         assert_eq!(value(&samples, "chorus_live_posts", &[]), Some(33.0));
         let more = value(&samples, "chorus_live_posts_bytes", &[]).unwrap();
         assert!(more > three, "{more} bytes for 33 posts, {three} for 3");
+    }
+
+    #[actix_web::test]
+    async fn sqlite() {
+        check(with_token(Backend::Sqlite).await).await
+    }
+
+    #[actix_web::test]
+    #[cfg_attr(
+        not(chorus_pg_tests),
+        ignore = "PostgreSQL half skipped: set CHORUS_TEST_POSTGRES_URL to run it"
+    )]
+    async fn postgres() {
+        check(with_token(Backend::Postgres).await).await
+    }
+}
+
+mod views_that_miss_the_kept_posts_at_once_read_them_once {
+    use super::*;
+    use chorus::domain::platforms::Platform;
+    use diesel::Connection;
+
+    const VIEWS: usize = 24;
+
+    /// Everyone's queue after a publish: each view finds the kept posts
+    /// stale at once, yet the process reads them once and the others wait
+    /// for that read (a process holds one copy of the posts, never one per
+    /// view). What an operator sees: one read per change, on /metrics.
+    async fn check(mut app: TestApp) {
+        app.roomy_hub_caps().await;
+        let me = app.login_as("emp@example.com", "employee").await;
+        app.agree(me, Platform::X, None).await;
+        // Enough posts that reading them takes long enough for the other
+        // views to miss them while the first one reads (each read for
+        // itself before: two or more reads here).
+        let now = app.clock.now_naive();
+        app.db(move |conn| {
+            conn.transaction(|conn| {
+                for n in 0..300 {
+                    let input = small_post(&format!("post {n}"));
+                    let id = store::posts::create_draft(conn, &input, me, now)?;
+                    store::posts::schedule(conn, id, now, chrono_tz::UTC, me, now)?;
+                }
+                Ok(())
+            })
+        })
+        .await;
+        let reads = |samples: &[Sample]| value(samples, "chorus_live_posts_reads_total", &[]);
+        assert_eq!(reads(&scrape(&app).await), Some(0.0), "no view yet");
+
+        let views_at_once = || async {
+            let views = (0..VIEWS).map(|_| app.client.get(app.url("/queue")).send());
+            for view in futures_util::future::join_all(views).await {
+                assert_eq!(view.unwrap().status(), 200);
+            }
+        };
+        views_at_once().await;
+        let samples = scrape(&app).await;
+        assert_eq!(reads(&samples), Some(1.0), "{VIEWS} first views, one read");
+        assert_eq!(value(&samples, "chorus_live_posts", &[]), Some(300.0));
+
+        app.publish_post(small_post("news"), me).await;
+        views_at_once().await;
+        let samples = scrape(&app).await;
+        assert_eq!(reads(&samples), Some(2.0), "one more read after a publish");
+        assert_eq!(value(&samples, "chorus_live_posts", &[]), Some(301.0));
     }
 
     #[actix_web::test]
