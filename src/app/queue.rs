@@ -392,8 +392,9 @@ impl Loaded {
 ///
 /// The page's reads are short and indexed: on SQLite they run without a
 /// hand-off (see `Db::read`), in one read transaction. Reloading the kept
-/// posts after a hub change reads every live post, so that runs on the
-/// blocking pool first, never inline.
+/// posts after a hub change reads every live post, so that runs off the
+/// executor first, never inline, on the thread kept for it
+/// ([`crate::db::Db::run_kept`]).
 pub async fn load(app: &App, user: &User, page_number: i64) -> Result<Loaded> {
     let request = PageRequest {
         user_id: user.id,
@@ -421,16 +422,55 @@ pub async fn load(app: &App, user: &User, page_number: i64) -> Result<Loaded> {
             return Ok(page);
         }
         let live = app.live_posts.clone();
-        app.db.run(move |conn| live.current(conn)).await?;
+        app.db.run_kept(move |conn| live.current(conn)).await?;
     }
-    // The hub changed again meanwhile: all of it on the blocking pool.
+    // The hub changed again meanwhile: all of it where the posts are read.
     let (live, crowd) = (app.live_posts.clone(), app.crowd_memo.clone());
     Ok(app
         .db
-        .run(move |conn| {
+        .run_kept(move |conn| {
             let counters = store::queue::counters(conn)?;
             let hub = live.as_of(conn, counters.queue)?;
             page_of(conn, hub, &crowd, counters, request)
+        })
+        .await?)
+}
+
+/// Runs `work` on the blocking pool with the hub as of now. When the kept
+/// hub is stale, it is read first where the posts are read
+/// ([`crate::db::Db::run_kept`]), as for a queue view.
+async fn with_hub<T, F>(app: &App, work: F) -> Result<T>
+where
+    F: FnOnce(&mut DbConnection, Arc<Hub>) -> std::result::Result<T, StoreError>
+        + Clone
+        + Send
+        + 'static,
+    T: Send + 'static,
+{
+    for _ in 0..2 {
+        let (live, work) = (app.live_posts.clone(), work.clone());
+        let done = app
+            .db
+            .run(
+                move |conn| match live.kept_as_of(live_posts::generation(conn)?) {
+                    Some(hub) => work(conn, hub).map(Some),
+                    None => Ok(None),
+                },
+            )
+            .await?;
+        if let Some(done) = done {
+            return Ok(done);
+        }
+        let live = app.live_posts.clone();
+        app.db.run_kept(move |conn| live.current(conn)).await?;
+    }
+    // The hub changed again meanwhile: all of it where the posts are read.
+    let live = app.live_posts.clone();
+    Ok(app
+        .db
+        .run_kept(move |conn| {
+            let hub = live.current(conn)?;
+            work(conn, hub)
         })
         .await?)
 }
@@ -625,44 +665,39 @@ pub async fn share(
 ) -> Result<Shared> {
     let (user_id, post_id) = (user.get(), post.get());
     let now = app.clock.now_naive();
-    let live = app.live_posts.clone();
-    let seen = app
-        .db
-        .run(move |conn| {
-            let hub = live.current(conn)?;
-            let Some(sharer) = store::shares::sharer(conn, user_id, post_id, now)? else {
-                return Ok(None);
-            };
-            let store::shares::Sharer {
-                seen,
-                timezone,
-                department,
-                recent,
-                shared_post_on,
-            } = sharer;
-            let Some(post) = hub.published.offered(post_id, department, platform, now) else {
-                return Ok(None);
-            };
-            let post = Post::clone(post);
-            let situation =
-                situation_with(conn, &hub, user_id, (timezone, department), recent, now)?;
-            let crowd = store::shares::crowd(
-                conn,
-                hub.settings.crowd_cap_per_hour,
-                post_id,
-                platform,
-                now,
-            )?;
-            Ok::<_, StoreError>(Some(SeenShare {
-                seen,
-                already: shared_post_on.contains(&platform),
-                crowd,
-                post,
-                situation,
-                tags: hub.link_tags.clone(),
-            }))
-        })
-        .await?;
+    let seen = with_hub(app, move |conn, hub| {
+        let Some(sharer) = store::shares::sharer(conn, user_id, post_id, now)? else {
+            return Ok(None);
+        };
+        let store::shares::Sharer {
+            seen,
+            timezone,
+            department,
+            recent,
+            shared_post_on,
+        } = sharer;
+        let Some(post) = hub.published.offered(post_id, department, platform, now) else {
+            return Ok(None);
+        };
+        let post = Post::clone(post);
+        let situation = situation_with(conn, &hub, user_id, (timezone, department), recent, now)?;
+        let crowd = store::shares::crowd(
+            conn,
+            hub.settings.crowd_cap_per_hour,
+            post_id,
+            platform,
+            now,
+        )?;
+        Ok::<_, StoreError>(Some(SeenShare {
+            seen,
+            already: shared_post_on.contains(&platform),
+            crowd,
+            post,
+            situation,
+            tags: hub.link_tags.clone(),
+        }))
+    })
+    .await?;
     // A post that is not offered to this person, on a platform they said
     // yes to, answers as if it did not exist: nothing tells them apart.
     let SeenShare {
@@ -797,19 +832,16 @@ fn minutes_ago(ago: chrono::Duration) -> String {
 /// NotFound as an unknown id does, so dismiss and restore reveal nothing.
 async fn ensure_offered(app: &App, user_id: i64, post_id: i64) -> Result<()> {
     let now = app.clock.now_naive();
-    let live = app.live_posts.clone();
-    let offered = app
-        .db
-        .run(move |conn| {
-            let enabled = live.current(conn)?.settings.enabled_platforms();
-            let platforms: Vec<Platform> = store::consent::consented_platforms(conn, user_id)?
-                .into_iter()
-                .map(|(p, _)| p)
-                .filter(|p| enabled.contains(p))
-                .collect();
-            store::queue::offered_on_any(conn, user_id, post_id, &platforms, now)
-        })
-        .await?;
+    let offered = with_hub(app, move |conn, hub| {
+        let enabled = hub.settings.enabled_platforms();
+        let platforms: Vec<Platform> = store::consent::consented_platforms(conn, user_id)?
+            .into_iter()
+            .map(|(p, _)| p)
+            .filter(|p| enabled.contains(p))
+            .collect();
+        store::queue::offered_on_any(conn, user_id, post_id, &platforms, now)
+    })
+    .await?;
     offered.then_some(()).ok_or(Error::NotFound)
 }
 

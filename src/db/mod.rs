@@ -372,6 +372,34 @@ pub struct Db {
     queries: Arc<AtomicU64>,
     /// SQLite's writers of this process, one at a time (see [`Db::write`]).
     writer: Arc<std::sync::Mutex<()>>,
+    /// The thread of [`Db::run_kept`], started at its first use.
+    keeper: Arc<std::sync::OnceLock<Option<Lane>>>,
+}
+
+/// A piece of work for a [`Lane`].
+type LaneJob = Box<dyn FnOnce() + Send>;
+
+/// A thread of its own that runs work one piece at a time, in order. It
+/// ends when the last [`Db`] sharing it is dropped.
+struct Lane {
+    jobs: std::sync::mpsc::Sender<LaneJob>,
+}
+
+impl Lane {
+    fn start(name: &str) -> Option<Lane> {
+        let (jobs, queued) = std::sync::mpsc::channel::<LaneJob>();
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                for job in queued {
+                    // A panic fails that piece of work (its caller hears
+                    // the answer was dropped), not the thread.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                }
+            })
+            .ok()?;
+        Some(Lane { jobs })
+    }
 }
 
 /// What went wrong while running work on a pooled connection.
@@ -409,6 +437,7 @@ impl Db {
             backend,
             queries,
             writer: Arc::default(),
+            keeper: Arc::default(),
         })
     }
 
@@ -442,6 +471,41 @@ impl Db {
         })
         .await
         .map_err(|e| RunError::Unavailable(format!("blocking task failed: {e}")))?
+    }
+
+    /// Runs work whose result the process keeps for long (the queue's
+    /// published posts), as [`Db::run`] but on one thread of its own, one
+    /// piece at a time. glibc's malloc gives each thread an arena of its
+    /// own: a copy read on whichever blocking thread was free left the last
+    /// copy's memory free but held in another arena (at a million
+    /// employees, RSS grew by about 45 MiB over five reads under load).
+    /// Read on one thread, each copy reuses the memory the last one freed.
+    pub async fn run_kept<T, E, F>(&self, work: F) -> Result<T, RunError<E>>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        let Some(lane) = self.keeper.get_or_init(|| Lane::start("chorus-kept")) else {
+            return self.run(work).await;
+        };
+        let pool = self.pool.clone();
+        let span = tracing::Span::current();
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: LaneJob = Box::new(move || {
+            let _entered = span.enter();
+            let outcome = match pool.get() {
+                Ok(mut conn) => work(&mut conn).map_err(RunError::Work),
+                Err(e) => Err(RunError::Unavailable(e.to_string())),
+            };
+            let _ = answer.send(outcome);
+        });
+        lane.jobs
+            .send(job)
+            .map_err(|_| RunError::Unavailable("the keeping thread has stopped".into()))?;
+        answered
+            .await
+            .map_err(|_| RunError::Unavailable("the kept work failed".into()))?
     }
 
     /// Runs short read-only work: on SQLite, with a connection free at once,
@@ -545,5 +609,44 @@ impl Db {
             Ok(mut conn) => conn.batch_execute("SELECT 1").is_ok(),
             Err(_) => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn thread_name() -> String {
+        std::thread::current().name().unwrap_or("").to_string()
+    }
+
+    /// The kept posts are read on one thread, whoever asks: each copy is
+    /// made where the last one's memory was freed. A piece of work that
+    /// panics fails alone; the next one still runs there.
+    #[actix_web::test]
+    async fn kept_work_runs_on_one_thread_of_its_own_and_outlives_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().join("chorus.db").display().to_string();
+        let db = Db::connect_and_migrate(&url, 4).unwrap();
+        let mut threads = Vec::new();
+        for _ in 0..5 {
+            let (first, second) = futures_util::future::join(
+                db.run_kept(|_| Ok::<_, ()>(thread_name())),
+                db.clone().run_kept(|_| Ok::<_, ()>(thread_name())),
+            )
+            .await;
+            threads.extend([first.unwrap(), second.unwrap()]);
+        }
+        assert!(
+            threads.iter().all(|name| name == "chorus-kept"),
+            "{threads:?}"
+        );
+
+        let panicked = db
+            .run_kept(|_| -> Result<(), ()> { panic!("a bug in the work") })
+            .await;
+        assert!(matches!(panicked, Err(RunError::Unavailable(_))));
+        let after = db.run_kept(|_| Ok::<_, ()>(thread_name())).await;
+        assert_eq!(after.unwrap(), "chorus-kept");
     }
 }
