@@ -37,6 +37,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -82,6 +83,48 @@ def gauges(metrics_port):
         if found:
             values[found.group(1)] = int(found.group(2))
     return values
+
+
+def hub_reads(metrics_port):
+    found = re.search(r"^chorus_live_posts_reads_total (\d+)$",
+                      request(metrics_port, "GET", "/metrics")[1], re.M)
+    return int(found.group(1)) if found else None
+
+
+# Seconds between two hub changes in the step that makes them under load.
+HUB_CHANGE_SECONDS = 2
+
+
+def queue_while_the_hub_changes(port, args, sessions, metrics_port, database):
+    """GET /queue under the same load while a published post is edited
+    every HUB_CHANGE_SECONDS (as a publish, it makes every view find the
+    kept posts stale at once); counts the changes and the server's reads of
+    the posts (one each, however many views wait for it)."""
+    stop = threading.Event()
+    changes = []
+
+    def change():
+        while not stop.wait(HUB_CHANGE_SECONDS):
+            database.query("UPDATE posts SET title = title WHERE id = "
+                           "(SELECT MAX(id) FROM posts WHERE status = 'published')")
+            changes.append(time.monotonic())
+
+    reads_before = hub_reads(metrics_port)
+    changer = threading.Thread(target=change)
+    changer.start()
+    try:
+        result = wrk(port, args, {"BENCH_SESSIONS": sessions}, "/queue", metrics_port)
+    finally:
+        stop.set()
+        changer.join()
+    # A view after the last change, so that each change has been read.
+    with open(sessions) as lines:
+        cookie = lines.readline().split("\t")[0]
+    request(port, "GET", "/queue", dict(pair.split("=", 1) for pair in cookie.split("; ")))
+    result["changes"] = len(changes)
+    reads_after = hub_reads(metrics_port)
+    result["reads"] = None if reads_before is None else reads_after - reads_before
+    return result
 
 
 def timed_get(port, path, cookies):
@@ -184,6 +227,14 @@ def run_size(backend, size, executables, args):
             # peak, the last figures kept (and shown) while the new are counted.
             log(f"{backend} at {employees:,}: GET /admin/reports (rebuild after the shares)")
             results["reports_rebuild_ms"] = rebuilt_ms(port, admin)
+            # Every view finds the kept posts stale at once after a hub
+            # change: the peak RSS includes their reads under load.
+            log(f"{backend} at {employees:,}: GET /queue while the hub changes")
+            changing = queue_while_the_hub_changes(port, args, sessions, metrics_port, database)
+            results["queue_changing_rps"] = changing["rps"]
+            results["queue_changing_p99_ms"] = changing["p99_ms"]
+            results["hub_changes"] = changing["changes"]
+            results["hub_reads"] = changing["reads"]
             # The audiences worked out under load are in the gauge now.
             kept = gauges(metrics_port)
             results["live_posts_bytes_after_load"] = kept.get("chorus_live_posts_bytes")
@@ -191,7 +242,8 @@ def run_size(backend, size, executables, args):
             results["queue_p99_ms"] = queue["p99_ms"]
             results["reports_kept_p99_ms"] = reports["p99_ms"]
             results["share_rps"] = share["rps"]
-            results["status_5xx"] = queue["status_5xx"] + reports["status_5xx"] + share["status_5xx"]
+            results["status_5xx"] = (queue["status_5xx"] + reports["status_5xx"] + share["status_5xx"]
+                                     + changing["status_5xx"])
             results["rss_peak_mib"] = rss_mib(server.process.pid, "VmHWM")
         finally:
             server.stop()
@@ -234,6 +286,7 @@ FIGURES = [
     ("queue_rps", "GET /queue", "pages/s", "rate"),
     ("queue_p99_ms", "GET /queue p99", "ms", "flat"),
     ("queue_instructions", "GET /queue (callgrind)", "instructions/view", "flat"),
+    ("queue_changing_p99_ms", f"GET /queue p99, the hub changing every {HUB_CHANGE_SECONDS} s", "ms", "total"),
     ("share_rps", "POST share", "/s", "rate"),
     ("share_instructions", "POST share (callgrind)", "instructions/POST", "flat"),
     ("reports_cold_ms", "Reports, cold (first build)", "ms", "total"),
@@ -358,6 +411,15 @@ def markdown(report):
         if peaks:
             lines += [f"Server peak RSS (the report's rebuild after the shares included) against the target of "
                       f"under {PEAK_RSS_TARGET_BYTES // 10**6} MB (issue 26): " + "; ".join(peaks) + ".", ""]
+        changing = [f"{r['employees']:,}: {r['hub_changes']} changes, {r['hub_reads']} reads "
+                    f"{'✓' if r['hub_reads'] is not None and r['hub_reads'] <= r['hub_changes'] else '✗'}, "
+                    f"{number(r['queue_changing_rps'])} pages/s, p99 {number(r['queue_changing_p99_ms'])} ms"
+                    for r in runs if "hub_changes" in r]
+        if changing:
+            lines += [f"GET /queue while a published post is edited every {HUB_CHANGE_SECONDS} s (each change "
+                      "makes every view find the kept posts stale at once; they wait for one read of the "
+                      "posts, `chorus_live_posts_reads_total`, at most one a change): " + "; ".join(changing)
+                      + ".", ""]
         errors = sum(r.get("status_5xx", 0) for r in runs)
         lines += [f"5xx answers over all runs: {errors}.", ""]
     lines += [
