@@ -362,6 +362,7 @@ impl Application {
         let (shutdown_trigger, shutdown) = crate::ops::shutdown::channel(shutdown_timeout);
         let jobs_interval = config.jobs_interval_seconds;
         let feeds_shutdown = shutdown.clone();
+        let live_posts = Arc::new(crate::store::live_posts::LivePosts::default());
         let jobs = (config.jobs_interval_seconds > 0).then(|| {
             crate::jobs::spawn(crate::jobs::Background {
                 db: db.clone(),
@@ -375,6 +376,7 @@ impl Application {
                 },
                 metrics: metrics.clone(),
                 shutdown,
+                live_posts: live_posts.clone(),
             })
         });
         let mail_domain = crate::mail::domain_of(&config.mail_from);
@@ -402,7 +404,7 @@ impl Application {
                 base_url: base_url.clone(),
                 config: Arc::new(config),
                 secret_key: key,
-                live_posts: Default::default(),
+                live_posts,
                 crowd_memo: Default::default(),
                 mail_domain,
                 report_cache: Default::default(),

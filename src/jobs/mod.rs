@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::db::{Db, DbConnection};
 use crate::ops::metrics::{EmailOutcome, Job, Metrics};
 use crate::ops::shutdown::Shutdown;
+use crate::store::live_posts::LivePosts;
 use crate::store::{StoreError, posts};
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -40,6 +41,9 @@ pub struct Background {
     pub chat: announcements::ChatDelivery,
     pub metrics: std::sync::Arc<Metrics>,
     pub shutdown: Shutdown,
+    /// The published posts the process keeps for queues: digests are
+    /// planned from them.
+    pub live_posts: std::sync::Arc<LivePosts>,
 }
 
 /// Runs the jobs every `interval` until shutdown: publishing and expiry,
@@ -59,6 +63,7 @@ pub fn spawn(background: Background) -> actix_web::rt::task::JoinHandle<()> {
             chat,
             metrics,
             shutdown,
+            live_posts,
         } = background;
         let domain = crate::mail::domain_of(&delivery.mail_from);
         let mut ticker = actix_web::rt::time::interval(interval);
@@ -85,11 +90,20 @@ pub fn spawn(background: Background) -> actix_web::rt::task::JoinHandle<()> {
                 break;
             }
             let (round_clock, round_domain) = (clock.clone(), domain.clone());
-            let planned = db
-                .run(move |conn| {
-                    crate::store::digests::plan_all(conn, round_clock.now_naive(), &round_domain)
-                })
-                .await;
+            // The posts are read where queues read them (`Db::run_kept`),
+            // so that a round finds them current.
+            let live = live_posts.clone();
+            let planned = match db.run_kept(move |conn| live.current(conn).map(drop)).await {
+                Ok(()) => {
+                    let live = live_posts.clone();
+                    db.run(move |conn| {
+                        let now = round_clock.now_naive();
+                        crate::store::digests::plan_all_from(conn, &live, now, &round_domain)
+                    })
+                    .await
+                }
+                Err(e) => Err(e),
+            };
             metrics.job_ran(Job::DigestPlanning, planned.is_ok());
             match planned {
                 Ok(planned) if planned > 0 => {

@@ -19,17 +19,28 @@ use crate::domain::platforms::Platform;
 /// for it).
 const PLAN_BATCH: usize = 256;
 
-/// Plans every due digest; the number planned.
+/// Plans every due digest, reading the published posts once for the
+/// round (`chorus digests plan`); the number planned.
 pub fn plan_all(
     conn: &mut DbConnection,
     now: NaiveDateTime,
     mail_domain: &str,
 ) -> StoreResult<usize> {
+    plan_all_from(conn, &LivePosts::default(), now, mail_domain)
+}
+
+/// Plans every due digest from the published posts `live` keeps: in
+/// `chorus serve`, the queue's own, so a planning round holds no second
+/// copy of them beside it. The number planned.
+pub fn plan_all_from(
+    conn: &mut DbConnection,
+    live: &LivePosts,
+    now: NaiveDateTime,
+    mail_domain: &str,
+) -> StoreResult<usize> {
     let mut planned = 0;
-    // Published posts are read once for the whole round.
-    let live = LivePosts::default();
     for batch in users::with_digests(conn)?.chunks(PLAN_BATCH) {
-        planned += plan_batch(conn, batch, now, mail_domain, &live)?;
+        planned += plan_batch(conn, batch, now, mail_domain, live)?;
     }
     Ok(planned)
 }

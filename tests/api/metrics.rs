@@ -558,6 +558,23 @@ mod jobs {
             if digests == 1.0 {
                 assert!(runs("publishing") >= 1.0);
                 assert!(runs("digest_planning") >= 1.0);
+                // Planned from the posts the process keeps for queues (no
+                // copy of the rounds' own beside them), read again only
+                // after a change: more rounds, no more reads.
+                assert_eq!(value(&samples, "chorus_live_posts", &[]), Some(1.0));
+                let reads = value(&samples, "chorus_live_posts_reads_total", &[]);
+                actix_web::rt::time::sleep(Duration::from_millis(2_500)).await;
+                let later = scrape(&app).await;
+                let planning = |samples: &[Sample]| {
+                    value(
+                        samples,
+                        "chorus_job_runs_total",
+                        &[("job", "digest_planning"), ("outcome", "ok")],
+                    )
+                    .unwrap()
+                };
+                assert!(planning(&later) > planning(&samples), "more rounds ran");
+                assert_eq!(value(&later, "chorus_live_posts_reads_total", &[]), reads);
                 assert!(runs("delivery") >= 1.0);
                 assert_eq!(
                     value(&samples, "chorus_emails_total", &[("outcome", "sent")]),
